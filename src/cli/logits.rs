@@ -1,0 +1,10 @@
+//! `glassbox logits` (being written).
+
+use crate::{Error, Result};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> Result<()> {
+    Err(Error::Unsupported("`logits` is being written".into()))
+}

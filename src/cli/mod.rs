@@ -1,0 +1,12 @@
+//! The `glassbox` commands, one file each. `src/main.rs` parses the command line and calls
+//! `run` here; everything a command does is built from the library's stage modules.
+
+pub mod bench;
+pub mod chat;
+pub mod convert;
+pub mod generate;
+pub mod inspect;
+pub mod logits;
+pub mod pull;
+pub mod tokenize;
+pub mod train_bpe;

@@ -1,0 +1,350 @@
+//! # Stage 4c: the generation loop — prefill once, then one token at a time
+//!
+//! ```text
+//! prompt ids ──prefill (one wide forward, fills the KV-cache)──▶ logits ──sample──▶ id₁  ← time to first token
+//! id₁ ──decode (one narrow forward over the cache)──▶ logits ──sample──▶ id₂ ──▶ … ──▶ stop
+//! ```
+//!
+//! Every generated id is streamed through the tokenizer's UTF-8-safe [`StreamDecoder`], so the
+//! caller's callback only ever sees whole characters. The loop stops on the first of:
+//!
+//! * an end-of-sequence id (several: `<|im_end|>`, `<|eot_id|>`, `<|endoftext|>`, …): the id is
+//!   kept in `ids` but its text is not emitted;
+//! * a user stop string: text that *could* be the start of a stop string is held back until it
+//!   is known not to be one, and the stop string itself is never emitted;
+//! * `max_new_tokens`;
+//! * the context window, when no `max_new_tokens` is given (`ContextFull`, not a crash).
+//!
+//! The budget is checked before any work: `prompt + max_new_tokens ≤ context`, or a clear error.
+//!
+//! The model is anything that implements [`NextTokenModel`]: the real Llama session, or the
+//! [`ScriptedModel`] whose logits the tests write by hand.
+
+use crate::model::{Llama, Session};
+use crate::sampler::{Sampler, SamplerConfig};
+use crate::tokenizer::stream::StreamDecoder;
+use crate::tokenizer::Tokenizer;
+use crate::{Error, Result};
+use std::time::{Duration, Instant};
+
+/// What the loop needs from a model: append ids to the KV-cache and return the last logits.
+pub trait NextTokenModel {
+    /// Run `ids` after everything already cached; return the last position's logits `[vocab]`.
+    fn forward(&mut self, ids: &[u32]) -> Result<&[f32]>;
+    /// Positions already in the KV-cache.
+    fn cached(&self) -> usize;
+    /// The most positions the cache holds (the context window).
+    fn context_size(&self) -> usize;
+    /// Bytes of KV-cache memory allocated.
+    fn kv_cache_bytes(&self) -> usize;
+    /// Forget every cached position.
+    fn reset(&mut self);
+}
+
+/// The real model with its session (KV-cache and scratch buffers).
+pub struct LlamaRunner<'m> {
+    pub model: &'m Llama,
+    pub session: Session,
+}
+
+impl<'m> LlamaRunner<'m> {
+    /// A runner whose context holds `ctx` positions (at most the model's own maximum).
+    pub fn new(model: &'m Llama, ctx: usize) -> Result<LlamaRunner<'m>> {
+        Ok(LlamaRunner { model, session: model.new_session(ctx)? })
+    }
+}
+
+impl NextTokenModel for LlamaRunner<'_> {
+    fn forward(&mut self, ids: &[u32]) -> Result<&[f32]> {
+        self.model.forward(&mut self.session, ids)
+    }
+    fn cached(&self) -> usize {
+        self.session.len()
+    }
+    fn context_size(&self) -> usize {
+        self.session.max_seq()
+    }
+    fn kv_cache_bytes(&self) -> usize {
+        self.session.kv_cache_bytes()
+    }
+    fn reset(&mut self) {
+        self.session.reset()
+    }
+}
+
+/// A stand-in model for tests and the book: call `i` returns `script[min(i, len-1)]`.
+pub struct ScriptedModel {
+    pub script: Vec<Vec<f32>>,
+    /// Every `forward` call's ids, to check what the loop fed the model.
+    pub calls: Vec<Vec<u32>>,
+    pub context: usize,
+    pos: usize,
+}
+
+impl ScriptedModel {
+    pub fn new(script: Vec<Vec<f32>>, context: usize) -> ScriptedModel {
+        ScriptedModel { script, calls: Vec::new(), context, pos: 0 }
+    }
+    /// Logits `[vocab]` that are 0 everywhere and `10` at `id`: greedy picks `id`.
+    pub fn one_hot(vocab: usize, id: u32) -> Vec<f32> {
+        let mut l = vec![0.0; vocab];
+        l[id as usize] = 10.0;
+        l
+    }
+}
+
+impl NextTokenModel for ScriptedModel {
+    fn forward(&mut self, ids: &[u32]) -> Result<&[f32]> {
+        if self.pos + ids.len() > self.context {
+            return Err(Error::invalid("scripted model: past the context"));
+        }
+        self.pos += ids.len();
+        self.calls.push(ids.to_vec());
+        let i = (self.calls.len() - 1).min(self.script.len() - 1);
+        Ok(&self.script[i])
+    }
+    fn cached(&self) -> usize {
+        self.pos
+    }
+    fn context_size(&self) -> usize {
+        self.context
+    }
+    fn kv_cache_bytes(&self) -> usize {
+        0
+    }
+    fn reset(&mut self) {
+        self.pos = 0;
+    }
+}
+
+/// How to generate.
+#[derive(Clone, Debug, Default)]
+pub struct GenerateConfig {
+    /// Most ids to generate; `None`: until an end token or the context is full.
+    pub max_new_tokens: Option<usize>,
+    /// End-of-sequence ids (see `chat::stop_token_ids`).
+    pub stop_ids: Vec<u32>,
+    /// Stop when the text contains one of these; it is not emitted.
+    pub stop_strings: Vec<String>,
+    pub sampler: SamplerConfig,
+}
+
+/// Why generation ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StopReason {
+    /// The model emitted this end-of-sequence id.
+    Eos(u32),
+    /// The text reached this stop string.
+    StopString(String),
+    /// `max_new_tokens` ids were generated.
+    MaxTokens,
+    /// Prompt and generated ids fill the context window.
+    ContextFull,
+}
+
+impl StopReason {
+    /// A short machine-readable name: `eos`, `stop_string`, `max_tokens`, `context_full`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StopReason::Eos(_) => "eos",
+            StopReason::StopString(_) => "stop_string",
+            StopReason::MaxTokens => "max_tokens",
+            StopReason::ContextFull => "context_full",
+        }
+    }
+}
+
+/// Counts and timings of one run.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    /// From the start of the prefill to the first sampled id.
+    pub time_to_first_token: Duration,
+    /// The prompt's forward pass.
+    pub prefill: Duration,
+    /// Every decode step (forward of one id + sampling) after the first id.
+    pub decode: Duration,
+    pub kv_cache_bytes: usize,
+}
+
+impl Stats {
+    pub fn prefill_tok_s(&self) -> f64 {
+        self.prompt_tokens as f64 / self.prefill.as_secs_f64().max(1e-9)
+    }
+    /// Decode steps per second: the first id comes from the prefill, so `n − 1` steps.
+    pub fn decode_tok_s(&self) -> f64 {
+        self.generated_tokens.saturating_sub(1) as f64 / self.decode.as_secs_f64().max(1e-9)
+    }
+    /// One human-readable line.
+    pub fn summary(&self) -> String {
+        format!(
+            "prompt {} tok, generated {} tok | TTFT {:.0} ms | prefill {:.1} tok/s | decode {:.1} tok/s | KV-cache {:.1} MiB",
+            self.prompt_tokens,
+            self.generated_tokens,
+            self.time_to_first_token.as_secs_f64() * 1e3,
+            self.prefill_tok_s(),
+            self.decode_tok_s(),
+            self.kv_cache_bytes as f64 / (1024.0 * 1024.0)
+        )
+    }
+}
+
+/// Everything one run produced.
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub prompt_ids: Vec<u32>,
+    /// Generated ids, including a final end-of-sequence id.
+    pub ids: Vec<u32>,
+    /// `log p(id)` under the model's raw distribution, one per generated id.
+    pub logprobs: Vec<f32>,
+    /// The emitted text (no end token, no stop string).
+    pub text: String,
+    pub stop_reason: StopReason,
+    pub stats: Stats,
+}
+
+/// Refuse before any work a prompt that cannot fit.
+pub fn check_budget(prompt: usize, max_new: Option<usize>, context: usize) -> Result<()> {
+    if prompt == 0 {
+        return Err(Error::invalid("the prompt is empty: nothing to continue from"));
+    }
+    if prompt >= context {
+        return Err(Error::invalid(format!(
+            "the prompt is {prompt} tokens but the context holds {context}: shorten the prompt or raise --ctx-size"
+        )));
+    }
+    if let Some(n) = max_new {
+        if prompt + n > context {
+            return Err(Error::invalid(format!(
+                "prompt {prompt} tokens + {n} new tokens > context {context}: use fewer new tokens (-n {}), \
+                 a shorter prompt, or a larger --ctx-size",
+                context - prompt
+            )));
+        }
+    }
+    Ok(())
+}
+
+// ANCHOR: holdback
+/// Bytes at the end of `text` that could be the beginning of a stop string (held back).
+fn held_back(text: &str, stops: &[String]) -> usize {
+    let mut keep = 0;
+    for s in stops {
+        for k in (1..s.len()).rev() {
+            if k > keep && s.is_char_boundary(k) && text.ends_with(&s[..k]) {
+                keep = k;
+                break;
+            }
+        }
+    }
+    keep
+}
+
+/// The first stop string occurring in `text`: (byte offset, the string).
+fn find_stop<'s>(text: &str, stops: &'s [String]) -> Option<(usize, &'s String)> {
+    stops.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str()).map(|i| (i, s))).min_by_key(|(i, _)| *i)
+}
+// ANCHOR_END: holdback
+
+/// Text between the decoder and the caller: emits what can no longer be part of a stop string.
+struct Emitter<'c> {
+    pending: String,
+    text: String,
+    on_text: &'c mut dyn FnMut(&str),
+}
+
+impl Emitter<'_> {
+    fn emit(&mut self, s: &str) {
+        if !s.is_empty() {
+            self.text.push_str(s);
+            (self.on_text)(s);
+        }
+    }
+    /// Add a piece; returns the stop string if one is now complete.
+    fn push(&mut self, piece: &str, stops: &[String]) -> Option<String> {
+        self.pending.push_str(piece);
+        if let Some((at, s)) = find_stop(&self.pending, stops) {
+            let before = self.pending[..at].to_string();
+            self.emit(&before);
+            self.pending.clear();
+            return Some(s.clone());
+        }
+        let keep = held_back(&self.pending, stops);
+        let cut = self.pending.len() - keep;
+        let ready: String = self.pending.drain(..cut).collect();
+        self.emit(&ready);
+        None
+    }
+}
+
+// ANCHOR: generate
+/// Generate from `prompt_ids`, calling `on_text` with each new piece of text.
+pub fn generate(
+    model: &mut dyn NextTokenModel,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    cfg: &GenerateConfig,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<Output> {
+    let context = model.context_size();
+    check_budget(prompt_ids.len(), cfg.max_new_tokens, context)?;
+    let mut sampler = Sampler::new(cfg.sampler.clone())?;
+    let mut decoder: StreamDecoder = tokenizer.stream_decoder();
+    let mut out = Emitter { pending: String::new(), text: String::new(), on_text };
+    let mut history = prompt_ids.to_vec(); // prompt + generated: what the penalties look at
+    let (mut ids, mut logprobs) = (Vec::new(), Vec::new());
+    let mut stats = Stats { prompt_tokens: prompt_ids.len(), kv_cache_bytes: model.kv_cache_bytes(), ..Stats::default() };
+
+    // 1. prefill: the whole prompt in one forward pass
+    model.reset();
+    let start = Instant::now();
+    let mut logits = model.forward(prompt_ids)?.to_vec(); // logits: [vocab]
+    stats.prefill = start.elapsed();
+    let mut step_start = Instant::now();
+    let stop_reason = loop {
+        // 2. sample the next id (the sampler may rewrite `logits`: penalties, temperature)
+        let s = sampler.sample_with_logprob(&mut logits, &history);
+        ids.push(s.id);
+        logprobs.push(s.logprob);
+        history.push(s.id);
+        if ids.len() == 1 {
+            stats.time_to_first_token = start.elapsed();
+        } else {
+            stats.decode += step_start.elapsed();
+        }
+        // 3. stop conditions, then stream the text
+        if cfg.stop_ids.contains(&s.id) {
+            break StopReason::Eos(s.id);
+        }
+        let piece = decoder.push(s.id)?;
+        if let Some(stop) = out.push(&piece, &cfg.stop_strings) {
+            break StopReason::StopString(stop);
+        }
+        if cfg.max_new_tokens.is_some_and(|n| ids.len() >= n) {
+            break StopReason::MaxTokens;
+        }
+        if prompt_ids.len() + ids.len() >= context {
+            break StopReason::ContextFull;
+        }
+        // 4. decode: one id through the model, reusing the KV-cache
+        step_start = Instant::now();
+        logits.clear();
+        logits.extend_from_slice(model.forward(&[s.id])?);
+    };
+    if !matches!(stop_reason, StopReason::StopString(_)) {
+        let tail = decoder.flush();
+        if let Some(stop) = out.push(&tail, &cfg.stop_strings) {
+            return finish(prompt_ids, ids, logprobs, out.text, StopReason::StopString(stop), stats);
+        }
+        let rest = std::mem::take(&mut out.pending);
+        out.emit(&rest);
+    }
+    finish(prompt_ids, ids, logprobs, out.text, stop_reason, stats)
+}
+// ANCHOR_END: generate
+
+fn finish(prompt: &[u32], ids: Vec<u32>, logprobs: Vec<f32>, text: String, stop_reason: StopReason, mut stats: Stats) -> Result<Output> {
+    stats.generated_tokens = ids.len();
+    Ok(Output { prompt_ids: prompt.to_vec(), ids, logprobs, text, stop_reason, stats })
+}

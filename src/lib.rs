@@ -1,0 +1,57 @@
+//! # glassbox
+//!
+//! A transformer toolkit written from scratch, one stage per file, in the order a prompt flows
+//! through a Llama-style model:
+//!
+//! ```text
+//! prompt ──tokenizer──▶ ids ──embedding──▶ x: [seq, d_model]
+//!        ──N × block (rmsnorm → attention with RoPE over the KV-cache → +x,
+//!                     rmsnorm → SwiGLU → +x)──▶ final rmsnorm ──output head──▶ logits: [vocab]
+//!        ──sampler──▶ next id ──streaming decoder──▶ text   (repeat, reusing the KV-cache)
+//! ```
+//!
+//! ## The tensor convention (chosen once, used everywhere)
+//!
+//! * **Row-major, contiguous `f32` slices inside the hot loops.** A matrix `[rows, cols]` is a
+//!   `&[f32]` of length `rows * cols`; element `(r, c)` is at `r * cols + c`. Kernels take the
+//!   slices and the sizes explicitly, so a reader sees every index.
+//! * **Weights are `[out_features, in_features]`**, as PyTorch's `nn.Linear`, Hugging Face
+//!   checkpoints and GGUF store them. A linear layer computes `y = x · Wᵀ`:
+//!   `x: [seq, in] , W: [out, in] → y: [seq, out]`. Each output element is a dot product of two
+//!   contiguous rows, which is what SIMD and quantized blocks want.
+//! * **ndarray views at the public surface where they make shapes readable** (lessons, tests,
+//!   inspection): `ArrayView2<f32>` of shape `[seq, d_model]` wraps the same memory, no copy.
+//! * Shapes are written in comments with one notation: `// x: [seq, d_model]`,
+//!   `// k_cache: [layer, pos, kv_dim]`.
+//! * Activations are always `f32`. Weights stay in their stored type (F32, F16, BF16, Q8_0, Q4_0,
+//!   Q4_1) and are memory-mapped; each type has its own matrix–vector kernel.
+
+pub mod error;
+
+// Stage 1: text → token ids → text
+pub mod tokenizer;
+
+// Stage 2: the math of one transformer block, each piece with a naive reference beside it
+pub mod matmul;
+pub mod softmax;
+pub mod rmsnorm;
+pub mod rope;
+pub mod attention;
+pub mod swiglu;
+pub mod compare;
+
+// Stage 3: real weights as stored, and the forward pass over a KV-cache
+pub mod quant;
+pub mod weights;
+pub mod model;
+pub mod npy;
+
+// Stage 4: logits → text
+pub mod sampler;
+pub mod chat;
+pub mod generate;
+
+// The command-line front end (`glassbox <command>`), one file per command.
+pub mod cli;
+
+pub use error::{Error, Result};

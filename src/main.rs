@@ -1,0 +1,70 @@
+//! `glassbox`: the command-line front end. Each command lives in its own file in `src/cli/`.
+
+use clap::{Parser, Subcommand};
+use glassbox::cli;
+
+/// glassbox opens the black box of a language model: every stage from prompt to text is
+/// written by hand, and the same code loads real Llama weights and generates text on a CPU.
+///
+/// Start with `glassbox generate --prompt "The capital of France is"` (the default model,
+/// SmolLM2-135M-Instruct, is fetched on first use), then look inside with `inspect`,
+/// `tokenize` and `logits`.
+#[derive(Parser)]
+#[command(name = "glassbox", version, about, long_about)]
+struct Cli {
+    /// Worker threads for the matrix kernels (default: all cores; RAYON_NUM_THREADS also works).
+    #[arg(long, short = 't', global = true, value_name = "N")]
+    threads: Option<usize>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Split text into token ids with a real tokenizer (tiktoken, tokenizer.json, GGUF, or one you trained).
+    Tokenize(cli::tokenize::Args),
+    /// Train a byte-level BPE tokenizer on text files and save it as a tokenizer.json.
+    TrainBpe(cli::train_bpe::Args),
+    /// Fetch the default model (SmolLM2-135M-Instruct, GGUF Q4_1) and check its SHA-256.
+    Pull(cli::pull::Args),
+    /// Show a model's architecture, parameter counts, stored types, KV-cache sizes and tokenizer.
+    Inspect(cli::inspect::Args),
+    /// Convert a GGUF model to a Hugging Face directory (config.json, model.safetensors, tokenizer).
+    Convert(cli::convert::Args),
+    /// Print the next-token distribution after a prompt.
+    Logits(cli::logits::Args),
+    /// Generate text from a prompt, streamed as it is made.
+    Generate(cli::generate::Args),
+    /// Chat with the model in the terminal.
+    Chat(cli::chat::Args),
+    /// Measure prefill and decode speed (tokens/s), like llama-bench.
+    Bench(cli::bench::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            eprintln!("error: --threads must be at least 1");
+            std::process::exit(2);
+        }
+        // The global pool can only be built once; nothing has touched rayon yet.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    }
+    let result = match cli.command {
+        Command::Tokenize(a) => cli::tokenize::run(a),
+        Command::TrainBpe(a) => cli::train_bpe::run(a),
+        Command::Pull(a) => cli::pull::run(a),
+        Command::Inspect(a) => cli::inspect::run(a),
+        Command::Convert(a) => cli::convert::run(a),
+        Command::Logits(a) => cli::logits::run(a),
+        Command::Generate(a) => cli::generate::run(a),
+        Command::Chat(a) => cli::chat::run(a),
+        Command::Bench(a) => cli::bench::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,287 @@
+//! Stage 3 · the Llama forward pass.
+//!
+//! One transformer block, exactly as Hugging Face's `LlamaDecoderLayer` (pre-norm, two
+//! residual branches), for the `seq` new tokens at absolute positions `pos .. pos + seq`:
+//!
+//! ```text
+//! h   = RMSNorm(x; input_layernorm)                          h: [seq, d]
+//! q   = h · W_qᵀ,  k = h · W_kᵀ,  v = h · W_vᵀ               q: [seq, n_heads·hd], k, v: [seq, n_kv·hd]
+//! q, k ← RoPE(q, k) at positions pos ..                      (half-split pairs (i, i + hd/2))
+//! cache[layer, pos ..] ← k, v
+//! a   = softmax(q·Kᵀ/√hd + causal mask) · V                   a: [seq, n_heads·hd]   (GQA: head h reads KV head h / 3)
+//! x   = x + a · W_oᵀ
+//! h   = RMSNorm(x; post_attention_layernorm)
+//! x   = x + (silu(h · W_gateᵀ) ⊙ (h · W_upᵀ)) · W_downᵀ          (the SwiGLU MLP, ffn wide)
+//! ```
+//!
+//! After the last block only the last position matters for the next token:
+//! `logits = RMSNorm(x_last; norm) · W_headᵀ`, with `W_head` = the embedding matrix when the
+//! model ties them (SmolLM2 does).
+//!
+//! The weights keep their stored type (Q4_1, Q8_0, F32, BF16, ...); every product goes through
+//! `WeightMatrix::matmul`, which is a matrix–vector product when `seq == 1` (decode) and a tiled
+//! GEMM otherwise (prefill). Activations are f32 throughout.
+//!
+//! Reference: `transformers.models.llama.modeling_llama` (`LlamaModel.forward`,
+//! `LlamaDecoderLayer`, `LlamaAttention`, `LlamaMLP`); Touvron et al., "LLaMA" (2023).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::attention::{attention, AttentionShape};
+use crate::model::session::Session;
+use crate::rmsnorm::{rmsnorm, rmsnorm_rows};
+use crate::rope::RopeLayout;
+use crate::swiglu::swiglu_inplace;
+use crate::tokenizer::Tokenizer;
+use crate::weights::config::LlamaConfig;
+use crate::weights::model_files::ModelFiles;
+use crate::weights::tensor::WeightMatrix;
+use crate::{Error, Result};
+
+/// The weights of one transformer block, named as in the Hugging Face checkpoint
+/// (`model.layers.N.<name>`). Matrices are `[out, in]`.
+#[derive(Debug)]
+pub struct LayerWeights {
+    pub input_layernorm: Vec<f32>,          // [d]
+    pub q_proj: WeightMatrix,               // [n_heads·hd, d]
+    pub k_proj: WeightMatrix,               // [n_kv·hd, d]
+    pub v_proj: WeightMatrix,               // [n_kv·hd, d]
+    pub o_proj: WeightMatrix,               // [d, n_heads·hd]
+    pub post_attention_layernorm: Vec<f32>, // [d]
+    pub gate_proj: WeightMatrix,            // [ffn, d]
+    pub up_proj: WeightMatrix,              // [ffn, d]
+    pub down_proj: WeightMatrix,            // [d, ffn]
+}
+
+/// A Llama-architecture model: its config, tokenizer and weights as stored.
+pub struct Llama {
+    pub config: LlamaConfig,
+    /// Where the model came from (a `.gguf` file or a Hugging Face directory).
+    pub path: PathBuf,
+    pub tokenizer: Tokenizer,
+    pub chat_template: Option<String>,
+    pub embed_tokens: WeightMatrix, // [vocab, d]
+    pub layers: Vec<LayerWeights>,
+    pub norm: Vec<f32>, // [d]
+    /// The output head `[vocab, d]`; `None` when tied to `embed_tokens`.
+    pub lm_head: Option<WeightMatrix>,
+}
+
+/// Take a tensor out of the map, checking its shape against the config.
+fn take(t: &mut BTreeMap<String, WeightMatrix>, name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
+    let w = t.remove(name).ok_or_else(|| Error::invalid(format!("missing tensor `{name}`")))?;
+    if (w.rows, w.cols) != (rows, cols) {
+        return Err(Error::Shape { name: name.into(), expected: vec![rows, cols], found: vec![w.rows, w.cols] });
+    }
+    Ok(w)
+}
+
+/// Take a norm weight (stored as one row or one column) as an f32 vector of length `d`.
+fn take_vector(t: &mut BTreeMap<String, WeightMatrix>, name: &str, d: usize) -> Result<Vec<f32>> {
+    let w = t.remove(name).ok_or_else(|| Error::invalid(format!("missing tensor `{name}`")))?;
+    if w.rows * w.cols != d || (w.rows != 1 && w.cols != 1) {
+        return Err(Error::Shape { name: name.into(), expected: vec![d], found: vec![w.rows, w.cols] });
+    }
+    let mut out = vec![0.0f32; d];
+    for (r, chunk) in out.chunks_exact_mut(w.cols).enumerate() {
+        w.dequantize_row(r, chunk);
+    }
+    Ok(out)
+}
+
+impl Llama {
+    /// Open a `.gguf` file or a Hugging Face directory.
+    pub fn load(path: impl AsRef<Path>) -> Result<Llama> {
+        Llama::from_files(ModelFiles::open(path.as_ref())?)
+    }
+
+    /// Build the model from opened model files (tensors already under Hugging Face names,
+    /// GGUF Q/K rows already in half-split order).
+    pub fn from_files(files: ModelFiles) -> Result<Llama> {
+        let ModelFiles { path, config, tokenizer, chat_template, tensors, .. } = files;
+        let mut m = Llama::from_tensors(config, tensors, tokenizer)?;
+        m.path = path;
+        m.chat_template = chat_template;
+        Ok(m)
+    }
+
+    /// Build the model from Hugging Face-named tensors (used by [`Llama::from_files`] and by
+    /// tests that make a small random model). Every tensor's shape is checked against the
+    /// config; a missing one is named.
+    pub fn from_tensors(config: LlamaConfig, mut t: BTreeMap<String, WeightMatrix>, tokenizer: Tokenizer) -> Result<Llama> {
+        let c = &config;
+        let (d, ffn, vocab) = (c.hidden_size, c.intermediate_size, c.vocab_size);
+        if c.num_attention_heads == 0 || c.num_key_value_heads == 0 || c.num_attention_heads % c.num_key_value_heads != 0 {
+            return Err(Error::invalid(format!(
+                "config: {} attention heads are not a multiple of {} KV heads",
+                c.num_attention_heads, c.num_key_value_heads
+            )));
+        }
+        if d % c.num_attention_heads != 0 || c.head_dim() % 2 != 0 {
+            return Err(Error::invalid(format!("config: hidden_size {d} does not split into {} even heads", c.num_attention_heads)));
+        }
+        if tokenizer.vocab_size() > vocab {
+            return Err(Error::invalid(format!(
+                "the tokenizer has {} tokens but the model's vocabulary has {vocab}: they do not belong together",
+                tokenizer.vocab_size()
+            )));
+        }
+        let (q_dim, kv_dim) = (c.num_attention_heads * c.head_dim(), c.kv_dim());
+        let embed_tokens = take(&mut t, "model.embed_tokens.weight", vocab, d)?;
+        let mut layers = Vec::with_capacity(c.num_hidden_layers);
+        for l in 0..c.num_hidden_layers {
+            let p = format!("model.layers.{l}");
+            layers.push(LayerWeights {
+                input_layernorm: take_vector(&mut t, &format!("{p}.input_layernorm.weight"), d)?,
+                q_proj: take(&mut t, &format!("{p}.self_attn.q_proj.weight"), q_dim, d)?,
+                k_proj: take(&mut t, &format!("{p}.self_attn.k_proj.weight"), kv_dim, d)?,
+                v_proj: take(&mut t, &format!("{p}.self_attn.v_proj.weight"), kv_dim, d)?,
+                o_proj: take(&mut t, &format!("{p}.self_attn.o_proj.weight"), d, q_dim)?,
+                post_attention_layernorm: take_vector(&mut t, &format!("{p}.post_attention_layernorm.weight"), d)?,
+                gate_proj: take(&mut t, &format!("{p}.mlp.gate_proj.weight"), ffn, d)?,
+                up_proj: take(&mut t, &format!("{p}.mlp.up_proj.weight"), ffn, d)?,
+                down_proj: take(&mut t, &format!("{p}.mlp.down_proj.weight"), d, ffn)?,
+            });
+        }
+        let norm = take_vector(&mut t, "model.norm.weight", d)?;
+        // Tied: no lm_head (or one the loader already resolved to the embedding's name).
+        let lm_head = match t.contains_key("lm_head.weight") {
+            true => Some(take(&mut t, "lm_head.weight", vocab, d)?),
+            false if config.tie_word_embeddings => None,
+            false => return Err(Error::invalid("missing tensor `lm_head.weight` (and the config does not tie it to the embedding)")),
+        };
+        Ok(Llama { config, path: PathBuf::new(), tokenizer, chat_template: None, embed_tokens, layers, norm, lm_head })
+    }
+
+    /// The output head: `lm_head`, or the embedding matrix when tied.
+    pub fn head(&self) -> &WeightMatrix {
+        self.lm_head.as_ref().unwrap_or(&self.embed_tokens)
+    }
+
+    /// Head counts and size, as the attention module wants them.
+    pub fn attention_shape(&self) -> AttentionShape {
+        let c = &self.config;
+        AttentionShape { n_heads: c.num_attention_heads, n_kv_heads: c.num_key_value_heads, head_dim: c.head_dim() }
+    }
+
+    /// A new session for sequences of up to `max_seq` tokens (prompt + generated).
+    /// Refused past the model's `max_position_embeddings`.
+    pub fn new_session(&self, max_seq: usize) -> Result<Session> {
+        Session::new(&self.config, max_seq)
+    }
+
+    /// KV-cache memory for `seq_len` positions in f32, by the formula
+    /// `2 × layers × kv_heads × head_dim × seq_len × 4`.
+    pub fn kv_cache_bytes(&self, seq_len: usize) -> usize {
+        self.config.kv_cache_bytes(seq_len, std::mem::size_of::<f32>())
+    }
+
+    // ANCHOR: forward
+    /// Run the new token `ids` through the model, after whatever the session already holds,
+    /// and return the logits of the last position `[vocab]`.
+    ///
+    /// Many ids (a prompt) are a prefill: matrix–matrix products, in chunks of at most the
+    /// session's scratch size. One id is a decode step: matrix–vector products. Ids outside
+    /// the vocabulary, or more ids than the context has room for, are refused before any work.
+    pub fn forward<'s>(&self, s: &'s mut Session, ids: &[u32]) -> Result<&'s [f32]> {
+        s.check_fits(&self.config)?;
+        let vocab = self.config.vocab_size;
+        if ids.is_empty() {
+            return Err(Error::invalid("forward: no token ids to run"));
+        }
+        if let Some((i, id)) = ids.iter().enumerate().find(|(_, &id)| id as usize >= vocab) {
+            return Err(Error::invalid(format!("token id {id} at index {i} is outside the vocabulary (size {vocab})")));
+        }
+        let start = s.len();
+        if start + ids.len() > s.max_seq() {
+            return Err(Error::invalid(format!(
+                "{} new tokens after the {start} already in the session exceed its context of {} tokens \
+                 (start a session with a larger context; this model allows up to {})",
+                ids.len(),
+                s.max_seq(),
+                self.config.max_position_embeddings
+            )));
+        }
+        for chunk in ids.chunks(s.chunk_rows()) {
+            self.run_chunk(s, chunk);
+        }
+        // Only the last position's next-token distribution is needed.
+        let d = self.config.hidden_size;
+        let last = (ids.len() - 1) % s.chunk_rows(); // row of the last id inside the last chunk
+        let x_last = &s.x[last * d..(last + 1) * d];
+        rmsnorm(x_last, &self.norm, self.config.rms_norm_eps, &mut s.last);
+        if let Some(cap) = s.capture.as_mut() {
+            cap[(self.config.num_hidden_layers + 1) * d..].copy_from_slice(&s.last);
+        }
+        self.head().matvec(&s.last, &mut s.logits);
+        Ok(&s.logits)
+    }
+    // ANCHOR_END: forward
+
+    // ANCHOR: block
+    /// The embedding and every block for `ids` (at most `chunk_rows` of them) at the session's
+    /// next positions; the K/V rows go into the cache and its length advances.
+    fn run_chunk(&self, s: &mut Session, ids: &[u32]) {
+        let c = &self.config;
+        let (seq, d, pos, eps) = (ids.len(), c.hidden_size, s.len(), c.rms_norm_eps);
+        let (nh, nkv, ffn) = (c.num_attention_heads, c.num_key_value_heads, c.intermediate_size);
+        let q_dim = nh * c.head_dim();
+        let shape = self.attention_shape();
+        let Session { cache, rope, x, xn, q, att, gate, up, capture, .. } = s;
+        // With capture on, keep the last position's hidden state: row 0 after the embedding,
+        // row l + 1 after layer l (row n_layers + 1, after the final norm, is written by forward).
+        let mut keep = |i: usize, x: &[f32]| {
+            if let Some(cap) = capture.as_mut() {
+                cap[i * d..(i + 1) * d].copy_from_slice(&x[(seq - 1) * d..]);
+            }
+        };
+        let x = &mut x[..seq * d]; //        x:    [seq, d]   the residual stream
+        let xn = &mut xn[..seq * d]; //      xn:   [seq, d]   normed input, then a branch's output
+        let q = &mut q[..seq * q_dim]; //    q:    [seq, n_heads·hd]
+        let att = &mut att[..seq * q_dim]; // att:  [seq, n_heads·hd]
+        let gate = &mut gate[..seq * ffn]; // gate: [seq, ffn]
+        let up = &mut up[..seq * ffn]; //    up:   [seq, ffn]
+
+        // Embedding lookup: row `id` of the embedding matrix, decoded from its stored type.
+        for (row, &id) in x.chunks_exact_mut(d).zip(ids) {
+            self.embed_tokens.dequantize_row(id as usize, row);
+        }
+        keep(0, x);
+
+        for (l, w) in self.layers.iter().enumerate() {
+            // ---- attention branch: x = x + o_proj(attention(rope(q), rope(k), v))
+            rmsnorm_rows(x, &w.input_layernorm, eps, xn);
+            w.q_proj.matmul(xn, seq, q);
+            rope.apply_rows(q, nh, pos, RopeLayout::HalfSplit);
+            {
+                // K and V are projected straight into their rows of the cache.
+                let (k, v) = cache.rows_mut(l, pos, seq); // k, v: [seq, n_kv·hd]
+                w.k_proj.matmul(xn, seq, k);
+                w.v_proj.matmul(xn, seq, v);
+                rope.apply_rows(k, nkv, pos, RopeLayout::HalfSplit);
+            }
+            attention(q, cache, l, pos, &shape, att, None);
+            w.o_proj.matmul(att, seq, xn);
+            add_assign(x, xn);
+
+            // ---- MLP branch: x = x + down(silu(gate(h)) ⊙ up(h))
+            rmsnorm_rows(x, &w.post_attention_layernorm, eps, xn);
+            w.gate_proj.matmul(xn, seq, gate);
+            w.up_proj.matmul(xn, seq, up);
+            swiglu_inplace(gate, up);
+            w.down_proj.matmul(gate, seq, xn);
+            add_assign(x, xn);
+            keep(l + 1, x);
+        }
+        cache.set_len(pos + seq);
+    }
+    // ANCHOR_END: block
+}
+
+/// `x += y`, element-wise (the residual connection).
+fn add_assign(x: &mut [f32], y: &[f32]) {
+    for (a, &b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}

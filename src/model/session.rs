@@ -1,0 +1,176 @@
+//! Stage 3 · a session: one sequence's KV-cache and scratch buffers, allocated once.
+//!
+//! Everything the forward pass writes lives here, sized when the session is made:
+//!
+//! ```text
+//! cache   k, v: [layers, max_seq, kv_dim]        2 × 30 × 192 × 4 B = 46,080 B per position (SmolLM2)
+//! rope    cos, sin: [max_seq, head_dim/2]        the rotation angles of every position
+//! x, xn   [chunk, d]                             residual stream, normed input / branch output
+//! q, att  [chunk, n_heads·hd]                    queries, attention output
+//! gate, up [chunk, ffn]                          the MLP's two projections
+//! last    [d], logits [vocab]                    the last position after the final norm, and its logits
+//! ```
+//!
+//! `chunk` = min(max_seq, [`PREFILL_CHUNK`]): a long prompt is run in chunks of that many
+//! tokens (each chunk attends to everything cached before it, so the result is the same), which
+//! bounds the scratch memory. Decoding one token writes into these same buffers: no allocation
+//! per token in the model.
+
+use crate::attention::KvCache;
+use crate::rope::RopeTable;
+use crate::weights::config::LlamaConfig;
+use crate::{Error, Result};
+
+/// Most prompt tokens run through the model at once (bounds the scratch buffers).
+pub const PREFILL_CHUNK: usize = 512;
+
+/// One sequence in progress: the KV-cache of every token so far and the scratch buffers.
+#[derive(Debug)]
+pub struct Session {
+    pub(crate) cache: KvCache,
+    pub(crate) rope: RopeTable,
+    chunk: usize,
+    hidden: usize,
+    vocab: usize,
+    pub(crate) x: Vec<f32>,     // x: [chunk, d]
+    pub(crate) xn: Vec<f32>,    // xn: [chunk, d]
+    pub(crate) q: Vec<f32>,     // q: [chunk, n_heads·hd]
+    pub(crate) att: Vec<f32>,   // att: [chunk, n_heads·hd]
+    pub(crate) gate: Vec<f32>,  // gate: [chunk, ffn]
+    pub(crate) up: Vec<f32>,    // up: [chunk, ffn]
+    pub(crate) last: Vec<f32>,  // last: [d]
+    pub(crate) logits: Vec<f32>, // logits: [vocab]
+    /// With capture on: `[n_layers + 2, d]`, the last position's hidden state after the
+    /// embedding (row 0), after each layer (rows 1..=n_layers) and after the final norm.
+    pub(crate) capture: Option<Vec<f32>>,
+}
+
+impl Session {
+    /// Allocate a session for up to `max_seq` positions of a model with this config.
+    pub fn new(c: &LlamaConfig, max_seq: usize) -> Result<Session> {
+        Session::with_chunk(c, max_seq, PREFILL_CHUNK)
+    }
+
+    /// [`Session::new`] with prefills run `chunk` tokens at a time (tests use small chunks to
+    /// check that chunking does not change the result).
+    pub fn with_chunk(c: &LlamaConfig, max_seq: usize, chunk: usize) -> Result<Session> {
+        if chunk == 0 {
+            return Err(Error::invalid("the prefill chunk must be at least 1 token"));
+        }
+        if max_seq == 0 {
+            return Err(Error::invalid("the context length must be at least 1 token"));
+        }
+        if max_seq > c.max_position_embeddings {
+            return Err(Error::invalid(format!(
+                "a context of {max_seq} tokens is longer than the model's maximum ({} positions)",
+                c.max_position_embeddings
+            )));
+        }
+        let (d, hd, ffn) = (c.hidden_size, c.head_dim(), c.intermediate_size);
+        let q_dim = c.num_attention_heads * hd;
+        let chunk = max_seq.min(chunk);
+        Ok(Session {
+            cache: KvCache::new(c.num_hidden_layers, max_seq, c.kv_dim()),
+            rope: RopeTable::new(hd, max_seq, c.rope_theta, c.rope_scaling.as_ref()),
+            chunk,
+            hidden: d,
+            vocab: c.vocab_size,
+            x: vec![0.0; chunk * d],
+            xn: vec![0.0; chunk * d],
+            q: vec![0.0; chunk * q_dim],
+            att: vec![0.0; chunk * q_dim],
+            gate: vec![0.0; chunk * ffn],
+            up: vec![0.0; chunk * ffn],
+            last: vec![0.0; d],
+            logits: vec![0.0; c.vocab_size],
+            capture: None,
+        })
+    }
+
+    /// Positions already in the cache (the next token goes at this position).
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
+    }
+
+    /// The most positions this session holds.
+    pub fn max_seq(&self) -> usize {
+        self.cache.max_seq()
+    }
+
+    /// Tokens a prefill runs through the model at once.
+    pub fn chunk_rows(&self) -> usize {
+        self.chunk
+    }
+
+    /// Forget the sequence; the next forward starts at position 0 (the buffers are reused).
+    pub fn reset(&mut self) {
+        self.cache.reset();
+    }
+
+    /// Go back to `len` positions (e.g. to re-run the end of a prompt). Panics if `len` is
+    /// more than what is cached.
+    pub fn truncate(&mut self, len: usize) {
+        assert!(len <= self.cache.len(), "truncate to {len} > {} cached positions", self.cache.len());
+        self.cache.set_len(len);
+    }
+
+    /// The KV-cache, read-only (lessons look at its rows).
+    pub fn cache(&self) -> &KvCache {
+        &self.cache
+    }
+
+    /// Bytes really allocated for the KV-cache (K and V of every layer and position).
+    pub fn kv_cache_bytes(&self) -> usize {
+        self.cache.bytes()
+    }
+
+    /// Bytes of the scratch buffers and the RoPE table (everything but the cache).
+    pub fn scratch_bytes(&self) -> usize {
+        let floats = self.x.capacity()
+            + self.xn.capacity()
+            + self.q.capacity()
+            + self.att.capacity()
+            + self.gate.capacity()
+            + self.up.capacity()
+            + self.last.capacity()
+            + self.logits.capacity()
+            + self.capture.as_ref().map_or(0, |c| c.capacity());
+        floats * 4 + self.rope.max_pos() * self.rope.head_dim() * 4
+    }
+
+    /// The logits of the last forward pass `[vocab]`.
+    pub fn logits(&self) -> &[f32] {
+        &self.logits
+    }
+
+    /// Turn hidden-state capture on or off (on allocates `[n_layers + 2, d]` once).
+    pub fn set_capture(&mut self, n_layers: usize, on: bool) {
+        self.capture = on.then(|| vec![0.0; (n_layers + 2) * self.hidden]);
+    }
+
+    /// The captured hidden states of the last position of the last forward pass:
+    /// `[0]` after the embedding, `[l + 1]` after layer `l`, the last after the final norm.
+    pub fn captured(&self) -> Option<Vec<&[f32]>> {
+        self.capture.as_ref().map(|c| c.chunks_exact(self.hidden).collect())
+    }
+
+    /// Refuse a session made for a different model.
+    pub(crate) fn check_fits(&self, c: &LlamaConfig) -> Result<()> {
+        let fits = self.cache.n_layers() == c.num_hidden_layers
+            && self.cache.kv_dim() == c.kv_dim()
+            && self.hidden == c.hidden_size
+            && self.vocab == c.vocab_size
+            && self.gate.len() == self.chunk * c.intermediate_size
+            && self.q.len() == self.chunk * c.num_attention_heads * c.head_dim()
+            && self.capture.as_ref().is_none_or(|cap| cap.len() == (c.num_hidden_layers + 2) * c.hidden_size);
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::invalid("this session was made for a different model (use model.new_session)"))
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! # Stage 4a: the sampler — from logits to one token id
+//!
+//! The model hands us `logits: [vocab]`, one unnormalised score per token. The sampler turns
+//! them into one id. It is a chain of small steps, always applied in this order (the order of
+//! Hugging Face `transformers`' `generate`):
+//!
+//! ```text
+//! raw logits ─▶ 1. penalties ─▶ 2. temperature ─▶ 3. top-k ─▶ 4. top-p ─▶ 5. min-p ─▶ 6. draw
+//!                                 (T = 0: argmax here, steps 3–6 skipped)
+//! ```
+//!
+//! 1. **Penalties** over the ids already seen (`history`, the prompt and the generated ids):
+//!    * repetition penalty `r` (Hugging Face, Keskar et al. 2019, CTRL):
+//!      `l ← l / r` if `l > 0`, else `l ← l · r`, once per distinct seen id;
+//!    * frequency `α_f` and presence `α_p` penalties (OpenAI API):
+//!      `l ← l − count · α_f − [count > 0] · α_p`.
+//! 2. **Temperature** `T`: `l ← l / T`. `T = 0` means greedy: the argmax of the penalised logits.
+//! 3. **Top-k**: keep the `k` largest logits (`k = 0`: off).
+//! 4. **Top-p** (nucleus, Holtzman et al. 2019, Hugging Face semantics): sort the survivors by
+//!    probability, keep the smallest prefix whose probability mass reaches `p`; always ≥ 1 token.
+//! 5. **Min-p**: keep tokens with `p ≥ min_p · p_max` (computed on the survivors of step 4).
+//! 6. **Draw** from the renormalised softmax of what is left, with a seeded PCG32 generator.
+//!
+//! Each probability in steps 4–6 is the softmax over the *current* survivors, exactly as
+//! `transformers` computes it after masking removed tokens with `−∞`. The order matters: with
+//! logits `[0.1, 0.2, 0.3, 0.4]`, top-k 2 then top-p 0.5 keeps only id 3, while top-p 0.5 then
+//! top-k 2 keeps ids {2, 3} with probabilities [0.4750, 0.5250] (see `tests/sampler_props.rs`).
+//!
+//! The log-probability reported with each id is `log_softmax(raw logits)[id]`: the model's own
+//! belief, before penalties, temperature and filtering (what OpenAI's `logprobs` shows).
+//!
+//! Speed: the vocabulary is 49,152 tokens, so nothing sorts the whole vector. Top-k uses
+//! partial selection (`select_nth_unstable_by`, O(V)) and top-p sorts a growing prefix.
+
+use crate::{Error, Result};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+/// Every knob of the sampler. `Default` is greedy with no penalties.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplerConfig {
+    /// Divide logits by this; 0 = greedy (argmax).
+    pub temperature: f32,
+    /// Keep the k most likely tokens; 0 = off.
+    pub top_k: usize,
+    /// Nucleus mass in (0, 1]; 1 = off.
+    pub top_p: f32,
+    /// Keep tokens with p ≥ min_p · p_max, in [0, 1]; 0 = off.
+    pub min_p: f32,
+    /// Hugging Face repetition penalty, > 0; 1 = off.
+    pub repeat_penalty: f32,
+    /// OpenAI frequency penalty (per occurrence); 0 = off.
+    pub frequency_penalty: f32,
+    /// OpenAI presence penalty (once per seen id); 0 = off.
+    pub presence_penalty: f32,
+    /// Seed of the random generator; the same seed gives the same ids.
+    pub seed: u64,
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        SamplerConfig {
+            temperature: 0.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            repeat_penalty: 1.0,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            seed: 0,
+        }
+    }
+}
+
+impl SamplerConfig {
+    /// Reject values that have no meaning (a negative temperature, top-p outside (0, 1], …).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str| Err(Error::invalid(what.to_string()));
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return bad(&format!("temperature must be ≥ 0, got {}", self.temperature));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return bad(&format!("top-p must be in (0, 1], got {}", self.top_p));
+        }
+        if !(0.0..=1.0).contains(&self.min_p) {
+            return bad(&format!("min-p must be in [0, 1], got {}", self.min_p));
+        }
+        if !(self.repeat_penalty > 0.0 && self.repeat_penalty.is_finite()) {
+            return bad(&format!("repeat penalty must be > 0, got {}", self.repeat_penalty));
+        }
+        if !self.frequency_penalty.is_finite() || !self.presence_penalty.is_finite() {
+            return bad("frequency and presence penalties must be finite numbers");
+        }
+        Ok(())
+    }
+}
+
+/// One surviving token: its id and its (penalised, temperature-scaled) logit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candidate {
+    pub id: u32,
+    pub logit: f32,
+}
+
+/// The sampler's choice.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sampled {
+    pub id: u32,
+    /// `log_softmax(raw logits)[id]`, natural log.
+    pub logprob: f32,
+}
+
+// ANCHOR: rng
+/// PCG32 (O'Neill 2014, PCG-XSH-RR 64/32): a tiny, fast generator that is written out here so
+/// that a seed gives the same tokens forever, whatever version of a random-number crate is used.
+#[derive(Clone, Debug)]
+pub struct Pcg32 {
+    state: u64,
+    inc: u64,
+}
+
+impl Pcg32 {
+    const MUL: u64 = 6364136223846793005;
+
+    /// Seed as in the reference `pcg32_srandom_r(seed, stream = 54)`.
+    pub fn new(seed: u64) -> Pcg32 {
+        let mut rng = Pcg32 { state: 0, inc: (54u64 << 1) | 1 };
+        rng.next_u32();
+        rng.state = rng.state.wrapping_add(seed);
+        rng.next_u32();
+        rng
+    }
+
+    /// state ← state·MUL + inc; output = rotr32(((s ≫ 18) ⊕ s) ≫ 27, s ≫ 59).
+    pub fn next_u32(&mut self) -> u32 {
+        let old = self.state;
+        self.state = old.wrapping_mul(Self::MUL).wrapping_add(self.inc);
+        let xorshifted = (((old >> 18) ^ old) >> 27) as u32;
+        xorshifted.rotate_right((old >> 59) as u32)
+    }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    pub fn next_f64(&mut self) -> f64 {
+        let hi = (self.next_u32() >> 5) as u64; // 27 bits
+        let lo = (self.next_u32() >> 6) as u64; // 26 bits
+        ((hi << 26) | lo) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}
+// ANCHOR_END: rng
+
+/// A configured sampler with its own random generator.
+pub struct Sampler {
+    cfg: SamplerConfig,
+    rng: Pcg32,
+}
+
+/// Descending by logit; NaN sorts last; ties broken by the smaller id (deterministic).
+fn by_logit_desc(a: &Candidate, b: &Candidate) -> Ordering {
+    let key = |x: f32| if x.is_nan() { f32::NEG_INFINITY } else { x };
+    key(b.logit).total_cmp(&key(a.logit)).then(a.id.cmp(&b.id))
+}
+
+// ANCHOR: penalties
+/// Step 1. Repetition penalty (HF) then frequency/presence penalties (OpenAI) over `history`.
+/// `logits: [vocab]`; ids in `history` outside the vocabulary are ignored.
+pub fn apply_penalties(logits: &mut [f32], history: &[u32], repeat: f32, frequency: f32, presence: f32) {
+    if history.is_empty() || (repeat == 1.0 && frequency == 0.0 && presence == 0.0) {
+        return;
+    }
+    let mut counts: HashMap<u32, u32> = HashMap::new();
+    for &id in history {
+        *counts.entry(id).or_insert(0) += 1;
+    }
+    for (&id, &count) in &counts {
+        let Some(l) = logits.get_mut(id as usize) else { continue };
+        // HF: score < 0 ? score * r : score / r — once per distinct id, however often it was seen
+        if repeat != 1.0 {
+            *l = if *l < 0.0 { *l * repeat } else { *l / repeat };
+        }
+        // OpenAI: mu[j] − c[j]·α_frequency − 1[c[j] > 0]·α_presence
+        *l -= count as f32 * frequency + presence;
+    }
+}
+// ANCHOR_END: penalties
+
+// ANCHOR: temperature
+/// Step 2. `l ← l / T` for `T > 0` (T = 0 is handled by the caller as argmax).
+pub fn apply_temperature(logits: &mut [f32], temperature: f32) {
+    if temperature > 0.0 && temperature != 1.0 {
+        for l in logits.iter_mut() {
+            *l /= temperature; // a division, not a multiply by 1/T: bit-equal to transformers
+        }
+    }
+}
+
+/// Greedy: the id of the largest logit (the smallest id on ties; NaN never wins).
+pub fn argmax(logits: &[f32]) -> u32 {
+    let mut best = 0usize;
+    for (i, &l) in logits.iter().enumerate() {
+        if l > logits[best] || logits[best].is_nan() {
+            best = i;
+        }
+    }
+    best as u32
+}
+// ANCHOR_END: temperature
+
+// ANCHOR: top_k
+/// Step 3. Keep the `k` largest candidates, sorted descending. `k = 0` or `k ≥ len`: keep all.
+/// Partial selection: O(V) to find the k-th largest, then O(k log k) to sort only those k.
+pub fn top_k(cands: &mut Vec<Candidate>, k: usize) {
+    if k == 0 || k >= cands.len() {
+        return;
+    }
+    cands.select_nth_unstable_by(k - 1, by_logit_desc);
+    cands.truncate(k);
+    cands.sort_unstable_by(by_logit_desc);
+}
+// ANCHOR_END: top_k
+
+/// Make `cands[..m]` the `m` largest, sorted descending (the rest is left in any order).
+fn sort_prefix(cands: &mut [Candidate], m: usize) {
+    let m = m.min(cands.len());
+    if m == 0 {
+        return;
+    }
+    if m < cands.len() {
+        cands.select_nth_unstable_by(m - 1, by_logit_desc);
+    }
+    cands[..m].sort_unstable_by(by_logit_desc);
+}
+
+/// `(max logit, Σ exp(l − max))` over the candidates: the softmax normaliser.
+fn softmax_norm(cands: &[Candidate]) -> (f32, f64) {
+    let max = cands.iter().map(|c| c.logit).fold(f32::NEG_INFINITY, f32::max);
+    let sum = cands.iter().map(|c| ((c.logit - max) as f64).exp()).sum();
+    (max, sum)
+}
+
+// ANCHOR: top_p
+/// Step 4. Nucleus: keep the smallest most-likely prefix whose probability mass reaches `p`
+/// (at least one token). As in HF, a token is kept iff the mass strictly before it is `< p`.
+/// Sorts a growing prefix (64, 256, 1024, …) instead of the whole vocabulary.
+pub fn top_p(cands: &mut Vec<Candidate>, p: f32) {
+    if p >= 1.0 || cands.len() <= 1 {
+        return;
+    }
+    let (max, sum) = softmax_norm(cands);
+    let mut m = 64;
+    loop {
+        sort_prefix(cands, m);
+        let mut cum = 0.0f64;
+        for i in 0..m.min(cands.len()) {
+            if cum >= p as f64 && i > 0 {
+                cands.truncate(i);
+                return;
+            }
+            cum += ((cands[i].logit - max) as f64).exp() / sum;
+        }
+        if m >= cands.len() {
+            return; // the whole list is needed to reach p
+        }
+        m *= 4;
+    }
+}
+// ANCHOR_END: top_p
+
+// ANCHOR: min_p
+/// Step 5. Keep tokens with `p ≥ min_p · p_max`, i.e. `l ≥ l_max + ln(min_p)`; the best token
+/// always survives. The order of the survivors is preserved.
+pub fn min_p(cands: &mut Vec<Candidate>, min_p: f32) {
+    if min_p <= 0.0 || cands.is_empty() {
+        return;
+    }
+    let max = cands.iter().map(|c| c.logit).fold(f32::NEG_INFINITY, f32::max);
+    let threshold = max + min_p.ln();
+    cands.retain(|c| c.logit >= threshold);
+}
+// ANCHOR_END: min_p
+
+// ANCHOR: draw
+/// Step 6. Draw one id from softmax(logits of the candidates), using `u ∈ [0, 1)`.
+/// Walk the cumulative distribution until it passes `u · Σ`.
+pub fn draw(cands: &[Candidate], u: f64) -> u32 {
+    let (max, sum) = softmax_norm(cands);
+    let target = u * sum;
+    let mut cum = 0.0f64;
+    for c in cands {
+        cum += ((c.logit - max) as f64).exp();
+        if cum > target {
+            return c.id;
+        }
+    }
+    // Rounding can leave `target` a hair above the final sum: take the last finite candidate.
+    cands.iter().rev().find(|c| c.logit.is_finite()).unwrap_or(&cands[0]).id
+}
+// ANCHOR_END: draw
+
+/// `log_softmax(logits)[id]`, computed in f64 for a stable log-sum-exp.
+pub fn log_softmax_at(logits: &[f32], id: u32) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum::<f64>().ln();
+    ((logits[id as usize] - max) as f64 - lse) as f32
+}
+
+impl Sampler {
+    /// A sampler; fails on a meaningless config (see [`SamplerConfig::validate`]).
+    pub fn new(cfg: SamplerConfig) -> Result<Sampler> {
+        cfg.validate()?;
+        let rng = Pcg32::new(cfg.seed);
+        Ok(Sampler { cfg, rng })
+    }
+
+    pub fn config(&self) -> &SamplerConfig {
+        &self.cfg
+    }
+
+    // ANCHOR: chain
+    /// Steps 1–5: the candidates that may still be drawn, most likely first when a filter
+    /// sorted them. `logits` is modified in place (penalties, temperature).
+    pub fn candidates(&self, logits: &mut [f32], history: &[u32]) -> Vec<Candidate> {
+        let c = &self.cfg;
+        apply_penalties(logits, history, c.repeat_penalty, c.frequency_penalty, c.presence_penalty);
+        if c.temperature == 0.0 {
+            let id = argmax(logits);
+            return vec![Candidate { id, logit: logits[id as usize] }];
+        }
+        apply_temperature(logits, c.temperature);
+        let mut cands: Vec<Candidate> =
+            logits.iter().enumerate().map(|(i, &l)| Candidate { id: i as u32, logit: l }).collect();
+        top_k(&mut cands, c.top_k);
+        top_p(&mut cands, c.top_p);
+        min_p(&mut cands, c.min_p);
+        cands
+    }
+
+    /// The whole chain: one id and its log-probability under the raw logits.
+    pub fn sample_with_logprob(&mut self, logits: &mut [f32], history: &[u32]) -> Sampled {
+        assert!(!logits.is_empty(), "sampler: empty logits");
+        let raw_logprob = |logits: &[f32], id| log_softmax_at(logits, id);
+        let raw: Vec<f32> = logits.to_vec(); // the model's own distribution, for the log-prob
+        let cands = self.candidates(logits, history);
+        let id = if cands.len() == 1 { cands[0].id } else { draw(&cands, self.rng.next_f64()) };
+        Sampled { id, logprob: raw_logprob(&raw, id) }
+    }
+    // ANCHOR_END: chain
+
+    /// The whole chain; returns only the id.
+    pub fn sample(&mut self, logits: &mut [f32], history: &[u32]) -> u32 {
+        self.sample_with_logprob(logits, history).id
+    }
+}

@@ -1,0 +1,114 @@
+//! Stage 1, formats: the tokenizer stored inside a GGUF model file.
+//!
+//! llama.cpp keeps a byte-level BPE (`tokenizer.ggml.model = "gpt2"`) as metadata arrays:
+//!
+//! ```text
+//! tokenizer.ggml.tokens      [string]  id → token in the GPT-2 byte alphabet ("Ġthe")
+//! tokenizer.ggml.merges      [string]  "Ġ t" — rank = position
+//! tokenizer.ggml.token_type  [i32]     1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
+//! tokenizer.ggml.bos_token_id / eos_token_id / eot_token_id   u32
+//! tokenizer.ggml.pre         string    the pre-tokenizer ("smollm", "llama-bpe", "gpt-4o", ...)
+//! ```
+//!
+//! Control and user-defined tokens are the special tokens (their text is stored as is).
+//! Reference: llama.cpp `src/llama-vocab.cpp`, `gguf-py/gguf/constants.py`.
+
+use super::bytes::gpt2_to_bytes;
+use super::{MergeRules, Pretokenizer, Tokenizer};
+use crate::weights::gguf::GgufFile;
+use crate::{Error, Result};
+
+/// `tokenizer.ggml.pre` → our pre-tokenizer.
+pub fn pretokenizer_for(pre: &str) -> Option<Pretokenizer> {
+    Some(match pre {
+        "smollm" => Pretokenizer::SmolLm,
+        "gpt-2" | "gpt2" | "default" => Pretokenizer::Gpt2,
+        "llama-bpe" | "llama3" => Pretokenizer::Llama3,
+        "gpt-4o" | "o200k" => Pretokenizer::O200k,
+        "cl100k" | "dbrx" => Pretokenizer::Cl100k,
+        _ => return None,
+    })
+}
+
+const CONTROL: i64 = 3;
+const USER_DEFINED: i64 = 4;
+
+impl Tokenizer {
+    /// The tokenizer of a GGUF model (`tokenizer.ggml.model` must be `gpt2`).
+    pub fn from_gguf(file: &GgufFile) -> Result<Tokenizer> {
+        let path = &file.path;
+        let model = file.require_str("tokenizer.ggml.model")?;
+        if model != "gpt2" {
+            return Err(Error::Unsupported(format!(
+                "{}: tokenizer.ggml.model = {model:?} (only the byte-level BPE `gpt2` is supported)",
+                path.display()
+            )));
+        }
+        let pre = file.get_str("tokenizer.ggml.pre").unwrap_or("default");
+        let pretokenizer = pretokenizer_for(pre).ok_or_else(|| {
+            Error::Unsupported(format!(
+                "{}: tokenizer.ggml.pre = {pre:?} (known: smollm, gpt-2, default, llama-bpe, gpt-4o, cl100k)",
+                path.display()
+            ))
+        })?;
+        let texts = file.require_str_array("tokenizer.ggml.tokens")?;
+        let types: Vec<i64> = match file.get_array("tokenizer.ggml.token_type") {
+            Some(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    v.as_i64().ok_or_else(|| {
+                        Error::format(path, format!("tokenizer.ggml.token_type[{i}] is not an integer"))
+                    })
+                })
+                .collect::<Result<_>>()?,
+            None => vec![1; texts.len()],
+        };
+        if types.len() != texts.len() {
+            return Err(Error::format(
+                path,
+                format!(
+                    "tokenizer.ggml.token_type has {} entries but tokenizer.ggml.tokens has {}",
+                    types.len(),
+                    texts.len()
+                ),
+            ));
+        }
+        let mut tokens = Vec::with_capacity(texts.len());
+        let mut specials = Vec::new();
+        let mut by_text = std::collections::HashMap::with_capacity(texts.len());
+        for (id, (&text, &ty)) in texts.iter().zip(&types).enumerate() {
+            by_text.entry(text).or_insert(id as u32);
+            if ty == CONTROL || ty == USER_DEFINED {
+                specials.push((text.to_string(), id as u32));
+                tokens.push(None);
+                continue;
+            }
+            let bytes = gpt2_to_bytes(text).ok_or_else(|| {
+                Error::format(path, format!("tokenizer.ggml.tokens[{id}] = {text:?} is not in the GPT-2 byte alphabet"))
+            })?;
+            tokens.push(Some(bytes));
+        }
+        let merge_texts = file.require_str_array("tokenizer.ggml.merges")?;
+        let mut merges = Vec::with_capacity(merge_texts.len());
+        for (i, m) in merge_texts.iter().enumerate() {
+            let bad = |what: String| Error::format(path, format!("tokenizer.ggml.merges[{i}] = {m:?}: {what}"));
+            let (a, b) = m.split_once(' ').ok_or_else(|| bad("expected \"left right\"".into()))?;
+            let id = |x: &str| by_text.get(x).copied().ok_or_else(|| bad(format!("{x:?} is not a token")));
+            merges.push((id(a)?, id(b)?));
+        }
+        let mut tok = Tokenizer::assemble(tokens, specials, MergeRules::Pairs(merges), pretokenizer, false)
+            .map_err(|e| Error::format(path, e))?;
+        let id = |key: &str| file.get_u32(key).filter(|&i| (i as usize) < texts.len());
+        let mut eos: Vec<u32> = Vec::new();
+        for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"] {
+            if let Some(i) = id(key) {
+                if !eos.contains(&i) {
+                    eos.push(i);
+                }
+            }
+        }
+        tok.set_bos_eos(id("tokenizer.ggml.bos_token_id"), eos);
+        Ok(tok)
+    }
+}

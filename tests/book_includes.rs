@@ -1,0 +1,79 @@
+//! The book never drifts from the code: every `{{#include path:anchor}}` in a chapter must name a
+//! file that exists and an anchor that file really has (`// ANCHOR: name` … `// ANCHOR_END: name`),
+//! and every chapter listed in SUMMARY.md must exist and not be empty.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn book_src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src")
+}
+
+#[test]
+fn every_include_resolves_to_a_real_anchor() {
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for entry in fs::read_dir(book_src()).expect("book/src exists") {
+        let path = entry.expect("readable dir entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("md") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).expect("chapter is UTF-8");
+        for (start, _) in text.match_indices("{{#include ") {
+            let rest = &text[start + "{{#include ".len()..];
+            let end = rest.find("}}").expect("include closes with }}");
+            let spec = rest[..end].trim();
+            let (file, anchor) = match spec.split_once(':') {
+                Some((f, a)) => (f, Some(a)),
+                None => (spec, None),
+            };
+            let target = book_src().join(file);
+            checked += 1;
+            let Ok(source) = fs::read_to_string(&target) else {
+                problems.push(format!("{}: includes missing file {file}", path.display()));
+                continue;
+            };
+            // Line-number ranges (`file:10:20`) are not used in this book: anchors only.
+            if let Some(anchor) = anchor {
+                if anchor.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                    problems.push(format!(
+                        "{}: include {spec} uses line numbers; use an ANCHOR",
+                        path.display()
+                    ));
+                    continue;
+                }
+                let open = format!("ANCHOR: {anchor}");
+                let close = format!("ANCHOR_END: {anchor}");
+                let has_open = source.lines().any(|l| l.trim_end().ends_with(&open));
+                let has_close = source.lines().any(|l| l.trim_end().ends_with(&close));
+                if !(has_open && has_close) {
+                    problems.push(format!(
+                        "{}: anchor `{anchor}` not found (open and close) in {file}",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "broken includes:\n{}", problems.join("\n"));
+    println!("{checked} includes checked");
+}
+
+#[test]
+fn every_chapter_in_the_summary_exists_and_has_content() {
+    let summary = fs::read_to_string(book_src().join("SUMMARY.md")).expect("SUMMARY.md");
+    let mut chapters = 0;
+    for line in summary.lines() {
+        let Some(open) = line.find("](") else { continue };
+        let Some(close) = line[open..].find(')') else { continue };
+        let file = &line[open + 2..open + close];
+        let text = fs::read_to_string(book_src().join(file))
+            .unwrap_or_else(|_| panic!("SUMMARY.md lists {file}, which does not exist"));
+        assert!(
+            text.split_whitespace().count() > 150,
+            "{file} is nearly empty: a chapter needs content"
+        );
+        chapters += 1;
+    }
+    assert!(chapters >= 2, "SUMMARY.md lists no chapters");
+}
