@@ -283,6 +283,9 @@ pub fn matmul_simd(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usize, n:
     }
 }
 
+// ANCHOR_END: gemm
+
+// ANCHOR: parallel
 /// GEMM on all rayon threads. m == 1 is a GEMV. With enough rows, each thread takes disjoint
 /// output rows (`par_chunks_mut`); with few rows (a short prompt), the output columns are split
 /// instead: each task computes its column block into its own buffer, copied in afterwards.
@@ -323,7 +326,7 @@ pub fn matmul(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usize, n: usiz
         }
     }
 }
-// ANCHOR_END: gemm
+// ANCHOR_END: parallel
 
 #[cfg(test)]
 mod tests {

@@ -32,9 +32,7 @@ fn check(
     want: &[f32],
     x: &[f32],
     w: &[f32],
-    m: usize,
-    k: usize,
-    n: usize,
+    (m, k, n): (usize, usize, usize),
 ) {
     assert_eq!(got.len(), want.len());
     let mut worst = (0usize, 0.0f32, 0.0f32); // (index, |diff|, allowed)
@@ -84,7 +82,7 @@ fn run_all(m: usize, k: usize, n: usize, seed: u64) {
     ] {
         let mut got = vec![f32::NAN; m * n]; // NaN: a kernel that skips an output fails
         f(&x, &w, &mut got, m, k, n);
-        check(name, &got, &want, &x, &w, m, k, n);
+        check(name, &got, &want, &x, &w, (m, k, n));
     }
     // GEMV: the first row of x against w
     let xv = &x[..k];
@@ -99,10 +97,10 @@ fn run_all(m: usize, k: usize, n: usize, seed: u64) {
     ] {
         let mut got = vec![f32::NAN; n];
         f(&w, xv, &mut got, n, k);
-        check(name, &got, &want_v, xv, &w, 1, k, n);
+        check(name, &got, &want_v, xv, &w, (1, k, n));
     }
     let d = dot(xv, &w[..k]);
-    check("dot", &[d], &want_v[..1], xv, &w, 1, k, 1);
+    check("dot", &[d], &want_v[..1], xv, &w, (1, k, 1));
 }
 
 proptest! {

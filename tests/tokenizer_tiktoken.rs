@@ -37,7 +37,11 @@ fn long_pieces_use_the_heap_and_agree() {
     let spaces = format!("x{}y", " ".repeat(300));
     for name in ["o200k_base", "cl100k_base"] {
         for s in [&cjk, &word, &spaces] {
-            assert_eq!(ours(name).encode(s), reference(name).encode_ordinary(s), "{name}");
+            assert_eq!(
+                ours(name).encode(s),
+                reference(name).encode_ordinary(s),
+                "{name}"
+            );
         }
     }
 }

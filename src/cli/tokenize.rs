@@ -1,10 +1,211 @@
-//! `glassbox tokenize` (being written).
+//! `glassbox tokenize`: show how a tokenizer cuts text into tokens, count them, price them.
 
+use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
+use serde_json::json;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 
+/// Split text into tokens with a real tokenizer and show the pieces, the ids and the count.
+///
+/// Examples:
+///   glassbox tokenize --tokenizer o200k_base "Building LLM applications is fun!"
+///   glassbox tokenize --tokenizer cl100k_base --json --file notes.txt
+///   glassbox tokenize --tokenizer o200k_base --price-in 2.50 --price-out 10 --max-response 500 --file prompt.txt
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Which tokenizer: a .tiktoken file (its encoding known from the name, e.g.
+    /// o200k_base.tiktoken), the bare names `cl100k_base` (GPT-4) or `o200k_base` (GPT-4o),
+    /// fetched on first use, a Hugging Face tokenizer.json (or a directory holding one), a
+    /// tokenizer.json written by `glassbox train-bpe`, or a .gguf model (its built-in
+    /// tokenizer). Default: the default model's tokenizer (SmolLM2-135M-Instruct).
+    #[arg(long, value_name = "SPEC")]
+    pub tokenizer: Option<String>,
 
-pub fn run(_args: Args) -> Result<()> {
-    Err(Error::Unsupported("`tokenize` is being written".into()))
+    /// Print one JSON object instead of the coloured text: "ids", "count", "tokens" (each
+    /// token's text; a token that is only part of a UTF-8 character shows U+FFFD), and the
+    /// cost fields when prices are given.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Tokenize the exact bytes of this file (instead of TEXT). The file must be valid UTF-8;
+    /// the error names the first bad byte offset.
+    #[arg(long, value_name = "PATH", conflicts_with = "text")]
+    pub file: Option<PathBuf>,
+
+    /// Turn special-token text such as `<|endoftext|>` or `<|im_start|>` into its single special
+    /// id. Off by default, as in tiktoken: text a user typed must not be able to forge control
+    /// tokens, so it is tokenized as ordinary characters (`<`, `|`, `endoftext`, ...).
+    #[arg(long)]
+    pub allow_special: bool,
+
+    /// Price of input tokens in US dollars per million tokens (e.g. 2.50): prints what sending
+    /// this text would cost. APIs bill by tokens, not characters, which is why the same text
+    /// costs more in some languages than in others.
+    #[arg(long, value_name = "USD_PER_1M")]
+    pub price_in: Option<f64>,
+
+    /// Price of output tokens in US dollars per million tokens; needs --max-response to bound
+    /// how many tokens the answer may have.
+    #[arg(long, value_name = "USD_PER_1M", requires = "max_response")]
+    pub price_out: Option<f64>,
+
+    /// The longest answer you allow (the API's max_tokens): the output cost is estimated for
+    /// this many tokens, i.e. the worst case.
+    #[arg(long, value_name = "N")]
+    pub max_response: Option<usize>,
+
+    /// The text to tokenize. With neither TEXT nor --file, the text is read from standard input.
+    pub text: Option<String>,
+}
+
+/// Resolve a SPEC (see `--tokenizer`) to a tokenizer.
+pub fn load_spec(spec: Option<&str>) -> Result<Tokenizer> {
+    match spec {
+        None => Tokenizer::load(&crate::weights::fetch::default_model()?),
+        Some(s) if !Path::new(s).exists() && matches!(s, "cl100k_base" | "o200k_base") => {
+            Tokenizer::from_tiktoken_name(s)
+        }
+        Some(s) => {
+            let p = Path::new(s);
+            if !p.exists() {
+                return Err(Error::invalid(format!(
+                    "tokenizer `{s}` not found: give a path to a .tiktoken, tokenizer.json or .gguf file, or cl100k_base / o200k_base"
+                )));
+            }
+            Tokenizer::load(p)
+        }
+    }
+}
+
+/// UTF-8 check with an error that names the first bad byte.
+fn utf8(bytes: Vec<u8>, source: &str) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bad = e.as_bytes().get(at).copied().unwrap_or(0);
+        Error::invalid(format!(
+            "{source} is not valid UTF-8: the byte 0x{bad:02x} at offset {at} does not fit (first {at} bytes are fine)"
+        ))
+    })
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let text = match (&args.text, &args.file) {
+        (Some(t), _) => t.clone(),
+        (None, Some(path)) => utf8(
+            std::fs::read(path).map_err(|e| Error::io(path, e))?,
+            &path.display().to_string(),
+        )?,
+        (None, None) => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::io("<stdin>", e))?;
+            utf8(buf, "standard input")?
+        }
+    };
+    if args.price_in.is_some_and(|p| !(p >= 0.0)) || args.price_out.is_some_and(|p| !(p >= 0.0)) {
+        return Err(Error::invalid("prices must be non-negative numbers"));
+    }
+    let tok = load_spec(args.tokenizer.as_deref())?;
+    let ids = if args.allow_special {
+        tok.encode_with_special(&text)
+    } else {
+        tok.encode(&text)
+    };
+
+    let input_usd = args.price_in.map(|p| ids.len() as f64 * p / 1e6);
+    let output_usd = match (args.price_out, args.max_response) {
+        (Some(p), Some(n)) => Some(n as f64 * p / 1e6),
+        _ => None,
+    };
+
+    let mut out = std::io::stdout().lock();
+    let w = |r: std::io::Result<()>| r.map_err(|e| Error::io("<stdout>", e));
+    if args.json {
+        let tokens: Vec<String> = ids
+            .iter()
+            .map(|&id| String::from_utf8_lossy(tok.token_bytes(id).unwrap_or(b"")).into_owned())
+            .collect();
+        let mut obj = json!({
+            "tokenizer": args.tokenizer.clone().unwrap_or_else(|| "default model".into()),
+            "count": ids.len(),
+            "chars": text.chars().count(),
+            "bytes": text.len(),
+            "ids": ids,
+            "tokens": tokens,
+        });
+        if let Some(c) = input_usd {
+            obj["input_cost_usd"] = json!(c);
+        }
+        if let Some(c) = output_usd {
+            obj["max_response_tokens"] = json!(args.max_response);
+            obj["output_cost_usd"] = json!(c);
+        }
+        if input_usd.is_some() || output_usd.is_some() {
+            obj["total_cost_usd"] = json!(input_usd.unwrap_or(0.0) + output_usd.unwrap_or(0.0));
+        }
+        return w(writeln!(out, "{obj}"));
+    }
+
+    // Show the pieces. A token may end in the middle of a UTF-8 character; the streaming
+    // decoder holds such bytes back, so each shown piece is whole characters (one or more tokens).
+    let color = std::io::stdout().is_terminal();
+    const BACKGROUNDS: [u8; 4] = [24, 58, 89, 22]; // 256-colour palette: blue, olive, purple, green
+    let mut dec = tok.stream_decoder();
+    let mut k = 0;
+    for &id in &ids {
+        let piece = dec.push(id)?;
+        if piece.is_empty() {
+            continue;
+        }
+        if color {
+            w(write!(
+                out,
+                "\x1b[48;5;{}m{}\x1b[0m",
+                BACKGROUNDS[k % BACKGROUNDS.len()],
+                piece
+            ))?;
+        } else {
+            w(write!(out, "{}{piece}", if k == 0 { "" } else { "|" }))?;
+        }
+        k += 1;
+    }
+    let rest = dec.flush();
+    if !rest.is_empty() {
+        w(write!(out, "|{rest}"))?;
+    }
+    w(writeln!(out))?;
+    w(writeln!(out, "ids: {ids:?}"))?;
+    w(writeln!(
+        out,
+        "{} tokens for {} characters ({} bytes): {:.2} characters per token",
+        ids.len(),
+        text.chars().count(),
+        text.len(),
+        text.chars().count() as f64 / ids.len().max(1) as f64
+    ))?;
+    if let Some(c) = input_usd {
+        w(writeln!(
+            out,
+            "input cost: ${c:.6} ({} tokens × ${}/1M)",
+            ids.len(),
+            args.price_in.unwrap_or(0.0)
+        ))?;
+    }
+    if let Some(c) = output_usd {
+        w(writeln!(
+            out,
+            "output cost: up to ${c:.6} ({} tokens × ${}/1M)",
+            args.max_response.unwrap_or(0),
+            args.price_out.unwrap_or(0.0)
+        ))?;
+        w(writeln!(
+            out,
+            "total: up to ${:.6}",
+            input_usd.unwrap_or(0.0) + c
+        ))?;
+    }
+    Ok(())
 }

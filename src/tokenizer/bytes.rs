@@ -115,7 +115,10 @@ impl Hasher for FxHasher {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // The low bits of a product depend only on the low bits of the key, and the hash table
+        // picks the bucket from the low bits: a pair key `(a << 32) | b` would then bucket by
+        // `b` alone. Rotating brings the well-mixed high bits down (as rustc-hash 2 does).
+        self.hash.rotate_left(26)
     }
 }
 

@@ -58,7 +58,10 @@ impl Tokenizer {
                 .enumerate()
                 .map(|(i, v)| {
                     v.as_i64().ok_or_else(|| {
-                        Error::format(path, format!("tokenizer.ggml.token_type[{i}] is not an integer"))
+                        Error::format(
+                            path,
+                            format!("tokenizer.ggml.token_type[{i}] is not an integer"),
+                        )
                     })
                 })
                 .collect::<Result<_>>()?,
@@ -85,23 +88,47 @@ impl Tokenizer {
                 continue;
             }
             let bytes = gpt2_to_bytes(text).ok_or_else(|| {
-                Error::format(path, format!("tokenizer.ggml.tokens[{id}] = {text:?} is not in the GPT-2 byte alphabet"))
+                Error::format(
+                    path,
+                    format!(
+                        "tokenizer.ggml.tokens[{id}] = {text:?} is not in the GPT-2 byte alphabet"
+                    ),
+                )
             })?;
             tokens.push(Some(bytes));
         }
         let merge_texts = file.require_str_array("tokenizer.ggml.merges")?;
         let mut merges = Vec::with_capacity(merge_texts.len());
         for (i, m) in merge_texts.iter().enumerate() {
-            let bad = |what: String| Error::format(path, format!("tokenizer.ggml.merges[{i}] = {m:?}: {what}"));
-            let (a, b) = m.split_once(' ').ok_or_else(|| bad("expected \"left right\"".into()))?;
-            let id = |x: &str| by_text.get(x).copied().ok_or_else(|| bad(format!("{x:?} is not a token")));
+            let bad = |what: String| {
+                Error::format(path, format!("tokenizer.ggml.merges[{i}] = {m:?}: {what}"))
+            };
+            let (a, b) = m
+                .split_once(' ')
+                .ok_or_else(|| bad("expected \"left right\"".into()))?;
+            let id = |x: &str| {
+                by_text
+                    .get(x)
+                    .copied()
+                    .ok_or_else(|| bad(format!("{x:?} is not a token")))
+            };
             merges.push((id(a)?, id(b)?));
         }
-        let mut tok = Tokenizer::assemble(tokens, specials, MergeRules::Pairs(merges), pretokenizer, false)
-            .map_err(|e| Error::format(path, e))?;
+        let mut tok = Tokenizer::assemble(
+            tokens,
+            specials,
+            MergeRules::Pairs(merges),
+            pretokenizer,
+            false,
+        )
+        .map_err(|e| Error::format(path, e))?;
         let id = |key: &str| file.get_u32(key).filter(|&i| (i as usize) < texts.len());
         let mut eos: Vec<u32> = Vec::new();
-        for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"] {
+        for key in [
+            "tokenizer.ggml.eos_token_id",
+            "tokenizer.ggml.eot_token_id",
+            "tokenizer.ggml.eom_token_id",
+        ] {
             if let Some(i) = id(key) {
                 if !eos.contains(&i) {
                     eos.push(i);

@@ -100,7 +100,9 @@ impl Tokenizer {
     /// Build from a parsed `tokenizer.json`; `path` names the file in errors.
     pub fn from_tokenizer_json(v: &Value, path: &Path) -> Result<Tokenizer> {
         let bad = |what: String| Error::format(path, what);
-        let model = v.get("model").ok_or_else(|| bad("no `model` field".into()))?;
+        let model = v
+            .get("model")
+            .ok_or_else(|| bad("no `model` field".into()))?;
         if let Some(t) = model.get("type").and_then(Value::as_str) {
             if t != "BPE" {
                 return Err(Error::Unsupported(format!(
@@ -117,9 +119,13 @@ impl Tokenizer {
         }
         if let Some(n) = v.get("normalizer").filter(|n| !n.is_null()) {
             let kind = n.get("type").and_then(Value::as_str).unwrap_or("?");
-            return Err(Error::Unsupported(format!("{}: normalizer `{kind}`", path.display())));
+            return Err(Error::Unsupported(format!(
+                "{}: normalizer `{kind}`",
+                path.display()
+            )));
         }
-        let pretokenizer = parse_pre_tokenizer(v.get("pre_tokenizer").unwrap_or(&Value::Null), path)?;
+        let pretokenizer =
+            parse_pre_tokenizer(v.get("pre_tokenizer").unwrap_or(&Value::Null), path)?;
 
         // added tokens: matched before pre-tokenization when specials are allowed
         let mut specials: Vec<(String, u32)> = Vec::new();
@@ -146,7 +152,10 @@ impl Tokenizer {
                 .ok_or_else(|| bad(format!("model.vocab[{text:?}] is not an id")))?
                 as usize;
             by_text.insert(text.as_str(), id as u32);
-            if specials.iter().any(|(s, sid)| *sid as usize == id && s == text) {
+            if specials
+                .iter()
+                .any(|(s, sid)| *sid as usize == id && s == text)
+            {
                 continue; // an added token stored in the vocab too
             }
             let bytes = gpt2_to_bytes(text).ok_or_else(|| {
@@ -174,19 +183,30 @@ impl Tokenizer {
                     (Some(a), Some(b)) => (a, b),
                     _ => return Err(bad(format!("model.merges[{i}] is not two strings"))),
                 },
-                _ => return Err(bad(format!("model.merges[{i}] is neither \"a b\" nor [\"a\", \"b\"]"))),
+                _ => {
+                    return Err(bad(format!(
+                        "model.merges[{i}] is neither \"a b\" nor [\"a\", \"b\"]"
+                    )))
+                }
             };
             let id = |x: &str| {
-                by_text
-                    .get(x)
-                    .copied()
-                    .ok_or_else(|| bad(format!("model.merges[{i}] refers to {x:?}, which is not in model.vocab")))
+                by_text.get(x).copied().ok_or_else(|| {
+                    bad(format!(
+                        "model.merges[{i}] refers to {x:?}, which is not in model.vocab"
+                    ))
+                })
             };
             merges.push((id(a)?, id(b)?));
         }
         let ignore_merges = model.get("ignore_merges").and_then(Value::as_bool) == Some(true);
-        Tokenizer::assemble(tokens, specials, MergeRules::Pairs(merges), pretokenizer, ignore_merges)
-            .map_err(bad)
+        Tokenizer::assemble(
+            tokens,
+            specials,
+            MergeRules::Pairs(merges),
+            pretokenizer,
+            ignore_merges,
+        )
+        .map_err(bad)
     }
 }
 
@@ -200,13 +220,16 @@ enum Step {
 
 fn flatten(v: &Value, path: &Path, out: &mut Vec<Step>) -> Result<()> {
     let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
-    let unsupported = |what: String| Error::Unsupported(format!("{}: pre_tokenizer {what}", path.display()));
+    let unsupported =
+        |what: String| Error::Unsupported(format!("{}: pre_tokenizer {what}", path.display()));
     match kind {
         "Sequence" => {
             let list = v
                 .get("pretokenizers")
                 .and_then(Value::as_array)
-                .ok_or_else(|| Error::format(path, "pre_tokenizer Sequence without `pretokenizers`"))?;
+                .ok_or_else(|| {
+                    Error::format(path, "pre_tokenizer Sequence without `pretokenizers`")
+                })?;
             for p in list {
                 flatten(p, path, out)?;
             }
@@ -217,10 +240,15 @@ fn flatten(v: &Value, path: &Path, out: &mut Vec<Step>) -> Result<()> {
                 .and_then(|p| p.get("Regex"))
                 .and_then(Value::as_str)
                 .ok_or_else(|| unsupported("Split without a `Regex` pattern".into()))?;
-            let behavior = v.get("behavior").and_then(Value::as_str).unwrap_or("Isolated");
+            let behavior = v
+                .get("behavior")
+                .and_then(Value::as_str)
+                .unwrap_or("Isolated");
             let invert = v.get("invert").and_then(Value::as_bool).unwrap_or(false);
             if behavior != "Isolated" || invert {
-                return Err(unsupported(format!("Split with behavior {behavior}, invert {invert}")));
+                return Err(unsupported(format!(
+                    "Split with behavior {behavior}, invert {invert}"
+                )));
             }
             out.push(Step::Split(regex.to_string()));
         }
@@ -232,7 +260,10 @@ fn flatten(v: &Value, path: &Path, out: &mut Vec<Step>) -> Result<()> {
             out.push(Step::ByteLevel { use_regex });
         }
         "Digits" => {
-            let individual = v.get("individual_digits").and_then(Value::as_bool).unwrap_or(false);
+            let individual = v
+                .get("individual_digits")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             out.push(Step::Digits { individual });
         }
         other => return Err(unsupported(format!("`{other}`"))),

@@ -36,6 +36,9 @@ use bpe::{merge_heap, merge_small, pair_key, MergeMap, HEAP_THRESHOLD};
 use bytes::FxHashMap;
 use std::path::Path;
 
+/// `byte_ids[b]` for a byte the vocabulary has no token for.
+const NO_TOKEN: u32 = u32::MAX;
+
 /// What an id is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -106,7 +109,11 @@ impl Tokenizer {
     ///
     /// Panics if a merge refers to an id that does not exist yet (a trainer bug); use
     /// [`Tokenizer::try_from_merges`] for merges that come from a file.
-    pub fn from_merges(merges: &[(u32, u32)], pattern: Pretokenizer, specials: &[String]) -> Tokenizer {
+    pub fn from_merges(
+        merges: &[(u32, u32)],
+        pattern: Pretokenizer,
+        specials: &[String],
+    ) -> Tokenizer {
         match Tokenizer::try_from_merges(merges, pattern, specials) {
             Ok(t) => t,
             Err(e) => panic!("from_merges: {e}"),
@@ -122,7 +129,8 @@ impl Tokenizer {
         let mut tokens: Vec<Option<Vec<u8>>> = (0..=255u8).map(|b| Some(vec![b])).collect();
         for (i, &(a, b)) in merges.iter().enumerate() {
             let id = 256 + i;
-            let (Some(Some(x)), Some(Some(y))) = (tokens.get(a as usize), tokens.get(b as usize)) else {
+            let (Some(Some(x)), Some(Some(y))) = (tokens.get(a as usize), tokens.get(b as usize))
+            else {
                 return Err(Error::invalid(format!(
                     "merge {i} ({a}, {b}) refers to a token that does not exist before id {id}"
                 )));
@@ -137,8 +145,14 @@ impl Tokenizer {
             .enumerate()
             .map(|(i, s)| (s.clone(), first_special + i as u32))
             .collect();
-        Tokenizer::assemble(tokens, specials, MergeRules::Pairs(merges.to_vec()), pattern, false)
-            .map_err(Error::invalid)
+        Tokenizer::assemble(
+            tokens,
+            specials,
+            MergeRules::Pairs(merges.to_vec()),
+            pattern,
+            false,
+        )
+        .map_err(Error::invalid)
     }
 
     /// The one constructor every format goes through. `tokens[id]` is `None` for holes and for
@@ -176,11 +190,13 @@ impl Tokenizer {
             kinds[*id as usize] = Kind::Special;
             bytes_of[*id as usize] = text.as_bytes().to_vec();
         }
-        let mut byte_ids = [0u32; 256];
+        // A vocabulary may lack some bytes (SmolLM2 has no token for 0x04 or 0xff). Hugging
+        // Face's BPE (byte_fallback off, no unk token) then drops those bytes; so do we.
+        let mut byte_ids = [NO_TOKEN; 256];
         for b in 0..=255u8 {
-            byte_ids[b as usize] = *encoder
-                .get(&[b][..])
-                .ok_or_else(|| format!("the vocabulary has no token for the byte 0x{b:02x}"))?;
+            if let Some(&id) = encoder.get(&[b][..]) {
+                byte_ids[b as usize] = id;
+            }
         }
 
         let mut merges = MergeMap::default();
@@ -319,7 +335,12 @@ impl Tokenizer {
     #[inline]
     fn merge_piece(&self, piece: &[u8], out: &mut Vec<u32>, s: &mut Scratch) {
         s.ids.clear();
-        s.ids.extend(piece.iter().map(|&b| self.byte_ids[b as usize]));
+        s.ids.extend(
+            piece
+                .iter()
+                .map(|&b| self.byte_ids[b as usize])
+                .filter(|&id| id != NO_TOKEN),
+        );
         if piece.len() < HEAP_THRESHOLD {
             merge_small(&self.merges, &mut s.ids, &mut s.ranks);
         } else {
@@ -332,7 +353,10 @@ impl Tokenizer {
     #[inline]
     fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>, s: &mut Scratch) {
         if piece.len() == 1 {
-            out.push(self.byte_ids[piece[0] as usize]);
+            let id = self.byte_ids[piece[0] as usize];
+            if id != NO_TOKEN {
+                out.push(id);
+            }
             return;
         }
         if let Some(&id) = self.encoder.get(piece) {
@@ -367,7 +391,11 @@ impl Tokenizer {
         while i < b.len() {
             if self.special_first[b[i] as usize] {
                 // longest special first (the list is sorted by length)
-                if let Some((sp, id)) = self.specials.iter().find(|(sp, _)| b[i..].starts_with(sp.as_bytes())) {
+                if let Some((sp, id)) = self
+                    .specials
+                    .iter()
+                    .find(|(sp, _)| b[i..].starts_with(sp.as_bytes()))
+                {
                     self.encode_ordinary_into(&text[start..i], &mut out, &mut s);
                     out.push(*id);
                     i += sp.len();
@@ -418,6 +446,12 @@ impl Tokenizer {
         }
     }
 
+    /// Whether every byte of `text` has a token (else `encode` drops the bytes that do not,
+    /// as Hugging Face does, and `decode(encode(text)) != text`).
+    pub fn covers(&self, text: &str) -> bool {
+        text.bytes().all(|b| self.byte_ids[b as usize] != NO_TOKEN)
+    }
+
     /// Whether `id` is a special token.
     pub fn is_special(&self, id: u32) -> bool {
         self.kinds.get(id as usize) == Some(&Kind::Special)
@@ -450,7 +484,11 @@ impl Tokenizer {
 
     /// The special tokens as (text, id), in id order.
     pub fn special_tokens(&self) -> impl Iterator<Item = (&str, u32)> {
-        let mut v: Vec<(&str, u32)> = self.specials.iter().map(|(s, id)| (s.as_str(), *id)).collect();
+        let mut v: Vec<(&str, u32)> = self
+            .specials
+            .iter()
+            .map(|(s, id)| (s.as_str(), *id))
+            .collect();
         v.sort_by_key(|x| x.1);
         v.into_iter()
     }

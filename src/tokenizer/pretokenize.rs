@@ -106,7 +106,10 @@ impl Pretokenizer {
 
     fn regex(self) -> &'static fancy_regex::Regex {
         static RE: [OnceLock<fancy_regex::Regex>; 5] = [const { OnceLock::new() }; 5];
-        let i = Pretokenizer::ALL.iter().position(|&p| p == self).unwrap_or(0);
+        let i = Pretokenizer::ALL
+            .iter()
+            .position(|&p| p == self)
+            .unwrap_or(0);
         RE[i].get_or_init(|| {
             fancy_regex::Regex::new(self.pattern()).expect("the published patterns compile")
         })
@@ -160,7 +163,11 @@ impl Pretokenizer {
                 let mut i = 0;
                 while i < b.len() {
                     let (c, len) = char_at(text, i);
-                    let numeric = if c.is_ascii() { c.is_ascii_digit() } else { c.is_numeric() };
+                    let numeric = if c.is_ascii() {
+                        c.is_ascii_digit()
+                    } else {
+                        c.is_numeric()
+                    };
                     if numeric {
                         if start < i {
                             split_gpt2(&text[start..i], &mut f);
@@ -551,6 +558,9 @@ mod tests {
             ["camel", "Case", " HELLOworld", " don'T"]
         );
         assert_eq!(Pretokenizer::Cl100k.split_vec("12345"), ["123", "45"]);
-        assert_eq!(Pretokenizer::SmolLm.split_vec("a  42"), ["a", "  ", "4", "2"]);
+        assert_eq!(
+            Pretokenizer::SmolLm.split_vec("a  42"),
+            ["a", "  ", "4", "2"]
+        );
     }
 }

@@ -26,7 +26,10 @@ pub struct StreamDecoder<'a> {
 
 impl<'a> StreamDecoder<'a> {
     pub fn new(tok: &'a Tokenizer) -> Self {
-        StreamDecoder { tok, pending: Vec::with_capacity(8) }
+        StreamDecoder {
+            tok,
+            pending: Vec::with_capacity(8),
+        }
     }
 
     /// Add one id; returns the text it completed ("" if it only extended an incomplete tail).
@@ -48,7 +51,9 @@ impl<'a> StreamDecoder<'a> {
                 Err(e) => {
                     let valid = e.valid_up_to();
                     // SAFETY-free: from_utf8 just proved this prefix valid
-                    out.push_str(std::str::from_utf8(&self.pending[start..start + valid]).unwrap_or(""));
+                    out.push_str(
+                        std::str::from_utf8(&self.pending[start..start + valid]).unwrap_or(""),
+                    );
                     match e.error_len() {
                         // an incomplete sequence at the end: wait for more bytes
                         None => {

@@ -21,7 +21,10 @@ use std::path::Path;
 pub fn known_encoding(name: &str) -> Option<(Pretokenizer, Vec<(&'static str, u32)>)> {
     let n = name.to_ascii_lowercase();
     if n.contains("o200k") {
-        Some((Pretokenizer::O200k, vec![("<|endoftext|>", 199999), ("<|endofprompt|>", 200018)]))
+        Some((
+            Pretokenizer::O200k,
+            vec![("<|endoftext|>", 199999), ("<|endofprompt|>", 200018)],
+        ))
     } else if n.contains("cl100k") {
         Some((
             Pretokenizer::Cl100k,
@@ -47,12 +50,18 @@ pub fn parse_ranks(text: &str, path: &Path) -> Result<Vec<Option<Vec<u8>>>> {
         if line.is_empty() {
             continue;
         }
-        let bad = |what: &str| Error::format(path, format!("line {}: {what}: {line:?}", lineno + 1));
-        let (b64, rank) = line.split_once(' ').ok_or_else(|| bad("expected `base64 rank`"))?;
+        let bad =
+            |what: &str| Error::format(path, format!("line {}: {what}: {line:?}", lineno + 1));
+        let (b64, rank) = line
+            .split_once(' ')
+            .ok_or_else(|| bad("expected `base64 rank`"))?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64)
             .map_err(|_| bad("the token is not valid base64"))?;
-        let rank: usize = rank.trim().parse().map_err(|_| bad("the rank is not an integer"))?;
+        let rank: usize = rank
+            .trim()
+            .parse()
+            .map_err(|_| bad("the rank is not an integer"))?;
         if rank > 10_000_000 {
             return Err(bad("the rank is implausibly large"));
         }
@@ -74,7 +83,10 @@ impl Tokenizer {
     /// Load a `.tiktoken` (or `.tiktoken.gz`) file; the pattern and the special tokens come
     /// from the file name (`cl100k_base`, `o200k_base`, `r50k_base`/`p50k_base`/`gpt2`).
     pub fn from_tiktoken_file(path: &Path) -> Result<Tokenizer> {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let (pattern, specials) = known_encoding(&name).ok_or_else(|| {
             Error::invalid(format!(
                 "{}: cannot tell the encoding from the file name; name it like cl100k_base.tiktoken or o200k_base.tiktoken",
@@ -91,11 +103,19 @@ impl Tokenizer {
         } else {
             raw
         };
-        let text = std::str::from_utf8(&raw)
-            .map_err(|e| Error::format(path, format!("not text (invalid UTF-8 at byte {})", e.valid_up_to())))?;
+        let text = std::str::from_utf8(&raw).map_err(|e| {
+            Error::format(
+                path,
+                format!("not text (invalid UTF-8 at byte {})", e.valid_up_to()),
+            )
+        })?;
         let tokens = parse_ranks(text, path)?;
-        let specials = specials.into_iter().map(|(s, id)| (s.to_string(), id)).collect();
-        let mut tok = Tokenizer::from_ranks(tokens, specials, pattern).map_err(|e| Error::format(path, e))?;
+        let specials = specials
+            .into_iter()
+            .map(|(s, id)| (s.to_string(), id))
+            .collect();
+        let mut tok =
+            Tokenizer::from_ranks(tokens, specials, pattern).map_err(|e| Error::format(path, e))?;
         let eot = tok.token_id("<|endoftext|>");
         tok.set_bos_eos(None, eot.into_iter().collect());
         Ok(tok)

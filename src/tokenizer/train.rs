@@ -150,8 +150,7 @@ pub fn safe_cut(buf: &[u8], from: usize) -> Option<usize> {
     (start..buf.len().saturating_sub(1)).find(|&i| {
         let (p, c, n) = (buf[i - 1], buf[i], buf[i + 1]);
         let letter_space_letter = p.is_ascii_lowercase() && c == b' ' && n.is_ascii_lowercase();
-        let line_start =
-            p == b'\n' && buf[i - 2].is_ascii_graphic() && c.is_ascii_alphanumeric();
+        let line_start = p == b'\n' && buf[i - 2].is_ascii_graphic() && c.is_ascii_alphanumeric();
         letter_space_letter || line_start
     })
 }
@@ -237,7 +236,11 @@ pub fn count_text(text: &str, pattern: Pretokenizer) -> Counts {
 }
 
 fn merge_counts(a: (Counts, u64), b: (Counts, u64)) -> (Counts, u64) {
-    let (mut big, small) = if a.0.len() >= b.0.len() { (a, b) } else { (b, a) };
+    let (mut big, small) = if a.0.len() >= b.0.len() {
+        (a, b)
+    } else {
+        (b, a)
+    };
     for (k, v) in small.0 {
         *big.0.entry(k).or_insert(0) += v;
     }
@@ -246,16 +249,18 @@ fn merge_counts(a: (Counts, u64), b: (Counts, u64)) -> (Counts, u64) {
 
 /// The chunks of one file, or the error that stopped reading it.
 fn file_chunks(path: &Path, chunk_bytes: usize) -> impl Iterator<Item = Result<String>> + '_ {
-    let mut state = Some(std::fs::File::open(path).map_err(|e| Error::io(path, e)).map(|f| {
-        FileChunks {
-            path: path.to_path_buf(),
-            reader: std::io::BufReader::with_capacity(1 << 16, f),
-            chunk_bytes: chunk_bytes.max(16),
-            buf: Vec::new(),
-            offset: 0,
-            done: false,
-        }
-    }));
+    let mut state = Some(
+        std::fs::File::open(path)
+            .map_err(|e| Error::io(path, e))
+            .map(|f| FileChunks {
+                path: path.to_path_buf(),
+                reader: std::io::BufReader::with_capacity(1 << 16, f),
+                chunk_bytes: chunk_bytes.max(16),
+                buf: Vec::new(),
+                offset: 0,
+                done: false,
+            }),
+    );
     std::iter::from_fn(move || match state.take()? {
         Err(e) => Some(Err(e)),
         Ok(mut s) => match s.next_chunk() {
@@ -281,7 +286,11 @@ pub fn count_files(
     for p in paths {
         total += std::fs::metadata(p).map_err(|e| Error::io(p, e))?.len();
     }
-    let bar = progress(show_progress, total, "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, ETA {eta}");
+    let bar = progress(
+        show_progress,
+        total,
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, ETA {eta}",
+    );
     bar.set_message("counting pre-tokens");
     let chunks = paths.iter().flat_map(|path| file_chunks(path, chunk_bytes));
     let (counts, pretokens) = chunks
@@ -354,14 +363,20 @@ pub fn merges_from_counts<'a>(
     let mut heap: BinaryHeap<(i64, Reverse<u64>)> =
         pair_count.iter().map(|(&p, &c)| (c, Reverse(p))).collect();
 
-    let bar = progress(show_progress, num_merges as u64, "{msg} [{bar:30}] {pos}/{len} merges, {per_sec}, ETA {eta}");
+    let bar = progress(
+        show_progress,
+        num_merges as u64,
+        "{msg} [{bar:30}] {pos}/{len} merges, {per_sec}, ETA {eta}",
+    );
     bar.set_message("merging");
     let mut merges = Vec::with_capacity(num_merges);
     let mut delta: HashMap<u64, i64, FxBuild> = HashMap::default();
     let mut new_where: HashMap<u64, Vec<u32>, FxBuild> = HashMap::default();
     // 4. merge
     while merges.len() < num_merges {
-        let Some((c, Reverse(p))) = heap.pop() else { break };
+        let Some((c, Reverse(p))) = heap.pop() else {
+            break;
+        };
         let current = pair_count.get(&p).copied().unwrap_or(0);
         if current != c {
             if current > 0 {
@@ -452,10 +467,20 @@ pub fn train_text(text: &str, cfg: &TrainConfig) -> Result<Tokenizer> {
     let num_merges = cfg.num_merges()?;
     let counts = count_text(text, cfg.pattern);
     if counts.is_empty() {
-        return Err(Error::invalid("empty corpus: the training text has no pre-tokens"));
+        return Err(Error::invalid(
+            "empty corpus: the training text has no pre-tokens",
+        ));
     }
-    let merges = merges_from_counts(counts.iter().map(|(k, &v)| (k.as_slice(), v)), num_merges, cfg.show_progress);
-    Ok(Tokenizer::from_merges(&merges, cfg.pattern, &cfg.special_tokens))
+    let merges = merges_from_counts(
+        counts.iter().map(|(k, &v)| (k.as_slice(), v)),
+        num_merges,
+        cfg.show_progress,
+    );
+    Ok(Tokenizer::from_merges(
+        &merges,
+        cfg.pattern,
+        &cfg.special_tokens,
+    ))
 }
 
 /// Train on text files, streamed (a corpus larger than memory works), counting in parallel.
@@ -477,12 +502,20 @@ pub fn train_files_report(
         let names: Vec<_> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(Error::invalid(format!(
             "empty corpus: no text in {}",
-            if names.is_empty() { "(no files given)".to_string() } else { names.join(", ") }
+            if names.is_empty() {
+                "(no files given)".to_string()
+            } else {
+                names.join(", ")
+            }
         )));
     }
     let count_secs = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let merges = merges_from_counts(counts.iter().map(|(k, &v)| (k.as_slice(), v)), num_merges, cfg.show_progress);
+    let merges = merges_from_counts(
+        counts.iter().map(|(k, &v)| (k.as_slice(), v)),
+        num_merges,
+        cfg.show_progress,
+    );
     let report = TrainReport {
         corpus_bytes,
         pretokens,

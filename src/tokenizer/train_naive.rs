@@ -141,10 +141,16 @@ pub fn train_naive(text: &str, cfg: &TrainConfig) -> Result<Tokenizer> {
     let num_merges = cfg.num_merges()?;
     let chunks = chunk_ids(text, cfg);
     if chunks.is_empty() {
-        return Err(Error::invalid("empty corpus: the training text has no pre-tokens"));
+        return Err(Error::invalid(
+            "empty corpus: the training text has no pre-tokens",
+        ));
     }
     let merges = naive_merges(chunks, num_merges);
-    Ok(Tokenizer::from_merges(&merges, cfg.pattern, &cfg.special_tokens))
+    Ok(Tokenizer::from_merges(
+        &merges,
+        cfg.pattern,
+        &cfg.special_tokens,
+    ))
 }
 
 #[cfg(test)]
@@ -162,6 +168,9 @@ mod tests {
         let chunks = vec![b"aaabdaaabac".iter().map(|&b| b as u32).collect()];
         let merges = naive_merges(chunks, 3);
         assert_eq!(merges, vec![(97, 97), (97, 98), (256, 257)]);
-        assert_eq!(encode_naive(b"aaabdaaabac", &merges), vec![258, 100, 258, 97, 99]);
+        assert_eq!(
+            encode_naive(b"aaabdaaabac", &merges),
+            vec![258, 100, 258, 97, 99]
+        );
     }
 }

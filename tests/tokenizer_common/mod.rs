@@ -9,9 +9,14 @@ use std::sync::OnceLock;
 pub fn ours(name: &'static str) -> &'static Tokenizer {
     static O200K: OnceLock<Tokenizer> = OnceLock::new();
     static CL100K: OnceLock<Tokenizer> = OnceLock::new();
-    let cell = if name == "o200k_base" { &O200K } else { &CL100K };
+    let cell = if name == "o200k_base" {
+        &O200K
+    } else {
+        &CL100K
+    };
     cell.get_or_init(|| {
-        let path = glassbox::weights::fetch::tiktoken_file(name).expect("tiktoken file (GLASSBOX_DATA)");
+        let path =
+            glassbox::weights::fetch::tiktoken_file(name).expect("tiktoken file (GLASSBOX_DATA)");
         Tokenizer::load(&path).expect("load the .tiktoken file")
     })
 }
@@ -29,15 +34,23 @@ pub fn reference(name: &str) -> &'static tiktoken_rs::CoreBPE {
 fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![
         // whitespace runs, including \r\n, tabs and non-ASCII spaces
-        prop::collection::vec(prop::sample::select(vec![" ", "  ", "\t", "\n", "\r\n", "\r", "\u{a0}", "\u{3000}", "\u{2028}"]), 1..4)
-            .prop_map(|v| v.concat()),
+        prop::collection::vec(
+            prop::sample::select(vec![
+                " ", "  ", "\t", "\n", "\r\n", "\r", "\u{a0}", "\u{3000}", "\u{2028}"
+            ]),
+            1..4
+        )
+        .prop_map(|v| v.concat()),
         "[a-zA-Z]{1,8}",
         "[A-Z][a-z]{1,6}[A-Z][a-z]{0,4}", // camelCase
         "[0-9]{1,7}",
-        prop::sample::select(vec!["don't", "I'LL", "we've", "it's", "'S", "'s", "'ſ", "you're", "'d", "'", "''"]).prop_map(String::from),
+        prop::sample::select(vec![
+            "don't", "I'LL", "we've", "it's", "'S", "'s", "'ſ", "you're", "'d", "'", "''"
+        ])
+        .prop_map(String::from),
         prop::sample::select(vec!["😀", "👍🏽", "🇫🇷", "👨‍👩‍👧", "🦀"]).prop_map(String::from),
-        "[\u{4e00}-\u{9fff}]{1,6}",   // CJK
-        "[\u{0900}-\u{097f}]{1,6}",   // Devanagari (letters and combining marks)
+        "[\u{4e00}-\u{9fff}]{1,6}",       // CJK
+        "[\u{0900}-\u{097f}]{1,6}",       // Devanagari (letters and combining marks)
         "[a-zé][\u{0300}-\u{036f}]{1,3}", // combining marks
         "\\p{M}{1,2}",
         "\\p{L}{1,4}",
@@ -45,7 +58,21 @@ fn fragment() -> impl Strategy<Value = String> {
         "\\p{Lu}{1,3}\\p{Ll}{0,3}",
         "\\p{P}{1,3}",
         "\\p{S}{1,2}",
-        prop::sample::select(vec!["fn main() {", "x += 1;", "// note", "->", "</div>", "{\"a\": 1}", "    ", "\t\t", "a/b/", "!\n", "?\r\n/", "<|endoftext|>"]).prop_map(String::from),
+        prop::sample::select(vec![
+            "fn main() {",
+            "x += 1;",
+            "// note",
+            "->",
+            "</div>",
+            "{\"a\": 1}",
+            "    ",
+            "\t\t",
+            "a/b/",
+            "!\n",
+            "?\r\n/",
+            "<|endoftext|>"
+        ])
+        .prop_map(String::from),
         any::<char>().prop_map(String::from),
     ]
 }
@@ -68,7 +95,11 @@ pub fn same_unicode_version(s: String) -> String {
             let newer = !c.is_ascii()
                 && c.general_category() != GeneralCategory::Unassigned
                 && cn.is_match(c.encode_utf8(&mut [0; 4])).unwrap_or(false);
-            if newer { '?' } else { c }
+            if newer {
+                '?'
+            } else {
+                c
+            }
         })
         .collect()
 }
