@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use glassbox::tokenizer::train::{train_files_report, TrainConfig, CHUNK_BYTES};
+use glassbox::tokenizer::train::{count_text, merges_from_counts, train_files_report, TrainConfig, CHUNK_BYTES};
 use glassbox::tokenizer::train_naive::{merge, naive_merges};
 use glassbox::tokenizer::{Pretokenizer, Tokenizer};
 use glassbox::weights::fetch;
@@ -62,6 +62,27 @@ fn main() -> glassbox::Result<()> {
     let last = report.merges.len() as u32 + 255;
     println!("  ... and the last one: {} -> {:?}", last, text(&ours, last));
 
+    // ── 2b. Vocabulary size: the sweet spot between characters and words ───────────────────
+    // The merges of a small vocabulary are a prefix of a larger one's, so one training run
+    // gives every size: `from_merges(&merges[..n])`.
+    println!("\n  vocabulary size vs. characters per token on the first 200k characters of Brown:");
+    let full = std::fs::read_to_string(&brown).map_err(|e| glassbox::Error::io(&brown, e))?;
+    let english: String = full.chars().take(200_000).collect();
+    let counts = count_text(&english, Pretokenizer::Gpt2);
+    let big = merges_from_counts(counts.iter().map(|(k, &v)| (k.as_slice(), v)), 16384 - 256, false);
+    let chars = english.chars().count() as f64;
+    for vocab in [256usize, 512, 1024, 4096, 16384] {
+        let n = (vocab - 256).min(big.len());
+        let t = Tokenizer::from_merges(&big[..n], Pretokenizer::Gpt2, &[]);
+        println!("    vocab {vocab:>6}: {:>5.2} characters per token", chars / t.encode(&english).len() as f64);
+    }
+    let words = english.split_whitespace().count() as f64;
+    println!(
+        "    whole words: {:.2} characters per word, but {} distinct pre-tokens already in 200k characters",
+        chars / words,
+        counts.len()
+    );
+
     // ── 3. Encode a sentence ────────────────────────────────────────────────────────────────
     println!("\n== 3. Encode with our tokenizer ==");
     let sentence = "The capital of France is Paris.";
@@ -86,12 +107,12 @@ fn main() -> glassbox::Result<()> {
     let cl100k = Tokenizer::from_tiktoken_name("cl100k_base")?;
     let cl_ids = cl100k.encode(O200K_CLAIM_TEXT);
     println!("  in cl100k_base instead: {cl_ids:?}");
-    println!("  those ids decoded with o200k: {:?}", o200k.decode(&cl_ids).unwrap_or_else(|e| e.to_string()));
+    // Decoding them with o200k gives garbage: the ids only mean something in their own vocabulary.
+    let garbage = String::from_utf8_lossy(&o200k.decode_bytes(&cl_ids)?).into_owned();
+    println!("  those cl100k ids read as o200k ids: {garbage:?}");
 
     // ── 5. Characters per token ─────────────────────────────────────────────────────────────
     println!("\n== 5. Characters per token (more is cheaper) ==");
-    let english = std::fs::read_to_string(&brown).map_err(|e| glassbox::Error::io(&brown, e))?;
-    let english: String = english.chars().take(200_000).collect();
     println!("  {:<10} {:>10} {:>10} {:>10}", "text", "brown-512", "cl100k", "o200k");
     for (name, sample) in [("English", english.as_str()), ("code", CODE), ("Hindi", HINDI)] {
         let chars = sample.chars().count() as f64;
@@ -108,12 +129,16 @@ fn main() -> glassbox::Result<()> {
 
     // ── 6. Speed and cost ───────────────────────────────────────────────────────────────────
     let t = Instant::now();
-    let n = o200k.encode(&english).len();
+    let n = o200k.encode(&full).len();
     let secs = t.elapsed().as_secs_f64();
+    let mb = full.len() as f64 / 1e6;
     println!("\n== 6. Encode speed and cost ==");
-    println!("  o200k encodes {:.2} MB of English at {:.1} MB/s (1 thread)", english.len() as f64 / 1e6, english.len() as f64 / 1e6 / secs);
+    println!("  o200k encodes the whole Brown corpus ({mb:.1} MB) in {secs:.2} s: {:.1} MB/s on 1 thread", mb / secs);
     let usd_per_million = 2.50;
-    println!("  {n} tokens at ${usd_per_million:.2} per 1M input tokens cost ${:.4}", n as f64 * usd_per_million / 1e6);
+    println!(
+        "  that is {n} tokens; sent as input at ${usd_per_million:.2} per 1M tokens it costs ${:.2}",
+        n as f64 * usd_per_million / 1e6
+    );
     Ok(())
 }
 

@@ -183,7 +183,7 @@ const PARALLEL_MIN_WORK: usize = 1 << 15;
 /// `q, out: [seq, n_heads × head_dim]` (Q already rotated); K/V for positions
 /// `0 .. start_pos + seq` must already be in `cache` at `layer`. If `weights_out` is given it is
 /// resized to `[n_heads, seq, start_pos + seq]` and filled with the attention probabilities
-/// (0 where masked). Parallel over (query row, head) pairs.
+/// (0 where masked). Parallel over (query row, KV head) pairs.
 pub fn attention(
     q: &[f32],
     cache: &KvCache,
@@ -194,49 +194,65 @@ pub fn attention(
     weights_out: Option<&mut Vec<f32>>,
 ) {
     let (seq, total) = check(q, cache, layer, start_pos, shape, out);
-    let (nh, hd, kv_dim, group) = (shape.n_heads, shape.head_dim, shape.kv_dim(), shape.group());
+    let (nh, nkv, hd, kv_dim, group) = (shape.n_heads, shape.n_kv_heads, shape.head_dim, shape.kv_dim(), shape.group());
     let scale = 1.0 / (hd as f32).sqrt();
     let (k_all, v_all) = (cache.k_layer(layer), cache.v_layer(layer)); // [max_seq, kv_dim]
 
-    // One (query row t, head h) pair: o = Σ_j softmax(q·k_j / √d)_j v_j over j <= start_pos + t.
-    // `idx = t × n_heads + h` is also the index of the head_dim-wide chunk of `out`.
+    // One (query row t, KV head g) pair and the `group` query heads that share g: for each,
+    // o = Σ_j softmax(q·k_j / √d)_j v_j over j <= start_pos + t. Each K/V row is loaded once
+    // for the whole group. `idx = t × n_kv_heads + g` is also the index of the chunk of `out`
+    // holding those heads (heads g·group .. (g+1)·group are contiguous in row t).
     let one = |idx: usize, o: &mut [f32], p: &mut Vec<f32>| {
-        let (t, h) = (idx / nh, idx % nh);
-        let kv_off = (h / group) * hd; // GQA: query head h reads KV head h / group
-        let qh = &q[t * nh * hd + h * hd..][..hd];
+        let (t, g) = (idx / nkv, idx % nkv);
+        let kv_off = g * hd; // GQA: query heads g·group .. (g+1)·group read KV head g
+        let qg = &q[t * nh * hd + g * group * hd..][..group * hd]; // qg: [group, hd]
         let n = start_pos + t + 1; // causal: keys 0..=pos, the rest never computed
         p.clear();
-        p.extend((0..n).map(|j| dot(qh, &k_all[j * kv_dim + kv_off..][..hd]) * scale));
-        softmax_inplace(p);
+        p.resize(group * n, 0.0); // p: [group, n], scores then probabilities
+        for j in 0..n {
+            let kj = &k_all[j * kv_dim + kv_off..][..hd];
+            for r in 0..group {
+                p[r * n + j] = dot(&qg[r * hd..][..hd], kj) * scale;
+            }
+        }
+        for row in p.chunks_exact_mut(n) {
+            softmax_inplace(row);
+        }
         o.fill(0.0);
-        for (j, &pj) in p.iter().enumerate() {
+        for j in 0..n {
             let vj = &v_all[j * kv_dim + kv_off..][..hd];
-            for (od, &vd) in o.iter_mut().zip(vj) {
-                *od = pj.mul_add(vd, *od);
+            for (r, or) in o.chunks_exact_mut(hd).enumerate() {
+                let pj = p[r * n + j];
+                for (od, &vd) in or.iter_mut().zip(vj) {
+                    *od = pj.mul_add(vd, *od);
+                }
             }
         }
     };
 
-    let work = seq * nh * total * hd;
+    let (work, chunk) = (seq * nh * total * hd, group * hd);
     match weights_out {
         None if work < PARALLEL_MIN_WORK => {
-            let mut p = Vec::with_capacity(total);
-            for (idx, o) in out.chunks_exact_mut(hd).enumerate() {
+            let mut p = Vec::with_capacity(group * total);
+            for (idx, o) in out.chunks_exact_mut(chunk).enumerate() {
                 one(idx, o, &mut p);
             }
         }
         None => out
-            .par_chunks_mut(hd)
+            .par_chunks_mut(chunk)
             .enumerate()
-            .for_each_init(|| Vec::with_capacity(total), |p, (idx, o)| one(idx, o, p)),
+            .for_each_init(|| Vec::with_capacity(group * total), |p, (idx, o)| one(idx, o, p)),
         Some(w) => {
             // probs: [seq, n_heads, total], then transposed to [n_heads, seq, total]
             let mut probs = vec![0.0f32; seq * nh * total];
-            out.par_chunks_mut(hd).zip(probs.par_chunks_mut(total)).enumerate().for_each_init(
-                || Vec::with_capacity(total),
-                |p, (idx, (o, row))| {
+            out.par_chunks_mut(chunk).zip(probs.par_chunks_mut(group * total)).enumerate().for_each_init(
+                || Vec::with_capacity(group * total),
+                |p, (idx, (o, rows))| {
                     one(idx, o, p);
-                    row[..p.len()].copy_from_slice(p);
+                    let n = p.len() / group;
+                    for (r, row) in rows.chunks_exact_mut(total).enumerate() {
+                        row[..n].copy_from_slice(&p[r * n..(r + 1) * n]);
+                    }
                 },
             );
             w.clear();

@@ -200,12 +200,12 @@ pub fn matvec(w: &[f32], x: &[f32], out: &mut [f32], n: usize, k: usize) {
 /// registers + 1 x register = the 16 ymm registers of AVX2.
 const MR: usize = 4;
 const NR: usize = 3;
-/// k-block (floats): 4 rows of x × KC × 4 B = 16 KiB stay in the 32 KiB L1 cache.
-const KC: usize = 1024;
-/// w rows per panel: NC × KC × 4 B = 192 KiB of w stay in the 512 KiB L2 cache.
-const NC: usize = 48;
-/// x rows per block: MC × KC × 4 B = 256 KiB of x share the L2 cache with the w panel.
-const MC: usize = 64;
+/// k-block (floats): 4 rows of x and 3 rows of w × 512 × 4 B = 14 KiB stay in the 32 KiB L1.
+const KC: usize = 512;
+/// w rows per panel: 96 × KC × 4 B = 192 KiB of w in the 512 KiB L2 cache ...
+const NC: usize = 96;
+/// ... next to a block of 128 rows of x (256 KiB).
+const MC: usize = 128;
 
 /// The micro-kernel: out[i][j] (+)= x[i]·w[j] for a 4×3 tile over one k-block.
 /// `xs`: 4 row slices of x, `ws`: 3 row slices of w, all of length kc.
@@ -239,23 +239,50 @@ fn tile_4x3(xs: [&[f32]; MR], ws: [&[f32]; NR], kc: usize) -> [[f32; NR]; MR] {
 // ANCHOR_END: tile
 
 // ANCHOR: gemm
-/// GEMM with SIMD, one thread: cache blocks (k-block × panel of w rows), then 4×3 register
-/// tiles; edges that do not fill a tile fall back to `dot`. Same contract as `matmul_naive`.
+/// Floats of padding after each packed row. Rows whose length is a multiple of 1024 floats
+/// (k = 1024, 2048, 8192) start 4 KiB apart, so the 7 rows a tile reads would all compete for
+/// the same few L1 cache sets; packing them 16 floats further apart spreads them out.
+const PAD: usize = 16;
+
+/// Copy rows `r0..r1`, columns `k0..k0+kc`, of a matrix with `k` columns into `dst` with row
+/// stride `stride` (packing: contiguous, padded, ready for the tile loop).
+fn pack(
+    src: &[f32],
+    k: usize,
+    (r0, r1): (usize, usize),
+    (k0, kc): (usize, usize),
+    dst: &mut [f32],
+    stride: usize,
+) {
+    for (r, d) in (r0..r1).zip(dst.chunks_mut(stride)) {
+        d[..kc].copy_from_slice(&src[r * k + k0..r * k + k0 + kc]);
+    }
+}
+
+/// GEMM with SIMD, one thread: cache blocks (k-block → block of x rows → panel of w rows, each
+/// packed into a padded buffer), then 4×3 register tiles; edges that do not fill a tile fall
+/// back to `dot`. Same contract as `matmul_naive`.
 pub fn matmul_simd(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
     check_matmul(x, w, out, m, k, n);
     out.fill(0.0);
-    for k0 in (0..k).step_by(KC) {
-        let kc = KC.min(k - k0);
-        // the slice [k0, k0+kc) of row r of a matrix with k columns
-        let xr = |i: usize| &x[i * k + k0..i * k + k0 + kc];
-        let wr = |j: usize| &w[j * k + k0..j * k + k0 + kc];
+    // k-blocks of equal length (a multiple of 8, at most KC): k = 576 → 2 × 288, not 512 + 64
+    let kb = k.div_ceil(k.div_ceil(KC).max(1)).next_multiple_of(8);
+    let stride = kb.min(k) + PAD;
+    let mut xp = vec![0.0f32; MC.min(m) * stride]; // x block: [MC, KC] (+ padding)
+    let mut wp = vec![0.0f32; NC.min(n) * stride]; // w panel: [NC, KC] (+ padding)
+    for k0 in (0..k).step_by(kb.max(1)) {
+        let kc = kb.min(k - k0);
         for i0 in (0..m).step_by(MC) {
-            let i1 = (i0 + MC).min(m); // block of x rows [i0, i1) stays in L2
+            let i1 = (i0 + MC).min(m); // block of x rows [i0, i1): in L2
+            pack(x, k, (i0, i1), (k0, kc), &mut xp, stride);
+            let xr = |i: usize| &xp[(i - i0) * stride..][..kc];
             for j0 in (0..n).step_by(NC) {
-                let j1 = (j0 + NC).min(n); // panel of w rows [j0, j1) stays in L2 too
+                let j1 = (j0 + NC).min(n); // panel of w rows [j0, j1): in L2 too
+                pack(w, k, (j0, j1), (k0, kc), &mut wp, stride);
+                let wr = |j: usize| &wp[(j - j0) * stride..][..kc];
                 let mut i = i0;
                 while i + MR <= i1 {
-                    let xs = [xr(i), xr(i + 1), xr(i + 2), xr(i + 3)]; // stay in L1
+                    let xs = [xr(i), xr(i + 1), xr(i + 2), xr(i + 3)]; // in L1
                     let mut j = j0;
                     while j + NR <= j1 {
                         let t = tile_4x3(xs, [wr(j), wr(j + 1), wr(j + 2)], kc);
@@ -282,7 +309,6 @@ pub fn matmul_simd(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usize, n:
         }
     }
 }
-
 // ANCHOR_END: gemm
 
 // ANCHOR: parallel

@@ -1,10 +1,96 @@
-//! `glassbox bench` (being written).
+//! `glassbox bench`: prefill and decode speed, like `llama-bench`.
+//!
+//! For each of `-r` repeats: a fresh KV-cache, a prefill of `-p` tokens (one forward pass), then
+//! `-n` decode steps of one token each (greedy argmax, so the sampler costs nothing worth
+//! noting). Reported: the median and the spread (min–max) of tokens/s over the repeats. The
+//! prompt is a fixed pseudo-random id sequence, so runs are comparable. Threads: the global
+//! `-t/--threads` flag.
 
+use crate::cli::generate::load_model;
+use crate::generate::{LlamaRunner, NextTokenModel};
+use crate::sampler::{argmax, Pcg32};
 use crate::{Error, Result};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// A .gguf file or a Hugging Face directory (default: SmolLM2-135M-Instruct, fetched once).
+    #[arg(long, short = 'm')]
+    pub model: Option<PathBuf>,
+    /// Prompt tokens to prefill.
+    #[arg(long = "n-prompt", short = 'p', default_value_t = 128)]
+    pub p: usize,
+    /// Tokens to decode.
+    #[arg(long = "n-gen", short = 'n', default_value_t = 128)]
+    pub n: usize,
+    /// Repeats (the first is preceded by an unreported warm-up run).
+    #[arg(long = "repetitions", short = 'r', default_value_t = 5)]
+    pub r: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: Args) -> Result<()> {
-    Err(Error::Unsupported("`bench` is being written".into()))
+/// (median, min, max)
+fn summary(xs: &[f64]) -> (f64, f64, f64) {
+    let mut v = xs.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+    (median, v[0], v[n - 1])
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if args.p == 0 || args.r == 0 {
+        return Err(Error::invalid("bench needs -p ≥ 1 and -r ≥ 1"));
+    }
+    let model = load_model(args.model.as_deref())?;
+    let ctx = args.p + args.n;
+    let mut runner = LlamaRunner::new(&model, ctx)?;
+    let vocab = model.config.vocab_size as u32;
+    let mut rng = Pcg32::new(0);
+    let prompt: Vec<u32> = (0..args.p).map(|_| rng.next_u32() % vocab).collect();
+    let (mut prefill, mut decode) = (Vec::new(), Vec::new());
+    for rep in 0..=args.r {
+        runner.reset();
+        let t = Instant::now();
+        let mut next = argmax(runner.forward(&prompt)?);
+        let pf = args.p as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for _ in 0..args.n {
+            next = argmax(runner.forward(&[next])?);
+        }
+        let dc = args.n as f64 / t.elapsed().as_secs_f64().max(1e-9);
+        if rep > 0 {
+            prefill.push(pf);
+            decode.push(dc);
+            if !args.json {
+                eprintln!("run {rep}: prefill {pf:.1} tok/s, decode {dc:.1} tok/s");
+            }
+        }
+    }
+    let threads = rayon::current_num_threads();
+    let (pm, pmin, pmax) = summary(&prefill);
+    let (dm, dmin, dmax) = summary(&decode);
+    if args.json {
+        let v = json!({
+            "model": model.path.display().to_string(),
+            "n_prompt": args.p, "n_gen": args.n, "repetitions": args.r, "threads": threads,
+            "prefill_tok_s": pm, "prefill_tok_s_min": pmin, "prefill_tok_s_max": pmax,
+            "decode_tok_s": dm, "decode_tok_s_min": dmin, "decode_tok_s_max": dmax,
+            "kv_cache_bytes": runner.kv_cache_bytes(),
+        });
+        println!("{v}");
+    } else {
+        println!("model: {}  threads: {threads}  repeats: {}", model.path.display(), args.r);
+        println!("| test   | tokens | tok/s (median) | min – max |");
+        println!("|--------|-------:|---------------:|-----------|");
+        println!("| pp{:<4} | {:>6} | {pm:>14.1} | {pmin:.1} – {pmax:.1} |", args.p, args.p);
+        if args.n > 0 {
+            println!("| tg{:<4} | {:>6} | {dm:>14.1} | {dmin:.1} – {dmax:.1} |", args.n, args.n);
+        }
+    }
+    Ok(())
 }

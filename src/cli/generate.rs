@@ -156,6 +156,10 @@ pub fn run(args: Args) -> Result<()> {
     let mut runner = LlamaRunner::new(&model, ctx)?;
     let mut stdout = std::io::stdout().lock();
     let json = args.json;
+    if !json && !args.chat {
+        // Show the prompt, then the continuation after it, as llama.cpp does.
+        let _ = stdout.write_all(prompt.as_bytes());
+    }
     let mut on_text = |piece: &str| {
         if !json {
             // A closed pipe (`| head`) is not an error worth a panic: stop printing.

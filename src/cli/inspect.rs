@@ -62,19 +62,21 @@ pub fn run(args: Args) -> Result<()> {
     let c = &m.config;
 
     // parameters by group, from the tensors actually loaded
-    let mut groups: BTreeMap<&str, usize> =
+    let mut groups: Vec<(&str, usize)> =
         ["embeddings", "attention", "mlp", "norms", "head"].iter().map(|g| (*g, 0)).collect();
     // bytes by stored type: (tensors, parameters, bytes)
     let mut types: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     for (name, w) in &m.tensors {
         let n = w.rows * w.cols;
-        *groups.entry(group_of(name)).or_default() += n;
+        if let Some(g) = groups.iter_mut().find(|g| g.0 == group_of(name)) {
+            g.1 += n;
+        }
         let e = types.entry(w.dtype.name()).or_default();
         e.0 += 1;
         e.1 += n;
         e.2 += w.bytes().len();
     }
-    let total: usize = groups.values().sum();
+    let total: usize = groups.iter().map(|g| g.1).sum();
     let total_bytes: usize = types.values().map(|t| t.2).sum();
     let t = &m.tokenizer;
     let specials: Vec<(String, u32)> = t.special_tokens().map(|(s, id)| (s.to_string(), id)).collect();
@@ -91,7 +93,7 @@ pub fn run(args: Args) -> Result<()> {
             "architecture": "LlamaForCausalLM",
             "config": c.to_hf_json("as stored"),
             "head_dim": c.head_dim(),
-            "parameters": { "total": total, "by_group": groups },
+            "parameters": { "total": total, "by_group": groups.iter().map(|(g, n)| (g.to_string(), json!(n))).collect::<serde_json::Map<_, _>>() },
             "stored_types": types.iter().map(|(k, (n, p, b))| (k.to_string(), json!({"tensors": n, "parameters": p, "bytes": b}))).collect::<serde_json::Map<_, _>>(),
             "weight_bytes": total_bytes,
             "kv_cache_f32_bytes": KV_CONTEXTS.iter().map(|&n| (n.to_string(), json!(c.kv_cache_bytes(n, 4)))).collect::<serde_json::Map<_, _>>(),

@@ -105,7 +105,8 @@ pub fn run(args: Args) -> Result<()> {
             utf8(buf, "standard input")?
         }
     };
-    if args.price_in.is_some_and(|p| !(p >= 0.0)) || args.price_out.is_some_and(|p| !(p >= 0.0)) {
+    let bad_price = |p: Option<f64>| p.is_some_and(|p| p.is_nan() || p < 0.0);
+    if bad_price(args.price_in) || bad_price(args.price_out) {
         return Err(Error::invalid("prices must be non-negative numbers"));
     }
     let tok = load_spec(args.tokenizer.as_deref())?;

@@ -261,14 +261,15 @@ impl Tokenizer {
         if !whole_piece_always {
             let mut scratch = Scratch::default();
             let mut out = Vec::new();
-            let mut ok = vec![false; n];
-            for id in 0..n {
-                if tok.kinds[id] == Kind::Normal {
-                    out.clear();
-                    tok.merge_piece(&tok.tokens[id], &mut out, &mut scratch);
-                    ok[id] = out.len() == 1 && out[0] == id as u32;
-                }
-            }
+            let ok = (0..n)
+                .map(|id| {
+                    tok.kinds[id] == Kind::Normal && {
+                        out.clear();
+                        tok.merge_piece(&tok.tokens[id], &mut out, &mut scratch);
+                        out.len() == 1 && out[0] == id as u32
+                    }
+                })
+                .collect();
             tok.self_encodes = ok;
         }
         Ok(tok)

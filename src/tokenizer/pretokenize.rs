@@ -131,7 +131,7 @@ impl Pretokenizer {
         if self == Pretokenizer::SmolLm {
             // Digits(individual_digits=true): every `char::is_numeric` char is a piece
             let mut start = 0;
-            for (i, c) in seg_chars(text) {
+            for (i, c) in text.char_indices() {
                 if c.is_numeric() {
                     if start < i {
                         regex_pieces(&text[start..i], &mut out);
@@ -185,15 +185,11 @@ impl Pretokenizer {
     }
 
     /// Collect [`Pretokenizer::split`] into a vector.
-    pub fn split_vec<'t>(self, text: &'t str) -> Vec<&'t str> {
+    pub fn split_vec(self, text: &str) -> Vec<&str> {
         let mut v = Vec::new();
         self.split(text, |p| v.push(p));
         v
     }
-}
-
-fn seg_chars(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
-    text.char_indices()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,7 +374,7 @@ fn gpt2_piece(text: &str, i: usize) -> usize {
     if n > 0 {
         return i + n;
     }
-    let (f0, len0) = fl_at(text, i);
+    let (f0, _) = fl_at(text, i);
     // ` ?X+`: the optional space counts only if an X follows it
     let (start, f) = if text.as_bytes()[i] == b' ' {
         let (f1, _) = fl_at(text, i + 1);
@@ -399,7 +395,6 @@ fn gpt2_piece(text: &str, i: usize) -> usize {
     if is_other(f) {
         return run(text, start, is_other);
     }
-    let _ = len0;
     whitespace(text, i, false, false)
 }
 

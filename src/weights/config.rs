@@ -300,9 +300,9 @@ impl LlamaConfig {
             None => Value::Null,
             Some(s) => serde_json::json!({
                 "rope_type": "llama3",
-                "factor": s.factor,
-                "low_freq_factor": s.low_freq_factor,
-                "high_freq_factor": s.high_freq_factor,
+                "factor": json_f32(s.factor),
+                "low_freq_factor": json_f32(s.low_freq_factor),
+                "high_freq_factor": json_f32(s.high_freq_factor),
                 "original_max_position_embeddings": s.original_max_position_embeddings,
             }),
         };
@@ -321,8 +321,8 @@ impl LlamaConfig {
             "num_hidden_layers": self.num_hidden_layers,
             "head_dim": self.head_dim(),
             "hidden_act": "silu",
-            "rms_norm_eps": self.rms_norm_eps,
-            "rope_theta": self.rope_theta,
+            "rms_norm_eps": json_f32(self.rms_norm_eps),
+            "rope_theta": json_f32(self.rope_theta),
             "rope_scaling": rope_scaling,
             "tie_word_embeddings": self.tie_word_embeddings,
             "vocab_size": self.vocab_size,
@@ -338,4 +338,9 @@ impl LlamaConfig {
             "torch_dtype": torch_dtype,
         })
     }
+}
+
+/// An f32 as the JSON number with the same shortest decimal (1e-5, not 9.999999747378752e-6).
+fn json_f32(x: f32) -> Value {
+    x.to_string().parse::<f64>().map_or(Value::Null, Value::from)
 }

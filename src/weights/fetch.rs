@@ -209,6 +209,9 @@ pub fn detag_sentence(line: &str) -> String {
             "." | "," | ";" | ":" | "?" | "!" | ")" | "]" | "'" => (word, false, true),
             _ => (word, false, false),
         };
+        if word == "." && out.ends_with('.') {
+            continue; // "Jr." ending a sentence: the corpus repeats the period
+        }
         if !glue_next && !closes {
             out.push(' ');
         }
@@ -336,5 +339,6 @@ mod tests {
         let line = "\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' ,/, (/( 1/2/cd )/) ./.";
         assert_eq!(detag_sentence(line), "The jury said \"no evidence\", (1/2).");
         assert_eq!(detag_sentence("   "), "");
+        assert_eq!(detag_sentence("won/vbn by/in Ivan/np Allen/np Jr./np ./."), "won by Ivan Allen Jr.");
     }
 }
