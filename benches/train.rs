@@ -10,7 +10,7 @@
 //! the pattern across lines), and keeps a `String` per symbol; both learn exactly
 //! `vocab - 256` merges here (no specials, `min_frequency` 0).
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -23,21 +23,26 @@ use tokenizers::{
     TokenizerImpl,
 };
 
-type HfTokenizer =
-    TokenizerImpl<BPE, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper>;
+type HfTokenizer = TokenizerImpl<
+    BPE,
+    NormalizerWrapper,
+    PreTokenizerWrapper,
+    PostProcessorWrapper,
+    DecoderWrapper,
+>;
 
-fn ours(corpus: &PathBuf, vocab: usize) -> usize {
+fn ours(corpus: &Path, vocab: usize) -> usize {
     let cfg = TrainConfig {
         vocab_size: vocab,
         pattern: Pretokenizer::Gpt2,
         special_tokens: vec![],
         show_progress: false,
     };
-    let tok = train_files(std::slice::from_ref(corpus), &cfg).expect("glassbox trains");
+    let tok = train_files(&[corpus.to_path_buf()], &cfg).expect("glassbox trains");
     tok.vocab_size()
 }
 
-fn hugging_face(corpus: &PathBuf, vocab: usize) -> usize {
+fn hugging_face(corpus: &Path, vocab: usize) -> usize {
     let mut trainer = BpeTrainerBuilder::new()
         .vocab_size(vocab)
         .min_frequency(0)

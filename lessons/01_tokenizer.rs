@@ -11,7 +11,9 @@
 
 use std::time::Instant;
 
-use glassbox::tokenizer::train::{count_text, merges_from_counts, train_files_report, TrainConfig, CHUNK_BYTES};
+use glassbox::tokenizer::train::{
+    count_text, merges_from_counts, train_files_report, TrainConfig, CHUNK_BYTES,
+};
 use glassbox::tokenizer::train_naive::{merge, naive_merges};
 use glassbox::tokenizer::{Pretokenizer, Tokenizer};
 use glassbox::weights::fetch;
@@ -57,10 +59,20 @@ fn main() -> glassbox::Result<()> {
     );
     println!("  the first 12 merges (the most frequent pairs of English):");
     for (i, &(a, b)) in report.merges.iter().enumerate().take(12) {
-        println!("    {:>3}: {:>6} + {:<6} -> {:?}", 256 + i, show(&ours, a), show(&ours, b), text(&ours, 256 + i as u32));
+        println!(
+            "    {:>3}: {:>6} + {:<6} -> {:?}",
+            256 + i,
+            show(&ours, a),
+            show(&ours, b),
+            text(&ours, 256 + i as u32)
+        );
     }
     let last = report.merges.len() as u32 + 255;
-    println!("  ... and the last one: {} -> {:?}", last, text(&ours, last));
+    println!(
+        "  ... and the last one: {} -> {:?}",
+        last,
+        text(&ours, last)
+    );
 
     // ── 2b. Vocabulary size: the sweet spot between characters and words ───────────────────
     // The merges of a small vocabulary are a prefix of a larger one's, so one training run
@@ -69,12 +81,19 @@ fn main() -> glassbox::Result<()> {
     let full = std::fs::read_to_string(&brown).map_err(|e| glassbox::Error::io(&brown, e))?;
     let english: String = full.chars().take(200_000).collect();
     let counts = count_text(&english, Pretokenizer::Gpt2);
-    let big = merges_from_counts(counts.iter().map(|(k, &v)| (k.as_slice(), v)), 16384 - 256, false);
+    let big = merges_from_counts(
+        counts.iter().map(|(k, &v)| (k.as_slice(), v)),
+        16384 - 256,
+        false,
+    );
     let chars = english.chars().count() as f64;
     for vocab in [256usize, 512, 1024, 4096, 16384] {
         let n = (vocab - 256).min(big.len());
         let t = Tokenizer::from_merges(&big[..n], Pretokenizer::Gpt2, &[]);
-        println!("    vocab {vocab:>6}: {:>5.2} characters per token", chars / t.encode(&english).len() as f64);
+        println!(
+            "    vocab {vocab:>6}: {:>5.2} characters per token",
+            chars / t.encode(&english).len() as f64
+        );
     }
     let words = english.split_whitespace().count() as f64;
     println!(
@@ -113,11 +132,23 @@ fn main() -> glassbox::Result<()> {
 
     // ── 5. Characters per token ─────────────────────────────────────────────────────────────
     println!("\n== 5. Characters per token (more is cheaper) ==");
-    println!("  {:<10} {:>10} {:>10} {:>10}", "text", "brown-512", "cl100k", "o200k");
-    for (name, sample) in [("English", english.as_str()), ("code", CODE), ("Hindi", HINDI)] {
+    println!(
+        "  {:<10} {:>10} {:>10} {:>10}",
+        "text", "brown-512", "cl100k", "o200k"
+    );
+    for (name, sample) in [
+        ("English", english.as_str()),
+        ("code", CODE),
+        ("Hindi", HINDI),
+    ] {
         let chars = sample.chars().count() as f64;
         let per = |t: &Tokenizer| chars / t.encode(sample).len() as f64;
-        println!("  {name:<10} {:>10.2} {:>10.2} {:>10.2}", per(&ours), per(&cl100k), per(&o200k));
+        println!(
+            "  {name:<10} {:>10.2} {:>10.2} {:>10.2}",
+            per(&ours),
+            per(&cl100k),
+            per(&o200k)
+        );
     }
     for number in ["7", "1234567", "3.14159265"] {
         println!(

@@ -36,12 +36,13 @@ fn heatmap_svg(w: &[f32], n_heads: usize, group: usize, labels: &[String]) -> St
     let (cell, gap, label_w, cols) = (22.0, 30.0, 70.0, 3usize);
     let panel = label_w + t as f32 * cell;
     let rows = n_heads.div_ceil(cols);
-    let (width, height) = (cols as f32 * (panel + gap), rows as f32 * (panel + gap) + 20.0);
+    let row_h = t as f32 * cell + 40.0; // one row of panels: the cells and the heading above
+    let (width, height) = (cols as f32 * (panel + gap), rows as f32 * row_h + 10.0);
     let mut s = String::new();
     let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="10">"#);
     let _ = writeln!(s, r#"<title>Attention weights of SmolLM2-135M layer 0, one panel per query head; row = query token, column = key token; grey = masked (future)</title>"#);
     for h in 0..n_heads {
-        let (ox, oy) = ((h % cols) as f32 * (panel + gap), (h / cols) as f32 * (panel + gap) + 20.0);
+        let (ox, oy) = ((h % cols) as f32 * (panel + gap), (h / cols) as f32 * row_h + 30.0);
         let _ = writeln!(s, r#"<text x="{}" y="{}" font-weight="bold">head {h} (KV head {})</text>"#, ox + label_w, oy - 6.0, h / group);
         for i in 0..t {
             let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#, ox + label_w - 4.0, oy + (i as f32 + 0.7) * cell, xml(&labels[i]));

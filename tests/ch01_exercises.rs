@@ -48,9 +48,15 @@ fn exercise_2_first_merges() {
     };
     let tok = train_text("hug pug pun bun hugs", &cfg).expect("trains");
     let text = |id: u32| String::from_utf8_lossy(tok.token_bytes(id).unwrap_or(&[])).into_owned();
-    let got: Vec<(String, String)> = tok.merges().iter().map(|&(a, b)| (text(a), text(b))).collect();
-    let want: Vec<(String, String)> =
-        ANSWER_2.iter().map(|&(a, b)| (a.to_string(), b.to_string())).collect();
+    let got: Vec<(String, String)> = tok
+        .merges()
+        .iter()
+        .map(|&(a, b)| (text(a), text(b)))
+        .collect();
+    let want: Vec<(String, String)> = ANSWER_2
+        .iter()
+        .map(|&(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     assert_eq!(got, want, "computed {got:?}, your answer {want:?}");
 }
 

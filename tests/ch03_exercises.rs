@@ -67,7 +67,7 @@ fn exercise_1_row_zero() {
 
 #[test]
 fn exercise_2_kv_bytes() {
-    let per_token = |n_kv| KvCache::new(30, 1, n_kv * 64).bytes();
+    let per_token = |n_kv: usize| KvCache::new(30, 1, n_kv * 64).bytes();
     assert_eq!(answer::KV_BYTES_PER_TOKEN_GQA, per_token(3));
     assert_eq!(answer::KV_BYTES_PER_TOKEN_MHA, per_token(9));
 }

@@ -102,3 +102,35 @@ fn greedy_continuation_matches_transformers() {
         assert_eq!(got, p.greedy, "{}: greedy continuation", p.name);
     }
 }
+
+/// The same checks through the other loading path: the GGUF converted to a Hugging Face
+/// directory (f32 safetensors, `glassbox::weights::convert`), then loaded from there. The
+/// weights are the dequantized Q4_1/Q8_0 values, exactly what transformers computed with.
+#[test]
+fn converted_safetensors_path_matches_transformers() {
+    use glassbox::weights::convert::{convert_gguf, OutDType};
+    let (dir, prompts) = fixtures();
+    let gguf = glassbox::weights::fetch::default_model().expect("the default model");
+    let out = std::env::temp_dir().join(format!("glassbox-model-test-{}", std::process::id()));
+    convert_gguf(&gguf, &out, OutDType::F32).expect("convert to safetensors");
+    let m = Llama::load(&out).expect("load the converted directory");
+    for p in &prompts {
+        let worst = check_logits(&m, p, &dir);
+        println!("{:10} safetensors f32: max |Δlogit| = {worst:.2e}", p.name);
+        let got = common::greedy(&m, &p.ids, p.greedy.len());
+        assert_eq!(got, p.greedy, "{}: greedy continuation (safetensors)", p.name);
+    }
+    drop(m); // unmap before deleting
+    std::fs::remove_dir_all(&out).ok();
+}
+
+/// glassbox's own tokenizer gives the original SmolLM2 tokenizer's ids for every prompt
+/// (special-token text recognised), so `glassbox logits --prompt` sees what the fixtures saw.
+#[test]
+fn prompt_ids_match_the_original_tokenizer() {
+    let (_, prompts) = fixtures();
+    let m = load_gguf();
+    for p in &prompts {
+        assert_eq!(m.tokenizer.encode_with_special(&p.text), p.ids, "{}: prompt ids", p.name);
+    }
+}

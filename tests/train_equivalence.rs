@@ -31,8 +31,34 @@ fn small_alphabet_text() -> impl Strategy<Value = String> {
 /// Text over an alphabet that exercises every pre-tokenizer rule near a chunk cut.
 fn tricky_text() -> impl Strategy<Value = String> {
     let piece = prop::sample::select(vec![
-        "a", "b", "z", "A", "Q", " ", " ", "  ", "\n", "\n\n", "\r\n", "\t", ".", ",", "'s", "'", "/",
-        "7", "42", "1234", "é", "中文", "😀", "\u{a0}", "\u{300}", "x y", "end.\nNext", "q\nr",
+        "a",
+        "b",
+        "z",
+        "A",
+        "Q",
+        " ",
+        " ",
+        "  ",
+        "\n",
+        "\n\n",
+        "\r\n",
+        "\t",
+        ".",
+        ",",
+        "'s",
+        "'",
+        "/",
+        "7",
+        "42",
+        "1234",
+        "é",
+        "中文",
+        "😀",
+        "\u{a0}",
+        "\u{300}",
+        "x y",
+        "end.\nNext",
+        "q\nr",
     ]);
     proptest::collection::vec(piece, 0..120).prop_map(|ps| ps.concat())
 }
@@ -86,7 +112,11 @@ fn whole_pipeline_fast_equals_naive_on_prose() {
         let b = train_text(&text, &c).expect("fast");
         assert_eq!(a.vocab_size(), b.vocab_size());
         for id in 0..a.vocab_size() as u32 {
-            assert_eq!(a.token_bytes(id), b.token_bytes(id), "{pattern:?} token {id}");
+            assert_eq!(
+                a.token_bytes(id),
+                b.token_bytes(id),
+                "{pattern:?} token {id}"
+            );
         }
     }
 }

@@ -16,15 +16,23 @@ fn cfg(vocab_size: usize, specials: &[&str]) -> TrainConfig {
 }
 
 fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("glassbox-train-err-{}-{name}", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("glassbox-train-err-{}-{name}", std::process::id()));
     std::fs::write(&path, bytes).expect("temp file");
     path
 }
 
+/// The message of an error that must happen.
+fn err_msg<T>(r: glassbox::Result<T>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error, got Ok"),
+        Err(e) => e.to_string(),
+    }
+}
+
 #[test]
 fn vocab_smaller_than_bytes_plus_specials() {
-    let err = train_text("hello", &cfg(257, &["<a>", "<b>"])).err().expect("must fail");
-    let msg = err.to_string();
+    let msg = err_msg(train_text("hello", &cfg(257, &["<a>", "<b>"])));
     assert!(msg.contains("257") && msg.contains("258"), "{msg}");
     assert!(train_naive("hello", &cfg(100, &[])).is_err());
     // exactly 256 + specials is fine: no merges, just bytes and specials
@@ -35,13 +43,16 @@ fn vocab_smaller_than_bytes_plus_specials() {
 
 #[test]
 fn empty_corpus() {
-    let msg = train_text("", &cfg(300, &[])).err().expect("must fail").to_string();
+    let msg = err_msg(train_text("", &cfg(300, &[])));
     assert!(msg.contains("empty corpus"), "{msg}");
     let path = temp_file("empty.txt", b"");
-    let msg = train_files(std::slice::from_ref(&path), &cfg(300, &[])).err().expect("must fail").to_string();
+    let msg = err_msg(train_files(std::slice::from_ref(&path), &cfg(300, &[])));
     let _ = std::fs::remove_file(&path);
-    assert!(msg.contains("empty corpus") && msg.contains("empty.txt"), "{msg}");
-    let msg = train_files(&[], &cfg(300, &[])).err().expect("must fail").to_string();
+    assert!(
+        msg.contains("empty corpus") && msg.contains("empty.txt"),
+        "{msg}"
+    );
+    let msg = err_msg(train_files(&[], &cfg(300, &[])));
     assert!(msg.contains("empty corpus"), "{msg}");
 }
 
@@ -50,15 +61,18 @@ fn invalid_utf8_names_file_and_offset() {
     let mut bytes = b"hello world\n".repeat(10);
     bytes.extend_from_slice(b"bad \xff byte");
     let path = temp_file("bad.txt", &bytes);
-    let msg = train_files(std::slice::from_ref(&path), &cfg(300, &[])).err().expect("must fail").to_string();
+    let msg = err_msg(train_files(std::slice::from_ref(&path), &cfg(300, &[])));
     let _ = std::fs::remove_file(&path);
-    assert!(msg.contains("bad.txt") && msg.contains("byte offset 124"), "{msg}");
+    assert!(
+        msg.contains("bad.txt") && msg.contains("byte offset 124"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn missing_file() {
     let path = PathBuf::from("/nonexistent/glassbox/corpus.txt");
-    let msg = train_files(&[path], &cfg(300, &[])).err().expect("must fail").to_string();
+    let msg = err_msg(train_files(&[path], &cfg(300, &[])));
     assert!(msg.contains("/nonexistent/glassbox/corpus.txt"), "{msg}");
 }
 

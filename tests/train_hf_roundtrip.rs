@@ -31,27 +31,73 @@ fn trained(pattern: Pretokenizer) -> (Tokenizer, tokenizers::Tokenizer) {
         pattern.name()
     ));
     std::fs::write(&path, &json).expect("writes");
-    let hf = tokenizers::Tokenizer::from_file(&path)
-        .unwrap_or_else(|e| panic!("tokenizers cannot load our {} tokenizer.json: {e}", pattern.name()));
+    let hf = tokenizers::Tokenizer::from_file(&path).unwrap_or_else(|e| {
+        panic!(
+            "tokenizers cannot load our {} tokenizer.json: {e}",
+            pattern.name()
+        )
+    });
     let _ = std::fs::remove_file(&path);
     (ours, hf)
 }
 
 fn check(ours: &Tokenizer, hf: &tokenizers::Tokenizer, text: &str) -> Result<(), TestCaseError> {
     let ids = ours.encode_with_special(text);
-    let hf_ids = hf.encode(text, false).map_err(|e| TestCaseError::fail(e.to_string()))?.get_ids().to_vec();
+    let hf_ids = hf
+        .encode(text, false)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?
+        .get_ids()
+        .to_vec();
     prop_assert_eq!(&ids, &hf_ids, "text {:?}", text);
-    let back = hf.decode(&hf_ids, false).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let back = hf
+        .decode(&hf_ids, false)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(&back, text);
-    prop_assert_eq!(ours.decode(&ids).map_err(|e| TestCaseError::fail(e.to_string()))?, text);
+    prop_assert_eq!(
+        ours.decode(&ids)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?,
+        text
+    );
     Ok(())
 }
 
 fn text_strategy() -> impl Strategy<Value = String> {
     let piece = prop::sample::select(vec![
-        "the", " capital", " of", " France", "Paris", " ", "  ", "\n", "\n\n", "\t", "\r\n", ".", ",",
-        "'s", "'S", "'ll", "42", "1234567", "é", "中文", "नमस्ते", "😀", "\u{300}", "fn", "()", "{", "}",
-        "camelCase", "ALLCAPS", "<|endoftext|>", "<|im_start|>", "<|", "|>", "/", "//",
+        "the",
+        " capital",
+        " of",
+        " France",
+        "Paris",
+        " ",
+        "  ",
+        "\n",
+        "\n\n",
+        "\t",
+        "\r\n",
+        ".",
+        ",",
+        "'s",
+        "'S",
+        "'ll",
+        "42",
+        "1234567",
+        "é",
+        "中文",
+        "नमस्ते",
+        "😀",
+        "\u{300}",
+        "fn",
+        "()",
+        "{",
+        "}",
+        "camelCase",
+        "ALLCAPS",
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<|",
+        "|>",
+        "/",
+        "//",
     ]);
     let from_pieces = proptest::collection::vec(piece, 0..30).prop_map(|p| p.concat());
     prop_oneof![from_pieces, any::<String>()]
@@ -82,7 +128,12 @@ roundtrip!(smollm_roundtrip, Pretokenizer::SmolLm);
 fn corpus_itself_roundtrips() {
     for pattern in Pretokenizer::ALL {
         let (ours, hf) = trained(pattern);
-        assert_eq!(hf.get_vocab_size(true), ours.vocab_size(), "{}", pattern.name());
+        assert_eq!(
+            hf.get_vocab_size(true),
+            ours.vocab_size(),
+            "{}",
+            pattern.name()
+        );
         check(&ours, &hf, CORPUS).unwrap_or_else(|e| panic!("{}: {e}", pattern.name()));
     }
 }

@@ -2,7 +2,9 @@
 //! also minbpe's test): "aaabdaaabac", 3 merges.
 
 use glassbox::tokenizer::train::TrainConfig;
-use glassbox::tokenizer::train_naive::{encode_naive, merge, naive_merges, pair_counts, train_naive};
+use glassbox::tokenizer::train_naive::{
+    encode_naive, merge, naive_merges, pair_counts, train_naive,
+};
 use glassbox::tokenizer::Pretokenizer;
 
 fn cfg(vocab_size: usize) -> TrainConfig {
@@ -24,7 +26,10 @@ fn aaabdaaabac_three_merges() {
     // then (256,257) occurs twice.
     let merges = naive_merges(vec![bytes("aaabdaaabac")], 3);
     assert_eq!(merges, vec![(97, 97), (97, 98), (256, 257)]);
-    assert_eq!(encode_naive(b"aaabdaaabac", &merges), vec![258, 100, 258, 97, 99]);
+    assert_eq!(
+        encode_naive(b"aaabdaaabac", &merges),
+        vec![258, 100, 258, 97, 99]
+    );
 }
 
 #[test]
@@ -35,7 +40,10 @@ fn aaabdaaabac_through_the_tokenizer() {
     assert_eq!(tok.encode("aaabdaaabac"), vec![258, 100, 258, 97, 99]);
     assert_eq!(tok.vocab_size(), 259);
     assert_eq!(tok.token_bytes(258), Some(&b"aaab"[..]));
-    assert_eq!(tok.decode(&[258, 100, 258, 97, 99]).expect("decodes"), "aaabdaaabac");
+    assert_eq!(
+        tok.decode(&[258, 100, 258, 97, 99]).expect("decodes"),
+        "aaabdaaabac"
+    );
 }
 
 #[test]
@@ -52,7 +60,10 @@ fn pair_counts_and_merge_doc_examples() {
 #[test]
 fn pairs_never_cross_pretokens() {
     // "ab ab" is two pre-tokens, "ab" and " ab": (b, ' ') must never be merged.
-    let merges = naive_merges(glassbox::tokenizer::train_naive::chunk_ids("ab ab ab", &cfg(300)), 10);
+    let merges = naive_merges(
+        glassbox::tokenizer::train_naive::chunk_ids("ab ab ab", &cfg(300)),
+        10,
+    );
     assert!(!merges.contains(&(98, 32)), "{merges:?}");
     assert_eq!(merges[0], (97, 98));
 }

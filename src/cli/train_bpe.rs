@@ -66,7 +66,11 @@ pub fn run(args: Args) -> Result<()> {
         print!(" (asked for {wanted}: the corpus ran out of pairs to merge)");
     }
     println!();
-    println!("vocab       {} (incl. {} special)", tok.vocab_size(), cfg.special_tokens.len());
+    println!(
+        "vocab       {} (incl. {} special)",
+        tok.vocab_size(),
+        cfg.special_tokens.len()
+    );
     println!(
         "time        {secs:.2} s (counting {:.2} s = {:.1} MB/s, merging {:.2} s = {:.0} merges/s)",
         report.count_secs,
@@ -92,5 +96,10 @@ pub fn describe_merge(tok: &Tokenizer, merges: &[(u32, u32)], i: usize) -> Strin
         let bytes = tok.token_bytes(id).unwrap_or(&[]);
         format!("{:?}", String::from_utf8_lossy(bytes))
     };
-    format!("{i:>4}: {} + {} -> {} (id {id})", show(a), show(b), show(id))
+    format!(
+        "{i:>4}: {} + {} -> {} (id {id})",
+        show(a),
+        show(b),
+        show(id)
+    )
 }

@@ -62,9 +62,9 @@ pub struct Tokenizer {
     merges: MergeMap,
     /// The merge rules in rank order (what a tokenizer.json stores).
     merge_list: Vec<(u32, u32)>,
-    /// `self_encodes[id]`: BPE on this token's bytes yields exactly this token, so a pre-token
-    /// equal to it can skip the merge loop (always true for tiktoken, which defines it so).
-    self_encodes: Vec<bool>,
+    /// The tokens BPE produces whole from their own bytes (all of them for tiktoken, which
+    /// defines it so): a pre-token equal to one skips the merge loop.
+    whole: WholePieces,
     pretokenizer: Pretokenizer,
     /// (text, id), longest text first so the longest special wins at a position.
     specials: Vec<(String, u32)>,
@@ -84,6 +84,43 @@ impl std::fmt::Debug for Tokenizer {
             .field("bos", &self.bos)
             .field("eos", &self.eos)
             .finish()
+    }
+}
+
+/// Pre-tokens that are themselves tokens: one hash lookup instead of the merge loop. Keys of
+/// up to 7 bytes (most words) are packed into a `u64` (the bytes, then the length in the top
+/// byte), so a lookup reads one table slot instead of following a pointer to the key's bytes:
+/// on a 200k-token vocabulary that halves the cache misses per piece.
+#[derive(Clone, Default)]
+struct WholePieces {
+    short: FxHashMap<u64, u32>,
+    long: FxHashMap<Box<[u8]>, u32>,
+}
+
+impl WholePieces {
+    #[inline(always)]
+    fn pack(b: &[u8]) -> u64 {
+        let mut k = [0u8; 8];
+        k[..b.len()].copy_from_slice(b);
+        k[7] = b.len() as u8;
+        u64::from_le_bytes(k)
+    }
+
+    fn insert(&mut self, b: &[u8], id: u32) {
+        if b.len() <= 7 {
+            self.short.entry(Self::pack(b)).or_insert(id);
+        } else {
+            self.long.entry(b.into()).or_insert(id);
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, b: &[u8]) -> Option<u32> {
+        if b.len() <= 7 {
+            self.short.get(&Self::pack(b)).copied()
+        } else {
+            self.long.get(b).copied()
+        }
     }
 }
 
@@ -251,27 +288,31 @@ impl Tokenizer {
             byte_ids,
             merges,
             merge_list,
-            self_encodes: vec![whole_piece_always; n],
+            whole: WholePieces::default(),
             pretokenizer,
             specials,
             special_first,
             bos: None,
             eos: Vec::new(),
         };
-        if !whole_piece_always {
-            let mut scratch = Scratch::default();
-            let mut out = Vec::new();
-            let ok = (0..n)
-                .map(|id| {
-                    tok.kinds[id] == Kind::Normal && {
-                        out.clear();
-                        tok.merge_piece(&tok.tokens[id], &mut out, &mut scratch);
-                        out.len() == 1 && out[0] == id as u32
-                    }
-                })
-                .collect();
-            tok.self_encodes = ok;
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        let mut whole = WholePieces::default();
+        for id in 0..n {
+            if tok.kinds[id] != Kind::Normal {
+                continue;
+            }
+            let t = &tok.tokens[id];
+            let ok = whole_piece_always || {
+                out.clear();
+                tok.merge_piece(t, &mut out, &mut scratch);
+                out.len() == 1 && out[0] == id as u32
+            };
+            if ok && tok.encoder.get(t) == Some(&(id as u32)) {
+                whole.insert(t, id as u32);
+            }
         }
+        tok.whole = whole;
         Ok(tok)
     }
 
@@ -360,11 +401,9 @@ impl Tokenizer {
             }
             return;
         }
-        if let Some(&id) = self.encoder.get(piece) {
-            if self.self_encodes[id as usize] {
-                out.push(id);
-                return;
-            }
+        if let Some(id) = self.whole.get(piece) {
+            out.push(id);
+            return;
         }
         self.merge_piece(piece, out, s);
     }

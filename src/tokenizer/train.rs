@@ -177,13 +177,13 @@ impl<R: Read> FileChunks<R> {
                     return Ok(None);
                 }
                 let all = std::mem::take(&mut self.buf);
-                return self.to_string(all).map(Some);
+                return self.finish_chunk(all).map(Some);
             }
             if self.buf.len() >= self.chunk_bytes {
                 if let Some(cut) = safe_cut(&self.buf, scanned.max(self.chunk_bytes / 2)) {
                     let rest = self.buf.split_off(cut);
                     let chunk = std::mem::replace(&mut self.buf, rest);
-                    return self.to_string(chunk).map(Some);
+                    return self.finish_chunk(chunk).map(Some);
                 }
                 // No safe cut yet (e.g. CJK text): read more and look again in the new part.
                 scanned = self.buf.len().saturating_sub(2);
@@ -199,7 +199,7 @@ impl<R: Read> FileChunks<R> {
         }
     }
 
-    fn to_string(&mut self, bytes: Vec<u8>) -> Result<String> {
+    fn finish_chunk(&mut self, bytes: Vec<u8>) -> Result<String> {
         let start = self.offset;
         self.offset += bytes.len() as u64;
         String::from_utf8(bytes).map_err(|e| {
@@ -366,9 +366,9 @@ pub fn merges_from_counts<'a>(
     let bar = progress(
         show_progress,
         num_merges as u64,
-        "{msg} [{bar:30}] {pos}/{len} merges, {per_sec}, ETA {eta}",
+        "merging [{bar:30}] {pos}/{len} merges, {msg}, ETA {eta}",
     );
-    bar.set_message("merging");
+    let started = Instant::now();
     let mut merges = Vec::with_capacity(num_merges);
     let mut delta: HashMap<u64, i64, FxBuild> = HashMap::default();
     let mut new_where: HashMap<u64, Vec<u32>, FxBuild> = HashMap::default();
@@ -435,6 +435,8 @@ pub fn merges_from_counts<'a>(
         }
         if merges.len() % 64 == 0 {
             bar.set_position(merges.len() as u64);
+            let rate = merges.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("{rate:.0} merges/s"));
         }
     }
     bar.finish_and_clear();

@@ -1,0 +1,68 @@
+//! Lesson 11: one chat turn — the model's own template rendered and shown, the token
+//! boundaries, how many tokens the template costs, then the reply streamed with its
+//! inter-token latencies.
+//!
+//!     cargo run --release --example 11_chat
+
+use glassbox::chat::{stop_token_ids, ChatTemplate, Message};
+use glassbox::generate::{generate, GenerateConfig, LlamaRunner};
+use glassbox::model::Llama;
+use glassbox::sampler::SamplerConfig;
+use std::io::Write;
+use std::time::Instant;
+
+fn main() -> glassbox::Result<()> {
+    // ANCHOR: render
+    let model = Llama::load(glassbox::weights::fetch::default_model()?)?;
+    let tok = &model.tokenizer;
+    let template = ChatTemplate::for_model(model.chat_template.as_deref(), tok)?;
+    let messages = [Message::user("What is the capital of France?")];
+    let text = template.render(&messages, true)?;
+    println!("--- rendered prompt (SmolLM2 adds its default system prompt) ---\n{text}---");
+    let ids = template.encode(tok, &messages, true)?;
+    // ANCHOR_END: render
+
+    // ANCHOR: boundaries
+    let pieces: Vec<String> =
+        ids.iter().map(|&i| String::from_utf8_lossy(tok.token_bytes(i).unwrap_or(b"?")).replace('\n', "\\n")).collect();
+    println!("{} ids, token by token:\n{}", ids.len(), pieces.join("|"));
+    println!("<|im_start|> = {:?}, <|im_end|> = {:?}", tok.token_id("<|im_start|>"), tok.token_id("<|im_end|>"));
+    let content = tok.encode("What is the capital of France?").len();
+    println!("the question is {content} tokens; the template adds {} (system prompt, roles, markers)", ids.len() - content);
+    // ANCHOR_END: boundaries
+
+    // ANCHOR: reply
+    let cfg = GenerateConfig {
+        max_new_tokens: Some(64),
+        stop_ids: stop_token_ids(tok), // stop on <|im_end|>
+        sampler: SamplerConfig { temperature: 0.0, ..Default::default() },
+        ..Default::default()
+    };
+    let mut runner = LlamaRunner::new(&model, ids.len() + 64)?;
+    let mut last = Instant::now();
+    let mut gaps = Vec::new();
+    print!("assistant: ");
+    let out = generate(&mut runner, tok, &ids, &cfg, &mut |piece: &str| {
+        gaps.push(last.elapsed().as_secs_f64() * 1e3);
+        last = Instant::now();
+        print!("{piece}");
+        std::io::stdout().flush().ok();
+    })?;
+    println!("\nstop: {:?}; {}", out.stop_reason, out.stats.summary());
+    // ANCHOR_END: reply
+
+    // inter-token latency histogram (the first gap is the time to first token)
+    let rest = &gaps[1.min(gaps.len())..];
+    let max = rest.iter().copied().fold(0.0, f64::max).max(1.0);
+    let bins = 8;
+    let mut hist = vec![0usize; bins];
+    for &g in rest {
+        hist[((g / max * bins as f64) as usize).min(bins - 1)] += 1;
+    }
+    println!("inter-token latency ({} gaps after the first piece, which came after {:.0} ms):", rest.len(), gaps.first().copied().unwrap_or(0.0));
+    for (i, n) in hist.iter().enumerate() {
+        let lo = max * i as f64 / bins as f64;
+        println!("{:>6.1}–{:<6.1} ms {:>3} {}", lo, lo + max / bins as f64, n, "#".repeat(*n));
+    }
+    Ok(())
+}
