@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! fetch        where the data lives; brings the default model / tiktoken files / Brown corpus on first use
-//! gguf         hand-written GGUF v2/v3 reader: header, typed metadata, tensor infos, aligned data
+//! gguf         hand-written GGUF v2/v3 reader: header, metadata, tensor infos, aligned data
+//! gguf_value   GGUF typed values and the bounds-checked cursor that reads them
 //! safetensors  Hugging Face safetensors (one file or sharded), F32 / BF16 / F16, memory-mapped
 //! config       LlamaConfig from config.json or from GGUF metadata
 //! tensor       WeightMatrix: one weight as stored (dtype, rows, cols, mapped or owned bytes)
@@ -12,6 +13,7 @@
 
 pub mod fetch;
 pub mod gguf;
+pub mod gguf_value;
 pub mod safetensors;
 pub mod tensor;
 pub mod config;
