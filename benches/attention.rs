@@ -17,11 +17,17 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use glassbox::attention::{attention, AttentionShape, KvCache};
 
-const SHAPE: AttentionShape = AttentionShape { n_heads: 9, n_kv_heads: 3, head_dim: 64 };
+const SHAPE: AttentionShape = AttentionShape {
+    n_heads: 9,
+    n_kv_heads: 3,
+    head_dim: 64,
+};
 const CONTEXTS: [usize; 3] = [128, 1024, 4096];
 
 fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len as u32).map(|i| ((i.wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 1000.0 - 0.5).collect()
+    (0..len as u32)
+        .map(|i| ((i.wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 1000.0 - 0.5)
+        .collect()
 }
 
 /// A one-layer cache holding `ctx` random keys and values.
@@ -36,7 +42,9 @@ fn filled_cache(ctx: usize) -> KvCache {
 fn bench_attention(c: &mut Criterion) {
     let (nh, hd) = (SHAPE.n_heads as u64, SHAPE.head_dim as u64);
     let mut g = c.benchmark_group("attention");
-    g.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
     for &ctx in &CONTEXTS {
         let cache = filled_cache(ctx);
         // decode: seq = 1 at position ctx − 1

@@ -48,7 +48,7 @@ fn main() -> glassbox::Result<()> {
         show_progress: false,
     };
     let t = Instant::now();
-    let (ours, report) = train_files_report(&[brown.clone()], &cfg, CHUNK_BYTES)?;
+    let (ours, report) = train_files_report(std::slice::from_ref(&brown), &cfg, CHUNK_BYTES)?;
     println!(
         "  {:.1} MB, {} pre-tokens ({} distinct), {} merges in {:.2} s",
         report.corpus_bytes as f64 / 1e6,

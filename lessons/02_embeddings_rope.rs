@@ -34,15 +34,27 @@ fn main() -> glassbox::Result<()> {
     let cfg = &model.config;
     let d = cfg.hidden_size;
     let head_dim = cfg.hidden_size / cfg.num_attention_heads;
-    println!("model: {} (d_model {d}, vocab {}, head_dim {head_dim}, rope_theta {})", path.display(), cfg.vocab_size, cfg.rope_theta);
+    println!(
+        "model: {} (d_model {d}, vocab {}, head_dim {head_dim}, rope_theta {})",
+        path.display(),
+        cfg.vocab_size,
+        cfg.rope_theta
+    );
 
     // ---- 1. embedding lookup ------------------------------------------------------------
     let prompt = "The capital of France is";
     let ids = model.tokenizer.encode(prompt);
-    let emb = model.tensors.get("model.embed_tokens.weight")
+    let emb = model
+        .tensors
+        .get("model.embed_tokens.weight")
         .ok_or_else(|| glassbox::Error::invalid("model has no model.embed_tokens.weight"))?;
     println!("\n1. lookup: {prompt:?} -> ids {ids:?}");
-    println!("   embedding table: [{}, {}] stored as {}", emb.rows, emb.cols, emb.dtype.name());
+    println!(
+        "   embedding table: [{}, {}] stored as {}",
+        emb.rows,
+        emb.cols,
+        emb.dtype.name()
+    );
     // ANCHOR: lookup
     // x: [T, d_model] — row t is row ids[t] of the embedding table, decoded to f32
     let mut x = vec![0.0f32; ids.len() * d];
@@ -53,7 +65,11 @@ fn main() -> glassbox::Result<()> {
     for (t, &id) in ids.iter().enumerate() {
         let text = model.tokenizer.decode(&[id]).unwrap_or_default();
         let row = &x[t * d..(t + 1) * d];
-        println!("   {t} {id:>6} {text:>9?}  first {}  rms {:.4}", fmt(&row[..4]), rms(row));
+        println!(
+            "   {t} {id:>6} {text:>9?}  first {}  rms {:.4}",
+            fmt(&row[..4]),
+            rms(row)
+        );
     }
 
     // ---- 2. lookup vs one-hot matmul ------------------------------------------------------
@@ -63,7 +79,10 @@ fn main() -> glassbox::Result<()> {
     for r in 0..emb.rows {
         emb.dequantize_row(r, &mut table[r * d..(r + 1) * d]);
     }
-    println!("\n2. decoded the whole table to f32 in {:.0} ms", t0.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "\n2. decoded the whole table to f32 in {:.0} ms",
+        t0.elapsed().as_secs_f64() * 1e3
+    );
     let id = ids[1] as usize;
     let reps = 5;
     let t0 = Instant::now();
@@ -84,10 +103,15 @@ fn main() -> glassbox::Result<()> {
         via_lookup.copy_from_slice(std::hint::black_box(&table[id * d..(id + 1) * d]));
     }
     let lookup_s = t0.elapsed().as_secs_f64() / 1000.0;
-    assert_eq!(via_onehot, via_lookup, "one-hot product and lookup must agree exactly");
+    assert_eq!(
+        via_onehot, via_lookup,
+        "one-hot product and lookup must agree exactly"
+    );
     println!(
         "   one-hot matmul {:.2} ms, lookup {:.3} µs: same row, {:.0}x faster",
-        onehot_s * 1e3, lookup_s * 1e6, onehot_s / lookup_s
+        onehot_s * 1e3,
+        lookup_s * 1e6,
+        onehot_s / lookup_s
     );
 
     // ---- 3. RoPE on a real vector ----------------------------------------------------------
@@ -99,18 +123,33 @@ fn main() -> glassbox::Result<()> {
         rope.apply(&mut r, m, RopeLayout::HalfSplit);
         r
     };
-    println!("\n3. RoPE, head_dim {head_dim}, theta {}: one head of a real vector", cfg.rope_theta);
+    println!(
+        "\n3. RoPE, head_dim {head_dim}, theta {}: one head of a real vector",
+        cfg.rope_theta
+    );
     for m in [0, 1, 2, 10, 100, 1000] {
         let r = rot(&q, m);
-        println!("   position {m:>4}: first {}  |rope(q,{m})| = {:.6}", fmt(&r[..3]), norm(&r));
+        println!(
+            "   position {m:>4}: first {}  |rope(q,{m})| = {:.6}",
+            fmt(&r[..3]),
+            norm(&r)
+        );
     }
     println!("   |q| = {:.6}: a rotation keeps the length", norm(&q));
     for (m, n) in [(5, 3), (105, 103), (1005, 1003), (5, 4), (5, 0)] {
-        println!("   <rope(q,{m:>4}), rope(k,{n:>4})> = {:+.6}   (m - n = {})", dot(&rot(&q, m), &rot(&k, n)), m - n);
+        println!(
+            "   <rope(q,{m:>4}), rope(k,{n:>4})> = {:+.6}   (m - n = {})",
+            dot(&rot(&q, m), &rot(&k, n)),
+            m - n
+        );
     }
     let f = inv_freq(head_dim, cfg.rope_theta, cfg.rope_scaling.as_ref());
     for i in [0, 8, 16, 24, 31] {
-        println!("   pair {i:>2}: theta_i = {:.3e} rad/token, one turn every {:.1} tokens", f[i], 2.0 * std::f32::consts::PI / f[i]);
+        println!(
+            "   pair {i:>2}: theta_i = {:.3e} rad/token, one turn every {:.1} tokens",
+            f[i],
+            2.0 * std::f32::consts::PI / f[i]
+        );
     }
 
     // ---- 4. the two pairings, by hand ------------------------------------------------------
@@ -119,7 +158,10 @@ fn main() -> glassbox::Result<()> {
     let (mut half, mut inter) = (v, v);
     toy.apply(&mut half, 1, RopeLayout::HalfSplit);
     toy.apply(&mut inter, 1, RopeLayout::Interleaved);
-    println!("\n4. head_dim 4, position 1, theta_0 = 1 rad, theta_1 = 0.01 rad, v = {}", fmt(&v));
+    println!(
+        "\n4. head_dim 4, position 1, theta_0 = 1 rad, theta_1 = 0.01 rad, v = {}",
+        fmt(&v)
+    );
     println!("   half-split  pairs (0,2) (1,3): {}", fmt(&half));
     println!("   interleaved pairs (0,1) (2,3): {}", fmt(&inter));
     Ok(())

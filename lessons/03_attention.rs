@@ -18,14 +18,21 @@ use glassbox::weights::{fetch, model_files::ModelFiles, tensor::WeightMatrix};
 use glassbox::{Error, Result};
 
 fn weight<'a>(m: &'a ModelFiles, name: &str) -> Result<&'a WeightMatrix> {
-    m.tensors.get(name).ok_or_else(|| Error::invalid(format!("model has no tensor `{name}`")))
+    m.tensors
+        .get(name)
+        .ok_or_else(|| Error::invalid(format!("model has no tensor `{name}`")))
 }
 
 /// One colour from white (0) to dark blue (1).
 fn blue(p: f32) -> String {
     let p = p.clamp(0.0, 1.0);
     let c = |white: f32, full: f32| (white + (full - white) * p.sqrt()) as u8;
-    format!("rgb({},{},{})", c(255.0, 8.0), c(255.0, 48.0), c(255.0, 107.0))
+    format!(
+        "rgb({},{},{})",
+        c(255.0, 8.0),
+        c(255.0, 48.0),
+        c(255.0, 107.0)
+    )
 }
 
 // ANCHOR: heatmap
@@ -39,18 +46,47 @@ fn heatmap_svg(w: &[f32], n_heads: usize, group: usize, labels: &[String]) -> St
     let row_h = t as f32 * cell + 40.0; // one row of panels: the cells and the heading above
     let (width, height) = (cols as f32 * (panel + gap), rows as f32 * row_h + 10.0);
     let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="10">"#);
-    let _ = writeln!(s, r#"<title>Attention weights of SmolLM2-135M layer 0, one panel per query head; row = query token, column = key token; grey = masked (future)</title>"#);
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="10">"#
+    );
+    let _ = writeln!(
+        s,
+        r#"<title>Attention weights of SmolLM2-135M layer 0, one panel per query head; row = query token, column = key token; grey = masked (future)</title>"#
+    );
     for h in 0..n_heads {
-        let (ox, oy) = ((h % cols) as f32 * (panel + gap), (h / cols) as f32 * row_h + 30.0);
-        let _ = writeln!(s, r#"<text x="{}" y="{}" font-weight="bold">head {h} (KV head {})</text>"#, ox + label_w, oy - 6.0, h / group);
+        let (ox, oy) = (
+            (h % cols) as f32 * (panel + gap),
+            (h / cols) as f32 * row_h + 30.0,
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" font-weight="bold">head {h} (KV head {})</text>"#,
+            ox + label_w,
+            oy - 6.0,
+            h / group
+        );
         for i in 0..t {
-            let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#, ox + label_w - 4.0, oy + (i as f32 + 0.7) * cell, xml(&labels[i]));
+            let _ = writeln!(
+                s,
+                r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
+                ox + label_w - 4.0,
+                oy + (i as f32 + 0.7) * cell,
+                xml(&labels[i])
+            );
             for j in 0..t {
                 let p = w[(h * t + i) * t + j];
-                let fill = if j > i { "#d0d0d0".to_string() } else { blue(p) };
+                let fill = if j > i {
+                    "#d0d0d0".to_string()
+                } else {
+                    blue(p)
+                };
                 let (x, y) = (ox + label_w + j as f32 * cell, oy + i as f32 * cell);
-                let _ = writeln!(s, r#"<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{fill}" stroke="white"><title>{:.3}</title></rect>"#, p);
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{fill}" stroke="white"><title>{:.3}</title></rect>"#,
+                    p
+                );
             }
         }
     }
@@ -60,24 +96,51 @@ fn heatmap_svg(w: &[f32], n_heads: usize, group: usize, labels: &[String]) -> St
 // ANCHOR_END: heatmap
 
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace(' ', "\u{2423}")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace(' ', "\u{2423}")
 }
 
 fn by_hand() {
     // ANCHOR: by_hand
     // three tokens, one head, head_dim 2 (scale 1/√2); K/V already in the cache
-    let shape = AttentionShape { n_heads: 1, n_kv_heads: 1, head_dim: 2 };
+    let shape = AttentionShape {
+        n_heads: 1,
+        n_kv_heads: 1,
+        head_dim: 2,
+    };
     let mut cache = KvCache::new(1, 3, 2);
-    cache.write_rows(0, 0, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0], &[1.0, 0.0, 0.0, 1.0, 0.5, 0.5]);
+    cache.write_rows(
+        0,
+        0,
+        &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+        &[1.0, 0.0, 0.0, 1.0, 0.5, 0.5],
+    );
     let q = [1.0, 0.0, 1.0, 0.0, 0.0, 2.0]; // q: [3, 2]
     let mut out = [0.0f32; 6];
     let mut w = Vec::new();
     attention(&q, &cache, 0, 0, &shape, &mut out, Some(&mut w));
     // ANCHOR_END: by_hand
-    println!("1. by hand: k = [[1,0],[0,1],[1,1]], v = [[1,0],[0,1],[.5,.5]], q = [[1,0],[1,0],[0,2]]");
+    println!(
+        "1. by hand: k = [[1,0],[0,1],[1,1]], v = [[1,0],[0,1],[.5,.5]], q = [[1,0],[1,0],[0,2]]"
+    );
     for i in 0..3 {
-        let row: Vec<String> = (0..3).map(|j| if j > i { "  -inf ".into() } else { format!("{:7.4}", w[i * 3 + j]) }).collect();
-        println!("   query {i}: weights [{}]  output [{:.4}, {:.4}]", row.join(" "), out[2 * i], out[2 * i + 1]);
+        let row: Vec<String> = (0..3)
+            .map(|j| {
+                if j > i {
+                    "  -inf ".into()
+                } else {
+                    format!("{:7.4}", w[i * 3 + j])
+                }
+            })
+            .collect();
+        println!(
+            "   query {i}: weights [{}]  output [{:.4}, {:.4}]",
+            row.join(" "),
+            out[2 * i],
+            out[2 * i + 1]
+        );
     }
 }
 
@@ -89,7 +152,11 @@ fn main() -> Result<()> {
     let m = ModelFiles::open(&path)?;
     let c = &m.config;
     let (d, nh, nkv) = (c.hidden_size, c.num_attention_heads, c.num_key_value_heads);
-    let shape = AttentionShape { n_heads: nh, n_kv_heads: nkv, head_dim: d / nh };
+    let shape = AttentionShape {
+        n_heads: nh,
+        n_kv_heads: nkv,
+        head_dim: d / nh,
+    };
     let prompt = "The capital of France is";
     let ids = m.tokenizer.encode(prompt);
     let t = ids.len();
@@ -118,7 +185,10 @@ fn main() -> Result<()> {
     let mut w = Vec::new(); // w: [n_heads, T, T]
     attention(&q, &cache, 0, 0, &shape, &mut out, Some(&mut w));
 
-    let labels: Vec<String> = ids.iter().map(|&id| m.tokenizer.decode(&[id]).unwrap_or_default()).collect();
+    let labels: Vec<String> = ids
+        .iter()
+        .map(|&id| m.tokenizer.decode(&[id]).unwrap_or_default())
+        .collect();
     println!("\n2. SmolLM2 layer 0, {prompt:?}: {nh} query heads share {nkv} KV heads (head h reads KV head h / {})", shape.group());
     println!("   head 0 weights (row = query, column = key):");
     print!("   {:>10}", "");
@@ -129,36 +199,83 @@ fn main() -> Result<()> {
     for i in 0..t {
         print!("   {:>10}", format!("{:?}", labels[i]));
         for j in 0..t {
-            if j > i { print!("{:>9}", "·") } else { print!("{:>9.3}", w[i * t + j]) }
+            if j > i {
+                print!("{:>9}", "·")
+            } else {
+                print!("{:>9.3}", w[i * t + j])
+            }
         }
         println!();
     }
-    let svg_path = std::env::args().nth(1).unwrap_or_else(|| "target/03_attention_heatmap.svg".into());
-    std::fs::write(&svg_path, heatmap_svg(&w, nh, shape.group(), &labels)).map_err(|e| Error::io(&svg_path, e))?;
+    let svg_path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/03_attention_heatmap.svg".into());
+    std::fs::write(&svg_path, heatmap_svg(&w, nh, shape.group(), &labels))
+        .map_err(|e| Error::io(&svg_path, e))?;
     println!("   wrote all {nh} heads to {svg_path}");
-    println!("   KV-cache for this prompt: {} bytes in f32 for one layer ({} per token)", cache.bytes(), cache.bytes() / t);
+    println!(
+        "   KV-cache for this prompt: {} bytes in f32 for one layer ({} per token)",
+        cache.bytes(),
+        cache.bytes() / t
+    );
 
     // ---- 3. cost as the context grows ------------------------------------------------------
-    println!("\n3. time (9 heads, 3 KV heads, head_dim 64; {} threads):", rayon::current_num_threads());
-    let shape = AttentionShape { n_heads: 9, n_kv_heads: 3, head_dim: 64 };
-    let fill = |n: usize| -> Vec<f32> { (0..n).map(|i| ((i * 2654435761) % 1000) as f32 / 1000.0 - 0.5).collect() };
+    println!(
+        "\n3. time (9 heads, 3 KV heads, head_dim 64; {} threads):",
+        rayon::current_num_threads()
+    );
+    let shape = AttentionShape {
+        n_heads: 9,
+        n_kv_heads: 3,
+        head_dim: 64,
+    };
+    let fill = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 2654435761) % 1000) as f32 / 1000.0 - 0.5)
+            .collect()
+    };
     let mut prev: Option<(f64, f64)> = None;
     for ctx in [256, 512, 1024, 2048] {
         let mut cache = KvCache::new(1, ctx, shape.kv_dim());
-        cache.write_rows(0, 0, &fill(ctx * shape.kv_dim()), &fill(ctx * shape.kv_dim()));
+        cache.write_rows(
+            0,
+            0,
+            &fill(ctx * shape.kv_dim()),
+            &fill(ctx * shape.kv_dim()),
+        );
         let q = fill(ctx * shape.q_dim());
         let mut out = vec![0.0f32; q.len()];
         let reps = 200;
         let t0 = Instant::now();
         for _ in 0..reps {
-            attention(&q[..shape.q_dim()], &cache, 0, ctx - 1, &shape, &mut out[..shape.q_dim()], None);
+            attention(
+                &q[..shape.q_dim()],
+                &cache,
+                0,
+                ctx - 1,
+                &shape,
+                &mut out[..shape.q_dim()],
+                None,
+            );
         }
         let decode = t0.elapsed().as_secs_f64() / reps as f64;
         let t0 = Instant::now();
         attention(&q, &cache, 0, 0, &shape, &mut out, None);
         let prefill = t0.elapsed().as_secs_f64();
-        let ratio = prev.map(|(d0, p0)| format!("   (x{:.1} decode, x{:.1} prefill)", decode / d0, prefill / p0)).unwrap_or_default();
-        println!("   context {ctx:>5}: decode step {:>7.1} µs   prefill {:>8.2} ms{ratio}", decode * 1e6, prefill * 1e3);
+        let ratio = prev
+            .map(|(d0, p0)| {
+                format!(
+                    "   (x{:.1} decode, x{:.1} prefill)",
+                    decode / d0,
+                    prefill / p0
+                )
+            })
+            .unwrap_or_default();
+        println!(
+            "   context {ctx:>5}: decode step {:>7.1} µs   prefill {:>8.2} ms{ratio}",
+            decode * 1e6,
+            prefill * 1e3
+        );
         prev = Some((decode, prefill));
     }
     Ok(())

@@ -23,7 +23,11 @@ use rand::{Rng, SeedableRng};
 
 const D: usize = 576;
 const FFN: usize = 1536;
-const SHAPE: AttentionShape = AttentionShape { n_heads: 9, n_kv_heads: 3, head_dim: 64 };
+const SHAPE: AttentionShape = AttentionShape {
+    n_heads: 9,
+    n_kv_heads: 3,
+    head_dim: 64,
+};
 const EPS: f32 = 1e-5;
 /// The fast block (SIMD matmul, f32 softmax) vs the naive one (plain loops, f64 softmax):
 /// sums of 576–1536 products of values ~1, accumulated in a different order.
@@ -72,11 +76,23 @@ struct Timing {
 
 // ANCHOR: block
 /// One block on `x: [T, d]` in place, for tokens at positions `start_pos..start_pos+T`.
-fn block(x: &mut [f32], w: &Block, cache: &mut KvCache, layer: usize, start_pos: usize, rope: &RopeTable,
-         time: &mut Timing, show: bool) {
+fn block(
+    x: &mut [f32],
+    w: &Block,
+    cache: &mut KvCache,
+    layer: usize,
+    start_pos: usize,
+    rope: &RopeTable,
+    time: &mut Timing,
+    show: bool,
+) {
     let t = x.len() / D;
     let (qd, kvd) = (SHAPE.q_dim(), SHAPE.kv_dim());
-    let say = |what: &str, shape: &[usize]| if show { println!("   {what:<44} {shape:?}") };
+    let say = |what: &str, shape: &[usize]| {
+        if show {
+            println!("   {what:<44} {shape:?}")
+        }
+    };
     let t0 = Instant::now();
     // 1. attention half: x = x + W_o · attention(RoPE(W_q·n), RoPE(W_k·n), W_v·n),  n = RMSNorm(x)
     let mut n = vec![0.0f32; t * D];
@@ -143,7 +159,9 @@ fn main() {
     let blocks: Vec<Block> = (0..n_layers).map(|_| Block::random(&mut rng)).collect();
     let rope = RopeTable::new(SHAPE.head_dim, t, 100000.0, None);
     // x: [T, d], unit-RMS random "embeddings"
-    let x0: Vec<f32> = (0..t * D).map(|_| rng.random_range(-1.732f32..1.732)).collect();
+    let x0: Vec<f32> = (0..t * D)
+        .map(|_| rng.random_range(-1.732f32..1.732))
+        .collect();
     let mut cache = KvCache::new(n_layers, t, SHAPE.kv_dim());
     let mut time = Timing::default();
 
@@ -156,7 +174,9 @@ fn main() {
     let diff = check_close("block 0: fast vs naive", &x, &want, BLOCK_TOL);
     println!("\n2. block 0 vs the naive references (plain-loop matmul, attention, MLP): max |diff| = {diff:.2e}");
 
-    println!("\n3. the residual stream through {n_layers} random blocks (RMS over all T·d values):");
+    println!(
+        "\n3. the residual stream through {n_layers} random blocks (RMS over all T·d values):"
+    );
     let mut x = x0.clone();
     let mut time = Timing::default();
     println!("   input     rms {:.3}", rms(&x));
@@ -171,6 +191,10 @@ fn main() {
         time.mlp.as_secs_f64() * 1e3, 100.0 * time.mlp.as_secs_f64() / total.as_secs_f64(),
     );
     let params = 2 * D + SHAPE.q_dim() * D * 2 + SHAPE.kv_dim() * D * 2 + 3 * FFN * D;
-    println!("   parameters per block: {params} (attention {}, MLP {}, norms {})",
-        SHAPE.q_dim() * D * 2 + SHAPE.kv_dim() * D * 2, 3 * FFN * D, 2 * D);
+    println!(
+        "   parameters per block: {params} (attention {}, MLP {}, norms {})",
+        SHAPE.q_dim() * D * 2 + SHAPE.kv_dim() * D * 2,
+        3 * FFN * D,
+        2 * D
+    );
 }

@@ -52,11 +52,24 @@ impl KvCache {
     /// Allocate (zeroed) room for `max_seq` positions of `n_layers` layers.
     pub fn new(n_layers: usize, max_seq: usize, kv_dim: usize) -> Self {
         let n = n_layers * max_seq * kv_dim;
-        KvCache { n_layers, max_seq, kv_dim, k: vec![0.0; n], v: vec![0.0; n], len: 0 }
+        KvCache {
+            n_layers,
+            max_seq,
+            kv_dim,
+            k: vec![0.0; n],
+            v: vec![0.0; n],
+            len: 0,
+        }
     }
 
     /// The formula: `2 × n_layers × n_kv_heads × head_dim × seq_len × bytes_per_elem`.
-    pub fn bytes_for(n_layers: usize, n_kv_heads: usize, head_dim: usize, seq_len: usize, bytes_per_elem: usize) -> usize {
+    pub fn bytes_for(
+        n_layers: usize,
+        n_kv_heads: usize,
+        head_dim: usize,
+        seq_len: usize,
+        bytes_per_elem: usize,
+    ) -> usize {
         2 * n_layers * n_kv_heads * head_dim * seq_len * bytes_per_elem
     }
 
@@ -83,7 +96,11 @@ impl KvCache {
     }
     /// Record that positions `0..len` are valid (panics past `max_seq`).
     pub fn set_len(&mut self, len: usize) {
-        assert!(len <= self.max_seq, "kv-cache: len {len} > max_seq {}", self.max_seq);
+        assert!(
+            len <= self.max_seq,
+            "kv-cache: len {len} > max_seq {}",
+            self.max_seq
+        );
         self.len = len;
     }
     /// Forget the sequence: the next one starts at position 0.
@@ -92,8 +109,17 @@ impl KvCache {
     }
 
     fn row_range(&self, layer: usize, pos: usize, rows: usize) -> std::ops::Range<usize> {
-        assert!(layer < self.n_layers, "kv-cache: layer {layer} >= {}", self.n_layers);
-        assert!(pos + rows <= self.max_seq, "kv-cache: positions {pos}..{} exceed max_seq {}", pos + rows, self.max_seq);
+        assert!(
+            layer < self.n_layers,
+            "kv-cache: layer {layer} >= {}",
+            self.n_layers
+        );
+        assert!(
+            pos + rows <= self.max_seq,
+            "kv-cache: positions {pos}..{} exceed max_seq {}",
+            pos + rows,
+            self.max_seq
+        );
         let start = (layer * self.max_seq + pos) * self.kv_dim;
         start..start + rows * self.kv_dim
     }
@@ -106,14 +132,23 @@ impl KvCache {
     /// Write `seq` consecutive positions from `start_pos`: `k, v: [seq, kv_dim]`.
     pub fn write_rows(&mut self, layer: usize, start_pos: usize, k: &[f32], v: &[f32]) {
         assert_eq!(k.len(), v.len(), "kv-cache: k and v lengths differ");
-        assert!(k.len() % self.kv_dim == 0, "kv-cache: rows are not [seq, kv_dim={}]", self.kv_dim);
+        assert!(
+            k.len() % self.kv_dim == 0,
+            "kv-cache: rows are not [seq, kv_dim={}]",
+            self.kv_dim
+        );
         let r = self.row_range(layer, start_pos, k.len() / self.kv_dim);
         self.k[r.clone()].copy_from_slice(k);
         self.v[r].copy_from_slice(v);
     }
 
     /// Mutable K and V rows `[seq, kv_dim]` from `start_pos`, to project straight into the cache.
-    pub fn rows_mut(&mut self, layer: usize, start_pos: usize, seq: usize) -> (&mut [f32], &mut [f32]) {
+    pub fn rows_mut(
+        &mut self,
+        layer: usize,
+        start_pos: usize,
+        seq: usize,
+    ) -> (&mut [f32], &mut [f32]) {
         let r = self.row_range(layer, start_pos, seq);
         (&mut self.k[r.clone()], &mut self.v[r])
     }
@@ -161,16 +196,53 @@ impl AttentionShape {
 
 /// Check the arguments shared by [`attention`] and [`attention_naive`]; returns the context
 /// length `start_pos + seq`. Mismatches are programming errors, so they panic with the shapes.
-fn check(q: &[f32], cache: &KvCache, layer: usize, start_pos: usize, s: &AttentionShape, out: &[f32]) -> (usize, usize) {
-    assert!(s.n_kv_heads > 0 && s.n_heads % s.n_kv_heads == 0, "attention: n_kv_heads {} must divide n_heads {}", s.n_kv_heads, s.n_heads);
+fn check(
+    q: &[f32],
+    cache: &KvCache,
+    layer: usize,
+    start_pos: usize,
+    s: &AttentionShape,
+    out: &[f32],
+) -> (usize, usize) {
+    assert!(
+        s.n_kv_heads > 0 && s.n_heads % s.n_kv_heads == 0,
+        "attention: n_kv_heads {} must divide n_heads {}",
+        s.n_kv_heads,
+        s.n_heads
+    );
     assert!(s.head_dim > 0, "attention: head_dim is 0");
-    assert_eq!(cache.kv_dim(), s.kv_dim(), "attention: cache kv_dim {} != n_kv_heads × head_dim {}", cache.kv_dim(), s.kv_dim());
-    assert!(q.len() % s.q_dim() == 0, "attention: q len {} is not [seq, {}]", q.len(), s.q_dim());
-    assert_eq!(out.len(), q.len(), "attention: out len {} != q len {}", out.len(), q.len());
-    assert!(layer < cache.n_layers(), "attention: layer {layer} >= {}", cache.n_layers());
+    assert_eq!(
+        cache.kv_dim(),
+        s.kv_dim(),
+        "attention: cache kv_dim {} != n_kv_heads × head_dim {}",
+        cache.kv_dim(),
+        s.kv_dim()
+    );
+    assert!(
+        q.len() % s.q_dim() == 0,
+        "attention: q len {} is not [seq, {}]",
+        q.len(),
+        s.q_dim()
+    );
+    assert_eq!(
+        out.len(),
+        q.len(),
+        "attention: out len {} != q len {}",
+        out.len(),
+        q.len()
+    );
+    assert!(
+        layer < cache.n_layers(),
+        "attention: layer {layer} >= {}",
+        cache.n_layers()
+    );
     let seq = q.len() / s.q_dim();
     let total = start_pos + seq;
-    assert!(total <= cache.max_seq(), "attention: positions up to {total} exceed the cache ({})", cache.max_seq());
+    assert!(
+        total <= cache.max_seq(),
+        "attention: positions up to {total} exceed the cache ({})",
+        cache.max_seq()
+    );
     (seq, total)
 }
 
@@ -194,7 +266,13 @@ pub fn attention(
     weights_out: Option<&mut Vec<f32>>,
 ) {
     let (seq, total) = check(q, cache, layer, start_pos, shape, out);
-    let (nh, nkv, hd, kv_dim, group) = (shape.n_heads, shape.n_kv_heads, shape.head_dim, shape.kv_dim(), shape.group());
+    let (nh, nkv, hd, kv_dim, group) = (
+        shape.n_heads,
+        shape.n_kv_heads,
+        shape.head_dim,
+        shape.kv_dim(),
+        shape.group(),
+    );
     let scale = 1.0 / (hd as f32).sqrt();
     let (k_all, v_all) = (cache.k_layer(layer), cache.v_layer(layer)); // [max_seq, kv_dim]
 
@@ -238,23 +316,26 @@ pub fn attention(
                 one(idx, o, &mut p);
             }
         }
-        None => out
-            .par_chunks_mut(chunk)
-            .enumerate()
-            .for_each_init(|| Vec::with_capacity(group * total), |p, (idx, o)| one(idx, o, p)),
+        None => out.par_chunks_mut(chunk).enumerate().for_each_init(
+            || Vec::with_capacity(group * total),
+            |p, (idx, o)| one(idx, o, p),
+        ),
         Some(w) => {
             // probs: [seq, n_heads, total], then transposed to [n_heads, seq, total]
             let mut probs = vec![0.0f32; seq * nh * total];
-            out.par_chunks_mut(chunk).zip(probs.par_chunks_mut(group * total)).enumerate().for_each_init(
-                || Vec::with_capacity(group * total),
-                |p, (idx, (o, rows))| {
-                    one(idx, o, p);
-                    let n = p.len() / group;
-                    for (r, row) in rows.chunks_exact_mut(total).enumerate() {
-                        row[..n].copy_from_slice(&p[r * n..(r + 1) * n]);
-                    }
-                },
-            );
+            out.par_chunks_mut(chunk)
+                .zip(probs.par_chunks_mut(group * total))
+                .enumerate()
+                .for_each_init(
+                    || Vec::with_capacity(group * total),
+                    |p, (idx, (o, rows))| {
+                        one(idx, o, p);
+                        let n = p.len() / group;
+                        for (r, row) in rows.chunks_exact_mut(total).enumerate() {
+                            row[..n].copy_from_slice(&p[r * n..(r + 1) * n]);
+                        }
+                    },
+                );
             w.clear();
             w.resize(nh * seq * total, 0.0);
             for t in 0..seq {
@@ -342,7 +423,11 @@ mod tests {
 
     #[test]
     fn row_zero_is_v0() {
-        let s = AttentionShape { n_heads: 2, n_kv_heads: 1, head_dim: 2 };
+        let s = AttentionShape {
+            n_heads: 2,
+            n_kv_heads: 1,
+            head_dim: 2,
+        };
         let mut c = KvCache::new(1, 2, 2);
         c.write_rows(0, 0, &[1.0, 0.0, 0.0, 1.0], &[5.0, 6.0, 7.0, 8.0]);
         let q = [1.0, 2.0, 3.0, 4.0, 0.5, 0.5, 0.5, 0.5];

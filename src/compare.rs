@@ -27,7 +27,13 @@ const SHOW: usize = 8;
 ///
 /// Panics if the lengths differ (comparing tensors of different shapes is a bug in the test).
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> (usize, f32) {
-    assert_eq!(a.len(), b.len(), "max_abs_diff: lengths differ ({} vs {})", a.len(), b.len());
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "max_abs_diff: lengths differ ({} vs {})",
+        a.len(),
+        b.len()
+    );
     let mut worst = (0usize, 0.0f32);
     for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
         let d = if x == y {
@@ -59,7 +65,11 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f32], tol: f32) {
     if got.len() != want.len() {
         eprintln!("{name}: got  = {}", head(got));
         eprintln!("{name}: want = {}", head(want));
-        panic!("{name}: length mismatch: got {} values, want {}", got.len(), want.len());
+        panic!(
+            "{name}: length mismatch: got {} values, want {}",
+            got.len(),
+            want.len()
+        );
     }
     let (i, diff) = max_abs_diff(got, want);
     if diff <= tol {
@@ -102,7 +112,10 @@ mod tests {
     fn nan_and_inf_are_failures_equal_inf_is_not() {
         assert_eq!(max_abs_diff(&[f32::NAN], &[0.0]).1, f32::INFINITY);
         assert_eq!(max_abs_diff(&[f32::INFINITY], &[1e30]).1, f32::INFINITY);
-        assert_eq!(max_abs_diff(&[f32::NEG_INFINITY], &[f32::NEG_INFINITY]).1, 0.0);
+        assert_eq!(
+            max_abs_diff(&[f32::NEG_INFINITY], &[f32::NEG_INFINITY]).1,
+            0.0
+        );
     }
 
     #[test]

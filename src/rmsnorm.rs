@@ -18,7 +18,11 @@
 // ANCHOR: rmsnorm_naive
 /// The reference: the formula, one row, sum of squares accumulated in f64.
 pub fn rmsnorm_naive(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
-    assert_eq!(x.len(), weight.len(), "rmsnorm: x and weight lengths differ");
+    assert_eq!(
+        x.len(),
+        weight.len(),
+        "rmsnorm: x and weight lengths differ"
+    );
     assert_eq!(x.len(), out.len(), "rmsnorm: x and out lengths differ");
     let mean_sq = x.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>() / x.len() as f64;
     let inv_rms = 1.0 / (mean_sq + eps as f64).sqrt();
@@ -45,7 +49,11 @@ fn sum_squares(x: &[f32]) -> f32 {
 // ANCHOR: rmsnorm
 /// RMSNorm of one row: `x, weight, out: [d]`.
 pub fn rmsnorm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
-    assert_eq!(x.len(), weight.len(), "rmsnorm: x and weight lengths differ");
+    assert_eq!(
+        x.len(),
+        weight.len(),
+        "rmsnorm: x and weight lengths differ"
+    );
     assert_eq!(x.len(), out.len(), "rmsnorm: x and out lengths differ");
     // 1. mean of squares, in f32
     let mean_sq = sum_squares(x) / x.len() as f32;
@@ -61,7 +69,11 @@ pub fn rmsnorm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
 /// RMSNorm of every row: `x, out: [seq, d]`, `weight: [d]` with `d = weight.len()`.
 pub fn rmsnorm_rows(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     let d = weight.len();
-    assert!(d > 0 && x.len() % d == 0, "rmsnorm_rows: len {} is not seq × {d}", x.len());
+    assert!(
+        d > 0 && x.len() % d == 0,
+        "rmsnorm_rows: len {} is not seq × {d}",
+        x.len()
+    );
     assert_eq!(x.len(), out.len(), "rmsnorm_rows: x and out lengths differ");
     for (xr, or) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
         rmsnorm(xr, weight, eps, or);
@@ -71,7 +83,11 @@ pub fn rmsnorm_rows(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
 /// [`rmsnorm_rows`] with the naive row function (the reference for tests).
 pub fn rmsnorm_rows_naive(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     let d = weight.len();
-    assert!(d > 0 && x.len() % d == 0, "rmsnorm_rows: len {} is not seq × {d}", x.len());
+    assert!(
+        d > 0 && x.len() % d == 0,
+        "rmsnorm_rows: len {} is not seq × {d}",
+        x.len()
+    );
     for (xr, or) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
         rmsnorm_naive(xr, weight, eps, or);
     }

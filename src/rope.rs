@@ -80,8 +80,8 @@ pub fn inv_freq(head_dim: usize, theta: f32, scaling: Option<&Llama3RopeScaling>
                 *fi /= s.factor; // low frequency: slowed down by `factor`
             } else {
                 // in between: blend the two smoothly
-                let smooth =
-                    (old_ctx / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+                let smooth = (old_ctx / wavelen - s.low_freq_factor)
+                    / (s.high_freq_factor - s.low_freq_factor);
                 *fi = (1.0 - smooth) * *fi / s.factor + smooth * *fi;
             }
         }
@@ -103,7 +103,12 @@ impl RopeTable {
     // ANCHOR: table
     /// Build the table. The angle `m·θ_i` is an f32 product as in Hugging Face (so positions in
     /// the thousands round the same way); its cos/sin are then correctly rounded to f32.
-    pub fn new(head_dim: usize, max_pos: usize, theta: f32, scaling: Option<&Llama3RopeScaling>) -> Self {
+    pub fn new(
+        head_dim: usize,
+        max_pos: usize,
+        theta: f32,
+        scaling: Option<&Llama3RopeScaling>,
+    ) -> Self {
         let freqs = inv_freq(head_dim, theta, scaling);
         let half = head_dim / 2;
         let mut cos = Vec::with_capacity(max_pos * half);
@@ -115,7 +120,12 @@ impl RopeTable {
                 sin.push(angle.sin() as f32);
             }
         }
-        RopeTable { head_dim, max_pos, cos, sin }
+        RopeTable {
+            head_dim,
+            max_pos,
+            cos,
+            sin,
+        }
     }
     // ANCHOR_END: table
 
@@ -129,15 +139,28 @@ impl RopeTable {
 
     /// `(cos, sin)` rows for position `pos`, each `[head_dim/2]`.
     pub fn cos_sin(&self, pos: usize) -> (&[f32], &[f32]) {
-        assert!(pos < self.max_pos, "rope: position {pos} >= table size {}", self.max_pos);
+        assert!(
+            pos < self.max_pos,
+            "rope: position {pos} >= table size {}",
+            self.max_pos
+        );
         let half = self.head_dim / 2;
-        (&self.cos[pos * half..(pos + 1) * half], &self.sin[pos * half..(pos + 1) * half])
+        (
+            &self.cos[pos * half..(pos + 1) * half],
+            &self.sin[pos * half..(pos + 1) * half],
+        )
     }
 
     // ANCHOR: apply
     /// Rotate one head `x: [head_dim]` in place to position `pos`.
     pub fn apply(&self, x: &mut [f32], pos: usize, layout: RopeLayout) {
-        assert_eq!(x.len(), self.head_dim, "rope: head has {} values, want {}", x.len(), self.head_dim);
+        assert_eq!(
+            x.len(),
+            self.head_dim,
+            "rope: head has {} values, want {}",
+            x.len(),
+            self.head_dim
+        );
         let half = self.head_dim / 2;
         let (cos, sin) = self.cos_sin(pos);
         for i in 0..half {
@@ -155,7 +178,11 @@ impl RopeTable {
 
     /// Rotate every head of one token, `x: [n_heads * head_dim]`, to position `pos`.
     pub fn apply_heads(&self, x: &mut [f32], n_heads: usize, pos: usize, layout: RopeLayout) {
-        assert_eq!(x.len(), n_heads * self.head_dim, "rope: x is not [n_heads * head_dim]");
+        assert_eq!(
+            x.len(),
+            n_heads * self.head_dim,
+            "rope: x is not [n_heads * head_dim]"
+        );
         for head in x.chunks_exact_mut(self.head_dim) {
             self.apply(head, pos, layout);
         }
@@ -165,7 +192,10 @@ impl RopeTable {
     /// (prefill writes the whole prompt at once; decode is `seq = 1`).
     pub fn apply_rows(&self, x: &mut [f32], n_heads: usize, start_pos: usize, layout: RopeLayout) {
         let width = n_heads * self.head_dim;
-        assert!(x.len() % width == 0, "rope: x is not [seq, n_heads * head_dim]");
+        assert!(
+            x.len() % width == 0,
+            "rope: x is not [seq, n_heads * head_dim]"
+        );
         for (t, row) in x.chunks_exact_mut(width).enumerate() {
             self.apply_heads(row, n_heads, start_pos + t, layout);
         }
@@ -173,12 +203,22 @@ impl RopeTable {
 }
 
 /// The reference: rotate one head with the angle computed on the spot (no table), in f64.
-pub fn rope_naive(x: &mut [f32], pos: usize, theta: f32, scaling: Option<&Llama3RopeScaling>, layout: RopeLayout) {
+pub fn rope_naive(
+    x: &mut [f32],
+    pos: usize,
+    theta: f32,
+    scaling: Option<&Llama3RopeScaling>,
+    layout: RopeLayout,
+) {
     let d = x.len();
     let freqs = inv_freq(d, theta, scaling);
     let half = d / 2;
     for (i, &f) in freqs.iter().enumerate() {
-        let (ia, ib) = if layout == RopeLayout::HalfSplit { (i, i + half) } else { (2 * i, 2 * i + 1) };
+        let (ia, ib) = if layout == RopeLayout::HalfSplit {
+            (i, i + half)
+        } else {
+            (2 * i, 2 * i + 1)
+        };
         let angle = (pos as f32 * f) as f64;
         let (a, b) = (x[ia] as f64, x[ib] as f64);
         x[ia] = (a * angle.cos() - b * angle.sin()) as f32;
@@ -208,7 +248,11 @@ pub fn gguf_row_of_hf_row(hf_row: usize, head_dim: usize) -> usize {
 
 /// Reorder the rows of `w: [rows, cols]` so that output row `r` is input row `src_of(r)`.
 fn gather_rows(w: &[f32], rows: usize, src_of: impl Fn(usize) -> usize) -> Vec<f32> {
-    assert!(rows > 0 && w.len() % rows == 0, "rope permute: len {} is not rows × cols", w.len());
+    assert!(
+        rows > 0 && w.len() % rows == 0,
+        "rope permute: len {} is not rows × cols",
+        w.len()
+    );
     let cols = w.len() / rows;
     let mut out = Vec::with_capacity(w.len());
     for r in 0..rows {

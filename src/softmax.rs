@@ -34,7 +34,10 @@ pub fn softmax_naive(x: &[f32]) -> Vec<f32> {
     }
     if m == f32::INFINITY {
         let n_inf = x.iter().filter(|&&v| v == f32::INFINITY).count() as f32;
-        return x.iter().map(|&v| if v == f32::INFINITY { 1.0 / n_inf } else { 0.0 }).collect();
+        return x
+            .iter()
+            .map(|&v| if v == f32::INFINITY { 1.0 / n_inf } else { 0.0 })
+            .collect();
     }
     let e: Vec<f64> = x.iter().map(|&v| ((v - m) as f64).exp()).collect();
     let sum: f64 = e.iter().sum();
@@ -71,7 +74,11 @@ fn softmax_special(x: &mut [f32], m: f32) {
     } else if m == f32::INFINITY {
         let n_inf = x.iter().filter(|&&v| v == f32::INFINITY).count() as f32;
         for v in x.iter_mut() {
-            *v = if *v == f32::INFINITY { 1.0 / n_inf } else { 0.0 };
+            *v = if *v == f32::INFINITY {
+                1.0 / n_inf
+            } else {
+                0.0
+            };
         }
     } else {
         x.fill(0.0); // all -inf (or empty): attends to nothing
@@ -80,7 +87,11 @@ fn softmax_special(x: &mut [f32], m: f32) {
 
 /// Softmax of every row of `x: [rows, cols]`, in place.
 pub fn softmax_rows(x: &mut [f32], cols: usize) {
-    assert!(cols > 0 && x.len() % cols == 0, "softmax_rows: len {} is not rows × {cols}", x.len());
+    assert!(
+        cols > 0 && x.len() % cols == 0,
+        "softmax_rows: len {} is not rows × {cols}",
+        x.len()
+    );
     for row in x.chunks_exact_mut(cols) {
         softmax_inplace(row);
     }
@@ -95,7 +106,10 @@ mod tests {
         // [0, ln 3] → [1/4, 3/4]
         let mut x = [0.0f32, 3.0f32.ln()];
         softmax_inplace(&mut x);
-        assert!((x[0] - 0.25).abs() < 1e-7 && (x[1] - 0.75).abs() < 1e-7, "{x:?}");
+        assert!(
+            (x[0] - 0.25).abs() < 1e-7 && (x[1] - 0.75).abs() < 1e-7,
+            "{x:?}"
+        );
     }
 
     #[test]

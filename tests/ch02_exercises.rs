@@ -48,7 +48,10 @@ fn exercise_1_norm_after_rope() {
     let mut x = [3.0f32, 4.0, 0.0, 0.0];
     t.apply(&mut x, 7, RopeLayout::HalfSplit);
     let norm = x.iter().map(|v| v * v).sum::<f32>().sqrt();
-    assert!((norm - answer::NORM_AFTER_ROPE).abs() < 1e-5, "‖rope(x, 7)‖ = {norm}");
+    assert!(
+        (norm - answer::NORM_AFTER_ROPE).abs() < 1e-5,
+        "‖rope(x, 7)‖ = {norm}"
+    );
 }
 
 #[test]
@@ -64,7 +67,10 @@ fn exercise_2_relative_positions() {
         a.iter().zip(&b).map(|(x, y)| x * y).sum::<f32>()
     };
     let (s, s2) = (score(10, 7), score(25, answer::SAME_SCORE_KEY_POSITION));
-    assert!((s - s2).abs() < 1e-5, "<rope(q,10), rope(k,7)> = {s} but at your position {s2}");
+    assert!(
+        (s - s2).abs() < 1e-5,
+        "<rope(q,10), rope(k,7)> = {s} but at your position {s2}"
+    );
 }
 
 #[test]
@@ -84,6 +90,11 @@ fn exercise_3_rotate_pair() {
             got[i] = a;
             got[i + d / 2] = b;
         }
-        assert_close(&format!("your rotation at position {pos}"), &got, &want, 1e-5);
+        assert_close(
+            &format!("your rotation at position {pos}"),
+            &got,
+            &want,
+            1e-5,
+        );
     }
 }

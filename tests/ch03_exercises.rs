@@ -43,7 +43,9 @@ mod answer {
 
     pub fn repeat_kv(row: &[f32], n_heads: usize, n_kv: usize, hd: usize) -> Vec<f32> {
         let group = n_heads / n_kv;
-        row.chunks(hd).flat_map(|head| std::iter::repeat_n(head, group).flatten().copied()).collect()
+        row.chunks(hd)
+            .flat_map(|head| std::iter::repeat_n(head, group).flatten().copied())
+            .collect()
     }
 }
 
@@ -53,7 +55,11 @@ fn random(rng: &mut rand::rngs::StdRng, n: usize) -> Vec<f32> {
 
 #[test]
 fn exercise_1_row_zero() {
-    let shape = AttentionShape { n_heads: 1, n_kv_heads: 1, head_dim: 3 };
+    let shape = AttentionShape {
+        n_heads: 1,
+        n_kv_heads: 1,
+        head_dim: 3,
+    };
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let mut cache = KvCache::new(1, 4, 3);
     let mut v = vec![0.5, -1.0, 2.0];
@@ -75,11 +81,24 @@ fn exercise_2_kv_bytes() {
 #[test]
 fn exercise_3_repeat_kv() {
     let (nh, nkv, hd, seq) = (9, 3, 8, 6);
-    let gqa = AttentionShape { n_heads: nh, n_kv_heads: nkv, head_dim: hd };
-    let mha = AttentionShape { n_heads: nh, n_kv_heads: nh, head_dim: hd };
+    let gqa = AttentionShape {
+        n_heads: nh,
+        n_kv_heads: nkv,
+        head_dim: hd,
+    };
+    let mha = AttentionShape {
+        n_heads: nh,
+        n_kv_heads: nh,
+        head_dim: hd,
+    };
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let mut cache = KvCache::new(1, seq, nkv * hd);
-    cache.write_rows(0, 0, &random(&mut rng, seq * nkv * hd), &random(&mut rng, seq * nkv * hd));
+    cache.write_rows(
+        0,
+        0,
+        &random(&mut rng, seq * nkv * hd),
+        &random(&mut rng, seq * nkv * hd),
+    );
     let mut repeated = KvCache::new(1, seq, nh * hd);
     for pos in 0..seq {
         let k = answer::repeat_kv(cache.k_row(0, pos), nh, nkv, hd);

@@ -22,7 +22,12 @@ mod answer {
 #[cfg(feature = "solutions")]
 mod answer {
     /// mean(x²) = (1 + 4 + 9 + 16) / 4 = 7.5, √7.5 = 2.7386128, y = x / 2.7386128.
-    pub const RMSNORM_1234: [f32; 4] = [1.0 / 2.7386128, 2.0 / 2.7386128, 3.0 / 2.7386128, 4.0 / 2.7386128];
+    pub const RMSNORM_1234: [f32; 4] = [
+        1.0 / 2.7386128,
+        2.0 / 2.7386128,
+        3.0 / 2.7386128,
+        4.0 / 2.7386128,
+    ];
     /// silu(1) = 1 / (1 + e⁻¹) = 0.7310586, times 2.
     pub const SWIGLU_1_2: f32 = 2.0 * 0.7310586;
     /// q, o: 576·576 each; k, v: 192·576 each; gate, up, down: 1536·576 each; two norms: 576 each.
@@ -36,7 +41,12 @@ const FIVE_DECIMALS: f32 = 1e-5;
 fn exercise_1_rmsnorm_by_hand() {
     let mut y = [0.0f32; 4];
     rmsnorm(&[1.0, 2.0, 3.0, 4.0], &[1.0; 4], 1e-12, &mut y);
-    assert_close("RMSNorm([1, 2, 3, 4])", &answer::RMSNORM_1234, &y, FIVE_DECIMALS);
+    assert_close(
+        "RMSNorm([1, 2, 3, 4])",
+        &answer::RMSNORM_1234,
+        &y,
+        FIVE_DECIMALS,
+    );
 }
 
 #[test]
@@ -49,6 +59,18 @@ fn exercise_2_swiglu() {
 #[test]
 fn exercise_3_params_per_block() {
     let (d, q, kv, ffn) = (576usize, 9 * 64, 3 * 64, 1536usize);
-    let counted = [d * q, d * kv, d * kv, q * d, ffn * d, ffn * d, d * ffn, d, d].iter().sum::<usize>();
+    let counted = [
+        d * q,
+        d * kv,
+        d * kv,
+        q * d,
+        ffn * d,
+        ffn * d,
+        d * ffn,
+        d,
+        d,
+    ]
+    .iter()
+    .sum::<usize>();
     assert_eq!(answer::PARAMS_PER_BLOCK, counted);
 }

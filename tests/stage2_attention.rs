@@ -23,9 +23,20 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    (1usize..5, 1usize..4, prop_oneof![1usize..9, Just(64), 9usize..70], 0usize..20, 1usize..16, any::<u64>())
+    (
+        1usize..5,
+        1usize..4,
+        prop_oneof![1usize..9, Just(64), 9usize..70],
+        0usize..20,
+        1usize..16,
+        any::<u64>(),
+    )
         .prop_map(|(n_kv, group, head_dim, start_pos, seq, seed)| Case {
-            shape: AttentionShape { n_heads: n_kv * group, n_kv_heads: n_kv, head_dim },
+            shape: AttentionShape {
+                n_heads: n_kv * group,
+                n_kv_heads: n_kv,
+                head_dim,
+            },
             start_pos,
             seq,
             seed,
@@ -43,7 +54,10 @@ fn setup(c: &Case) -> (Vec<f32>, KvCache) {
     let kv_dim = c.shape.kv_dim();
     let q = random(&mut rng, c.seq * c.shape.q_dim());
     let mut cache = KvCache::new(2, total + 3, kv_dim);
-    let (k, v) = (random(&mut rng, total * kv_dim), random(&mut rng, total * kv_dim));
+    let (k, v) = (
+        random(&mut rng, total * kv_dim),
+        random(&mut rng, total * kv_dim),
+    );
     cache.write_rows(1, 0, &k, &v);
     (q, cache)
 }
@@ -162,17 +176,32 @@ proptest! {
 #[test]
 fn long_context_decode_and_large_logits() {
     // one decode step at position 3000 with SmolLM2's head layout, then huge scores
-    let shape = AttentionShape { n_heads: 9, n_kv_heads: 3, head_dim: 64 };
+    let shape = AttentionShape {
+        n_heads: 9,
+        n_kv_heads: 3,
+        head_dim: 64,
+    };
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let total = 3001;
     let mut cache = KvCache::new(1, total, shape.kv_dim());
-    cache.write_rows(0, 0, &random(&mut rng, total * 192), &random(&mut rng, total * 192));
+    cache.write_rows(
+        0,
+        0,
+        &random(&mut rng, total * 192),
+        &random(&mut rng, total * 192),
+    );
     for scale in [1.0f32, 1000.0] {
-        let q: Vec<f32> = random(&mut rng, shape.q_dim()).iter().map(|v| v * scale).collect();
+        let q: Vec<f32> = random(&mut rng, shape.q_dim())
+            .iter()
+            .map(|v| v * scale)
+            .collect();
         let (mut fast, mut naive) = (vec![0.0; q.len()], vec![0.0; q.len()]);
         attention(&q, &cache, 0, total - 1, &shape, &mut fast, None);
         attention_naive(&q, &cache, 0, total - 1, &shape, &mut naive, None);
-        assert!(fast.iter().all(|v| v.is_finite()), "non-finite output at scale {scale}");
+        assert!(
+            fast.iter().all(|v| v.is_finite()),
+            "non-finite output at scale {scale}"
+        );
         // scores of ±1000·8 make the softmax nearly one-hot; near-ties are where f32 and f64
         // can disagree most, so the large-scale check is looser
         let tol = if scale == 1.0 { ATTN_TOL } else { 1e-3 };

@@ -23,19 +23,29 @@ const ATTN_TOL: f32 = 1e-5;
 const MLP_TOL: f32 = 1e-5;
 
 fn load(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/stage2/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e} (regenerate with: /work/venv/bin/python scripts/fixtures_stage2.py)"));
+    let path = format!(
+        "{}/tests/fixtures/stage2/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e} (regenerate with: /work/venv/bin/python scripts/fixtures_stage2.py)")
+    });
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON: {e}"))
 }
 
 fn f32s(v: &Value, key: &str) -> Vec<f32> {
-    v[key].as_array().unwrap_or_else(|| panic!("fixture has no array `{key}`"))
-        .iter().map(|x| x.as_f64().expect("number") as f32).collect()
+    v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("fixture has no array `{key}`"))
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
 }
 
 fn usize_of(v: &Value, key: &str) -> usize {
-    v[key].as_u64().unwrap_or_else(|| panic!("fixture has no integer `{key}`")) as usize
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("fixture has no integer `{key}`")) as usize
 }
 
 fn cases(v: &Value) -> &Vec<Value> {
@@ -59,7 +69,11 @@ fn rmsnorm_matches_llama_rmsnorm() {
 #[test]
 fn rope_matches_llama_rotary_embedding() {
     for c in cases(&load("rope.json")) {
-        let (nh, nkv, hd) = (usize_of(c, "n_heads"), usize_of(c, "n_kv_heads"), usize_of(c, "head_dim"));
+        let (nh, nkv, hd) = (
+            usize_of(c, "n_heads"),
+            usize_of(c, "n_kv_heads"),
+            usize_of(c, "head_dim"),
+        );
         let theta = c["rope_theta"].as_f64().expect("rope_theta") as f32;
         let scaling = (c["rope_type"] == "llama3").then(|| Llama3RopeScaling {
             factor: c["factor"].as_f64().expect("factor") as f32,
@@ -68,16 +82,40 @@ fn rope_matches_llama_rotary_embedding() {
             original_max_position_embeddings: usize_of(c, "original_max_position_embeddings"),
         });
         let name = c["name"].as_str().unwrap_or("?");
-        check_close(&format!("inv_freq ({name})"), &inv_freq(hd, theta, scaling.as_ref()), &f32s(c, "inv_freq"), INV_FREQ_TOL);
-        let positions: Vec<usize> = c["positions"].as_array().expect("positions")
-            .iter().map(|p| p.as_u64().expect("position") as usize).collect();
-        let table = RopeTable::new(hd, positions.iter().max().unwrap() + 1, theta, scaling.as_ref());
+        check_close(
+            &format!("inv_freq ({name})"),
+            &inv_freq(hd, theta, scaling.as_ref()),
+            &f32s(c, "inv_freq"),
+            INV_FREQ_TOL,
+        );
+        let positions: Vec<usize> = c["positions"]
+            .as_array()
+            .expect("positions")
+            .iter()
+            .map(|p| p.as_u64().expect("position") as usize)
+            .collect();
+        let table = RopeTable::new(
+            hd,
+            positions.iter().max().unwrap() + 1,
+            theta,
+            scaling.as_ref(),
+        );
         for (key, n) in [("q", nh), ("k", nkv)] {
             let mut x = f32s(c, key); // [seq, n * hd], row t at positions[t]
             for (t, &pos) in positions.iter().enumerate() {
-                table.apply_heads(&mut x[t * n * hd..(t + 1) * n * hd], n, pos, RopeLayout::HalfSplit);
+                table.apply_heads(
+                    &mut x[t * n * hd..(t + 1) * n * hd],
+                    n,
+                    pos,
+                    RopeLayout::HalfSplit,
+                );
             }
-            let d = check_close(&format!("rope {key} ({name})"), &x, &f32s(c, &format!("{key}_rot")), ROPE_TOL);
+            let d = check_close(
+                &format!("rope {key} ({name})"),
+                &x,
+                &f32s(c, &format!("{key}_rot")),
+                ROPE_TOL,
+            );
             println!("rope {name} {key}: max diff {d:.2e}");
         }
     }
@@ -110,7 +148,16 @@ fn mlp_matches_llama_mlp() {
     for c in cases(&load("mlp.json")) {
         let (seq, d, ffn) = (usize_of(c, "seq"), usize_of(c, "d"), usize_of(c, "ffn"));
         let mut got = vec![0.0; seq * d];
-        mlp_naive(&f32s(c, "x"), &f32s(c, "w_gate"), &f32s(c, "w_up"), &f32s(c, "w_down"), seq, d, ffn, &mut got);
+        mlp_naive(
+            &f32s(c, "x"),
+            &f32s(c, "w_gate"),
+            &f32s(c, "w_up"),
+            &f32s(c, "w_down"),
+            seq,
+            d,
+            ffn,
+            &mut got,
+        );
         let diff = check_close("mlp vs LlamaMLP", &got, &f32s(c, "y"), MLP_TOL);
         println!("mlp d={d} ffn={ffn}: max diff {diff:.2e}");
     }

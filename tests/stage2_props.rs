@@ -5,8 +5,8 @@
 use glassbox::compare::assert_close;
 use glassbox::rmsnorm::{rms, rmsnorm, rmsnorm_naive, rmsnorm_rows, rmsnorm_rows_naive};
 use glassbox::rope::{
-    gguf_row_of_hf_row, hf_row_of_gguf_row, hf_to_interleaved_rows, interleaved_to_hf_rows, rope_naive,
-    Llama3RopeScaling, RopeLayout, RopeTable,
+    gguf_row_of_hf_row, hf_row_of_gguf_row, hf_to_interleaved_rows, interleaved_to_hf_rows,
+    rope_naive, Llama3RopeScaling, RopeLayout, RopeTable,
 };
 use glassbox::softmax::{softmax_inplace, softmax_naive};
 use glassbox::swiglu::{silu, swiglu, swiglu_inplace};

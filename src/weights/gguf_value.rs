@@ -198,8 +198,14 @@ impl<'a> Reader<'a> {
         Ok(())
     }
     pub(crate) fn string(&mut self, what: &str) -> Result<String> {
-        let len = self.u64(&format!("length of {what}"))?;
-        self.check_count(len, 1, &format!("length of {what}"))?;
+        // (labels are formatted only on the error path: this runs once per token string)
+        if self.remaining() < 8 {
+            return self.bytes(8, &format!("length of {what}")).map(|_| String::new());
+        }
+        let len = self.u64("")?;
+        if len > self.remaining() as u64 {
+            self.check_count(len, 1, &format!("length of {what}"))?;
+        }
         let start = self.pos;
         let raw = self.bytes(len as usize, what)?;
         String::from_utf8(raw.to_vec()).map_err(|e| {
@@ -239,8 +245,10 @@ impl<'a> Reader<'a> {
                 };
                 self.check_count(count, min, &format!("length of {what}"))?;
                 let mut items = Vec::with_capacity(count as usize);
-                for i in 0..count {
-                    items.push(self.value(elem, &format!("{what}[{i}]"), depth + 1)?);
+                // elements share the array's label: formatting "{what}[{i}]" for each of the
+                // 49152 tokens would cost more than reading them
+                for _ in 0..count {
+                    items.push(self.value(elem, what, depth + 1)?);
                 }
                 GgufValue::Array(items)
             }
