@@ -3,7 +3,10 @@
 //!
 //! ```text
 //! GLASSBOX_DATA=... cargo bench --bench forward
+//! cargo bench --bench forward -- decode      # only the decode benchmarks (~1 minute)
 //! ```
+//!
+//! The full run takes several minutes: criterion's minimum of 10 samples of a 512-token prefill.
 //!
 //! Throughput is in tokens per second (criterion's "elem/s"): for prefill, prompt tokens per
 //! second of one forward pass from an empty cache; for decode, one new token after 128 cached

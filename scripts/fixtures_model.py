@@ -21,6 +21,7 @@ How the reference is made:
   the GGUF's vocabulary and merges with SmolLM2's pre-tokenizer
   Sequence[Digits(individual_digits=True), ByteLevel]. transformers' GGUF tokenizer drops the
   digit split (see issue 2), so its ids are recorded too (`hf_gguf_ids`) when they differ.
+  (With transformers 5.24.0 the two agreed on every prompt below, so no `hf_gguf_ids` is stored.)
   The model is fed the original ids directly (input_ids), never transformers' tokenization.
 * Greedy continuation: 32 steps of argmax over the raw logits (no eos stop, no penalties),
   with the log-probability of each chosen token and the gap to the runner-up logit.

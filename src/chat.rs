@@ -89,7 +89,7 @@ fn python_methods(state: &minijinja::State, value: &Value, method: &str, args: &
                 Some(sep) => Value::from(s.split(sep).map(Value::from).collect::<Vec<_>>()),
                 None => Value::from(s.split_whitespace().map(Value::from).collect::<Vec<_>>()),
             },
-            "title" | "capitalize" => state.apply_filter(method, &[value.clone()])?,
+            "title" | "capitalize" => state.apply_filter(method, std::slice::from_ref(value))?,
             _ => return unknown(),
         };
         return Ok(out);
@@ -98,7 +98,7 @@ fn python_methods(state: &minijinja::State, value: &Value, method: &str, args: &
         match method {
             "items" => {
                 let _: () = from_args(args)?;
-                return state.apply_filter("items", &[value.clone()]);
+                return state.apply_filter("items", std::slice::from_ref(value));
             }
             "keys" | "values" => {
                 let _: () = from_args(args)?;

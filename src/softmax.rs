@@ -48,9 +48,10 @@ pub fn softmax_naive(x: &[f32]) -> Vec<f32> {
 // ANCHOR: softmax_inplace
 /// Softmax of one row, in place, in f32: max, then `exp(x - max)` and its sum, then scale.
 pub fn softmax_inplace(x: &mut [f32]) {
-    // 1. the maximum (NaN-aware: f32::max ignores NaN, so check separately below)
+    // 1. the maximum. f32::max skips NaN, so a NaN entry reaches step 2 and makes the sum NaN;
+    //    rows whose max is ±inf (all masked, +inf entries, all NaN, empty) take the slow path.
     let m = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if m == f32::NEG_INFINITY || m == f32::INFINITY || m.is_nan() {
+    if !m.is_finite() {
         return softmax_special(x, m);
     }
     // 2. exponentiate the shifted values and sum them; every exponent is <= 0

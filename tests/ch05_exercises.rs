@@ -1,9 +1,10 @@
 //! Chapter 5 exercises: `cargo test --test ch05_exercises`.
 //!
-//! 1. **Predict the number.** How many floating-point operations do SmolLM2-135M's matrix
-//!    products cost per token? Write your formula in `answer::flops_per_token` (in terms of the
-//!    config's shapes, not a literal) and run the test. The file ships with a first answer that
-//!    lists every matrix by hand; the reference answer derives it from the shapes.
+//! 1. **Predict the number.** How many floating-point operations do a 1B Llama's matrix
+//!    products cost per token (d 2048, kv_dim 512, ffn 8192, 16 layers, vocab 128,256)?
+//!    Write the formula in `answer::flops_per_token` (in terms of the config's shapes, not a
+//!    list) and check it still gives SmolLM2's 268,959,744; the reference answer also checks
+//!    your prediction (`flops_per_token_of_llama_1b`).
 //! 2. **Your own kernel.** `answer::my_matmul` must equal `matmul_naive` on shapes built from
 //!    1, 7, 33 and 577 (sizes that do not fill an 8-lane register, and one past it). It ships as
 //!    one `dot` per output; rewrite it with a 2×2 register tile of `f32x8` accumulators and keep

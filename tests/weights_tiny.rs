@@ -104,3 +104,49 @@ fn gguf_names_round_trip() {
     assert_eq!(gguf_name_of("lm_head.weight").as_deref(), Some("output.weight"));
     assert_eq!(gguf_name_of("model.layers.x.mlp.up_proj.weight"), None);
 }
+
+#[test]
+fn sharded_safetensors_load_like_one_file() {
+    use glassbox::weights::safetensors::SafetensorsModel;
+    use safetensors::tensor::{Dtype, TensorView};
+    let one = SafetensorsModel::open(&fixture("hf")).expect("one file");
+    let dir = std::env::temp_dir().join(format!("glassbox-shards-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    for f in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(fixture("hf").join(f), dir.join(f)).expect("copy");
+    }
+    // two shards: names in order, split in the middle, plus the index that maps them
+    let names: Vec<String> = one.names().map(str::to_string).collect();
+    let tensors: Vec<WeightMatrix> = names.iter().map(|n| one.tensor(n).expect("tensor")).collect();
+    let mut weight_map = serde_json::Map::new();
+    for (s, chunk) in names.chunks(names.len().div_ceil(2)).enumerate() {
+        let file = format!("model-{:05}-of-00002.safetensors", s + 1);
+        let views: Vec<(String, TensorView)> = chunk
+            .iter()
+            .map(|n| {
+                let w = &tensors[names.iter().position(|x| x == n).expect("name")];
+                let (shape, _) = one.shape(n).expect("shape");
+                weight_map.insert(n.clone(), Value::from(file.clone()));
+                (n.clone(), TensorView::new(Dtype::F32, shape, w.bytes()).expect("view"))
+            })
+            .collect();
+        let bytes = safetensors::serialize(views, None).expect("serialize");
+        std::fs::write(dir.join(&file), bytes).expect("write shard");
+    }
+    let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
+    std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).expect("index");
+    let sharded = ModelFiles::open(&dir).expect("sharded model loads");
+    let single = ModelFiles::open(&fixture("hf")).expect("single file");
+    assert_eq!(sharded.tensors.len(), single.tensors.len());
+    for (name, w) in &single.tensors {
+        assert_eq!(sharded.tensors[name].bytes(), w.bytes(), "{name}");
+    }
+    // an index that promises a tensor its shard lacks is an error naming it
+    let mut bad = index.clone();
+    bad["weight_map"]["model.extra.weight"] = Value::from("model-00001-of-00002.safetensors");
+    std::fs::write(dir.join("model.safetensors.index.json"), bad.to_string()).expect("index");
+    let e = ModelFiles::open(&dir).err().expect("missing tensor").to_string();
+    assert!(e.contains("missing tensor `model.extra.weight`"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -238,7 +238,7 @@ impl<'a> Reader<'a> {
                 let min = match elem {
                     0 | 1 | 7 => 1,
                     2 | 3 => 2,
-                    4 | 5 | 6 => 4,
+                    4..=6 => 4, // u32, i32, f32
                     8 | 10 | 11 | 12 => 8,
                     9 => 12,
                     _ => return Err(self.bad_type(elem, what)),
