@@ -92,7 +92,7 @@ fn main() -> glassbox::Result<()> {
     let svg = chart(&logits, &order, &name);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/img/ch09-next-token.svg");
     std::fs::write(&path, svg).map_err(|e| glassbox::Error::io(&path, e))?;
-    println!("wrote {}", path.display());
+    println!("wrote book/src/img/{}", path.file_name().and_then(|n| n.to_str()).unwrap_or(""));
     Ok(())
 }
 

@@ -32,7 +32,7 @@ fn main() -> glassbox::Result<()> {
     // ANCHOR_END: boundaries
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/img/ch11-chatml-tokens.svg");
     std::fs::write(&path, token_svg(&ids, tok)).map_err(|e| glassbox::Error::io(&path, e))?;
-    println!("wrote {}", path.display());
+    println!("wrote book/src/img/{}", path.file_name().and_then(|n| n.to_str()).unwrap_or(""));
 
     // ANCHOR: reply
     let cfg = GenerateConfig {
