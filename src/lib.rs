@@ -26,6 +26,8 @@
 //! * Activations are always `f32`. Weights stay in their stored type (F32, F16, BF16, Q8_0, Q4_0,
 //!   Q4_1) and are memory-mapped; each type has its own matrix–vector kernel.
 
+// Modules are listed in pipeline order, one per line with blank lines between them (rustfmt
+// would otherwise sort them alphabetically).
 pub mod error;
 
 // Stage 1: text → token ids → text
@@ -33,22 +35,33 @@ pub mod tokenizer;
 
 // Stage 2: the math of one transformer block, each piece with a naive reference beside it
 pub mod matmul;
+
 pub mod softmax;
+
 pub mod rmsnorm;
+
 pub mod rope;
+
 pub mod attention;
+
 pub mod swiglu;
+
 pub mod compare;
 
 // Stage 3: real weights as stored, and the forward pass over a KV-cache
 pub mod quant;
+
 pub mod weights;
+
 pub mod model;
+
 pub mod npy;
 
 // Stage 4: logits → text
 pub mod sampler;
+
 pub mod chat;
+
 pub mod generate;
 
 // The command-line front end (`glassbox <command>`), one file per command.
