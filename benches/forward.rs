@@ -21,7 +21,10 @@ use glassbox::model::Llama;
 use glassbox::weights::fetch;
 
 fn pool(t: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(t).build().expect("rayon pool")
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(t)
+        .build()
+        .expect("rayon pool")
 }
 
 fn model() -> Llama {
@@ -31,7 +34,9 @@ fn model() -> Llama {
 
 /// A prompt of `n` real token ids (a repeated English sentence).
 fn prompt(m: &Llama, n: usize) -> Vec<u32> {
-    let ids = m.tokenizer.encode("The history of the printing press begins long before Gutenberg, in East Asia. ");
+    let ids = m
+        .tokenizer
+        .encode("The history of the printing press begins long before Gutenberg, in East Asia. ");
     ids.iter().copied().cycle().take(n).collect()
 }
 
@@ -39,7 +44,9 @@ fn load(c: &mut Criterion) {
     let path = fetch::default_model().expect("the default model");
     let mut g = c.benchmark_group("load");
     g.sample_size(10);
-    g.bench_function("smollm2-135m-q4_1", |b| b.iter(|| Llama::load(&path).expect("load")));
+    g.bench_function("smollm2-135m-q4_1", |b| {
+        b.iter(|| Llama::load(&path).expect("load"))
+    });
     g.finish();
 }
 
@@ -53,14 +60,18 @@ fn prefill(c: &mut Criterion) {
             let ids = prompt(&m, n);
             let mut s = m.new_session(n).expect("session");
             g.throughput(Throughput::Elements(n as u64));
-            g.bench_with_input(BenchmarkId::new(format!("{threads}t"), n), &ids, |b, ids| {
-                p.install(|| {
-                    b.iter(|| {
-                        s.reset();
-                        m.forward(&mut s, ids).expect("forward")[0]
+            g.bench_with_input(
+                BenchmarkId::new(format!("{threads}t"), n),
+                &ids,
+                |b, ids| {
+                    p.install(|| {
+                        b.iter(|| {
+                            s.reset();
+                            m.forward(&mut s, ids).expect("forward")[0]
+                        })
                     })
-                })
-            });
+                },
+            );
         }
     }
     g.finish();
@@ -77,14 +88,17 @@ fn decode(c: &mut Criterion) {
         let p = pool(threads);
         let mut s = m.new_session(ctx + 1).expect("session");
         p.install(|| m.forward(&mut s, &ids[..ctx]).map(|_| ()).expect("prefill"));
-        g.bench_function(BenchmarkId::new(format!("{threads}t"), format!("ctx{ctx}")), |b| {
-            p.install(|| {
-                b.iter(|| {
-                    s.truncate(ctx);
-                    m.forward(&mut s, &ids[ctx..ctx + 1]).expect("decode")[0]
+        g.bench_function(
+            BenchmarkId::new(format!("{threads}t"), format!("ctx{ctx}")),
+            |b| {
+                p.install(|| {
+                    b.iter(|| {
+                        s.truncate(ctx);
+                        m.forward(&mut s, &ids[ctx..ctx + 1]).expect("decode")[0]
+                    })
                 })
-            })
-        });
+            },
+        );
     }
     g.finish();
 }

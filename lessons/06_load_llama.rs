@@ -78,20 +78,39 @@ fn main() -> glassbox::Result<()> {
     };
     note(&model.embed_tokens);
     for l in &model.layers {
-        for w in [&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj] {
+        for w in [
+            &l.q_proj,
+            &l.k_proj,
+            &l.v_proj,
+            &l.o_proj,
+            &l.gate_proj,
+            &l.up_proj,
+            &l.down_proj,
+        ] {
             note(w);
         }
     }
     for (ty, (n, bytes)) in &by_type {
         println!("  {ty:5} {n:4} matrices  {:7.2} MB", *bytes as f64 / 1e6);
     }
-    println!("  (norm weights: {} vectors of {} f32)", 2 * c.num_hidden_layers + 1, c.hidden_size);
+    println!(
+        "  (norm weights: {} vectors of {} f32)",
+        2 * c.num_hidden_layers + 1,
+        c.hidden_size
+    );
 
     // ANCHOR: first_values
     let w = &model.layers[0].gate_proj; // [1536, 576], Q4_1
     let mut row = vec![0.0f32; w.cols];
     w.dequantize_row(0, &mut row);
-    println!("\n{} [{}, {}] {}: row 0 = {:.4?} ...", w.name, w.rows, w.cols, w.dtype.name(), &row[..8]);
+    println!(
+        "\n{} [{}, {}] {}: row 0 = {:.4?} ...",
+        w.name,
+        w.rows,
+        w.cols,
+        w.dtype.name(),
+        &row[..8]
+    );
     // ANCHOR_END: first_values
 
     // ANCHOR: block
@@ -106,21 +125,31 @@ fn main() -> glassbox::Result<()> {
     let same = by_hand.iter().zip(&row[..32]).all(|(a, b)| a == b);
     println!("by hand == library decoder for all 32 elements: {same}");
     // ANCHOR_END: block
-    assert!(same, "the hand decoder disagrees with quant::dequantize_row");
+    assert!(
+        same,
+        "the hand decoder disagrees with quant::dequantize_row"
+    );
 
     // Loading: map vs read. Mapping touches no weight bytes until they are used.
     let t = Instant::now();
     let all = std::fs::read(&path).map_err(|e| glassbox::Error::io(&path, e))?;
     let read_ms = t.elapsed().as_secs_f64() * 1e3;
-    println!("\nload (memory map + tokenizer + Q/K row permutation): {load_ms:.0} ms; \
-              reading all {:.1} MB into memory: {read_ms:.0} ms", all.len() as f64 / 1e6);
+    println!(
+        "\nload (memory map + tokenizer + Q/K row permutation): {load_ms:.0} ms; \
+              reading all {:.1} MB into memory: {read_ms:.0} ms",
+        all.len() as f64 / 1e6
+    );
 
     // Round-trip error on a real row: the embedding of " Paris" (stored Q8_0), re-quantized.
     let paris = model.tokenizer.encode(" Paris");
     let id = paris[0] as usize;
     let mut x = vec![0.0f32; c.hidden_size];
     model.embed_tokens.dequantize_row(id, &mut x);
-    println!("\nembedding row of {:?} (id {id}), rms {:.4}; quantized again:", " Paris", rms(&x));
+    println!(
+        "\nembedding row of {:?} (id {id}), rms {:.4}; quantized again:",
+        " Paris",
+        rms(&x)
+    );
     for dt in [DType::Q8_0, DType::Q4_1, DType::Q4_0] {
         let q = quant::quantize_row(dt, &x);
         let mut back = vec![0.0f32; x.len()];

@@ -37,10 +37,17 @@ fn main() -> glassbox::Result<()> {
 
     let pieces: Vec<String> = ids
         .iter()
-        .map(|&id| String::from_utf8_lossy(model.tokenizer.token_bytes(id).unwrap_or(b"?")).into_owned())
+        .map(|&id| {
+            String::from_utf8_lossy(model.tokenizer.token_bytes(id).unwrap_or(b"?")).into_owned()
+        })
         .collect();
     println!("{prompt:?} → ids {ids:?} = {pieces:?}");
-    println!("x: [{}, {}] → 30 blocks → logits: [{}]\n", ids.len(), model.config.hidden_size, logits.len());
+    println!(
+        "x: [{}, {}] → 30 blocks → logits: [{}]\n",
+        ids.len(),
+        model.config.hidden_size,
+        logits.len()
+    );
 
     // ANCHOR: layers
     let states = session.captured().expect("capture is on");
@@ -64,13 +71,20 @@ fn main() -> glassbox::Result<()> {
     let top = glassbox::cli::logits::top_k(&logits, 5);
     println!("\ntop-5 next tokens:");
     for (id, l) in top {
-        let text = String::from_utf8_lossy(model.tokenizer.token_bytes(id).unwrap_or(b"?")).into_owned();
-        println!("  {id:6} {text:12?} logit {l:7.3}  p = {:.3}", (l - max).exp() / z);
+        let text =
+            String::from_utf8_lossy(model.tokenizer.token_bytes(id).unwrap_or(b"?")).into_owned();
+        println!(
+            "  {id:6} {text:12?} logit {l:7.3}  p = {:.3}",
+            (l - max).exp() / z
+        );
     }
     // ANCHOR_END: top5
 
     // Latency of one forward pass over n tokens (best of 3, from an empty cache).
-    println!("\nlatency of a forward pass ({} rayon threads):", rayon::current_num_threads());
+    println!(
+        "\nlatency of a forward pass ({} rayon threads):",
+        rayon::current_num_threads()
+    );
     let long: Vec<u32> = ids.iter().copied().cycle().take(128).collect();
     for len in [1usize, 16, 128] {
         let mut best = f64::INFINITY;
@@ -80,7 +94,11 @@ fn main() -> glassbox::Result<()> {
             model.forward(&mut session, &long[..len])?;
             best = best.min(t.elapsed().as_secs_f64());
         }
-        println!("  {len:4} tokens: {:7.1} ms  ({:6.1} tokens/s)", best * 1e3, len as f64 / best);
+        println!(
+            "  {len:4} tokens: {:7.1} ms  ({:6.1} tokens/s)",
+            best * 1e3,
+            len as f64 / best
+        );
     }
     if let Some(mb) = peak_rss_mb() {
         println!("peak resident memory: {mb:.0} MB (weights are mapped, so the file's pages count once touched)");

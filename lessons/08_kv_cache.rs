@@ -21,13 +21,20 @@ use glassbox::weights::fetch;
 const NEW_TOKENS: usize = 64;
 
 fn argmax(x: &[f32]) -> u32 {
-    x.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i as u32)
+    x.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i as u32)
 }
 
 // ANCHOR: with_cache
 /// Greedy generation reusing the cache: one prefill, then one token per forward pass.
 /// Returns the ids and the seconds each new token took.
-fn with_cache(m: &Llama, s: &mut Session, prompt: &[u32]) -> glassbox::Result<(Vec<u32>, Vec<f64>)> {
+fn with_cache(
+    m: &Llama,
+    s: &mut Session,
+    prompt: &[u32],
+) -> glassbox::Result<(Vec<u32>, Vec<f64>)> {
     s.reset();
     let (mut ids, mut times) = (Vec::new(), Vec::new());
     let t = Instant::now();
@@ -46,7 +53,11 @@ fn with_cache(m: &Llama, s: &mut Session, prompt: &[u32]) -> glassbox::Result<(V
 
 // ANCHOR: without_cache
 /// Greedy generation recomputing everything: each step runs prompt + generated so far.
-fn without_cache(m: &Llama, s: &mut Session, prompt: &[u32]) -> glassbox::Result<(Vec<u32>, Vec<f64>)> {
+fn without_cache(
+    m: &Llama,
+    s: &mut Session,
+    prompt: &[u32],
+) -> glassbox::Result<(Vec<u32>, Vec<f64>)> {
     let mut seq = prompt.to_vec();
     let mut times = Vec::new();
     for _ in 0..NEW_TOKENS {
@@ -62,7 +73,9 @@ fn without_cache(m: &Llama, s: &mut Session, prompt: &[u32]) -> glassbox::Result
 
 fn main() -> glassbox::Result<()> {
     let model = Llama::load(fetch::default_model()?)?;
-    let prompt = model.tokenizer.encode_with_special("The capital of France is");
+    let prompt = model
+        .tokenizer
+        .encode_with_special("The capital of France is");
     let ctx = prompt.len() + NEW_TOKENS;
     let mut session = model.new_session(ctx)?;
 
@@ -88,11 +101,23 @@ fn main() -> glassbox::Result<()> {
     let (ids_a, t_a) = with_cache(&model, &mut session, &prompt)?;
     let (ids_b, t_b) = without_cache(&model, &mut session, &prompt)?;
 
-    println!("\nms per new token ({} rayon threads); sequence length = prompt {} + tokens so far", rayon::current_num_threads(), prompt.len());
-    println!("{:>6} {:>8} {:>12} {:>14}", "token", "seq len", "with cache", "without cache");
+    println!(
+        "\nms per new token ({} rayon threads); sequence length = prompt {} + tokens so far",
+        rayon::current_num_threads(),
+        prompt.len()
+    );
+    println!(
+        "{:>6} {:>8} {:>12} {:>14}",
+        "token", "seq len", "with cache", "without cache"
+    );
     for i in [1usize, 2, 4, 8, 16, 32, 48, 64] {
         let k = i - 1;
-        println!("{i:>6} {:>8} {:>12.2} {:>14.2}", prompt.len() + k + 1, t_a[k] * 1e3, t_b[k] * 1e3);
+        println!(
+            "{i:>6} {:>8} {:>12.2} {:>14.2}",
+            prompt.len() + k + 1,
+            t_a[k] * 1e3,
+            t_b[k] * 1e3
+        );
     }
     let (sum_a, sum_b): (f64, f64) = (t_a.iter().sum(), t_b.iter().sum());
     println!(

@@ -19,7 +19,12 @@ fn main() -> glassbox::Result<()> {
     let max_new = 48;
     let eos = glassbox::chat::stop_token_ids(tok); // <|im_end|>, <|endoftext|>, …
     let mut session = model.new_session(prompt.len() + max_new)?; // KV-cache: [layer, pos, kv_dim]
-    let mut sampler = Sampler::new(SamplerConfig { temperature: 0.7, top_p: 0.9, seed: 42, ..Default::default() })?;
+    let mut sampler = Sampler::new(SamplerConfig {
+        temperature: 0.7,
+        top_p: 0.9,
+        seed: 42,
+        ..Default::default()
+    })?;
     let mut decoder = tok.stream_decoder(); // holds back incomplete UTF-8
     let mut history = prompt.clone();
 
@@ -53,15 +58,35 @@ fn main() -> glassbox::Result<()> {
             .layers
             .iter()
             .map(|l| {
-                [&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj]
-                    .iter()
-                    .map(|w| w.bytes().len())
-                    .sum::<usize>()
+                [
+                    &l.q_proj,
+                    &l.k_proj,
+                    &l.v_proj,
+                    &l.o_proj,
+                    &l.gate_proj,
+                    &l.up_proj,
+                    &l.down_proj,
+                ]
+                .iter()
+                .map(|w| w.bytes().len())
+                .sum::<usize>()
             })
             .sum::<usize>();
-    println!("prompt {} tokens, generated {} tokens", prompt.len(), history.len() - prompt.len());
-    println!("time to first token: {:.0} ms (prefill of {} tokens + one sample)", ttft * 1e3, prompt.len());
-    println!("decode: median {:.1} ms/token = {:.1} tokens/s", median * 1e3, 1.0 / median);
+    println!(
+        "prompt {} tokens, generated {} tokens",
+        prompt.len(),
+        history.len() - prompt.len()
+    );
+    println!(
+        "time to first token: {:.0} ms (prefill of {} tokens + one sample)",
+        ttft * 1e3,
+        prompt.len()
+    );
+    println!(
+        "decode: median {:.1} ms/token = {:.1} tokens/s",
+        median * 1e3,
+        1.0 / median
+    );
     println!(
         "each decode step reads {:.1} MB of weights: at 10 GB/s of memory bandwidth the ceiling is {:.0} tokens/s",
         weight_bytes as f64 / 1e6,

@@ -23,22 +23,38 @@ fn main() -> glassbox::Result<()> {
     // ANCHOR_END: render
 
     // ANCHOR: boundaries
-    let pieces: Vec<String> =
-        ids.iter().map(|&i| String::from_utf8_lossy(tok.token_bytes(i).unwrap_or(b"?")).replace('\n', "\\n")).collect();
+    let pieces: Vec<String> = ids
+        .iter()
+        .map(|&i| String::from_utf8_lossy(tok.token_bytes(i).unwrap_or(b"?")).replace('\n', "\\n"))
+        .collect();
     println!("{} ids, token by token:\n{}", ids.len(), pieces.join("|"));
-    println!("<|im_start|> = {:?}, <|im_end|> = {:?}", tok.token_id("<|im_start|>"), tok.token_id("<|im_end|>"));
+    println!(
+        "<|im_start|> = {:?}, <|im_end|> = {:?}",
+        tok.token_id("<|im_start|>"),
+        tok.token_id("<|im_end|>")
+    );
     let content = tok.encode("What is the capital of France?").len();
-    println!("the question is {content} tokens; the template adds {} (system prompt, roles, markers)", ids.len() - content);
+    println!(
+        "the question is {content} tokens; the template adds {} (system prompt, roles, markers)",
+        ids.len() - content
+    );
     // ANCHOR_END: boundaries
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/img/ch11-chatml-tokens.svg");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("book/src/img/ch11-chatml-tokens.svg");
     std::fs::write(&path, token_svg(&ids, tok)).map_err(|e| glassbox::Error::io(&path, e))?;
-    println!("wrote book/src/img/{}", path.file_name().and_then(|n| n.to_str()).unwrap_or(""));
+    println!(
+        "wrote book/src/img/{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("")
+    );
 
     // ANCHOR: reply
     let cfg = GenerateConfig {
         max_new_tokens: Some(64),
         stop_ids: stop_token_ids(tok), // stop on <|im_end|>
-        sampler: SamplerConfig { temperature: 0.0, ..Default::default() },
+        sampler: SamplerConfig {
+            temperature: 0.0,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let mut runner = LlamaRunner::new(&model, ids.len() + 64)?;
@@ -62,10 +78,20 @@ fn main() -> glassbox::Result<()> {
     for &g in rest {
         hist[((g / max * bins as f64) as usize).min(bins - 1)] += 1;
     }
-    println!("inter-token latency ({} gaps after the first piece, which came after {:.0} ms):", rest.len(), gaps.first().copied().unwrap_or(0.0));
+    println!(
+        "inter-token latency ({} gaps after the first piece, which came after {:.0} ms):",
+        rest.len(),
+        gaps.first().copied().unwrap_or(0.0)
+    );
     for (i, n) in hist.iter().enumerate() {
         let lo = max * i as f64 / bins as f64;
-        println!("{:>6.1}–{:<6.1} ms {:>3} {}", lo, lo + max / bins as f64, n, "#".repeat(*n));
+        println!(
+            "{:>6.1}–{:<6.1} ms {:>3} {}",
+            lo,
+            lo + max / bins as f64,
+            n,
+            "#".repeat(*n)
+        );
     }
     Ok(())
 }
@@ -73,16 +99,28 @@ fn main() -> glassbox::Result<()> {
 /// The rendered prompt as boxes, one per token, a new row after each "\n" token; special
 /// tokens dark, ordinary tokens light.
 fn token_svg(ids: &[u32], tok: &glassbox::tokenizer::Tokenizer) -> String {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
     let (mut x, mut y, mut body, mut width) = (10.0f64, 30.0f64, String::new(), 0.0f64);
     for &id in ids {
         let text = String::from_utf8_lossy(tok.token_bytes(id).unwrap_or(b"?")).into_owned();
         let shown = text.replace('\n', "\\n").replace(' ', "\u{2423}");
         let w = 8.0 + 7.2 * shown.chars().count() as f64;
-        let (fill, ink) = if tok.is_special(id) { ("#2b6cb0", "#fff") } else { ("#ebf4ff", "#1a202c") };
+        let (fill, ink) = if tok.is_special(id) {
+            ("#2b6cb0", "#fff")
+        } else {
+            ("#ebf4ff", "#1a202c")
+        };
         body += &format!(
             r##"<rect x="{x}" y="{y}" width="{w}" height="22" rx="3" fill="{fill}" stroke="#2b6cb0"/><text x="{}" y="{}" fill="{ink}" font-family="monospace" font-size="12">{}</text><text x="{}" y="{}" font-size="8" fill="#718096">{id}</text>"##,
-            x + 4.0, y + 15.0, esc(&shown), x + 2.0, y + 32.0
+            x + 4.0,
+            y + 15.0,
+            esc(&shown),
+            x + 2.0,
+            y + 32.0
         );
         x += w + 3.0;
         width = width.max(x);
@@ -93,6 +131,8 @@ fn token_svg(ids: &[u32], tok: &glassbox::tokenizer::Tokenizer) -> String {
     }
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" role="img" aria-label="The ChatML prompt for one user turn, token by token: the special tokens im_start (id 1) and im_end (id 2) in dark boxes, ordinary tokens in light boxes, each id under its box"><rect width="100%" height="100%" fill="#fff"/><text x="10" y="18" font-size="13">SmolLM2's chat template, rendered and tokenized ({} ids; ␣ = space)</text>{body}</svg>"##,
-        width + 10.0, y + 20.0, ids.len()
+        width + 10.0,
+        y + 20.0,
+        ids.len()
     )
 }

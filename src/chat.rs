@@ -35,7 +35,10 @@ pub struct Message {
 
 impl Message {
     pub fn new(role: &str, content: &str) -> Message {
-        Message { role: role.to_string(), content: content.to_string() }
+        Message {
+            role: role.to_string(),
+            content: content.to_string(),
+        }
     }
     pub fn system(content: &str) -> Message {
         Message::new("system", content)
@@ -62,17 +65,25 @@ pub struct ChatTemplate {
 // ANCHOR: pycompat
 /// Python `str` and `dict` methods that Hugging Face templates call, which Jinja2 has (it runs
 /// on Python objects) and minijinja does not.
-fn python_methods(state: &minijinja::State, value: &Value, method: &str, args: &[Value]) -> std::result::Result<Value, minijinja::Error> {
+fn python_methods(
+    state: &minijinja::State,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> std::result::Result<Value, minijinja::Error> {
     let unknown = || Err(minijinja::Error::from(ErrorKind::UnknownMethod));
     if let Some(s) = value.as_str() {
         let (a, b): (Option<&str>, Option<&str>) = match method {
-            "replace" | "split" | "strip" | "lstrip" | "rstrip" | "startswith" | "endswith" => from_args(args)?,
+            "replace" | "split" | "strip" | "lstrip" | "rstrip" | "startswith" | "endswith" => {
+                from_args(args)?
+            }
             _ => {
                 let _: () = from_args(args)?;
                 (None, None)
             }
         };
-        let chars = |c: Option<&str>| -> Vec<char> { c.map(|c| c.chars().collect()).unwrap_or_default() };
+        let chars =
+            |c: Option<&str>| -> Vec<char> { c.map(|c| c.chars().collect()).unwrap_or_default() };
         let out = match method {
             "strip" if a.is_some() => Value::from(s.trim_matches(&chars(a)[..])),
             "lstrip" if a.is_some() => Value::from(s.trim_start_matches(&chars(a)[..])),
@@ -106,13 +117,18 @@ fn python_methods(state: &minijinja::State, value: &Value, method: &str, args: &
                 if method == "keys" {
                     return Ok(Value::from(keys));
                 }
-                let vals: std::result::Result<Vec<Value>, _> = keys.iter().map(|k| value.get_item(k)).collect();
+                let vals: std::result::Result<Vec<Value>, _> =
+                    keys.iter().map(|k| value.get_item(k)).collect();
                 return Ok(Value::from(vals?));
             }
             "get" => {
                 let (key, default): (Value, Rest<Value>) = from_args(args)?;
                 let v = value.get_item(&key)?;
-                return Ok(if v.is_undefined() { default.first().cloned().unwrap_or(Value::from(())) } else { v });
+                return Ok(if v.is_undefined() {
+                    default.first().cloned().unwrap_or(Value::from(()))
+                } else {
+                    v
+                });
             }
             _ => {}
         }
@@ -129,21 +145,32 @@ impl ChatTemplate {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_unknown_method_callback(python_methods);
-        env.add_function("raise_exception", |msg: String| -> std::result::Result<Value, minijinja::Error> {
-            Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
-        });
+        env.add_function(
+            "raise_exception",
+            |msg: String| -> std::result::Result<Value, minijinja::Error> {
+                Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
+            },
+        );
         // `strftime_now("%d %b %Y")` (Llama 3.x): without a date crate, only the formats those
         // templates use are supported, from the system clock (UTC).
-        env.add_function("strftime_now", |fmt: String| Value::from(strftime_now(&fmt)));
+        env.add_function("strftime_now", |fmt: String| {
+            Value::from(strftime_now(&fmt))
+        });
         env.add_template_owned("chat", source.to_string())
             .map_err(|e| Error::invalid(format!("the chat template does not compile: {e}")))?;
-        Ok(ChatTemplate { env, bos_token: bos_token.to_string(), eos_token: eos_token.to_string() })
+        Ok(ChatTemplate {
+            env,
+            bos_token: bos_token.to_string(),
+            eos_token: eos_token.to_string(),
+        })
     }
 
     /// The model's template (or ChatML if it has none), with BOS/EOS texts from the tokenizer.
     pub fn for_model(template: Option<&str>, tokenizer: &Tokenizer) -> Result<ChatTemplate> {
         let text = |id: Option<u32>| {
-            id.and_then(|i| tokenizer.token_bytes(i)).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
+            id.and_then(|i| tokenizer.token_bytes(i))
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
         };
         let bos = text(tokenizer.bos_id());
         let eos = text(tokenizer.eos_ids().first().copied());
@@ -154,7 +181,10 @@ impl ChatTemplate {
     /// The prompt text for `messages`; with `add_generation_prompt` it ends where the
     /// assistant's reply begins.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
-        let tmpl = self.env.get_template("chat").map_err(|e| Error::invalid(e.to_string()))?;
+        let tmpl = self
+            .env
+            .get_template("chat")
+            .map_err(|e| Error::invalid(e.to_string()))?;
         tmpl.render(context! {
             messages => messages,
             add_generation_prompt => add_generation_prompt,
@@ -165,7 +195,12 @@ impl ChatTemplate {
     }
 
     /// Render, then encode with special tokens recognised (`apply_chat_template(tokenize=True)`).
-    pub fn encode(&self, tokenizer: &Tokenizer, messages: &[Message], add_generation_prompt: bool) -> Result<Vec<u32>> {
+    pub fn encode(
+        &self,
+        tokenizer: &Tokenizer,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<Vec<u32>> {
         Ok(tokenizer.encode_with_special(&self.render(messages, add_generation_prompt)?))
     }
     // ANCHOR_END: render
@@ -176,7 +211,14 @@ impl ChatTemplate {
 /// tokenizer's own EOS ids. Sorted, without duplicates.
 pub fn stop_token_ids(tokenizer: &Tokenizer) -> Vec<u32> {
     let mut ids: Vec<u32> = tokenizer.eos_ids().to_vec();
-    for name in ["<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|endoftext|>", "<|end_of_text|>", "</s>"] {
+    for name in [
+        "<|im_end|>",
+        "<|eot_id|>",
+        "<|eom_id|>",
+        "<|endoftext|>",
+        "<|end_of_text|>",
+        "</s>",
+    ] {
         if let Some(id) = tokenizer.token_id(name) {
             ids.push(id);
         }
@@ -189,7 +231,10 @@ pub fn stop_token_ids(tokenizer: &Tokenizer) -> Vec<u32> {
 /// `strftime` for the formats chat templates use (`%d`, `%b`, `%B`, `%Y`, `%m`, `%H`, `%M`),
 /// from the system clock in UTC.
 fn strftime_now(fmt: &str) -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let days = (secs / 86_400) as i64;
     // civil_from_days (Howard Hinnant): days since 1970-01-01 → (year, month, day)
     let z = days + 719_468;
@@ -201,7 +246,20 @@ fn strftime_now(fmt: &str) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    const MONTHS: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
     let name = MONTHS[(month - 1) as usize];
     fmt.replace("%d", &format!("{day:02}"))
         .replace("%b", &name[..3])

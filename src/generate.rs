@@ -50,7 +50,10 @@ pub struct LlamaRunner<'m> {
 impl<'m> LlamaRunner<'m> {
     /// A runner whose context holds `ctx` positions (at most the model's own maximum).
     pub fn new(model: &'m Llama, ctx: usize) -> Result<LlamaRunner<'m>> {
-        Ok(LlamaRunner { model, session: model.new_session(ctx)? })
+        Ok(LlamaRunner {
+            model,
+            session: model.new_session(ctx)?,
+        })
     }
 }
 
@@ -83,7 +86,12 @@ pub struct ScriptedModel {
 
 impl ScriptedModel {
     pub fn new(script: Vec<Vec<f32>>, context: usize) -> ScriptedModel {
-        ScriptedModel { script, calls: Vec::new(), context, pos: 0 }
+        ScriptedModel {
+            script,
+            calls: Vec::new(),
+            context,
+            pos: 0,
+        }
     }
     /// Logits `[vocab]` that are 0 everywhere and `10` at `id`: greedy picks `id`.
     pub fn one_hot(vocab: usize, id: u32) -> Vec<f32> {
@@ -207,7 +215,9 @@ pub struct Output {
 /// Refuse before any work a prompt that cannot fit.
 pub fn check_budget(prompt: usize, max_new: Option<usize>, context: usize) -> Result<()> {
     if prompt == 0 {
-        return Err(Error::invalid("the prompt is empty: nothing to continue from"));
+        return Err(Error::invalid(
+            "the prompt is empty: nothing to continue from",
+        ));
     }
     if prompt >= context {
         return Err(Error::invalid(format!(
@@ -243,7 +253,11 @@ fn held_back(text: &str, stops: &[String]) -> usize {
 
 /// The first stop string occurring in `text`: (byte offset, the string).
 fn find_stop<'s>(text: &str, stops: &'s [String]) -> Option<(usize, &'s String)> {
-    stops.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str()).map(|i| (i, s))).min_by_key(|(i, _)| *i)
+    stops
+        .iter()
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| text.find(s.as_str()).map(|i| (i, s)))
+        .min_by_key(|(i, _)| *i)
 }
 // ANCHOR_END: holdback
 
@@ -291,10 +305,18 @@ pub fn generate(
     check_budget(prompt_ids.len(), cfg.max_new_tokens, context)?;
     let mut sampler = Sampler::new(cfg.sampler.clone())?;
     let mut decoder: StreamDecoder = tokenizer.stream_decoder();
-    let mut out = Emitter { pending: String::new(), text: String::new(), on_text };
+    let mut out = Emitter {
+        pending: String::new(),
+        text: String::new(),
+        on_text,
+    };
     let mut history = prompt_ids.to_vec(); // prompt + generated: what the penalties look at
     let (mut ids, mut logprobs) = (Vec::new(), Vec::new());
-    let mut stats = Stats { prompt_tokens: prompt_ids.len(), kv_cache_bytes: model.kv_cache_bytes(), ..Stats::default() };
+    let mut stats = Stats {
+        prompt_tokens: prompt_ids.len(),
+        kv_cache_bytes: model.kv_cache_bytes(),
+        ..Stats::default()
+    };
 
     // 1. prefill: the whole prompt in one forward pass
     model.reset();
@@ -335,7 +357,14 @@ pub fn generate(
     if !matches!(stop_reason, StopReason::StopString(_)) {
         let tail = decoder.flush();
         if let Some(stop) = out.push(&tail, &cfg.stop_strings) {
-            return finish(prompt_ids, ids, logprobs, out.text, StopReason::StopString(stop), stats);
+            return finish(
+                prompt_ids,
+                ids,
+                logprobs,
+                out.text,
+                StopReason::StopString(stop),
+                stats,
+            );
         }
         let rest = std::mem::take(&mut out.pending);
         out.emit(&rest);
@@ -344,7 +373,21 @@ pub fn generate(
 }
 // ANCHOR_END: generate
 
-fn finish(prompt: &[u32], ids: Vec<u32>, logprobs: Vec<f32>, text: String, stop_reason: StopReason, mut stats: Stats) -> Result<Output> {
+fn finish(
+    prompt: &[u32],
+    ids: Vec<u32>,
+    logprobs: Vec<f32>,
+    text: String,
+    stop_reason: StopReason,
+    mut stats: Stats,
+) -> Result<Output> {
     stats.generated_tokens = ids.len();
-    Ok(Output { prompt_ids: prompt.to_vec(), ids, logprobs, text, stop_reason, stats })
+    Ok(Output {
+        prompt_ids: prompt.to_vec(),
+        ids,
+        logprobs,
+        text,
+        stop_reason,
+        stats,
+    })
 }

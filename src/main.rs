@@ -44,13 +44,19 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    if !glassbox::matmul::has_fma() {
+        // Everything still works, several times slower: say why, once, on stderr.
+        eprintln!("warning: {}", glassbox::matmul::simd_report());
+    }
     if let Some(n) = cli.threads {
         if n == 0 {
             eprintln!("error: --threads must be at least 1");
             std::process::exit(2);
         }
         // The global pool can only be built once; nothing has touched rayon yet.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
     }
     let result = match cli.command {
         Command::Tokenize(a) => cli::tokenize::run(a),

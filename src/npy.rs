@@ -80,9 +80,10 @@ pub fn parse_f32(bytes: &[u8], path: &Path) -> Result<NpyF32> {
     }
     let (header_len, start): (usize, usize) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => {
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
-        }
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
         v => return Err(bad(&format!("unsupported format version {v}"))),
     };
     let end = start
@@ -99,20 +100,27 @@ pub fn parse_f32(bytes: &[u8], path: &Path) -> Result<NpyF32> {
     let descr = value_of("descr").ok_or_else(|| bad("no 'descr' in the header"))?;
     if !(descr.starts_with("'<f4'") || descr.starts_with("'float32'")) {
         let shown: String = descr.chars().take(8).collect();
-        return Err(bad(&format!("dtype {shown}…, expected '<f4' (little-endian float32)")));
+        return Err(bad(&format!(
+            "dtype {shown}…, expected '<f4' (little-endian float32)"
+        )));
     }
     let fortran = value_of("fortran_order").ok_or_else(|| bad("no 'fortran_order'"))?;
     if fortran.starts_with("True") {
         return Err(bad("Fortran (column-major) order is not supported"));
     }
     let shape_text = value_of("shape").ok_or_else(|| bad("no 'shape' in the header"))?;
-    let close = shape_text.find(')').ok_or_else(|| bad("unterminated shape tuple"))?;
+    let close = shape_text
+        .find(')')
+        .ok_or_else(|| bad("unterminated shape tuple"))?;
     let shape = shape_text[..close]
         .trim_start_matches('(')
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| bad(&format!("bad dimension `{s}` in shape"))))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| bad(&format!("bad dimension `{s}` in shape")))
+        })
         .collect::<Result<Vec<usize>>>()?;
 
     let n: usize = shape.iter().product();
@@ -190,7 +198,10 @@ mod tests {
         short.extend_from_slice(f4.as_bytes());
         short.extend_from_slice(&[0, 0]); // 2 of the 4 data bytes
         let err = parse_f32(&short, p).unwrap_err().to_string();
-        assert!(err.contains("x.npy") && err.contains("needs 4 bytes"), "{err}");
+        assert!(
+            err.contains("x.npy") && err.contains("needs 4 bytes"),
+            "{err}"
+        );
 
         assert!(parse_f32(b"not numpy at all", p).is_err());
     }

@@ -77,7 +77,10 @@ impl SamplerConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &str| Err(Error::invalid(what.to_string()));
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
-            return bad(&format!("temperature must be ≥ 0, got {}", self.temperature));
+            return bad(&format!(
+                "temperature must be ≥ 0, got {}",
+                self.temperature
+            ));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return bad(&format!("top-p must be in (0, 1], got {}", self.top_p));
@@ -86,7 +89,10 @@ impl SamplerConfig {
             return bad(&format!("min-p must be in [0, 1], got {}", self.min_p));
         }
         if !(self.repeat_penalty > 0.0 && self.repeat_penalty.is_finite()) {
-            return bad(&format!("repeat penalty must be > 0, got {}", self.repeat_penalty));
+            return bad(&format!(
+                "repeat penalty must be > 0, got {}",
+                self.repeat_penalty
+            ));
         }
         if !self.frequency_penalty.is_finite() || !self.presence_penalty.is_finite() {
             return bad("frequency and presence penalties must be finite numbers");
@@ -124,7 +130,10 @@ impl Pcg32 {
 
     /// Seed as in the reference `pcg32_srandom_r(seed, stream = 54)`.
     pub fn new(seed: u64) -> Pcg32 {
-        let mut rng = Pcg32 { state: 0, inc: (54u64 << 1) | 1 };
+        let mut rng = Pcg32 {
+            state: 0,
+            inc: (54u64 << 1) | 1,
+        };
         rng.next_u32();
         rng.state = rng.state.wrapping_add(seed);
         rng.next_u32();
@@ -163,7 +172,13 @@ fn by_logit_desc(a: &Candidate, b: &Candidate) -> Ordering {
 // ANCHOR: penalties
 /// Step 1. Repetition penalty (HF) then frequency/presence penalties (OpenAI) over `history`.
 /// `logits: [vocab]`; ids in `history` outside the vocabulary are ignored.
-pub fn apply_penalties(logits: &mut [f32], history: &[u32], repeat: f32, frequency: f32, presence: f32) {
+pub fn apply_penalties(
+    logits: &mut [f32],
+    history: &[u32],
+    repeat: f32,
+    frequency: f32,
+    presence: f32,
+) {
     if history.is_empty() || (repeat == 1.0 && frequency == 0.0 && presence == 0.0) {
         return;
     }
@@ -172,7 +187,9 @@ pub fn apply_penalties(logits: &mut [f32], history: &[u32], repeat: f32, frequen
         *counts.entry(id).or_insert(0) += 1;
     }
     for (&id, &count) in &counts {
-        let Some(l) = logits.get_mut(id as usize) else { continue };
+        let Some(l) = logits.get_mut(id as usize) else {
+            continue;
+        };
         // HF: score < 0 ? score * r : score / r — once per distinct id, however often it was seen
         if repeat != 1.0 {
             *l = if *l < 0.0 { *l * repeat } else { *l / repeat };
@@ -232,7 +249,10 @@ fn sort_prefix(cands: &mut [Candidate], m: usize) {
 
 /// `(max logit, Σ exp(l − max))` over the candidates: the softmax normaliser.
 fn softmax_norm(cands: &[Candidate]) -> (f32, f64) {
-    let max = cands.iter().map(|c| c.logit).fold(f32::NEG_INFINITY, f32::max);
+    let max = cands
+        .iter()
+        .map(|c| c.logit)
+        .fold(f32::NEG_INFINITY, f32::max);
     let sum = cands.iter().map(|c| ((c.logit - max) as f64).exp()).sum();
     (max, sum)
 }
@@ -272,7 +292,10 @@ pub fn min_p(cands: &mut Vec<Candidate>, min_p: f32) {
     if min_p <= 0.0 || cands.is_empty() {
         return;
     }
-    let max = cands.iter().map(|c| c.logit).fold(f32::NEG_INFINITY, f32::max);
+    let max = cands
+        .iter()
+        .map(|c| c.logit)
+        .fold(f32::NEG_INFINITY, f32::max);
     let threshold = max + min_p.ln();
     cands.retain(|c| c.logit >= threshold);
 }
@@ -292,14 +315,23 @@ pub fn draw(cands: &[Candidate], u: f64) -> u32 {
         }
     }
     // Rounding can leave `target` a hair above the final sum: take the last finite candidate.
-    cands.iter().rev().find(|c| c.logit.is_finite()).unwrap_or(&cands[0]).id
+    cands
+        .iter()
+        .rev()
+        .find(|c| c.logit.is_finite())
+        .unwrap_or(&cands[0])
+        .id
 }
 // ANCHOR_END: draw
 
 /// `log_softmax(logits)[id]`, computed in f64 for a stable log-sum-exp.
 pub fn log_softmax_at(logits: &[f32], id: u32) -> f32 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let lse: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum::<f64>().ln();
+    let lse: f64 = logits
+        .iter()
+        .map(|&l| ((l - max) as f64).exp())
+        .sum::<f64>()
+        .ln();
     ((logits[id as usize] - max) as f64 - lse) as f32
 }
 
@@ -320,14 +352,29 @@ impl Sampler {
     /// sorted them. `logits` is modified in place (penalties, temperature).
     pub fn candidates(&self, logits: &mut [f32], history: &[u32]) -> Vec<Candidate> {
         let c = &self.cfg;
-        apply_penalties(logits, history, c.repeat_penalty, c.frequency_penalty, c.presence_penalty);
+        apply_penalties(
+            logits,
+            history,
+            c.repeat_penalty,
+            c.frequency_penalty,
+            c.presence_penalty,
+        );
         if c.temperature == 0.0 {
             let id = argmax(logits);
-            return vec![Candidate { id, logit: logits[id as usize] }];
+            return vec![Candidate {
+                id,
+                logit: logits[id as usize],
+            }];
         }
         apply_temperature(logits, c.temperature);
-        let mut cands: Vec<Candidate> =
-            logits.iter().enumerate().map(|(i, &l)| Candidate { id: i as u32, logit: l }).collect();
+        let mut cands: Vec<Candidate> = logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| Candidate {
+                id: i as u32,
+                logit: l,
+            })
+            .collect();
         top_k(&mut cands, c.top_k);
         top_p(&mut cands, c.top_p);
         min_p(&mut cands, c.min_p);
@@ -340,8 +387,15 @@ impl Sampler {
         let raw_logprob = |logits: &[f32], id| log_softmax_at(logits, id);
         let raw: Vec<f32> = logits.to_vec(); // the model's own distribution, for the log-prob
         let cands = self.candidates(logits, history);
-        let id = if cands.len() == 1 { cands[0].id } else { draw(&cands, self.rng.next_f64()) };
-        Sampled { id, logprob: raw_logprob(&raw, id) }
+        let id = if cands.len() == 1 {
+            cands[0].id
+        } else {
+            draw(&cands, self.rng.next_f64())
+        };
+        Sampled {
+            id,
+            logprob: raw_logprob(&raw, id),
+        }
     }
     // ANCHOR_END: chain
 

@@ -55,7 +55,11 @@ fn every_include_resolves_to_a_real_anchor() {
             }
         }
     }
-    assert!(problems.is_empty(), "broken includes:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "broken includes:\n{}",
+        problems.join("\n")
+    );
     println!("{checked} includes checked");
 }
 
@@ -64,8 +68,12 @@ fn every_chapter_in_the_summary_exists_and_has_content() {
     let summary = fs::read_to_string(book_src().join("SUMMARY.md")).expect("SUMMARY.md");
     let mut chapters = 0;
     for line in summary.lines() {
-        let Some(open) = line.find("](") else { continue };
-        let Some(close) = line[open..].find(')') else { continue };
+        let Some(open) = line.find("](") else {
+            continue;
+        };
+        let Some(close) = line[open..].find(')') else {
+            continue;
+        };
         let file = &line[open + 2..open + close];
         let text = fs::read_to_string(book_src().join(file))
             .unwrap_or_else(|_| panic!("SUMMARY.md lists {file}, which does not exist"));

@@ -44,7 +44,11 @@ mod answer {
         let f16 = |i: usize| half::f16::from_bits(u16::from_le_bytes([b[i], b[i + 1]])).to_f32();
         let (d, m) = (f16(0), f16(2));
         std::array::from_fn(|i| {
-            let q = if i < 16 { b[4 + i] & 0x0F } else { b[4 + i - 16] >> 4 };
+            let q = if i < 16 {
+                b[4 + i] & 0x0F
+            } else {
+                b[4 + i - 16] >> 4
+            };
             d * q as f32 + m
         })
     }
@@ -58,8 +62,16 @@ fn exercise_1_a_block_by_hand() {
     block.extend_from_slice(&[0x10; 16]);
     let mut out = [0.0f32; 32];
     quant::dequantize_row(DType::Q4_1, &block, &mut out);
-    assert!(out[..16].iter().all(|&v| v == answer::ELEMENTS_0_TO_15), "elements 0–15 are {:?}", &out[..16]);
-    assert!(out[16..].iter().all(|&v| v == answer::ELEMENTS_16_TO_31), "elements 16–31 are {:?}", &out[16..]);
+    assert!(
+        out[..16].iter().all(|&v| v == answer::ELEMENTS_0_TO_15),
+        "elements 0–15 are {:?}",
+        &out[..16]
+    );
+    assert!(
+        out[16..].iter().all(|&v| v == answer::ELEMENTS_16_TO_31),
+        "elements 16–31 are {:?}",
+        &out[16..]
+    );
 }
 
 #[test]

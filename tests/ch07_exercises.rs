@@ -19,7 +19,11 @@ mod answer {
     pub const NEXT_ID: u32 = 7042;
 
     pub fn logit_of(final_normed: &[f32], embedding_row: &[f32]) -> f32 {
-        final_normed.iter().zip(embedding_row).map(|(a, b)| a * b).sum()
+        final_normed
+            .iter()
+            .zip(embedding_row)
+            .map(|(a, b)| a * b)
+            .sum()
     }
 }
 
@@ -38,7 +42,8 @@ mod answer {
 const DOT_TOL: f32 = 1e-3;
 
 fn model() -> Llama {
-    Llama::load(glassbox::weights::fetch::default_model().expect("the default model")).expect("load")
+    Llama::load(glassbox::weights::fetch::default_model().expect("the default model"))
+        .expect("load")
 }
 
 #[test]
@@ -47,12 +52,26 @@ fn exercise_1_the_greedy_next_token() {
     let ids = m.tokenizer.encode_with_special("The capital of France is");
     let mut s = m.new_session(ids.len()).unwrap();
     let logits = m.forward(&mut s, &ids).unwrap();
-    let argmax = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32;
+    let argmax = logits
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap()
+        .0 as u32;
     assert_eq!(answer::NEXT_ID, argmax);
     // the committed transformers fixture agrees
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/smollm2/prompts.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/smollm2/prompts.json"
+    ))
+    .unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let capital = v["prompts"].as_array().unwrap().iter().find(|p| p["name"] == "capital").unwrap();
+    let capital = v["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "capital")
+        .unwrap();
     assert_eq!(capital["top"][0][0].as_u64().unwrap() as u32, argmax);
 }
 
@@ -68,6 +87,10 @@ fn exercise_2_a_logit_by_hand() {
     for id in [7042u32, 260, 4528, 0, 49151] {
         m.embed_tokens.dequantize_row(id as usize, &mut row);
         let got = answer::logit_of(&h, &row);
-        assert!((got - logits[id as usize]).abs() <= DOT_TOL, "id {id}: {got} vs {}", logits[id as usize]);
+        assert!(
+            (got - logits[id as usize]).abs() <= DOT_TOL,
+            "id {id}: {got} vs {}",
+            logits[id as usize]
+        );
     }
 }

@@ -24,7 +24,12 @@ mod answer {
         for _ in 0..n {
             let mut s = m.new_session(seq.len()).unwrap();
             let logits = m.forward(&mut s, &seq).unwrap();
-            let next = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+            let next = logits
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap()
+                .0;
             seq.push(next as u32);
         }
         seq[prompt.len()..].to_vec()
@@ -68,7 +73,11 @@ fn exercise_1_kv_cache_bytes() {
 
 #[test]
 fn exercise_2_with_and_without_the_cache() {
-    let m = Llama::load(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny/tiny.gguf")).unwrap();
+    let m = Llama::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tiny/tiny.gguf"
+    ))
+    .unwrap();
     let prompt = [1u32, 17, 42];
     let n = 50;
     // with the cache: one prefill, then one token per step
@@ -76,7 +85,12 @@ fn exercise_2_with_and_without_the_cache() {
     let mut logits = m.forward(&mut s, &prompt).unwrap().to_vec();
     let mut cached = Vec::new();
     for _ in 0..n {
-        let next = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32;
+        let next = logits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0 as u32;
         cached.push(next);
         if cached.len() < n {
             logits = m.forward(&mut s, &[next]).unwrap().to_vec();

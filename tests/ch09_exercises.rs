@@ -7,13 +7,23 @@
 use glassbox::sampler::{apply_penalties, top_k, top_p, Candidate};
 
 fn cands(logits: &[f32]) -> Vec<Candidate> {
-    logits.iter().enumerate().map(|(i, &l)| Candidate { id: i as u32, logit: l }).collect()
+    logits
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| Candidate {
+            id: i as u32,
+            logit: l,
+        })
+        .collect()
 }
 
 fn probs(c: &[Candidate]) -> Vec<(u32, f64)> {
     let max = c.iter().map(|c| c.logit).fold(f32::NEG_INFINITY, f32::max);
     let sum: f64 = c.iter().map(|c| ((c.logit - max) as f64).exp()).sum();
-    let mut v: Vec<(u32, f64)> = c.iter().map(|c| (c.id, ((c.logit - max) as f64).exp() / sum)).collect();
+    let mut v: Vec<(u32, f64)> = c
+        .iter()
+        .map(|c| (c.id, ((c.logit - max) as f64).exp() / sum))
+        .collect();
     v.sort_by_key(|x| x.0);
     v
 }
@@ -43,9 +53,16 @@ fn exercise_1_order_of_filters() {
     top_p(&mut b, 0.5);
     top_k(&mut b, 2);
     let got = probs(&b);
-    assert_eq!(got.len(), ANSWER_1_P_THEN_K.len(), "top-p then top-k kept {got:?}");
+    assert_eq!(
+        got.len(),
+        ANSWER_1_P_THEN_K.len(),
+        "top-p then top-k kept {got:?}"
+    );
     for ((id, p), (wid, wp)) in got.iter().zip(ANSWER_1_P_THEN_K) {
-        assert!(id == wid && (p - wp).abs() < 5e-5, "computed {got:?}, your answer {ANSWER_1_P_THEN_K:?}");
+        assert!(
+            id == wid && (p - wp).abs() < 5e-5,
+            "computed {got:?}, your answer {ANSWER_1_P_THEN_K:?}"
+        );
     }
 }
 
@@ -69,7 +86,10 @@ fn exercise_3_frequency_presence() {
 fn solutions() {
     let e: Vec<f64> = [0.1f64, 0.2, 0.3, 0.4].iter().map(|x| x.exp()).collect();
     let s: f64 = e.iter().sum();
-    println!("1. softmax = {:?}", e.iter().map(|x| x / s).collect::<Vec<_>>());
+    println!(
+        "1. softmax = {:?}",
+        e.iter().map(|x| x / s).collect::<Vec<_>>()
+    );
     println!("   top-k 2 → ids 2, 3 renormalised: p3 = 1/(1+e^-0.1) = {:.4} ≥ 0.5 → top-p keeps id 3 alone", 1.0 / (1.0 + (-0.1f64).exp()));
     println!("   top-p 0.5 first: 0.2887 < 0.5, 0.2887 + 0.2612 = 0.5498 ≥ 0.5 → ids 3, 2; top-k 2 keeps both: [0.4750, 0.5250]");
     println!("2. id 0 seen: 2.0 > 0 → 2.0 / 2 = 1.0; id 1 seen (twice, penalised once): -1.0 < 0 → -1.0 × 2 = -2.0");

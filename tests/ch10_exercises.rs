@@ -12,7 +12,10 @@ fn tokenizer() -> Tokenizer {
 
 /// A model that "says" `text` one byte per step, then `<|im_end|>` forever.
 fn says(text: &str, context: usize) -> ScriptedModel {
-    let mut script: Vec<Vec<f32>> = text.bytes().map(|b| ScriptedModel::one_hot(257, b as u32)).collect();
+    let mut script: Vec<Vec<f32>> = text
+        .bytes()
+        .map(|b| ScriptedModel::one_hot(257, b as u32))
+        .collect();
     script.push(ScriptedModel::one_hot(257, 256));
     ScriptedModel::new(script, context)
 }
@@ -39,7 +42,14 @@ fn exercise_1_stop_string() {
         stop_strings: vec!["\n".into()],
         ..Default::default()
     };
-    let out = generate(&mut m, &tok, b"Q:".map(u32::from).as_slice(), &cfg, &mut |_| {}).unwrap();
+    let out = generate(
+        &mut m,
+        &tok,
+        b"Q:".map(u32::from).as_slice(),
+        &cfg,
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(out.text, ANSWER_1_TEXT);
     assert_eq!(out.ids.len(), ANSWER_1_IDS, "ids {:?}", out.ids);
     assert_eq!(m.calls.len(), ANSWER_1_CALLS, "calls {:?}", m.calls);
@@ -50,8 +60,19 @@ fn exercise_1_stop_string() {
 fn exercise_2_context() {
     let tok = tokenizer();
     let mut m = says("Paris.\nLyon", 8);
-    let cfg = GenerateConfig { max_new_tokens: None, stop_ids: vec![256], ..Default::default() };
-    let out = generate(&mut m, &tok, b"Q:".map(u32::from).as_slice(), &cfg, &mut |_| {}).unwrap();
+    let cfg = GenerateConfig {
+        max_new_tokens: None,
+        stop_ids: vec![256],
+        ..Default::default()
+    };
+    let out = generate(
+        &mut m,
+        &tok,
+        b"Q:".map(u32::from).as_slice(),
+        &cfg,
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(out.stop_reason.name(), ANSWER_2_REASON);
     assert_eq!(out.ids.len(), ANSWER_2_IDS, "text {:?}", out.text);
 }
@@ -59,7 +80,9 @@ fn exercise_2_context() {
 #[cfg(feature = "solutions")]
 #[test]
 fn solutions() {
-    println!("1. P,a,r,i,s,. are printed; the 7th id '\\n' completes the stop string, which is cut.");
+    println!(
+        "1. P,a,r,i,s,. are printed; the 7th id '\\n' completes the stop string, which is cut."
+    );
     println!("   calls: 1 prefill + one per id fed back (6: the 7th is never fed) = 7.");
     println!("2. 2 prompt + 6 generated = 8 = the context: ContextFull after 'Paris.'.");
 }

@@ -6,7 +6,8 @@ use glassbox::chat::{ChatTemplate, Message};
 use glassbox::weights::model_files::ModelFiles;
 
 fn smollm2() -> ModelFiles {
-    ModelFiles::open(&glassbox::weights::fetch::default_model().expect("the default model")).expect("open SmolLM2")
+    ModelFiles::open(&glassbox::weights::fetch::default_model().expect("the default model"))
+        .expect("open SmolLM2")
 }
 
 // Exercise 1. "héllo 😉" is encoded by SmolLM2 into 5 ids: [88, 2756, 31394, 40303, 227]. The
@@ -28,15 +29,25 @@ fn exercise_1_streaming_rebuilds_exactly() {
     assert_eq!(pieces.concat() + &d.flush(), "héllo 😉");
     assert!(pieces.iter().all(|p| !p.contains('\u{FFFD}')));
     assert_eq!(ids, [88, 2756, 31394, 40303, 227]);
-    assert_eq!(pieces, ANSWER_1_PIECES, "computed {pieces:?}, your answer {ANSWER_1_PIECES:?}");
+    assert_eq!(
+        pieces, ANSWER_1_PIECES,
+        "computed {pieces:?}, your answer {ANSWER_1_PIECES:?}"
+    );
 }
 
 #[test]
 fn exercise_2_template_cost() {
     let files = smollm2();
     let t = ChatTemplate::for_model(files.chat_template.as_deref(), &files.tokenizer).unwrap();
-    let ids = t.encode(&files.tokenizer, &[Message::user("Hi")], true).unwrap();
-    assert_eq!(ids.len(), ANSWER_2_IDS, "rendered {:?}", t.render(&[Message::user("Hi")], true).unwrap());
+    let ids = t
+        .encode(&files.tokenizer, &[Message::user("Hi")], true)
+        .unwrap();
+    assert_eq!(
+        ids.len(),
+        ANSWER_2_IDS,
+        "rendered {:?}",
+        t.render(&[Message::user("Hi")], true).unwrap()
+    );
 }
 
 #[cfg(feature = "solutions")]

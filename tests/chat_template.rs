@@ -7,8 +7,12 @@ use glassbox::weights::gguf::GgufFile;
 use serde_json::Value;
 
 fn fixture() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sampling/chat_smollm2.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("run scripts/fixtures_sampling.py")).unwrap()
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sampling/chat_smollm2.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect("run scripts/fixtures_sampling.py"))
+        .unwrap()
 }
 
 fn messages(v: &Value) -> Vec<Message> {
@@ -24,11 +28,23 @@ fn smollm2() -> GgufFile {
 #[test]
 fn smollm2_template_renders_like_transformers() {
     let gguf = smollm2();
-    let source = gguf.get_str("tokenizer.chat_template").expect("SmolLM2 ships a chat template");
+    let source = gguf
+        .get_str("tokenizer.chat_template")
+        .expect("SmolLM2 ships a chat template");
     let t = ChatTemplate::new(source, "<|im_start|>", "<|im_end|>").unwrap();
     for conv in fixture()["conversations"].as_array().unwrap() {
-        let got = t.render(&messages(conv), conv["add_generation_prompt"].as_bool().unwrap()).unwrap();
-        assert_eq!(got, conv["text"].as_str().unwrap(), "conversation {}", conv["name"]);
+        let got = t
+            .render(
+                &messages(conv),
+                conv["add_generation_prompt"].as_bool().unwrap(),
+            )
+            .unwrap();
+        assert_eq!(
+            got,
+            conv["text"].as_str().unwrap(),
+            "conversation {}",
+            conv["name"]
+        );
     }
 }
 
@@ -36,7 +52,10 @@ fn smollm2_template_renders_like_transformers() {
 fn chatml_fallback_and_python_methods() {
     let t = ChatTemplate::new(CHATML_TEMPLATE, "", "").unwrap();
     let out = t.render(&[Message::user("hi")], true).unwrap();
-    assert_eq!(out, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+    assert_eq!(
+        out,
+        "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    );
 
     let src = "{% for m in messages %}[{{ m['content'].strip() }}|{{ m.content.upper() }}|\
                {{ m.content.startswith('  a') }}|{{ m.content.replace('a', 'o').strip(' ') }}|\
@@ -60,8 +79,19 @@ fn smollm2_chat_ids_equal_apply_chat_template_ids() {
     let tok = Tokenizer::from_gguf(&gguf).unwrap();
     let t = ChatTemplate::for_model(gguf.get_str("tokenizer.chat_template"), &tok).unwrap();
     for conv in fixture()["conversations"].as_array().unwrap() {
-        let want: Vec<u32> = conv["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
-        let got = t.encode(&tok, &messages(conv), conv["add_generation_prompt"].as_bool().unwrap()).unwrap();
+        let want: Vec<u32> = conv["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect();
+        let got = t
+            .encode(
+                &tok,
+                &messages(conv),
+                conv["add_generation_prompt"].as_bool().unwrap(),
+            )
+            .unwrap();
         assert_eq!(got, want, "conversation {}", conv["name"]);
     }
     // ChatML's control tokens are single special ids, and <|im_end|> ends a reply

@@ -31,9 +31,19 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/smollm2/prompts.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let u32s = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/smollm2/prompts.json"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let u32s = |v: &serde_json::Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect()
+    };
     v["prompts"]
         .as_array()
         .unwrap()
@@ -42,7 +52,12 @@ fn cases() -> Vec<Case> {
             name: p["name"].as_str().unwrap().to_string(),
             ids: u32s(&p["ids"]),
             greedy: u32s(&p["greedy"]["ids"]),
-            logprobs: p["greedy"]["logprobs"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect(),
+            logprobs: p["greedy"]["logprobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect(),
         })
         .collect()
 }
@@ -51,32 +66,62 @@ fn run(prompt: &[u32], cfg: &GenerateConfig, pieces: &mut Vec<String>) -> Output
     let m = model();
     let n = cfg.max_new_tokens.unwrap_or(64);
     let mut runner = LlamaRunner::new(m, prompt.len() + n).unwrap();
-    generate(&mut runner, &m.tokenizer, prompt, cfg, &mut |s: &str| pieces.push(s.to_string())).unwrap()
+    generate(&mut runner, &m.tokenizer, prompt, cfg, &mut |s: &str| {
+        pieces.push(s.to_string())
+    })
+    .unwrap()
 }
 
 #[test]
 fn greedy_32_tokens_equal_transformers_including_the_chat_prompt() {
     let cases = cases();
-    assert!(cases.iter().any(|c| c.name == "chat"), "the fixture has a chat prompt");
+    assert!(
+        cases.iter().any(|c| c.name == "chat"),
+        "the fixture has a chat prompt"
+    );
     for c in &cases {
         // no stop ids: the fixture never stops early (it runs through <|im_end|>)
-        let cfg = GenerateConfig { max_new_tokens: Some(c.greedy.len()), ..Default::default() };
+        let cfg = GenerateConfig {
+            max_new_tokens: Some(c.greedy.len()),
+            ..Default::default()
+        };
         let out = run(&c.ids, &cfg, &mut Vec::new());
         assert_eq!(out.ids, c.greedy, "{}: greedy ids", c.name);
-        let worst = out.logprobs.iter().zip(&c.logprobs).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        println!("{:10} {} ids equal, max |Δ logprob| = {worst:.2e}", c.name, out.ids.len());
-        assert!(worst <= LOGPROB_TOL, "{}: logprob differs by {worst}", c.name);
+        let worst = out
+            .logprobs
+            .iter()
+            .zip(&c.logprobs)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        println!(
+            "{:10} {} ids equal, max |Δ logprob| = {worst:.2e}",
+            c.name,
+            out.ids.len()
+        );
+        assert!(
+            worst <= LOGPROB_TOL,
+            "{}: logprob differs by {worst}",
+            c.name
+        );
     }
 }
 
 fn sampled(threads: usize) -> Vec<u32> {
     let cfg = GenerateConfig {
         max_new_tokens: Some(24),
-        sampler: SamplerConfig { temperature: 0.8, top_p: 0.9, seed: 2024, ..Default::default() },
+        sampler: SamplerConfig {
+            temperature: 0.8,
+            top_p: 0.9,
+            seed: 2024,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let prompt = &cases()[0].ids;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| run(prompt, &cfg, &mut Vec::new()).ids)
 }
 
@@ -93,14 +138,23 @@ fn seeded_sampling_is_identical_across_runs_and_thread_counts() {
 fn streaming_never_breaks_a_character_in_devanagari_cjk_and_emoji() {
     let m = model();
     let tok = &m.tokenizer;
-    for (i, text) in ["भारत की राजधानी नई दिल्ली है। भारत", "中国的首都是北京，日本的首都是", "I love pizza 🍕🍕 and cats 😺"]
-        .iter()
-        .enumerate()
+    for (i, text) in [
+        "भारत की राजधानी नई दिल्ली है। भारत",
+        "中国的首都是北京，日本的首都是",
+        "I love pizza 🍕🍕 and cats 😺",
+    ]
+    .iter()
+    .enumerate()
     {
         let prompt = tok.encode(text);
         let cfg = GenerateConfig {
             max_new_tokens: Some(40),
-            sampler: SamplerConfig { temperature: 0.9, top_k: 50, seed: 7 + i as u64, ..Default::default() },
+            sampler: SamplerConfig {
+                temperature: 0.9,
+                top_k: 50,
+                seed: 7 + i as u64,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let mut pieces = Vec::new();
@@ -112,7 +166,11 @@ fn streaming_never_breaks_a_character_in_devanagari_cjk_and_emoji() {
         assert_eq!(pieces.concat(), out.text);
         assert_eq!(out.text, lossy, "prompt {i}");
         let non_ascii: usize = out.text.chars().filter(|c| !c.is_ascii()).count();
-        println!("prompt {i}: {} pieces, {non_ascii} non-ASCII chars: {:?}", pieces.len(), out.text);
+        println!(
+            "prompt {i}: {} pieces, {non_ascii} non-ASCII chars: {:?}",
+            pieces.len(),
+            out.text
+        );
         if !lossy.contains('\u{FFFD}') {
             assert!(pieces.iter().all(|p| !p.contains('\u{FFFD}')));
         }

@@ -50,20 +50,57 @@ fn random_model(seed: u64, dtype: DType, tied: bool, n_kv: usize) -> Llama {
     let c = config(tied, n_kv);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut t = BTreeMap::new();
-    let mut mat = |t: &mut BTreeMap<String, WeightMatrix>, name: String, rows: usize, cols: usize, dt: DType| {
+    let mut mat = |t: &mut BTreeMap<String, WeightMatrix>,
+                   name: String,
+                   rows: usize,
+                   cols: usize,
+                   dt: DType| {
         let a = 1.0 / (cols as f32).sqrt();
         let data: Vec<f32> = (0..rows * cols).map(|_| rng.random_range(-a..a)).collect();
-        t.insert(name.clone(), WeightMatrix::quantized_from_f32(name, dt, rows, cols, &data));
+        t.insert(
+            name.clone(),
+            WeightMatrix::quantized_from_f32(name, dt, rows, cols, &data),
+        );
     };
     let (d, ffn, v) = (c.hidden_size, c.intermediate_size, c.vocab_size);
     let (q_dim, kv_dim) = (c.num_attention_heads * c.head_dim(), c.kv_dim());
-    mat(&mut t, "model.embed_tokens.weight".into(), v, d, DType::Q8_0);
+    mat(
+        &mut t,
+        "model.embed_tokens.weight".into(),
+        v,
+        d,
+        DType::Q8_0,
+    );
     for l in 0..c.num_hidden_layers {
         let p = format!("model.layers.{l}");
-        mat(&mut t, format!("{p}.self_attn.q_proj.weight"), q_dim, d, dtype);
-        mat(&mut t, format!("{p}.self_attn.k_proj.weight"), kv_dim, d, dtype);
-        mat(&mut t, format!("{p}.self_attn.v_proj.weight"), kv_dim, d, dtype);
-        mat(&mut t, format!("{p}.self_attn.o_proj.weight"), d, q_dim, dtype);
+        mat(
+            &mut t,
+            format!("{p}.self_attn.q_proj.weight"),
+            q_dim,
+            d,
+            dtype,
+        );
+        mat(
+            &mut t,
+            format!("{p}.self_attn.k_proj.weight"),
+            kv_dim,
+            d,
+            dtype,
+        );
+        mat(
+            &mut t,
+            format!("{p}.self_attn.v_proj.weight"),
+            kv_dim,
+            d,
+            dtype,
+        );
+        mat(
+            &mut t,
+            format!("{p}.self_attn.o_proj.weight"),
+            d,
+            q_dim,
+            dtype,
+        );
         mat(&mut t, format!("{p}.mlp.gate_proj.weight"), ffn, d, dtype);
         mat(&mut t, format!("{p}.mlp.up_proj.weight"), ffn, d, dtype);
         mat(&mut t, format!("{p}.mlp.down_proj.weight"), d, ffn, dtype);
@@ -90,7 +127,12 @@ fn random_ids(seed: u64, n: usize, vocab: usize) -> Vec<u32> {
 }
 
 fn dtype_strategy() -> impl Strategy<Value = DType> {
-    prop_oneof![Just(DType::F32), Just(DType::Q8_0), Just(DType::Q4_1), Just(DType::BF16)]
+    prop_oneof![
+        Just(DType::F32),
+        Just(DType::Q8_0),
+        Just(DType::Q4_1),
+        Just(DType::BF16)
+    ]
 }
 
 proptest! {
@@ -135,7 +177,10 @@ fn reset_starts_a_new_sequence() {
     m.forward(&mut s, &ids[..3]).unwrap(); // continue the sequence with something else
     s.reset();
     let again = m.forward(&mut s, &ids).unwrap().to_vec();
-    assert_eq!(first, again, "after reset the same prompt must give the same logits");
+    assert_eq!(
+        first, again,
+        "after reset the same prompt must give the same logits"
+    );
 }
 
 #[test]
@@ -146,7 +191,11 @@ fn kv_cache_memory_matches_the_formula() {
         // 2 (K and V) × layers × kv_heads × head_dim × positions × 4 bytes
         let formula = 2 * 2 * 2 * 16 * ctx * 4;
         assert_eq!(m.kv_cache_bytes(ctx), formula);
-        assert_eq!(s.kv_cache_bytes(), formula, "allocated bytes for a context of {ctx}");
+        assert_eq!(
+            s.kv_cache_bytes(),
+            formula,
+            "allocated bytes for a context of {ctx}"
+        );
     }
 }
 
@@ -186,7 +235,8 @@ fn capture_holds_every_layer_of_the_last_position() {
     assert_eq!(cap.len(), m.config.num_hidden_layers + 2);
     // row 0 is the embedding row of the last id
     let mut emb = vec![0.0; m.config.hidden_size];
-    m.embed_tokens.dequantize_row(*ids.last().unwrap() as usize, &mut emb);
+    m.embed_tokens
+        .dequantize_row(*ids.last().unwrap() as usize, &mut emb);
     assert_eq!(cap[0], &emb[..]);
     // the last row is the final-normed state: the head applied to it gives the logits
     let mut logits = vec![0.0; m.config.vocab_size];

@@ -34,9 +34,19 @@ fn check_logits(m: &Llama, p: &Prompt, dir: &std::path::Path) -> f32 {
     for &(id, want) in &p.top {
         let d = (logits[id as usize] - want).abs();
         worst = worst.max(d);
-        assert!(d <= LOGIT_TOL, "{}: logit of id {id}: got {}, want {want}", p.name, logits[id as usize]);
+        assert!(
+            d <= LOGIT_TOL,
+            "{}: logit of id {id}: got {}, want {want}",
+            p.name,
+            logits[id as usize]
+        );
     }
-    let argmax = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+    let argmax = logits
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap()
+        .0;
     assert_eq!(argmax as u32, p.top[0].0, "{}: top-1 id", p.name);
     if let Some(full) = p.full_logits(dir) {
         let (i, d) = max_abs_diff(logits, &full);
@@ -53,7 +63,11 @@ fn logits_match_transformers_for_every_prompt() {
     let m = load_gguf();
     for p in &prompts {
         let worst = check_logits(&m, p, &dir);
-        println!("{:10} {:4} tokens: max |Δlogit| = {worst:.2e}", p.name, p.ids.len());
+        println!(
+            "{:10} {:4} tokens: max |Δlogit| = {worst:.2e}",
+            p.name,
+            p.ids.len()
+        );
     }
 }
 
@@ -70,12 +84,27 @@ fn hidden_states_match_transformers() {
         s.set_capture(n, true);
         m.forward(&mut s, &p.ids).unwrap();
         let cap = s.captured().unwrap();
-        for (row, (name, got)) in [("embedding", cap[0]), ("layer 0", cap[1]), ("final norm", cap[n + 1])].iter().enumerate() {
+        for (row, (name, got)) in [
+            ("embedding", cap[0]),
+            ("layer 0", cap[1]),
+            ("final norm", cap[n + 1]),
+        ]
+        .iter()
+        .enumerate()
+        {
             let w = &want.data[row * d..(row + 1) * d];
             let scale = w.iter().fold(0.0f32, |a, v| a.max(v.abs()));
             let (i, diff) = max_abs_diff(got, w);
-            println!("{:10} {name:10}: max |Δ| = {diff:.2e} at {i} (max |x| = {scale:.1})", p.name);
-            glassbox::compare::assert_close(&format!("{} {name}", p.name), got, w, HIDDEN_REL_TOL * scale);
+            println!(
+                "{:10} {name:10}: max |Δ| = {diff:.2e} at {i} (max |x| = {scale:.1})",
+                p.name
+            );
+            glassbox::compare::assert_close(
+                &format!("{} {name}", p.name),
+                got,
+                w,
+                HIDDEN_REL_TOL * scale,
+            );
         }
         // The norm after every layer, against transformers' hidden_states: its entries 0..n are
         // the embedding and layers 0..n-2; its last one (n) is already normed, so it pairs with
@@ -118,7 +147,11 @@ fn converted_safetensors_path_matches_transformers() {
         let worst = check_logits(&m, p, &dir);
         println!("{:10} safetensors f32: max |Δlogit| = {worst:.2e}", p.name);
         let got = common::greedy(&m, &p.ids, p.greedy.len());
-        assert_eq!(got, p.greedy, "{}: greedy continuation (safetensors)", p.name);
+        assert_eq!(
+            got, p.greedy,
+            "{}: greedy continuation (safetensors)",
+            p.name
+        );
     }
     drop(m); // unmap before deleting
     std::fs::remove_dir_all(&out).ok();
@@ -131,6 +164,11 @@ fn prompt_ids_match_the_original_tokenizer() {
     let (_, prompts) = fixtures();
     let m = load_gguf();
     for p in &prompts {
-        assert_eq!(m.tokenizer.encode_with_special(&p.text), p.ids, "{}: prompt ids", p.name);
+        assert_eq!(
+            m.tokenizer.encode_with_special(&p.text),
+            p.ids,
+            "{}: prompt ids",
+            p.name
+        );
     }
 }

@@ -22,19 +22,29 @@ fn dir() -> PathBuf {
 }
 
 fn reference() -> Value {
-    let text = std::fs::read_to_string(dir().join("reference.json")).expect("tests/fixtures/tiny/reference.json");
+    let text = std::fs::read_to_string(dir().join("reference.json"))
+        .expect("tests/fixtures/tiny/reference.json");
     serde_json::from_str(&text).expect("reference.json is JSON")
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().expect("a list of numbers").iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .expect("a list of numbers")
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn check_against_transformers(m: &Llama, which: &str) {
     let r = reference();
     let n = m.config.num_hidden_layers;
     for case in r["cases"].as_array().unwrap() {
-        let ids: Vec<u32> = case["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+        let ids: Vec<u32> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect();
         let want = &case[which];
         let vocab = m.config.vocab_size;
         let label = format!("tiny {which} ({} ids)", ids.len());
@@ -49,17 +59,46 @@ fn check_against_transformers(m: &Llama, which: &str) {
             l0.extend_from_slice(cap[1]);
             fin.extend_from_slice(cap[n + 1]);
         }
-        assert_close(&format!("{label} logits"), &logits, &floats(&want["logits"]), TINY_TOL);
-        assert_close(&format!("{label} embedding"), &emb, &floats(&want["hidden_embedding"]), TINY_TOL);
-        assert_close(&format!("{label} layer 0"), &l0, &floats(&want["hidden_layer0"]), TINY_TOL);
-        assert_close(&format!("{label} final norm"), &fin, &floats(&want["hidden_final_norm"]), TINY_TOL);
+        assert_close(
+            &format!("{label} logits"),
+            &logits,
+            &floats(&want["logits"]),
+            TINY_TOL,
+        );
+        assert_close(
+            &format!("{label} embedding"),
+            &emb,
+            &floats(&want["hidden_embedding"]),
+            TINY_TOL,
+        );
+        assert_close(
+            &format!("{label} layer 0"),
+            &l0,
+            &floats(&want["hidden_layer0"]),
+            TINY_TOL,
+        );
+        assert_close(
+            &format!("{label} final norm"),
+            &fin,
+            &floats(&want["hidden_final_norm"]),
+            TINY_TOL,
+        );
         // ... and the last position again as one prefill.
         s.reset();
         let logits = m.forward(&mut s, &ids).unwrap().to_vec();
         let last = &floats(&want["logits"])[(ids.len() - 1) * vocab..];
         assert_close(&format!("{label} prefill logits"), &logits, last, TINY_TOL);
-        let argmax = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
-        assert_eq!(argmax as u64, want["greedy_next"].as_u64().unwrap(), "{label}: greedy next id");
+        let argmax = logits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
+        assert_eq!(
+            argmax as u64,
+            want["greedy_next"].as_u64().unwrap(),
+            "{label}: greedy next id"
+        );
     }
 }
 

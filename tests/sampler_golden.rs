@@ -14,22 +14,38 @@ const EXACT: f32 = 0.0;
 const PROB_TOL: f64 = 1e-6;
 
 fn fixture() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sampling/processors.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sampling/processors.json"
+    );
     let text = std::fs::read_to_string(path).expect("run scripts/fixtures_sampling.py");
     serde_json::from_str(&text).expect("valid JSON")
 }
 
 fn f32s(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 /// null (−inf in transformers: the token was removed) → None
 fn masked(v: &Value) -> Vec<Option<f32>> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().map(|f| f as f32)).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().map(|f| f as f32))
+        .collect()
 }
 
 fn kept_ids(v: &Value) -> Vec<u32> {
-    masked(v).iter().enumerate().filter(|(_, x)| x.is_some()).map(|(i, _)| i as u32).collect()
+    masked(v)
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.is_some())
+        .map(|(i, _)| i as u32)
+        .collect()
 }
 
 fn sorted_ids(c: &[Candidate]) -> Vec<u32> {
@@ -39,7 +55,14 @@ fn sorted_ids(c: &[Candidate]) -> Vec<u32> {
 }
 
 fn cands(logits: &[f32]) -> Vec<Candidate> {
-    logits.iter().enumerate().map(|(i, &l)| Candidate { id: i as u32, logit: l }).collect()
+    logits
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| Candidate {
+            id: i as u32,
+            logit: l,
+        })
+        .collect()
 }
 
 fn assert_bits(name: &str, got: &[f32], want: &[f32], tol: f32) {
@@ -53,19 +76,35 @@ fn each_step_matches_transformers() {
     let fx = fixture();
     for (n, case) in fx["cases"].as_array().unwrap().iter().enumerate() {
         let logits = f32s(&case["logits"]);
-        let history: Vec<u32> =
-            case["history"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+        let history: Vec<u32> = case["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect();
         let cfg = &case["config"];
         let single = &case["single"];
 
         let mut l = logits.clone();
-        apply_penalties(&mut l, &history, cfg["repeat_penalty"].as_f64().unwrap() as f32, 0.0, 0.0);
-        let want: Vec<f32> = masked(&single["repetition"]).iter().map(|x| x.unwrap()).collect();
+        apply_penalties(
+            &mut l,
+            &history,
+            cfg["repeat_penalty"].as_f64().unwrap() as f32,
+            0.0,
+            0.0,
+        );
+        let want: Vec<f32> = masked(&single["repetition"])
+            .iter()
+            .map(|x| x.unwrap())
+            .collect();
         assert_bits(&format!("case {n} repetition"), &l, &want, EXACT);
 
         let mut l = logits.clone();
         apply_temperature(&mut l, cfg["temperature"].as_f64().unwrap() as f32);
-        let want: Vec<f32> = masked(&single["temperature"]).iter().map(|x| x.unwrap()).collect();
+        let want: Vec<f32> = masked(&single["temperature"])
+            .iter()
+            .map(|x| x.unwrap())
+            .collect();
         assert_bits(&format!("case {n} temperature"), &l, &want, EXACT);
 
         let mut c = cands(&logits);
@@ -80,10 +119,18 @@ fn each_step_matches_transformers() {
         min_p(&mut c, cfg["min_p"].as_f64().unwrap() as f32);
         assert_eq!(sorted_ids(&c), kept_ids(&single["min_p"]), "case {n} min-p");
 
-        let (af, ap) = (case["frequency_penalty"].as_f64().unwrap() as f32, case["presence_penalty"].as_f64().unwrap() as f32);
+        let (af, ap) = (
+            case["frequency_penalty"].as_f64().unwrap() as f32,
+            case["presence_penalty"].as_f64().unwrap() as f32,
+        );
         let mut l = logits.clone();
         apply_penalties(&mut l, &history, 1.0, af, ap);
-        assert_bits(&format!("case {n} openai"), &l, &f32s(&case["openai_penalized"]), 1e-6);
+        assert_bits(
+            &format!("case {n} openai"),
+            &l,
+            &f32s(&case["openai_penalized"]),
+            1e-6,
+        );
     }
 }
 
@@ -92,8 +139,12 @@ fn the_whole_chain_matches_transformers_generate_order() {
     let fx = fixture();
     for (n, case) in fx["cases"].as_array().unwrap().iter().enumerate() {
         let mut logits = f32s(&case["logits"]);
-        let history: Vec<u32> =
-            case["history"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+        let history: Vec<u32> = case["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect();
         let c = &case["config"];
         let cfg = SamplerConfig {
             temperature: c["temperature"].as_f64().unwrap() as f32,
@@ -105,18 +156,33 @@ fn the_whole_chain_matches_transformers_generate_order() {
         };
         let s = Sampler::new(cfg).unwrap();
         let got = s.candidates(&mut logits, &history);
-        assert_eq!(sorted_ids(&got), kept_ids(&case["chain"]), "case {n} chain survivors");
+        assert_eq!(
+            sorted_ids(&got),
+            kept_ids(&case["chain"]),
+            "case {n} chain survivors"
+        );
         // the surviving logits are the same numbers, and their softmax is transformers' probs
-        let want_probs: Vec<f64> =
-            case["chain_probs"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
-        let max = got.iter().map(|c| c.logit).fold(f32::NEG_INFINITY, f32::max);
+        let want_probs: Vec<f64> = case["chain_probs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let max = got
+            .iter()
+            .map(|c| c.logit)
+            .fold(f32::NEG_INFINITY, f32::max);
         let sum: f64 = got.iter().map(|c| ((c.logit - max) as f64).exp()).sum();
         for cand in &got {
             let want_logit = masked(&case["chain"])[cand.id as usize].unwrap();
             assert_eq!(cand.logit, want_logit, "case {n} id {} logit", cand.id);
             let p = ((cand.logit - max) as f64).exp() / sum;
             let w = want_probs[cand.id as usize];
-            assert!((p - w).abs() < PROB_TOL, "case {n} id {}: p {p} vs {w}", cand.id);
+            assert!(
+                (p - w).abs() < PROB_TOL,
+                "case {n} id {}: p {p} vs {w}",
+                cand.id
+            );
         }
     }
 }

@@ -8,7 +8,14 @@ use glassbox::sampler::{
 use proptest::prelude::*;
 
 fn cands(logits: &[f32]) -> Vec<Candidate> {
-    logits.iter().enumerate().map(|(i, &l)| Candidate { id: i as u32, logit: l }).collect()
+    logits
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| Candidate {
+            id: i as u32,
+            logit: l,
+        })
+        .collect()
 }
 
 fn softmax(l: &[f32]) -> Vec<f64> {
@@ -22,7 +29,14 @@ fn softmax(l: &[f32]) -> Vec<f64> {
 fn pcg32_matches_the_reference_stream() {
     // pcg32-global demo (O'Neill's pcg-c-basic): pcg32_srandom_r(&rng, 42, 54) prints these.
     let mut rng = Pcg32::new(42);
-    let want = [0xa15c02b7u32, 0x7b47f409, 0xba1d3330, 0x83d2f293, 0xbfa4784b, 0xcbed606e];
+    let want = [
+        0xa15c02b7u32,
+        0x7b47f409,
+        0xba1d3330,
+        0x83d2f293,
+        0xbfa4784b,
+        0xcbed606e,
+    ];
     let got: Vec<u32> = (0..6).map(|_| rng.next_u32()).collect();
     assert_eq!(got, want);
 }
@@ -48,8 +62,15 @@ fn the_book_example_order_matters() {
     assert_eq!(ids, vec![2, 3]);
     let lb: Vec<f32> = b.iter().map(|c| c.logit).collect();
     let p = softmax(&lb);
-    let (p2, p3) = if b[0].id == 2 { (p[0], p[1]) } else { (p[1], p[0]) };
-    assert!((p2 - 0.4750).abs() < 5e-5 && (p3 - 0.5250).abs() < 5e-5, "{p2} {p3}");
+    let (p2, p3) = if b[0].id == 2 {
+        (p[0], p[1])
+    } else {
+        (p[1], p[0])
+    };
+    assert!(
+        (p2 - 0.4750).abs() < 5e-5 && (p3 - 0.5250).abs() < 5e-5,
+        "{p2} {p3}"
+    );
 }
 
 /// Chi-square goodness of fit: with top-k off and top-p 1, the draws follow softmax(l / T).
@@ -61,7 +82,11 @@ fn plain_sampling_follows_softmax_over_t_chi_square() {
     const CHI2_CRITICAL_DF7_ALPHA_0_001: f64 = 24.32;
     let logits = [1.0f32, 0.5, -0.3, 2.0, 0.0, -1.0, 1.5, 0.2];
     let t = 0.7f32;
-    let cfg = SamplerConfig { temperature: t, seed: 1234, ..Default::default() };
+    let cfg = SamplerConfig {
+        temperature: t,
+        seed: 1234,
+        ..Default::default()
+    };
     let mut s = Sampler::new(cfg).unwrap();
     let n = 20_000;
     let mut counts = [0usize; 8];
@@ -85,9 +110,16 @@ fn plain_sampling_follows_softmax_over_t_chi_square() {
 fn same_seed_same_ids_other_seed_other_ids() {
     let logits: Vec<f32> = (0..50).map(|i| ((i * 37 % 11) as f32) * 0.3).collect();
     let run = |seed| {
-        let cfg = SamplerConfig { temperature: 1.0, top_p: 0.95, seed, ..Default::default() };
+        let cfg = SamplerConfig {
+            temperature: 1.0,
+            top_p: 0.95,
+            seed,
+            ..Default::default()
+        };
         let mut s = Sampler::new(cfg).unwrap();
-        (0..64).map(|_| s.sample(&mut logits.clone(), &[])).collect::<Vec<u32>>()
+        (0..64)
+            .map(|_| s.sample(&mut logits.clone(), &[]))
+            .collect::<Vec<u32>>()
     };
     assert_eq!(run(7), run(7));
     assert_ne!(run(7), run(8));
@@ -96,11 +128,26 @@ fn same_seed_same_ids_other_seed_other_ids() {
 #[test]
 fn bad_configs_are_rejected() {
     for cfg in [
-        SamplerConfig { temperature: -1.0, ..Default::default() },
-        SamplerConfig { top_p: 0.0, ..Default::default() },
-        SamplerConfig { top_p: 1.5, ..Default::default() },
-        SamplerConfig { min_p: 2.0, ..Default::default() },
-        SamplerConfig { repeat_penalty: 0.0, ..Default::default() },
+        SamplerConfig {
+            temperature: -1.0,
+            ..Default::default()
+        },
+        SamplerConfig {
+            top_p: 0.0,
+            ..Default::default()
+        },
+        SamplerConfig {
+            top_p: 1.5,
+            ..Default::default()
+        },
+        SamplerConfig {
+            min_p: 2.0,
+            ..Default::default()
+        },
+        SamplerConfig {
+            repeat_penalty: 0.0,
+            ..Default::default()
+        },
     ] {
         assert!(Sampler::new(cfg).is_err());
     }

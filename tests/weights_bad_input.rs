@@ -8,7 +8,9 @@ use glassbox::weights::model_files::ModelFiles;
 use glassbox::Error;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tiny")
+        .join(name)
 }
 
 fn tiny_bytes() -> Vec<u8> {
@@ -142,7 +144,8 @@ fn err_text<T>(r: glassbox::Result<T>) -> String {
 #[test]
 fn writer_round_trips_the_tiny_model() {
     let (meta, tensors) = tiny_parts();
-    let m = open_gguf_bytes("roundtrip", &write_gguf(&meta, &tensors)).expect("rewritten tiny model loads");
+    let m = open_gguf_bytes("roundtrip", &write_gguf(&meta, &tensors))
+        .expect("rewritten tiny model loads");
     assert_eq!(m.tensors.len(), 21);
 }
 
@@ -160,7 +163,9 @@ fn every_truncation_is_an_error() {
         let r = GgufFile::from_bytes(Path::new("tiny.gguf"), &bytes[..len]);
         match r {
             Err(Error::Format { what, .. }) => assert!(
-                what.contains("truncated") || what.contains("past the end") || what.contains("cannot fit"),
+                what.contains("truncated")
+                    || what.contains("past the end")
+                    || what.contains("cannot fit"),
                 "prefix {len}: unexpected message {what}"
             ),
             Err(e) => panic!("prefix {len}: wrong error kind {e}"),
@@ -182,7 +187,10 @@ fn wrong_magic_and_version() {
     let e = err_text(GgufFile::from_bytes(Path::new("x.gguf"), &bytes));
     assert!(e.contains("GGUF version 1"), "{e}");
     // a file that is not a model at all
-    let e = err_text(open_gguf_bytes("magic", b"hello, I am a text file with a .gguf name"));
+    let e = err_text(open_gguf_bytes(
+        "magic",
+        b"hello, I am a text file with a .gguf name",
+    ));
     assert!(e.contains("wrong magic"), "{e}");
 }
 
@@ -191,7 +199,10 @@ fn absurd_counts_do_not_allocate() {
     let mut bytes = tiny_bytes();
     bytes[16..24].copy_from_slice(&u64::MAX.to_le_bytes()); // metadata_kv_count
     let e = err_text(GgufFile::from_bytes(Path::new("x.gguf"), &bytes));
-    assert!(e.contains("metadata_kv_count") && e.contains("cannot fit"), "{e}");
+    assert!(
+        e.contains("metadata_kv_count") && e.contains("cannot fit"),
+        "{e}"
+    );
     let mut bytes = tiny_bytes();
     bytes[8..16].copy_from_slice(&(1u64 << 60).to_le_bytes()); // tensor_count
     let e = err_text(GgufFile::from_bytes(Path::new("x.gguf"), &bytes));
@@ -213,14 +224,21 @@ fn tensor_offset_past_the_end() {
     let pos = find_tensor_info_offset_field(&bytes, &last.name);
     bytes[pos..pos + 8].copy_from_slice(&(1u64 << 20).to_le_bytes());
     let e = err_text(GgufFile::from_bytes(Path::new("x.gguf"), &bytes));
-    assert!(e.contains(&format!("tensor `{}`", last.name)) && e.contains("past the end of the file"), "{e}");
+    assert!(
+        e.contains(&format!("tensor `{}`", last.name)) && e.contains("past the end of the file"),
+        "{e}"
+    );
 }
 
 /// Byte position of the `offset` field in a tensor's info (name, n_dims, dims, type, offset).
 fn find_tensor_info_offset_field(bytes: &[u8], name: &str) -> usize {
     let mut key = (name.len() as u64).to_le_bytes().to_vec();
     key.extend(name.as_bytes());
-    let start = bytes.windows(key.len()).position(|w| w == key).expect("tensor info") + key.len();
+    let start = bytes
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("tensor info")
+        + key.len();
     let n_dims = u32::from_le_bytes(bytes[start..start + 4].try_into().expect("4 bytes")) as usize;
     start + 4 + 8 * n_dims + 4
 }
@@ -228,14 +246,23 @@ fn find_tensor_info_offset_field(bytes: &[u8], name: &str) -> usize {
 #[test]
 fn unsupported_tensor_type_is_named() {
     let (meta, mut tensors) = tiny_parts();
-    let t = tensors.iter_mut().find(|t| t.name == "blk.1.ffn_down.weight").expect("tensor");
+    let t = tensors
+        .iter_mut()
+        .find(|t| t.name == "blk.1.ffn_down.weight")
+        .expect("tensor");
     t.ty = 14; // Q6_K
     let bytes = write_gguf(&meta, &tensors);
     let g = GgufFile::from_bytes(Path::new("x.gguf"), &bytes).expect("header still parses");
     let e = err_text(g.tensor("blk.1.ffn_down.weight"));
-    assert!(e.contains("blk.1.ffn_down.weight") && e.contains("Q6_K"), "{e}");
+    assert!(
+        e.contains("blk.1.ffn_down.weight") && e.contains("Q6_K"),
+        "{e}"
+    );
     let e = err_text(open_gguf_bytes("unsupported", &bytes));
-    assert!(e.contains("blk.1.ffn_down.weight") && e.contains("Q6_K"), "{e}");
+    assert!(
+        e.contains("blk.1.ffn_down.weight") && e.contains("Q6_K"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -245,10 +272,17 @@ fn unknown_metadata_type_is_an_error() {
     let mut bytes = write_gguf(&meta, &tensors);
     let mut key = 5u64.to_le_bytes().to_vec();
     key.extend(b"x.bad");
-    let pos = bytes.windows(key.len()).position(|w| w == key).expect("key") + key.len();
+    let pos = bytes
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("key")
+        + key.len();
     bytes[pos..pos + 4].copy_from_slice(&99u32.to_le_bytes());
     let e = err_text(GgufFile::from_bytes(Path::new("x.gguf"), &bytes));
-    assert!(e.contains("x.bad") && e.contains("unknown value type 99"), "{e}");
+    assert!(
+        e.contains("x.bad") && e.contains("unknown value type 99"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -271,7 +305,11 @@ fn wrong_shape_names_tensor_expected_and_found() {
     }
     let r = open_gguf_bytes("shape", &write_gguf(&meta, &tensors));
     match r {
-        Err(Error::Shape { name, expected, found }) => {
+        Err(Error::Shape {
+            name,
+            expected,
+            found,
+        }) => {
             assert_eq!(name, "blk.0.ffn_gate.weight");
             assert_eq!((expected, found), (vec![96, 64], vec![128, 64]));
         }
@@ -282,7 +320,12 @@ fn wrong_shape_names_tensor_expected_and_found() {
 
 fn copy_hf(name: &str) -> PathBuf {
     let d = scratch(name);
-    for f in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ] {
         std::fs::copy(fixture("hf").join(f), d.join(f)).expect("copy fixture");
     }
     d
@@ -290,7 +333,8 @@ fn copy_hf(name: &str) -> PathBuf {
 
 fn edit_config(dir: &Path, key: &str, value: serde_json::Value) {
     let p = dir.join("config.json");
-    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).expect("read")).expect("json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).expect("read")).expect("json");
     v[key] = value;
     std::fs::write(&p, v.to_string()).expect("write");
 }
@@ -300,7 +344,11 @@ fn hf_wrong_shape_missing_tensor_and_vocab() {
     let d = copy_hf("hf-shape");
     edit_config(&d, "intermediate_size", 96.into());
     match ModelFiles::open(&d) {
-        Err(Error::Shape { name, expected, found }) => {
+        Err(Error::Shape {
+            name,
+            expected,
+            found,
+        }) => {
             assert_eq!(name, "model.layers.0.mlp.gate_proj.weight");
             assert_eq!((expected, found), (vec![96, 64], vec![128, 64]));
         }
@@ -310,11 +358,17 @@ fn hf_wrong_shape_missing_tensor_and_vocab() {
     let d = copy_hf("hf-layers");
     edit_config(&d, "num_hidden_layers", 3.into());
     let e = err_text(ModelFiles::open(&d));
-    assert!(e.contains("missing tensor `model.layers.2.input_layernorm.weight`"), "{e}");
+    assert!(
+        e.contains("missing tensor `model.layers.2.input_layernorm.weight`"),
+        "{e}"
+    );
     let d = copy_hf("hf-vocab");
     edit_config(&d, "vocab_size", 300.into());
     let e = err_text(ModelFiles::open(&d));
-    assert!(e.contains("tokenizer has 320 tokens") && e.contains("300"), "{e}");
+    assert!(
+        e.contains("tokenizer has 320 tokens") && e.contains("300"),
+        "{e}"
+    );
     let d = copy_hf("hf-truncated");
     let st = d.join("model.safetensors");
     let bytes = std::fs::read(&st).expect("read");

@@ -9,7 +9,9 @@ use glassbox::weights::model_files::{ModelFiles, ModelFormat};
 use glassbox::weights::tensor::WeightMatrix;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tiny")
+        .join(name)
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -35,15 +37,29 @@ fn check(dtype: OutDType) {
     let out = scratch(&format!("{dtype:?}"));
     let report = convert_gguf(&fixture("tiny.gguf"), &out, dtype).expect("convert");
     assert_eq!(report.tensors, 21);
-    for f in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"] {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "generation_config.json",
+    ] {
         assert!(out.join(f).is_file(), "{f} written");
     }
     let back = ModelFiles::open(&out).expect("converted directory loads");
     assert_eq!(back.format, ModelFormat::HfSafetensors);
     assert_eq!(back.config, src.config);
     assert_eq!(back.chat_template, src.chat_template);
-    for text in ["Hello world!", "def add(a, b):\n    return 12345", "<|im_start|>user\nhi<|im_end|>"] {
-        assert_eq!(back.tokenizer.encode_with_special(text), src.tokenizer.encode_with_special(text), "{text:?}");
+    for text in [
+        "Hello world!",
+        "def add(a, b):\n    return 12345",
+        "<|im_start|>user\nhi<|im_end|>",
+    ] {
+        assert_eq!(
+            back.tokenizer.encode_with_special(text),
+            src.tokenizer.encode_with_special(text),
+            "{text:?}"
+        );
     }
     assert_eq!(back.tokenizer.bos_id(), src.tokenizer.bos_id());
     assert_eq!(back.tokenizer.eos_ids(), src.tokenizer.eos_ids());

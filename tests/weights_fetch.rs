@@ -20,7 +20,10 @@ fn scratch(name: &str) -> PathBuf {
 #[test]
 fn data_dir_precedence() {
     let _g = ENV.lock().unwrap_or_else(|e| e.into_inner());
-    let saved: Vec<_> = ["GLASSBOX_DATA", "XDG_CACHE_HOME", "HOME"].iter().map(|k| (*k, std::env::var_os(k))).collect();
+    let saved: Vec<_> = ["GLASSBOX_DATA", "XDG_CACHE_HOME", "HOME"]
+        .iter()
+        .map(|k| (*k, std::env::var_os(k)))
+        .collect();
     std::env::set_var("GLASSBOX_DATA", "/d/glassbox");
     std::env::set_var("XDG_CACHE_HOME", "/x");
     std::env::set_var("HOME", "/h");
@@ -46,7 +49,11 @@ fn brown_files_become_plain_sentences() {
         "\n\n\tThe/at Fulton/np-tl County/nn-tl said/vbd ``/`` no/at evidence/nn ''/'' ./.\n\n\n\tIt/pps is/bez 1/2/cd done/vbn ./.\n",
     )
     .expect("write");
-    std::fs::write(dir.join("cb02"), "\tDear/jj Sirs/nns :/: (/( Let/vb )/) me/ppo ?/.\n").expect("write");
+    std::fs::write(
+        dir.join("cb02"),
+        "\tDear/jj Sirs/nns :/: (/( Let/vb )/) me/ppo ?/.\n",
+    )
+    .expect("write");
     std::fs::write(dir.join("package.json"), "{}").expect("write"); // not a corpus file
     let out = dir.join("brown.txt");
     let n = fetch::brown_to_text(&dir, &out).expect("convert");
@@ -87,7 +94,10 @@ fn fetch_everything_into_a_fresh_directory() {
     std::env::set_var("GLASSBOX_DATA", &dir);
     let model = fetch::default_model().expect("default model");
     assert_eq!(model, dir.join(fetch::DEFAULT_MODEL_FILE));
-    assert_eq!(fetch::sha256_file(&model).expect("hash"), fetch::DEFAULT_MODEL_SHA256);
+    assert_eq!(
+        fetch::sha256_file(&model).expect("hash"),
+        fetch::DEFAULT_MODEL_SHA256
+    );
     // idempotent: the second call returns at once, same path
     let t = std::time::Instant::now();
     assert_eq!(fetch::default_model().expect("again"), model);

@@ -10,7 +10,9 @@ use glassbox::weights::gguf::{GgufFile, GgufValue};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tiny")
+        .join(name)
 }
 
 fn json(name: &str) -> Value {
@@ -19,7 +21,11 @@ fn json(name: &str) -> Value {
 }
 
 fn f32s(v: &Value) -> Vec<f32> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number") as f32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
 }
 
 /// Dequantizing is exact arithmetic on f16 scales in both implementations; the fixture rounds
@@ -37,9 +43,18 @@ fn real_model_header() {
     assert_eq!(g.data_offset % 32, 0);
     assert_eq!(g.get_u32("llama.block_count"), Some(30));
     assert_eq!(g.get_str("tokenizer.ggml.pre"), Some("smollm"));
-    assert_eq!(g.get_array("tokenizer.ggml.tokens").map(|a| a.len()), Some(49152));
-    assert_eq!(g.get_array("tokenizer.ggml.merges").map(|a| a.len()), Some(48900));
-    assert_eq!(g.get("general.languages"), Some(&GgufValue::Array(vec![GgufValue::String("en".into())])));
+    assert_eq!(
+        g.get_array("tokenizer.ggml.tokens").map(|a| a.len()),
+        Some(49152)
+    );
+    assert_eq!(
+        g.get_array("tokenizer.ggml.merges").map(|a| a.len()),
+        Some(48900)
+    );
+    assert_eq!(
+        g.get("general.languages"),
+        Some(&GgufValue::Array(vec![GgufValue::String("en".into())]))
+    );
     let t = g.tensor_info("token_embd.weight").expect("embedding");
     assert_eq!(t.dims, vec![576, 49152]); // ne[0] = columns = d_model
     assert_eq!(t.dtype(), Some(DType::Q8_0));
@@ -49,15 +64,26 @@ fn real_model_header() {
 
     let c = LlamaConfig::from_gguf(&g).expect("config");
     assert_eq!(
-        (c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.num_key_value_heads),
+        (
+            c.num_hidden_layers,
+            c.hidden_size,
+            c.num_attention_heads,
+            c.num_key_value_heads
+        ),
         (30, 576, 9, 3)
     );
-    assert_eq!((c.vocab_size, c.intermediate_size, c.head_dim()), (49152, 1536, 64));
+    assert_eq!(
+        (c.vocab_size, c.intermediate_size, c.head_dim()),
+        (49152, 1536, 64)
+    );
     assert_eq!(c.rope_theta, 100_000.0);
     assert_eq!(c.max_position_embeddings, 8192);
     assert!((c.rms_norm_eps - 1e-5).abs() < 1e-12);
     assert!(c.tie_word_embeddings);
-    assert_eq!((c.bos_token_id, c.eos_token_ids.clone()), (Some(1), vec![2]));
+    assert_eq!(
+        (c.bos_token_id, c.eos_token_ids.clone()),
+        (Some(1), vec![2])
+    );
     // 2 × 30 layers × 3 kv heads × 64 × 2048 positions × 4 bytes
     assert_eq!(c.kv_cache_bytes(2048, 4), 2 * 30 * 3 * 64 * 2048 * 4);
     assert_eq!(c.param_counts().total(), 134_515_008); // SmolLM2-135M, tied head
@@ -79,7 +105,10 @@ fn real_model_dequantizes_like_gguf_py() {
             w.dequantize_row(r, &mut got);
             let want = f32s(want);
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-                assert!((a - b).abs() <= FIXTURE_ROUNDING, "{name} row {r} col {i}: {a} vs gguf-py {b}");
+                assert!(
+                    (a - b).abs() <= FIXTURE_ROUNDING,
+                    "{name} row {r} col {i}: {a} vs gguf-py {b}"
+                );
             }
         }
     }
@@ -97,11 +126,19 @@ fn tiny_gguf_header_and_types() {
     assert_eq!(ty("blk.1.ffn_up.weight"), Some(DType::BF16));
     assert_eq!(ty("output.weight"), Some(DType::F32));
     let c = LlamaConfig::from_gguf(&g).expect("config");
-    assert_eq!((c.num_attention_heads, c.num_key_value_heads, c.vocab_size), (4, 2, 320));
+    assert_eq!(
+        (c.num_attention_heads, c.num_key_value_heads, c.vocab_size),
+        (4, 2, 320)
+    );
     assert!(!c.tie_word_embeddings);
-    assert!(g.get_str("tokenizer.chat_template").is_some_and(|t| t.contains("<|im_start|>")));
+    assert!(g
+        .get_str("tokenizer.chat_template")
+        .is_some_and(|t| t.contains("<|im_start|>")));
     // the same file parsed from memory gives the same header
     let bytes = std::fs::read(fixture("tiny.gguf")).expect("read");
     let m = GgufFile::from_bytes(Path::new("tiny.gguf"), &bytes).expect("from_bytes");
-    assert_eq!((m.tensors.len(), m.metadata.len(), m.data_offset), (g.tensors.len(), g.metadata.len(), g.data_offset));
+    assert_eq!(
+        (m.tensors.len(), m.metadata.len(), m.data_offset),
+        (g.tensors.len(), g.metadata.len(), g.data_offset)
+    );
 }

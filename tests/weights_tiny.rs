@@ -10,7 +10,9 @@ use glassbox::weights::tensor::WeightMatrix;
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tiny")
+        .join(name)
 }
 
 fn reference() -> Value {
@@ -41,7 +43,10 @@ fn gguf_and_safetensors_hold_the_same_hf_matrices() {
     a.max_position_embeddings = b.max_position_embeddings;
     assert_eq!(a, b);
     assert_eq!(hf.tensors.len(), 21);
-    assert_eq!(hf.tensors.keys().collect::<Vec<_>>(), gg.tensors.keys().collect::<Vec<_>>());
+    assert_eq!(
+        hf.tensors.keys().collect::<Vec<_>>(),
+        gg.tensors.keys().collect::<Vec<_>>()
+    );
 
     let r = reference();
     let err = r["max_abs_quant_error"].as_object().expect("errors");
@@ -54,13 +59,25 @@ fn gguf_and_safetensors_hold_the_same_hf_matrices() {
         // gguf-py measured for this tensor (plus f32 rounding); a row-order mistake would be
         // off by the size of the weights themselves (≈ 0.15), far above it.
         let bound = err[name].as_f64().expect("error bound") as f32 * 1.0001 + 1e-6;
-        let max = x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
-        assert!(max <= bound, "{name}: max |Δ| {max} > quantization error {bound}");
+        let max = x
+            .iter()
+            .zip(&y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            max <= bound,
+            "{name}: max |Δ| {max} > quantization error {bound}"
+        );
     }
     // and the GGUF's un-permuted Q/K equal gguf-py's dequantization, un-permuted in numpy
     for (name, d) in r["dequantized"].as_object().expect("dequantized") {
         let got = dequantize(&gg.tensors[name]);
-        let want: Vec<f32> = d["values"].as_array().expect("values").iter().map(|v| v.as_f64().expect("f") as f32).collect();
+        let want: Vec<f32> = d["values"]
+            .as_array()
+            .expect("values")
+            .iter()
+            .map(|v| v.as_f64().expect("f") as f32)
+            .collect();
         assert_eq!(got.len(), want.len());
         for (i, (p, q)) in got.iter().zip(&want).enumerate() {
             assert!((p - q).abs() <= FIXTURE_ROUNDING, "{name}[{i}]: {p} vs {q}");
@@ -78,7 +95,10 @@ fn weights_stay_mapped_except_permuted_qk() {
         assert_eq!(owned, qk, "{name}: only Q/K are copied (permuted) at load");
     }
     let hf = ModelFiles::open(&fixture("hf")).expect("open HF dir");
-    assert!(hf.tensors.values().all(|w| matches!(w.storage, Storage::Mapped { .. })));
+    assert!(hf
+        .tensors
+        .values()
+        .all(|w| matches!(w.storage, Storage::Mapped { .. })));
 }
 
 #[test]
@@ -87,7 +107,12 @@ fn tokenizers_and_templates_agree() {
     let gg = ModelFiles::open(&fixture("tiny.gguf")).expect("open GGUF");
     for case in reference()["tokenizer"].as_array().expect("cases") {
         let text = case["text"].as_str().expect("text");
-        let want: Vec<u32> = case["ids"].as_array().expect("ids").iter().map(|v| v.as_u64().expect("id") as u32).collect();
+        let want: Vec<u32> = case["ids"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .map(|v| v.as_u64().expect("id") as u32)
+            .collect();
         assert_eq!(hf.tokenizer.encode(text), want, "tokenizer.json: {text:?}");
         assert_eq!(gg.tokenizer.encode(text), want, "GGUF vocab: {text:?}");
     }
@@ -99,9 +124,18 @@ fn tokenizers_and_templates_agree() {
 
 #[test]
 fn gguf_names_round_trip() {
-    assert_eq!(gguf_name_of("model.layers.17.self_attn.o_proj.weight").as_deref(), Some("blk.17.attn_output.weight"));
-    assert_eq!(gguf_name_of("model.layers.0.post_attention_layernorm.weight").as_deref(), Some("blk.0.ffn_norm.weight"));
-    assert_eq!(gguf_name_of("lm_head.weight").as_deref(), Some("output.weight"));
+    assert_eq!(
+        gguf_name_of("model.layers.17.self_attn.o_proj.weight").as_deref(),
+        Some("blk.17.attn_output.weight")
+    );
+    assert_eq!(
+        gguf_name_of("model.layers.0.post_attention_layernorm.weight").as_deref(),
+        Some("blk.0.ffn_norm.weight")
+    );
+    assert_eq!(
+        gguf_name_of("lm_head.weight").as_deref(),
+        Some("output.weight")
+    );
     assert_eq!(gguf_name_of("model.layers.x.mlp.up_proj.weight"), None);
 }
 
@@ -118,7 +152,10 @@ fn sharded_safetensors_load_like_one_file() {
     }
     // two shards: names in order, split in the middle, plus the index that maps them
     let names: Vec<String> = one.names().map(str::to_string).collect();
-    let tensors: Vec<WeightMatrix> = names.iter().map(|n| one.tensor(n).expect("tensor")).collect();
+    let tensors: Vec<WeightMatrix> = names
+        .iter()
+        .map(|n| one.tensor(n).expect("tensor"))
+        .collect();
     let mut weight_map = serde_json::Map::new();
     for (s, chunk) in names.chunks(names.len().div_ceil(2)).enumerate() {
         let file = format!("model-{:05}-of-00002.safetensors", s + 1);
@@ -128,7 +165,10 @@ fn sharded_safetensors_load_like_one_file() {
                 let w = &tensors[names.iter().position(|x| x == n).expect("name")];
                 let (shape, _) = one.shape(n).expect("shape");
                 weight_map.insert(n.clone(), Value::from(file.clone()));
-                (n.clone(), TensorView::new(Dtype::F32, shape, w.bytes()).expect("view"))
+                (
+                    n.clone(),
+                    TensorView::new(Dtype::F32, shape, w.bytes()).expect("view"),
+                )
             })
             .collect();
         let bytes = safetensors::serialize(views, None).expect("serialize");
@@ -146,7 +186,10 @@ fn sharded_safetensors_load_like_one_file() {
     let mut bad = index.clone();
     bad["weight_map"]["model.extra.weight"] = Value::from("model-00001-of-00002.safetensors");
     std::fs::write(dir.join("model.safetensors.index.json"), bad.to_string()).expect("index");
-    let e = ModelFiles::open(&dir).err().expect("missing tensor").to_string();
+    let e = ModelFiles::open(&dir)
+        .err()
+        .expect("missing tensor")
+        .to_string();
     assert!(e.contains("missing tensor `model.extra.weight`"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -38,7 +38,11 @@ fn summary(xs: &[f64]) -> (f64, f64, f64) {
     let mut v = xs.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
     (median, v[0], v[n - 1])
 }
 
@@ -84,12 +88,22 @@ pub fn run(args: Args) -> Result<()> {
         });
         println!("{v}");
     } else {
-        println!("model: {}  threads: {threads}  repeats: {}", model.path.display(), args.r);
+        println!(
+            "model: {}  threads: {threads}  repeats: {}",
+            model.path.display(),
+            args.r
+        );
         println!("| test   | tokens | tok/s (median) | min – max |");
         println!("|--------|-------:|---------------:|-----------|");
-        println!("| pp{:<4} | {:>6} | {pm:>14.1} | {pmin:.1} – {pmax:.1} |", args.p, args.p);
+        println!(
+            "| pp{:<4} | {:>6} | {pm:>14.1} | {pmin:.1} – {pmax:.1} |",
+            args.p, args.p
+        );
         if args.n > 0 {
-            println!("| tg{:<4} | {:>6} | {dm:>14.1} | {dmin:.1} – {dmax:.1} |", args.n, args.n);
+            println!(
+                "| tg{:<4} | {:>6} | {dm:>14.1} | {dmin:.1} – {dmax:.1} |",
+                args.n, args.n
+            );
         }
     }
     Ok(())

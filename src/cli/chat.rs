@@ -41,7 +41,10 @@ pub fn run(args: Args) -> Result<()> {
     let template = chat_template(&model)?;
     let ctx = context_size(&model, args.ctx_size)?;
     if args.n >= ctx {
-        return Err(Error::invalid(format!("-n {} leaves no room for a prompt in a context of {ctx}", args.n)));
+        return Err(Error::invalid(format!(
+            "-n {} leaves no room for a prompt in a context of {ctx}",
+            args.n
+        )));
     }
     let mut runner = LlamaRunner::new(&model, ctx)?;
     let mut cfg = GenerateConfig {
@@ -63,7 +66,12 @@ pub fn run(args: Args) -> Result<()> {
         print!("> ");
         let _ = std::io::stdout().flush();
         line.clear();
-        if stdin.lock().read_line(&mut line).map_err(|e| Error::io("<stdin>", e))? == 0 {
+        if stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Error::io("<stdin>", e))?
+            == 0
+        {
             println!();
             return Ok(()); // Ctrl-D
         }
@@ -95,7 +103,9 @@ pub fn run(args: Args) -> Result<()> {
             }
             let dropped = if history.len() >= 3 { 2 } else { 1 };
             history.drain(..dropped);
-            eprintln!("(the conversation is longer than the context window: the oldest turn was dropped)");
+            eprintln!(
+                "(the conversation is longer than the context window: the oldest turn was dropped)"
+            );
         };
         cfg.sampler.seed = cfg.sampler.seed.wrapping_add(1); // a new draw for each reply
         let mut stdout = std::io::stdout().lock();

@@ -50,7 +50,10 @@ pub struct SamplingArgs {
 impl SamplingArgs {
     pub fn config(&self) -> SamplerConfig {
         let seed = self.seed.unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0)
         });
         SamplerConfig {
             temperature: self.temperature,
@@ -71,13 +74,23 @@ pub struct Args {
     #[arg(long, short = 'm')]
     pub model: Option<PathBuf>,
     /// The prompt text.
-    #[arg(long, short = 'p', conflicts_with = "prompt_file", required_unless_present = "prompt_file")]
+    #[arg(
+        long,
+        short = 'p',
+        conflicts_with = "prompt_file",
+        required_unless_present = "prompt_file"
+    )]
     pub prompt: Option<String>,
     /// Read the prompt from this file.
     #[arg(long, short = 'f')]
     pub prompt_file: Option<PathBuf>,
     /// Most new tokens (-1: until an end token or the context is full).
-    #[arg(long = "n-predict", short = 'n', default_value_t = 128, allow_negative_numbers = true)]
+    #[arg(
+        long = "n-predict",
+        short = 'n',
+        default_value_t = 128,
+        allow_negative_numbers = true
+    )]
     pub n: i64,
     #[command(flatten)]
     pub sampling: SamplingArgs,
@@ -112,7 +125,9 @@ pub fn context_size(model: &Llama, flag: Option<usize>) -> Result<usize> {
     let max = model.config.max_position_embeddings;
     match flag {
         Some(0) => Err(Error::invalid("--ctx-size must be at least 1")),
-        Some(c) if c > max => Err(Error::invalid(format!("--ctx-size {c} is larger than the model's maximum of {max} positions"))),
+        Some(c) if c > max => Err(Error::invalid(format!(
+            "--ctx-size {c} is larger than the model's maximum of {max} positions"
+        ))),
         Some(c) => Ok(c),
         None => Ok(max.min(4096)),
     }
@@ -147,7 +162,11 @@ pub fn run(args: Args) -> Result<()> {
     };
     let ctx = context_size(&model, args.ctx_size)?;
     let cfg = GenerateConfig {
-        max_new_tokens: if args.n < 0 { None } else { Some(args.n as usize) },
+        max_new_tokens: if args.n < 0 {
+            None
+        } else {
+            Some(args.n as usize)
+        },
         stop_ids: stop_token_ids(tok),
         stop_strings: args.stop.clone(),
         sampler: sampler.clone(),
@@ -170,11 +189,17 @@ pub fn run(args: Args) -> Result<()> {
     let out = generate(&mut runner, tok, &prompt_ids, &cfg, &mut on_text)?;
     if json {
         let v = output_json(&model, &out, &sampler);
-        writeln!(stdout, "{}", serde_json::to_string(&v).unwrap_or_default()).map_err(|e| Error::io("<stdout>", e))?;
+        writeln!(stdout, "{}", serde_json::to_string(&v).unwrap_or_default())
+            .map_err(|e| Error::io("<stdout>", e))?;
     } else {
         let _ = writeln!(stdout);
     }
-    eprintln!("[{}] stop: {} | seed {}", out.stats.summary(), out.stop_reason.name(), sampler.seed);
+    eprintln!(
+        "[{}] stop: {} | seed {}",
+        out.stats.summary(),
+        out.stop_reason.name(),
+        sampler.seed
+    );
     Ok(())
 }
 

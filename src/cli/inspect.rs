@@ -62,8 +62,10 @@ pub fn run(args: Args) -> Result<()> {
     let c = &m.config;
 
     // parameters by group, from the tensors actually loaded
-    let mut groups: Vec<(&str, usize)> =
-        ["embeddings", "attention", "mlp", "norms", "head"].iter().map(|g| (*g, 0)).collect();
+    let mut groups: Vec<(&str, usize)> = ["embeddings", "attention", "mlp", "norms", "head"]
+        .iter()
+        .map(|g| (*g, 0))
+        .collect();
     // bytes by stored type: (tensors, parameters, bytes)
     let mut types: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     for (name, w) in &m.tensors {
@@ -79,7 +81,10 @@ pub fn run(args: Args) -> Result<()> {
     let total: usize = groups.iter().map(|g| g.1).sum();
     let total_bytes: usize = types.values().map(|t| t.2).sum();
     let t = &m.tokenizer;
-    let specials: Vec<(String, u32)> = t.special_tokens().map(|(s, id)| (s.to_string(), id)).collect();
+    let specials: Vec<(String, u32)> = t
+        .special_tokens()
+        .map(|(s, id)| (s.to_string(), id))
+        .collect();
     let tok_text = |id: u32| t.decode(&[id]).unwrap_or_else(|_| format!("<{id}>"));
     let format = match m.format {
         ModelFormat::Gguf => "GGUF",
@@ -114,7 +119,10 @@ pub fn run(args: Args) -> Result<()> {
 
     println!("{} ({format})", path.display());
     println!("\narchitecture  LlamaForCausalLM");
-    println!("  layers {}, d_model {}, ffn {}, vocab {}", c.num_hidden_layers, c.hidden_size, c.intermediate_size, c.vocab_size);
+    println!(
+        "  layers {}, d_model {}, ffn {}, vocab {}",
+        c.num_hidden_layers, c.hidden_size, c.intermediate_size, c.vocab_size
+    );
     println!(
         "  attention: {} query heads, {} KV heads (GQA: {} queries share each K/V), head_dim {}",
         c.num_attention_heads,
@@ -122,36 +130,115 @@ pub fn run(args: Args) -> Result<()> {
         c.num_attention_heads / c.num_key_value_heads,
         c.head_dim()
     );
-    println!("  RoPE theta {}{}, RMSNorm eps {:e}, context {}", c.rope_theta,
-        if c.rope_scaling.is_some() { " (llama3 scaling)" } else { "" }, c.rms_norm_eps, c.max_position_embeddings);
-    println!("  output head {}", if c.tie_word_embeddings { "tied to the embedding" } else { "separate (lm_head)" });
+    println!(
+        "  RoPE theta {}{}, RMSNorm eps {:e}, context {}",
+        c.rope_theta,
+        if c.rope_scaling.is_some() {
+            " (llama3 scaling)"
+        } else {
+            ""
+        },
+        c.rms_norm_eps,
+        c.max_position_embeddings
+    );
+    println!(
+        "  output head {}",
+        if c.tie_word_embeddings {
+            "tied to the embedding"
+        } else {
+            "separate (lm_head)"
+        }
+    );
 
-    println!("\nparameters    {:>14}  ({:.1} M)", group(total), total as f64 / 1e6);
+    println!(
+        "\nparameters    {:>14}  ({:.1} M)",
+        group(total),
+        total as f64 / 1e6
+    );
     for (g, n) in &groups {
-        println!("  {g:<11} {:>14}  {:>5.1}%", group(*n), 100.0 * *n as f64 / total.max(1) as f64);
+        println!(
+            "  {g:<11} {:>14}  {:>5.1}%",
+            group(*n),
+            100.0 * *n as f64 / total.max(1) as f64
+        );
     }
     println!("\nstored types  tensors     parameters          bytes");
     for (ty, (n, p, b)) in &types {
-        println!("  {ty:<10} {n:>8} {:>14} {:>14}  ({:.1} MB)", group(*p), group(*b), *b as f64 / 1e6);
+        println!(
+            "  {ty:<10} {n:>8} {:>14} {:>14}  ({:.1} MB)",
+            group(*p),
+            group(*b),
+            *b as f64 / 1e6
+        );
     }
-    println!("  {:<10} {:>8} {:>14} {:>14}  ({:.2} bits per weight)", "total", m.tensors.len(), group(total), group(total_bytes),
-        8.0 * total_bytes as f64 / total.max(1) as f64);
+    println!(
+        "  {:<10} {:>8} {:>14} {:>14}  ({:.2} bits per weight)",
+        "total",
+        m.tensors.len(),
+        group(total),
+        group(total_bytes),
+        8.0 * total_bytes as f64 / total.max(1) as f64
+    );
 
-    println!("\nKV-cache (f32) = 2 × {} layers × {} kv_heads × {} head_dim × positions × 4 bytes", c.num_hidden_layers, c.num_key_value_heads, c.head_dim());
+    println!(
+        "\nKV-cache (f32) = 2 × {} layers × {} kv_heads × {} head_dim × positions × 4 bytes",
+        c.num_hidden_layers,
+        c.num_key_value_heads,
+        c.head_dim()
+    );
     for n in KV_CONTEXTS {
-        let note = if n > c.max_position_embeddings { "  (past the model's context)" } else { "" };
-        println!("  {n:>6} positions: {:>8.1} MB{note}", c.kv_cache_bytes(n, 4) as f64 / 1e6);
+        let note = if n > c.max_position_embeddings {
+            "  (past the model's context)"
+        } else {
+            ""
+        };
+        println!(
+            "  {n:>6} positions: {:>8.1} MB{note}",
+            c.kv_cache_bytes(n, 4) as f64 / 1e6
+        );
     }
 
-    println!("\ntokenizer     byte-level BPE, pre-tokenizer `{}`", t.pretokenizer().name());
-    println!("  vocab {} ({} merges), {} special tokens", t.vocab_size(), t.merges().len(), specials.len());
-    let shown: Vec<String> = specials.iter().take(8).map(|(s, id)| format!("{s}={id}")).collect();
+    println!(
+        "\ntokenizer     byte-level BPE, pre-tokenizer `{}`",
+        t.pretokenizer().name()
+    );
+    println!(
+        "  vocab {} ({} merges), {} special tokens",
+        t.vocab_size(),
+        t.merges().len(),
+        specials.len()
+    );
+    let shown: Vec<String> = specials
+        .iter()
+        .take(8)
+        .map(|(s, id)| format!("{s}={id}"))
+        .collect();
     let more = if specials.len() > 8 { ", …" } else { "" };
     println!("  specials: {}{more}", shown.join(", "));
-    let bos = t.bos_id().map_or("none".to_string(), |id| format!("{id} {:?}", tok_text(id)));
-    let eos: Vec<String> = t.eos_ids().iter().map(|&id| format!("{id} {:?}", tok_text(id))).collect();
-    println!("  bos: {bos}; eos: {}", if eos.is_empty() { "none".into() } else { eos.join(", ") });
-    println!("  chat template: {}", if m.chat_template.is_some() { "yes" } else { "no" });
+    let bos = t
+        .bos_id()
+        .map_or("none".to_string(), |id| format!("{id} {:?}", tok_text(id)));
+    let eos: Vec<String> = t
+        .eos_ids()
+        .iter()
+        .map(|&id| format!("{id} {:?}", tok_text(id)))
+        .collect();
+    println!(
+        "  bos: {bos}; eos: {}",
+        if eos.is_empty() {
+            "none".into()
+        } else {
+            eos.join(", ")
+        }
+    );
+    println!(
+        "  chat template: {}",
+        if m.chat_template.is_some() {
+            "yes"
+        } else {
+            "no"
+        }
+    );
     Ok(())
 }
 

@@ -25,7 +25,13 @@ pub struct Args {
     pub model: Option<PathBuf>,
 
     /// The prompt text (special-token text such as <|im_start|> is recognised).
-    #[arg(long, short = 'p', value_name = "TEXT", conflicts_with = "prompt_file", required_unless_present = "prompt_file")]
+    #[arg(
+        long,
+        short = 'p',
+        value_name = "TEXT",
+        conflicts_with = "prompt_file",
+        required_unless_present = "prompt_file"
+    )]
     pub prompt: Option<String>,
 
     /// Read the prompt from a file (UTF-8).
@@ -53,7 +59,11 @@ pub struct Args {
 pub fn top_k(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
     let mut idx: Vec<u32> = (0..logits.len() as u32).collect();
     let k = k.min(idx.len());
-    let by_logit = |a: &u32, b: &u32| logits[*b as usize].total_cmp(&logits[*a as usize]).then(a.cmp(b));
+    let by_logit = |a: &u32, b: &u32| {
+        logits[*b as usize]
+            .total_cmp(&logits[*a as usize])
+            .then(a.cmp(b))
+    };
     if k > 0 && k < idx.len() {
         idx.select_nth_unstable_by(k - 1, by_logit);
     }
@@ -82,7 +92,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     ids.extend(tok.encode_with_special(&text));
     if ids.is_empty() {
-        return Err(Error::invalid("the prompt is empty: there is no position to predict from"));
+        return Err(Error::invalid(
+            "the prompt is empty: there is no position to predict from",
+        ));
     }
     if ids.len() > model.config.max_position_embeddings {
         return Err(Error::invalid(format!(
@@ -104,7 +116,9 @@ pub fn run(args: Args) -> Result<()> {
     let top = top_k(logits, args.top);
     let prob = |l: f32| ((l - max) as f64).exp() / z;
     let token_text = |id: u32| {
-        tok.decode_bytes(&[id]).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+        tok.decode_bytes(&[id])
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     };
 
     if args.json {
@@ -118,9 +132,19 @@ pub fn run(args: Args) -> Result<()> {
         println!("{obj}");
     } else {
         println!("{} prompt tokens: {:?}", ids.len(), ids);
-        println!("{:>4}  {:>6}  {:>9}  {:>7}  token", "rank", "id", "logit", "prob");
+        println!(
+            "{:>4}  {:>6}  {:>9}  {:>7}  token",
+            "rank", "id", "logit", "prob"
+        );
         for (r, &(id, l)) in top.iter().enumerate() {
-            println!("{:>4}  {:>6}  {:>9.4}  {:>7.4}  {:?}", r + 1, id, l, prob(l), token_text(id));
+            println!(
+                "{:>4}  {:>6}  {:>9.4}  {:>7.4}  {:?}",
+                r + 1,
+                id,
+                l,
+                prob(l),
+                token_text(id)
+            );
         }
         if let Some(out) = &args.dump {
             println!("wrote {} logits to {}", logits.len(), out.display());

@@ -29,7 +29,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     println!("data directory: {}", fetch::data_dir().display());
-    let model = if args.verify { fetch::verify_default_model()? } else { fetch::default_model()? };
+    let model = if args.verify {
+        fetch::verify_default_model()?
+    } else {
+        fetch::default_model()?
+    };
     report("default model", &model, args.verify.then_some("SHA-256 ok"));
     if args.all {
         for name in ["cl100k_base", "o200k_base"] {
@@ -43,5 +47,9 @@ pub fn run(args: Args) -> Result<()> {
 fn report(what: &str, path: &std::path::Path, note: Option<&str>) {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let note = note.map(|n| format!(", {n}")).unwrap_or_default();
-    println!("{what:>14}: {} ({:.1} MB{note})", path.display(), size as f64 / 1e6);
+    println!(
+        "{what:>14}: {} ({:.1} MB{note})",
+        path.display(),
+        size as f64 / 1e6
+    );
 }

@@ -69,19 +69,36 @@ pub struct Llama {
 }
 
 /// Take a tensor out of the map, checking its shape against the config.
-fn take(t: &mut BTreeMap<String, WeightMatrix>, name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
-    let w = t.remove(name).ok_or_else(|| Error::invalid(format!("missing tensor `{name}`")))?;
+fn take(
+    t: &mut BTreeMap<String, WeightMatrix>,
+    name: &str,
+    rows: usize,
+    cols: usize,
+) -> Result<WeightMatrix> {
+    let w = t
+        .remove(name)
+        .ok_or_else(|| Error::invalid(format!("missing tensor `{name}`")))?;
     if (w.rows, w.cols) != (rows, cols) {
-        return Err(Error::Shape { name: name.into(), expected: vec![rows, cols], found: vec![w.rows, w.cols] });
+        return Err(Error::Shape {
+            name: name.into(),
+            expected: vec![rows, cols],
+            found: vec![w.rows, w.cols],
+        });
     }
     Ok(w)
 }
 
 /// Take a norm weight (stored as one row or one column) as an f32 vector of length `d`.
 fn take_vector(t: &mut BTreeMap<String, WeightMatrix>, name: &str, d: usize) -> Result<Vec<f32>> {
-    let w = t.remove(name).ok_or_else(|| Error::invalid(format!("missing tensor `{name}`")))?;
+    let w = t
+        .remove(name)
+        .ok_or_else(|| Error::invalid(format!("missing tensor `{name}`")))?;
     if w.rows * w.cols != d || (w.rows != 1 && w.cols != 1) {
-        return Err(Error::Shape { name: name.into(), expected: vec![d], found: vec![w.rows, w.cols] });
+        return Err(Error::Shape {
+            name: name.into(),
+            expected: vec![d],
+            found: vec![w.rows, w.cols],
+        });
     }
     let mut out = vec![0.0f32; d];
     for (r, chunk) in out.chunks_exact_mut(w.cols).enumerate() {
@@ -99,7 +116,14 @@ impl Llama {
     /// Build the model from opened model files (tensors already under Hugging Face names,
     /// GGUF Q/K rows already in half-split order).
     pub fn from_files(files: ModelFiles) -> Result<Llama> {
-        let ModelFiles { path, config, tokenizer, chat_template, tensors, .. } = files;
+        let ModelFiles {
+            path,
+            config,
+            tokenizer,
+            chat_template,
+            tensors,
+            ..
+        } = files;
         let mut m = Llama::from_tensors(config, tensors, tokenizer)?;
         m.path = path;
         m.chat_template = chat_template;
@@ -109,17 +133,27 @@ impl Llama {
     /// Build the model from Hugging Face-named tensors (used by [`Llama::from_files`] and by
     /// tests that make a small random model). Every tensor's shape is checked against the
     /// config; a missing one is named.
-    pub fn from_tensors(config: LlamaConfig, mut t: BTreeMap<String, WeightMatrix>, tokenizer: Tokenizer) -> Result<Llama> {
+    pub fn from_tensors(
+        config: LlamaConfig,
+        mut t: BTreeMap<String, WeightMatrix>,
+        tokenizer: Tokenizer,
+    ) -> Result<Llama> {
         let c = &config;
         let (d, ffn, vocab) = (c.hidden_size, c.intermediate_size, c.vocab_size);
-        if c.num_attention_heads == 0 || c.num_key_value_heads == 0 || c.num_attention_heads % c.num_key_value_heads != 0 {
+        if c.num_attention_heads == 0
+            || c.num_key_value_heads == 0
+            || c.num_attention_heads % c.num_key_value_heads != 0
+        {
             return Err(Error::invalid(format!(
                 "config: {} attention heads are not a multiple of {} KV heads",
                 c.num_attention_heads, c.num_key_value_heads
             )));
         }
         if d % c.num_attention_heads != 0 || c.head_dim() % 2 != 0 {
-            return Err(Error::invalid(format!("config: hidden_size {d} does not split into {} even heads", c.num_attention_heads)));
+            return Err(Error::invalid(format!(
+                "config: hidden_size {d} does not split into {} even heads",
+                c.num_attention_heads
+            )));
         }
         if tokenizer.vocab_size() > vocab {
             return Err(Error::invalid(format!(
@@ -138,7 +172,11 @@ impl Llama {
                 k_proj: take(&mut t, &format!("{p}.self_attn.k_proj.weight"), kv_dim, d)?,
                 v_proj: take(&mut t, &format!("{p}.self_attn.v_proj.weight"), kv_dim, d)?,
                 o_proj: take(&mut t, &format!("{p}.self_attn.o_proj.weight"), d, q_dim)?,
-                post_attention_layernorm: take_vector(&mut t, &format!("{p}.post_attention_layernorm.weight"), d)?,
+                post_attention_layernorm: take_vector(
+                    &mut t,
+                    &format!("{p}.post_attention_layernorm.weight"),
+                    d,
+                )?,
                 gate_proj: take(&mut t, &format!("{p}.mlp.gate_proj.weight"), ffn, d)?,
                 up_proj: take(&mut t, &format!("{p}.mlp.up_proj.weight"), ffn, d)?,
                 down_proj: take(&mut t, &format!("{p}.mlp.down_proj.weight"), d, ffn)?,
@@ -149,9 +187,20 @@ impl Llama {
         let lm_head = match t.contains_key("lm_head.weight") {
             true => Some(take(&mut t, "lm_head.weight", vocab, d)?),
             false if config.tie_word_embeddings => None,
-            false => return Err(Error::invalid("missing tensor `lm_head.weight` (and the config does not tie it to the embedding)")),
+            false => return Err(Error::invalid(
+                "missing tensor `lm_head.weight` (and the config does not tie it to the embedding)",
+            )),
         };
-        Ok(Llama { config, path: PathBuf::new(), tokenizer, chat_template: None, embed_tokens, layers, norm, lm_head })
+        Ok(Llama {
+            config,
+            path: PathBuf::new(),
+            tokenizer,
+            chat_template: None,
+            embed_tokens,
+            layers,
+            norm,
+            lm_head,
+        })
     }
 
     /// The output head: `lm_head`, or the embedding matrix when tied.
@@ -162,7 +211,11 @@ impl Llama {
     /// Head counts and size, as the attention module wants them.
     pub fn attention_shape(&self) -> AttentionShape {
         let c = &self.config;
-        AttentionShape { n_heads: c.num_attention_heads, n_kv_heads: c.num_key_value_heads, head_dim: c.head_dim() }
+        AttentionShape {
+            n_heads: c.num_attention_heads,
+            n_kv_heads: c.num_key_value_heads,
+            head_dim: c.head_dim(),
+        }
     }
 
     /// A new session for sequences of up to `max_seq` tokens (prompt + generated).
@@ -174,7 +227,8 @@ impl Llama {
     /// KV-cache memory for `seq_len` positions in f32, by the formula
     /// `2 × layers × kv_heads × head_dim × seq_len × 4`.
     pub fn kv_cache_bytes(&self, seq_len: usize) -> usize {
-        self.config.kv_cache_bytes(seq_len, std::mem::size_of::<f32>())
+        self.config
+            .kv_cache_bytes(seq_len, std::mem::size_of::<f32>())
     }
 
     // ANCHOR: forward
@@ -191,7 +245,9 @@ impl Llama {
             return Err(Error::invalid("forward: no token ids to run"));
         }
         if let Some((i, id)) = ids.iter().enumerate().find(|(_, &id)| id as usize >= vocab) {
-            return Err(Error::invalid(format!("token id {id} at index {i} is outside the vocabulary (size {vocab})")));
+            return Err(Error::invalid(format!(
+                "token id {id} at index {i} is outside the vocabulary (size {vocab})"
+            )));
         }
         let start = s.len();
         if start + ids.len() > s.max_seq() {
@@ -225,10 +281,25 @@ impl Llama {
     fn run_chunk(&self, s: &mut Session, ids: &[u32]) {
         let c = &self.config;
         let (seq, d, pos, eps) = (ids.len(), c.hidden_size, s.len(), c.rms_norm_eps);
-        let (nh, nkv, ffn) = (c.num_attention_heads, c.num_key_value_heads, c.intermediate_size);
+        let (nh, nkv, ffn) = (
+            c.num_attention_heads,
+            c.num_key_value_heads,
+            c.intermediate_size,
+        );
         let q_dim = nh * c.head_dim();
         let shape = self.attention_shape();
-        let Session { cache, rope, x, xn, q, att, gate, up, capture, .. } = s;
+        let Session {
+            cache,
+            rope,
+            x,
+            xn,
+            q,
+            att,
+            gate,
+            up,
+            capture,
+            ..
+        } = s;
         // With capture on, keep the last position's hidden state: row 0 after the embedding,
         // row l + 1 after layer l (row n_layers + 1, after the final norm, is written by forward).
         let mut keep = |i: usize, x: &[f32]| {

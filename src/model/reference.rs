@@ -39,14 +39,27 @@ fn linear(x: &[f32], w: &WeightMatrix, seq: usize) -> Vec<f32> {
 pub fn forward_naive(m: &Llama, ids: &[u32]) -> Result<Vec<f32>> {
     let c = &m.config;
     let (seq, d, hd, eps) = (ids.len(), c.hidden_size, c.head_dim(), c.rms_norm_eps);
-    let (nh, nkv, ffn, vocab) = (c.num_attention_heads, c.num_key_value_heads, c.intermediate_size, c.vocab_size);
+    let (nh, nkv, ffn, vocab) = (
+        c.num_attention_heads,
+        c.num_key_value_heads,
+        c.intermediate_size,
+        c.vocab_size,
+    );
     if let Some(&id) = ids.iter().find(|&&id| id as usize >= vocab) {
-        return Err(Error::invalid(format!("token id {id} is outside the vocabulary (size {vocab})")));
+        return Err(Error::invalid(format!(
+            "token id {id} is outside the vocabulary (size {vocab})"
+        )));
     }
     let rope = |x: &mut [f32], heads: usize| {
         for (t, row) in x.chunks_exact_mut(heads * hd).enumerate() {
             for head in row.chunks_exact_mut(hd) {
-                rope_naive(head, t, c.rope_theta, c.rope_scaling.as_ref(), RopeLayout::HalfSplit);
+                rope_naive(
+                    head,
+                    t,
+                    c.rope_theta,
+                    c.rope_scaling.as_ref(),
+                    RopeLayout::HalfSplit,
+                );
             }
         }
     };
@@ -73,7 +86,11 @@ pub fn forward_naive(m: &Llama, ids: &[u32]) -> Result<Vec<f32>> {
 
         rmsnorm_rows_naive(&x, &w.post_attention_layernorm, eps, &mut h);
         let mut mlp = vec![0.0f32; seq * d];
-        let (g, u, dn) = (dequantize(&w.gate_proj), dequantize(&w.up_proj), dequantize(&w.down_proj));
+        let (g, u, dn) = (
+            dequantize(&w.gate_proj),
+            dequantize(&w.up_proj),
+            dequantize(&w.down_proj),
+        );
         mlp_naive(&h, &g, &u, &dn, seq, d, ffn, &mut mlp);
         x.iter_mut().zip(&mlp).for_each(|(xi, mi)| *xi += mi);
     }

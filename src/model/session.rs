@@ -32,13 +32,13 @@ pub struct Session {
     chunk: usize,
     hidden: usize,
     vocab: usize,
-    pub(crate) x: Vec<f32>,     // x: [chunk, d]
-    pub(crate) xn: Vec<f32>,    // xn: [chunk, d]
-    pub(crate) q: Vec<f32>,     // q: [chunk, n_heads·hd]
-    pub(crate) att: Vec<f32>,   // att: [chunk, n_heads·hd]
-    pub(crate) gate: Vec<f32>,  // gate: [chunk, ffn]
-    pub(crate) up: Vec<f32>,    // up: [chunk, ffn]
-    pub(crate) last: Vec<f32>,  // last: [d]
+    pub(crate) x: Vec<f32>,      // x: [chunk, d]
+    pub(crate) xn: Vec<f32>,     // xn: [chunk, d]
+    pub(crate) q: Vec<f32>,      // q: [chunk, n_heads·hd]
+    pub(crate) att: Vec<f32>,    // att: [chunk, n_heads·hd]
+    pub(crate) gate: Vec<f32>,   // gate: [chunk, ffn]
+    pub(crate) up: Vec<f32>,     // up: [chunk, ffn]
+    pub(crate) last: Vec<f32>,   // last: [d]
     pub(crate) logits: Vec<f32>, // logits: [vocab]
     /// With capture on: `[n_layers + 2, d]`, the last position's hidden state after the
     /// embedding (row 0), after each layer (rows 1..=n_layers) and after the final norm.
@@ -58,7 +58,9 @@ impl Session {
             return Err(Error::invalid("the prefill chunk must be at least 1 token"));
         }
         if max_seq == 0 {
-            return Err(Error::invalid("the context length must be at least 1 token"));
+            return Err(Error::invalid(
+                "the context length must be at least 1 token",
+            ));
         }
         if max_seq > c.max_position_embeddings {
             return Err(Error::invalid(format!(
@@ -114,7 +116,11 @@ impl Session {
     /// Go back to `len` positions (e.g. to re-run the end of a prompt). Panics if `len` is
     /// more than what is cached.
     pub fn truncate(&mut self, len: usize) {
-        assert!(len <= self.cache.len(), "truncate to {len} > {} cached positions", self.cache.len());
+        assert!(
+            len <= self.cache.len(),
+            "truncate to {len} > {} cached positions",
+            self.cache.len()
+        );
         self.cache.set_len(len);
     }
 
@@ -155,7 +161,9 @@ impl Session {
     /// The captured hidden states of the last position of the last forward pass:
     /// `[0]` after the embedding, `[l + 1]` after layer `l`, the last after the final norm.
     pub fn captured(&self) -> Option<Vec<&[f32]>> {
-        self.capture.as_ref().map(|c| c.chunks_exact(self.hidden).collect())
+        self.capture
+            .as_ref()
+            .map(|c| c.chunks_exact(self.hidden).collect())
     }
 
     /// Refuse a session made for a different model.
@@ -166,11 +174,16 @@ impl Session {
             && self.vocab == c.vocab_size
             && self.gate.len() == self.chunk * c.intermediate_size
             && self.q.len() == self.chunk * c.num_attention_heads * c.head_dim()
-            && self.capture.as_ref().is_none_or(|cap| cap.len() == (c.num_hidden_layers + 2) * c.hidden_size);
+            && self
+                .capture
+                .as_ref()
+                .is_none_or(|cap| cap.len() == (c.num_hidden_layers + 2) * c.hidden_size);
         if fits {
             Ok(())
         } else {
-            Err(Error::invalid("this session was made for a different model (use model.new_session)"))
+            Err(Error::invalid(
+                "this session was made for a different model (use model.new_session)",
+            ))
         }
     }
 }

@@ -202,12 +202,10 @@ mod tests {
         for _ in 0..200 {
             // random merge list over a 4-letter alphabet
             let mut list = Vec::new();
-            let mut next_id = 4u32;
-            for _ in 0..rng.random_range(1..20) {
+            for next_id in 4u32..4 + rng.random_range(1..20) {
                 let a = rng.random_range(0..next_id);
                 let b = rng.random_range(0..next_id);
                 list.push((a, b, next_id));
-                next_id += 1;
             }
             let m = rules(&list);
             let len = rng.random_range(0..300);

@@ -76,7 +76,11 @@ impl LlamaConfig {
     /// Bytes of a KV-cache for `seq_len` positions:
     /// `2 × layers × kv_heads × head_dim × seq_len × bytes_per_elem`.
     pub fn kv_cache_bytes(&self, seq_len: usize, bytes_per_elem: usize) -> usize {
-        2 * self.num_hidden_layers * self.num_key_value_heads * self.head_dim() * seq_len * bytes_per_elem
+        2 * self.num_hidden_layers
+            * self.num_key_value_heads
+            * self.head_dim()
+            * seq_len
+            * bytes_per_elem
     }
 
     /// Parameter counts from the shapes alone (no file needed).
@@ -92,7 +96,11 @@ impl LlamaConfig {
             mlp: l * 3 * self.intermediate_size * d,
             // input_layernorm + post_attention_layernorm per layer, + the final norm
             norms: (2 * l + 1) * d,
-            head: if self.tie_word_embeddings { 0 } else { self.vocab_size * d },
+            head: if self.tie_word_embeddings {
+                0
+            } else {
+                self.vocab_size * d
+            },
         }
     }
 
@@ -100,7 +108,9 @@ impl LlamaConfig {
     pub fn validate(&self, source: &Path) -> Result<()> {
         let bad = |what: String| Err(Error::format(source, what));
         if self.hidden_size == 0 || self.num_attention_heads == 0 || self.num_hidden_layers == 0 {
-            return bad("hidden_size, num_attention_heads and num_hidden_layers must be positive".into());
+            return bad(
+                "hidden_size, num_attention_heads and num_hidden_layers must be positive".into(),
+            );
         }
         if self.hidden_size % self.num_attention_heads != 0 {
             return bad(format!(
@@ -109,16 +119,23 @@ impl LlamaConfig {
             ));
         }
         if self.head_dim() % 2 != 0 {
-            return bad(format!("head_dim {} is odd; RoPE rotates pairs", self.head_dim()));
+            return bad(format!(
+                "head_dim {} is odd; RoPE rotates pairs",
+                self.head_dim()
+            ));
         }
-        if self.num_key_value_heads == 0 || self.num_attention_heads % self.num_key_value_heads != 0 {
+        if self.num_key_value_heads == 0 || self.num_attention_heads % self.num_key_value_heads != 0
+        {
             return bad(format!(
                 "num_attention_heads {} is not a multiple of num_key_value_heads {}",
                 self.num_attention_heads, self.num_key_value_heads
             ));
         }
-        if self.vocab_size == 0 || self.intermediate_size == 0 || self.max_position_embeddings == 0 {
-            return bad("vocab_size, intermediate_size and max_position_embeddings must be positive".into());
+        if self.vocab_size == 0 || self.intermediate_size == 0 || self.max_position_embeddings == 0
+        {
+            return bad(
+                "vocab_size, intermediate_size and max_position_embeddings must be positive".into(),
+            );
         }
         Ok(())
     }
@@ -126,7 +143,8 @@ impl LlamaConfig {
     /// Read a Hugging Face `config.json` (LlamaForCausalLM).
     pub fn from_hf_json(path: &Path) -> Result<LlamaConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
         Self::from_hf_value(&v, path)
     }
 
@@ -144,10 +162,9 @@ impl LlamaConfig {
         let usize_of = |k: &str, default: Option<usize>| -> Result<usize> {
             match field(k) {
                 None => default.ok_or_else(|| Error::format(source, format!("`{k}` is missing"))),
-                Some(x) => x
-                    .as_u64()
-                    .map(|n| n as usize)
-                    .ok_or_else(|| Error::format(source, format!("`{k}` = {x} is not a non-negative integer"))),
+                Some(x) => x.as_u64().map(|n| n as usize).ok_or_else(|| {
+                    Error::format(source, format!("`{k}` = {x} is not a non-negative integer"))
+                }),
             }
         };
         let f32_of = |x: Option<&Value>, k: &str, default: f32| -> Result<f32> {
@@ -173,7 +190,11 @@ impl LlamaConfig {
         let rope_scaling = match params {
             None => None,
             Some(p) => {
-                let ty = p.get("rope_type").or_else(|| p.get("type")).and_then(Value::as_str).unwrap_or("default");
+                let ty = p
+                    .get("rope_type")
+                    .or_else(|| p.get("type"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("default");
                 match ty {
                     "default" => None,
                     "llama3" => {
@@ -185,12 +206,18 @@ impl LlamaConfig {
                             original_max_position_embeddings: p
                                 .get("original_max_position_embeddings")
                                 .and_then(Value::as_u64)
-                                .unwrap_or(0) as usize,
+                                .unwrap_or(0)
+                                as usize,
                         };
-                        if [s.factor, s.low_freq_factor, s.high_freq_factor].iter().any(|f| !f.is_finite())
+                        if [s.factor, s.low_freq_factor, s.high_freq_factor]
+                            .iter()
+                            .any(|f| !f.is_finite())
                             || s.original_max_position_embeddings == 0
                         {
-                            return Err(Error::format(source, format!("incomplete llama3 rope scaling: {p}")));
+                            return Err(Error::format(
+                                source,
+                                format!("incomplete llama3 rope scaling: {p}"),
+                            ));
                         }
                         Some(s)
                     }
@@ -213,13 +240,20 @@ impl LlamaConfig {
             rms_norm_eps: f32_of(field("rms_norm_eps"), "rms_norm_eps", 1e-6)?,
             rope_theta,
             rope_scaling,
-            tie_word_embeddings: field("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(false),
+            tie_word_embeddings: field("tie_word_embeddings")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             vocab_size: usize_of("vocab_size", None)?,
             max_position_embeddings: usize_of("max_position_embeddings", Some(2048))?,
-            bos_token_id: field("bos_token_id").map(|x| id_of(x, "bos_token_id")).transpose()?,
+            bos_token_id: field("bos_token_id")
+                .map(|x| id_of(x, "bos_token_id"))
+                .transpose()?,
             eos_token_ids: match field("eos_token_id") {
                 None => vec![],
-                Some(Value::Array(a)) => a.iter().map(|x| id_of(x, "eos_token_id")).collect::<Result<_>>()?,
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|x| id_of(x, "eos_token_id"))
+                    .collect::<Result<_>>()?,
                 Some(x) => vec![id_of(x, "eos_token_id")?],
             },
         };
@@ -251,8 +285,14 @@ impl LlamaConfig {
                 g.path.display()
             )));
         }
-        if let Some(t) = g.get_str("llama.rope.scaling.type").filter(|t| *t != "none") {
-            return Err(Error::Unsupported(format!("{}: rope scaling type `{t}`", g.path.display())));
+        if let Some(t) = g
+            .get_str("llama.rope.scaling.type")
+            .filter(|t| *t != "none")
+        {
+            return Err(Error::Unsupported(format!(
+                "{}: rope scaling type `{t}`",
+                g.path.display()
+            )));
         }
         let u = |k: &str| g.require_u32(k).map(|v| v as usize);
         let heads = u("llama.attention.head_count")?;
@@ -260,7 +300,10 @@ impl LlamaConfig {
             Some(t) => t.len(),
             None => u("llama.vocab_size")?,
         };
-        let mut eos_token_ids: Vec<u32> = g.get_u32("tokenizer.ggml.eos_token_id").into_iter().collect();
+        let mut eos_token_ids: Vec<u32> = g
+            .get_u32("tokenizer.ggml.eos_token_id")
+            .into_iter()
+            .collect();
         if let Some(eot) = g.get_u32("tokenizer.ggml.eot_token_id") {
             if !eos_token_ids.contains(&eot) {
                 eos_token_ids.push(eot);
@@ -270,7 +313,9 @@ impl LlamaConfig {
             hidden_size: u("llama.embedding_length")?,
             intermediate_size: u("llama.feed_forward_length")?,
             num_attention_heads: heads,
-            num_key_value_heads: g.get_u32("llama.attention.head_count_kv").map_or(heads, |v| v as usize),
+            num_key_value_heads: g
+                .get_u32("llama.attention.head_count_kv")
+                .map_or(heads, |v| v as usize),
             num_hidden_layers: u("llama.block_count")?,
             rms_norm_eps: g.require_f32("llama.attention.layer_norm_rms_epsilon")?,
             rope_theta: g.get_f32("llama.rope.freq_base").unwrap_or(10_000.0),
@@ -342,5 +387,7 @@ impl LlamaConfig {
 
 /// An f32 as the JSON number with the same shortest decimal (1e-5, not 9.999999747378752e-6).
 fn json_f32(x: f32) -> Value {
-    x.to_string().parse::<f64>().map_or(Value::Null, Value::from)
+    x.to_string()
+        .parse::<f64>()
+        .map_or(Value::Null, Value::from)
 }

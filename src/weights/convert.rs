@@ -64,7 +64,10 @@ pub struct ConvertReport {
 pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<ConvertReport> {
     let m = ModelFiles::open(input)?;
     if m.format != ModelFormat::Gguf {
-        return Err(Error::invalid(format!("{}: `convert` reads a .gguf file", input.display())));
+        return Err(Error::invalid(format!(
+            "{}: `convert` reads a .gguf file",
+            input.display()
+        )));
     }
     fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut files = Vec::new();
@@ -83,7 +86,11 @@ pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<Convert
         [one] => json!(one),
         many => json!(many),
     };
-    write_json("generation_config.json", &json!({"bos_token_id": c.bos_token_id, "eos_token_id": eos}), &mut files)?;
+    write_json(
+        "generation_config.json",
+        &json!({"bos_token_id": c.bos_token_id, "eos_token_id": eos}),
+        &mut files,
+    )?;
 
     // 2. the tokenizer: tokenizer.json from the GGUF vocabulary, tokenizer_config.json with the
     //    special tokens and the chat template
@@ -126,11 +133,15 @@ pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<Convert
     }
     // the crate's reader wants tensors sorted by offset; metadata marks the file as PyTorch's
     let mut sorted = Map::new();
-    sorted.insert("__metadata__".into(), json!({"format": "pt", "converted_by": "glassbox convert"}));
+    sorted.insert(
+        "__metadata__".into(),
+        json!({"format": "pt", "converted_by": "glassbox convert"}),
+    );
     for (name, v) in header {
         sorted.insert(name, v);
     }
-    let mut head = serde_json::to_string(&Value::Object(sorted)).map_err(|e| Error::invalid(e.to_string()))?;
+    let mut head =
+        serde_json::to_string(&Value::Object(sorted)).map_err(|e| Error::invalid(e.to_string()))?;
     while head.len() % 8 != 0 {
         head.push(' ');
     }
@@ -139,7 +150,8 @@ pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<Convert
     let f = fs::File::create(&part).map_err(|e| Error::io(&part, e))?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
     let io = |e| Error::io(&part, e);
-    w.write_all(&(head.len() as u64).to_le_bytes()).map_err(io)?;
+    w.write_all(&(head.len() as u64).to_le_bytes())
+        .map_err(io)?;
     w.write_all(head.as_bytes()).map_err(io)?;
     let mut row = Vec::new();
     for (name, _) in &shapes {
@@ -155,7 +167,8 @@ pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<Convert
                 }
                 OutDType::Bf16 => {
                     for v in &row {
-                        w.write_all(&half::bf16::from_f32(*v).to_le_bytes()).map_err(io)?;
+                        w.write_all(&half::bf16::from_f32(*v).to_le_bytes())
+                            .map_err(io)?;
                     }
                 }
             }
@@ -165,5 +178,9 @@ pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<Convert
     drop(w);
     fs::rename(&part, &st).map_err(|e| Error::io(&st, e))?;
     files.push(st);
-    Ok(ConvertReport { files, tensors: shapes.len(), safetensors_bytes: (8 + head.len() + offset) as u64 })
+    Ok(ConvertReport {
+        files,
+        tensors: shapes.len(),
+        safetensors_bytes: (8 + head.len() + offset) as u64,
+    })
 }

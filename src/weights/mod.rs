@@ -11,11 +11,11 @@
 //! convert      GGUF → Hugging Face directory (config.json, model.safetensors, tokenizer files)
 //! ```
 
+pub mod config;
+pub mod convert;
 pub mod fetch;
 pub mod gguf;
 pub mod gguf_value;
+pub mod model_files;
 pub mod safetensors;
 pub mod tensor;
-pub mod config;
-pub mod model_files;
-pub mod convert;

@@ -116,7 +116,11 @@ fn shape_of(w: &WeightMatrix) -> Vec<usize> {
 fn check_shape(name: &str, w: &WeightMatrix, want: &[usize]) -> Result<()> {
     let found = shape_of(w);
     if found != want {
-        return Err(Error::Shape { name: name.to_string(), expected: want.to_vec(), found });
+        return Err(Error::Shape {
+            name: name.to_string(),
+            expected: want.to_vec(),
+            found,
+        });
     }
     Ok(())
 }
@@ -136,7 +140,10 @@ impl ModelFiles {
             return Self::open_gguf(path);
         }
         if !path.exists() {
-            return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory")));
+            return Err(Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+            ));
         }
         Err(Error::format(
             path,
@@ -153,9 +160,13 @@ impl ModelFiles {
         let hd = config.head_dim();
         let mut tensors = BTreeMap::new();
         for (hf, shape) in expected_tensors(&config) {
-            let gname = gguf_name_of(&hf).ok_or_else(|| Error::invalid(format!("no GGUF name for `{hf}`")))?;
+            let gname = gguf_name_of(&hf)
+                .ok_or_else(|| Error::invalid(format!("no GGUF name for `{hf}`")))?;
             if g.tensor_info(&gname).is_none() {
-                return Err(Error::format(path, format!("missing tensor `{gname}` (Hugging Face `{hf}`)")));
+                return Err(Error::format(
+                    path,
+                    format!("missing tensor `{gname}` (Hugging Face `{hf}`)"),
+                ));
             }
             let mut w = g.tensor(&gname)?;
             check_shape(&gname, &w, &shape)?;
@@ -184,12 +195,18 @@ impl ModelFiles {
     pub fn open_hf(dir: &Path) -> Result<ModelFiles> {
         let config_path = dir.join("config.json");
         if !config_path.is_file() {
-            return Err(Error::format(dir, "no config.json: not a Hugging Face model directory"));
+            return Err(Error::format(
+                dir,
+                "no config.json: not a Hugging Face model directory",
+            ));
         }
         let config = LlamaConfig::from_hf_json(&config_path)?;
         let tok_path = dir.join("tokenizer.json");
         if !tok_path.is_file() {
-            return Err(Error::format(dir, "no tokenizer.json in this model directory"));
+            return Err(Error::format(
+                dir,
+                "no tokenizer.json in this model directory",
+            ));
         }
         let mut tokenizer = Tokenizer::from_tokenizer_json_file(&tok_path)?;
         let tok_config = read_json_opt(&dir.join("tokenizer_config.json"))?;
@@ -201,7 +218,10 @@ impl ModelFiles {
         let mut tensors = BTreeMap::new();
         for (name, shape) in expected_tensors(&config) {
             if !st.contains(&name) {
-                let file = st.shards.first().map_or(dir.to_path_buf(), |s| s.path.clone());
+                let file = st
+                    .shards
+                    .first()
+                    .map_or(dir.to_path_buf(), |s| s.path.clone());
                 return Err(Error::format(file, format!("missing tensor `{name}`")));
             }
             let w = st.tensor(&name)?;
@@ -245,7 +265,9 @@ fn read_json_opt(path: &Path) -> Result<Option<serde_json::Value>> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| Error::format(path, format!("not valid JSON: {e}")))
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))
 }
 
 /// `chat_template` of tokenizer_config.json (a string, or a list of `{name, template}` of which
@@ -256,15 +278,22 @@ fn chat_template_of(dir: &Path, tok_config: Option<&serde_json::Value>) -> Resul
             return Ok(Some(s.to_string()));
         }
         if let Some(list) = t.as_array() {
-            let default = list.iter().find(|x| x.get("name").and_then(|n| n.as_str()) == Some("default"));
-            if let Some(s) = default.and_then(|x| x.get("template")).and_then(|t| t.as_str()) {
+            let default = list
+                .iter()
+                .find(|x| x.get("name").and_then(|n| n.as_str()) == Some("default"));
+            if let Some(s) = default
+                .and_then(|x| x.get("template"))
+                .and_then(|t| t.as_str())
+            {
                 return Ok(Some(s.to_string()));
             }
         }
     }
     let jinja = dir.join("chat_template.jinja");
     if jinja.is_file() {
-        return std::fs::read_to_string(&jinja).map(Some).map_err(|e| Error::io(&jinja, e));
+        return std::fs::read_to_string(&jinja)
+            .map(Some)
+            .map_err(|e| Error::io(&jinja, e));
     }
     Ok(None)
 }

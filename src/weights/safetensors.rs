@@ -43,7 +43,12 @@ impl SafetensorsFile {
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
         let (n, metadata) = SafeTensors::read_metadata(&map[..])
             .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
-        Ok(SafetensorsFile { path: path.to_path_buf(), map: Arc::new(map), data_start: 8 + n, metadata })
+        Ok(SafetensorsFile {
+            path: path.to_path_buf(),
+            map: Arc::new(map),
+            data_start: 8 + n,
+            metadata,
+        })
     }
 
     /// Tensor names in this file, sorted.
@@ -55,7 +60,9 @@ impl SafetensorsFile {
 
     /// The stored shape (slowest dimension first) and dtype name.
     pub fn shape(&self, name: &str) -> Option<(Vec<usize>, String)> {
-        self.metadata.info(name).map(|i| (i.shape.clone(), format!("{:?}", i.dtype)))
+        self.metadata
+            .info(name)
+            .map(|i| (i.shape.clone(), format!("{:?}", i.dtype)))
     }
 
     /// A tensor as a matrix over the mapped bytes: `[rows, cols]` with `cols` the last
@@ -82,7 +89,11 @@ impl SafetensorsFile {
             [outer @ .., last] => (outer.iter().product(), *last),
         };
         let (start, end) = info.data_offsets;
-        let storage = Storage::Mapped { map: Arc::clone(&self.map), offset: self.data_start + start, len: end - start };
+        let storage = Storage::Mapped {
+            map: Arc::clone(&self.map),
+            offset: self.data_start + start,
+            len: end - start,
+        };
         WeightMatrix::new(name, dtype, rows, cols, storage)
     }
 }
@@ -126,7 +137,10 @@ impl SafetensorsModel {
             let f = SafetensorsFile::open(p)?;
             for name in f.names() {
                 if index.insert(name.clone(), i).is_some() {
-                    return Err(Error::format(p, format!("tensor `{name}` is in more than one shard")));
+                    return Err(Error::format(
+                        p,
+                        format!("tensor `{name}` is in more than one shard"),
+                    ));
                 }
             }
             shards.push(f);
@@ -137,8 +151,8 @@ impl SafetensorsModel {
     /// Sharded: `{"weight_map": {"model.norm.weight": "model-00002-of-00002.safetensors", ...}}`.
     fn open_index(index_path: &Path) -> Result<SafetensorsModel> {
         let text = std::fs::read_to_string(index_path).map_err(|e| Error::io(index_path, e))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| Error::format(index_path, format!("not valid JSON: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::format(index_path, format!("not valid JSON: {e}")))?;
         let map = v
             .get("weight_map")
             .and_then(|m| m.as_object())
@@ -146,11 +160,17 @@ impl SafetensorsModel {
         let dir = index_path.parent().unwrap_or(Path::new("."));
         let mut files: Vec<String> = Vec::new();
         for (name, f) in map {
-            let f = f
-                .as_str()
-                .ok_or_else(|| Error::format(index_path, format!("weight_map[`{name}`] is not a file name")))?;
+            let f = f.as_str().ok_or_else(|| {
+                Error::format(
+                    index_path,
+                    format!("weight_map[`{name}`] is not a file name"),
+                )
+            })?;
             if f.contains('/') || f.contains('\\') || f == ".." {
-                return Err(Error::format(index_path, format!("shard name `{f}` must be a plain file name")));
+                return Err(Error::format(
+                    index_path,
+                    format!("shard name `{f}` must be a plain file name"),
+                ));
             }
             if !files.iter().any(|x| x == f) {
                 files.push(f.to_string());
@@ -167,7 +187,10 @@ impl SafetensorsModel {
                 _ => {
                     return Err(Error::format(
                         &want,
-                        format!("missing tensor `{name}` (listed in {})", index_path.display()),
+                        format!(
+                            "missing tensor `{name}` (listed in {})",
+                            index_path.display()
+                        ),
                     ))
                 }
             }
@@ -194,7 +217,11 @@ impl SafetensorsModel {
         match self.index.get(name) {
             Some(&i) => self.shards[i].tensor(name),
             None => {
-                let where_ = self.shards.first().map(|s| s.path.clone()).unwrap_or_default();
+                let where_ = self
+                    .shards
+                    .first()
+                    .map(|s| s.path.clone())
+                    .unwrap_or_default();
                 Err(Error::format(where_, format!("missing tensor `{name}`")))
             }
         }

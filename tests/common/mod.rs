@@ -20,7 +20,11 @@ pub struct Prompt {
 impl Prompt {
     pub fn full_logits(&self, dir: &Path) -> Option<Vec<f32>> {
         let f = self.logits_npy.as_ref()?;
-        Some(glassbox::npy::read_f32(dir.join(f)).expect("fixture .npy").data)
+        Some(
+            glassbox::npy::read_f32(dir.join(f))
+                .expect("fixture .npy")
+                .data,
+        )
     }
 }
 
@@ -30,10 +34,15 @@ pub fn fixture_dir() -> PathBuf {
 
 pub fn fixtures() -> (PathBuf, Vec<Prompt>) {
     let dir = fixture_dir();
-    let text = std::fs::read_to_string(dir.join("prompts.json")).expect("tests/fixtures/smollm2/prompts.json");
+    let text = std::fs::read_to_string(dir.join("prompts.json"))
+        .expect("tests/fixtures/smollm2/prompts.json");
     let v: serde_json::Value = serde_json::from_str(&text).expect("prompts.json is JSON");
     let ids = |v: &serde_json::Value| -> Vec<u32> {
-        v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect()
     };
     let prompts = v["prompts"]
         .as_array()
@@ -47,11 +56,21 @@ pub fn fixtures() -> (PathBuf, Vec<Prompt>) {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|pair| (pair[0].as_u64().unwrap() as u32, pair[1].as_f64().unwrap() as f32))
+                .map(|pair| {
+                    (
+                        pair[0].as_u64().unwrap() as u32,
+                        pair[1].as_f64().unwrap() as f32,
+                    )
+                })
                 .collect(),
             logits_npy: p["logits_npy"].as_str().map(String::from),
             hidden_npy: p["hidden_npy"].as_str().unwrap().to_string(),
-            hidden_norms_last: p["hidden_norms_last"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect(),
+            hidden_norms_last: p["hidden_norms_last"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect(),
             greedy: ids(&p["greedy"]["ids"]),
         })
         .collect();
@@ -59,7 +78,8 @@ pub fn fixtures() -> (PathBuf, Vec<Prompt>) {
 }
 
 pub fn load_gguf() -> Llama {
-    let path = glassbox::weights::fetch::default_model().expect("the default model (fetched on first use)");
+    let path = glassbox::weights::fetch::default_model()
+        .expect("the default model (fetched on first use)");
     Llama::load(&path).expect("load the default model")
 }
 
@@ -69,7 +89,12 @@ pub fn greedy(m: &Llama, prompt: &[u32], steps: usize) -> Vec<u32> {
     let mut logits = m.forward(&mut s, prompt).unwrap();
     let mut out = Vec::with_capacity(steps);
     for _ in 0..steps {
-        let next = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32;
+        let next = logits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0 as u32;
         out.push(next);
         if out.len() == steps {
             break;
