@@ -24,6 +24,7 @@
 use crate::matmul::dot; // f32x8 FMA dot product (src/matmul.rs)
 use crate::softmax::{softmax_inplace, softmax_naive};
 use rayon::prelude::*;
+use std::cell::RefCell;
 
 // ANCHOR: kv_cache
 /// Keys and values of every layer for every position seen so far, preallocated once.
@@ -249,6 +250,11 @@ fn check(
 /// Below this many multiply-adds a call runs on one thread (rayon's hand-off costs more).
 const PARALLEL_MIN_WORK: usize = 1 << 15;
 
+thread_local! {
+    /// Attention scores, then probabilities, for one (query row, KV head) pair: [group, n].
+    static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
 // ANCHOR: attention
 /// Causal GQA attention for queries at positions `start_pos .. start_pos + seq`.
 ///
@@ -308,18 +314,23 @@ pub fn attention(
         }
     };
 
+    // The score buffer is per thread and lives as long as the thread (rayon's workers live for
+    // the whole process), so once it has grown to the context length, decoding a token
+    // allocates nothing here.
+    let with_scores = |idx: usize, o: &mut [f32]| {
+        SCORES.with(|p| one(idx, o, &mut p.borrow_mut()));
+    };
     let (work, chunk) = (seq * nh * total * hd, group * hd);
     match weights_out {
         None if work < PARALLEL_MIN_WORK => {
-            let mut p = Vec::with_capacity(group * total);
             for (idx, o) in out.chunks_exact_mut(chunk).enumerate() {
-                one(idx, o, &mut p);
+                with_scores(idx, o);
             }
         }
-        None => out.par_chunks_mut(chunk).enumerate().for_each_init(
-            || Vec::with_capacity(group * total),
-            |p, (idx, o)| one(idx, o, p),
-        ),
+        None => out
+            .par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(idx, o)| with_scores(idx, o)),
         Some(w) => {
             // probs: [seq, n_heads, total], then transposed to [n_heads, seq, total]
             let mut probs = vec![0.0f32; seq * nh * total];
