@@ -83,6 +83,7 @@ impl LlamaConfig {
             * bytes_per_elem
     }
 
+    // ANCHOR: param_counts
     /// Parameter counts from the shapes alone (no file needed).
     pub fn param_counts(&self) -> ParamCounts {
         let (d, hd, l) = (self.hidden_size, self.head_dim(), self.num_hidden_layers);
@@ -103,6 +104,7 @@ impl LlamaConfig {
             },
         }
     }
+    // ANCHOR_END: param_counts
 
     /// Refuse shapes the forward pass cannot run, with the field named.
     pub fn validate(&self, source: &Path) -> Result<()> {
