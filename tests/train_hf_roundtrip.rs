@@ -25,8 +25,11 @@ fn trained(pattern: Pretokenizer) -> (Tokenizer, tokenizers::Tokenizer) {
     };
     let ours = train_text(CORPUS, &cfg).expect("trains");
     let json = serde_json::to_string(&ours.to_tokenizer_json()).expect("serialises");
+    // Tests run in parallel and several train the same pattern: each call gets its own file.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = std::env::temp_dir().join(format!(
-        "glassbox-train-hf-{}-{}.json",
+        "glassbox-train-hf-{}-{}-{call}.json",
         std::process::id(),
         pattern.name()
     ));
