@@ -8,7 +8,7 @@
 //!     cargo run --release --example 09_sampling
 
 use glassbox::model::Llama;
-use glassbox::sampler::{self, Candidate, Sampler, SamplerConfig};
+use glassbox::sampler::{self, Sampler, SamplerConfig};
 use std::fmt::Write as _;
 use std::time::Instant;
 
@@ -98,14 +98,7 @@ fn main() -> glassbox::Result<()> {
     // ANCHOR_END: sample
 
     // Measure: full sort vs partial selection (select_nth_unstable) for top-k = 40.
-    let cands: Vec<Candidate> = logits
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| Candidate {
-            id: i as u32,
-            logit: l,
-        })
-        .collect();
+    let cands = sampler::candidates(&logits);
     let reps = 200;
     let t0 = Instant::now();
     for _ in 0..reps {

@@ -108,6 +108,18 @@ pub struct Candidate {
     pub logit: f32,
 }
 
+/// Every token as a candidate, in id order: the list the filter steps shrink.
+pub fn candidates(logits: &[f32]) -> Vec<Candidate> {
+    logits
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| Candidate {
+            id: i as u32,
+            logit: l,
+        })
+        .collect()
+}
+
 /// The sampler's choice.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sampled {
@@ -367,14 +379,7 @@ impl Sampler {
             }];
         }
         apply_temperature(logits, c.temperature);
-        let mut cands: Vec<Candidate> = logits
-            .iter()
-            .enumerate()
-            .map(|(i, &l)| Candidate {
-                id: i as u32,
-                logit: l,
-            })
-            .collect();
+        let mut cands = candidates(logits);
         top_k(&mut cands, c.top_k);
         top_p(&mut cands, c.top_p);
         min_p(&mut cands, c.min_p);

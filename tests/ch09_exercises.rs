@@ -7,14 +7,7 @@
 use glassbox::sampler::{apply_penalties, top_k, top_p, Candidate};
 
 fn cands(logits: &[f32]) -> Vec<Candidate> {
-    logits
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| Candidate {
-            id: i as u32,
-            logit: l,
-        })
-        .collect()
+    glassbox::sampler::candidates(logits)
 }
 
 fn probs(c: &[Candidate]) -> Vec<(u32, f64)> {

@@ -55,14 +55,7 @@ fn sorted_ids(c: &[Candidate]) -> Vec<u32> {
 }
 
 fn cands(logits: &[f32]) -> Vec<Candidate> {
-    logits
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| Candidate {
-            id: i as u32,
-            logit: l,
-        })
-        .collect()
+    glassbox::sampler::candidates(logits)
 }
 
 fn assert_bits(name: &str, got: &[f32], want: &[f32], tol: f32) {

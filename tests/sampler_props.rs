@@ -8,14 +8,7 @@ use glassbox::sampler::{
 use proptest::prelude::*;
 
 fn cands(logits: &[f32]) -> Vec<Candidate> {
-    logits
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| Candidate {
-            id: i as u32,
-            logit: l,
-        })
-        .collect()
+    glassbox::sampler::candidates(logits)
 }
 
 fn softmax(l: &[f32]) -> Vec<f64> {
