@@ -78,15 +78,7 @@ fn main() -> glassbox::Result<()> {
     };
     note(&model.embed_tokens);
     for l in &model.layers {
-        for w in [
-            &l.q_proj,
-            &l.k_proj,
-            &l.v_proj,
-            &l.o_proj,
-            &l.gate_proj,
-            &l.up_proj,
-            &l.down_proj,
-        ] {
+        for w in l.matrices() {
             note(w);
         }
     }

@@ -20,12 +20,7 @@ use glassbox::weights::fetch;
 
 const NEW_TOKENS: usize = 64;
 
-fn argmax(x: &[f32]) -> u32 {
-    x.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i as u32)
-}
+use glassbox::sampler::argmax;
 
 // ANCHOR: with_cache
 /// Greedy generation reusing the cache: one prefill, then one token per forward pass.

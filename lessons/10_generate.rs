@@ -57,20 +57,7 @@ fn main() -> glassbox::Result<()> {
         + model
             .layers
             .iter()
-            .map(|l| {
-                [
-                    &l.q_proj,
-                    &l.k_proj,
-                    &l.v_proj,
-                    &l.o_proj,
-                    &l.gate_proj,
-                    &l.up_proj,
-                    &l.down_proj,
-                ]
-                .iter()
-                .map(|w| w.bytes().len())
-                .sum::<usize>()
-            })
+            .map(|l| l.matrices().iter().map(|w| w.bytes().len()).sum::<usize>())
             .sum::<usize>();
     println!(
         "prompt {} tokens, generated {} tokens",

@@ -24,13 +24,7 @@ mod answer {
         for _ in 0..n {
             let mut s = m.new_session(seq.len()).unwrap();
             let logits = m.forward(&mut s, &seq).unwrap();
-            let next = logits
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .unwrap()
-                .0;
-            seq.push(next as u32);
+            seq.push(glassbox::sampler::argmax(logits));
         }
         seq[prompt.len()..].to_vec()
     }
@@ -85,12 +79,7 @@ fn exercise_2_with_and_without_the_cache() {
     let mut logits = m.forward(&mut s, &prompt).unwrap().to_vec();
     let mut cached = Vec::new();
     for _ in 0..n {
-        let next = logits
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0 as u32;
+        let next = glassbox::sampler::argmax(&logits);
         cached.push(next);
         if cached.len() < n {
             logits = m.forward(&mut s, &[next]).unwrap().to_vec();

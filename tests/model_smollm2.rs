@@ -41,13 +41,12 @@ fn check_logits(m: &Llama, p: &Prompt, dir: &std::path::Path) -> f32 {
             logits[id as usize]
         );
     }
-    let argmax = logits
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .unwrap()
-        .0;
-    assert_eq!(argmax as u32, p.top[0].0, "{}: top-1 id", p.name);
+    assert_eq!(
+        glassbox::sampler::argmax(logits),
+        p.top[0].0,
+        "{}: top-1 id",
+        p.name
+    );
     if let Some(full) = p.full_logits(dir) {
         let (i, d) = max_abs_diff(logits, &full);
         println!("{:10} full logits: max |Δ| = {d:.2e} at id {i}", p.name);

@@ -88,14 +88,8 @@ fn check_against_transformers(m: &Llama, which: &str) {
         let logits = m.forward(&mut s, &ids).unwrap().to_vec();
         let last = &floats(&want["logits"])[(ids.len() - 1) * vocab..];
         assert_close(&format!("{label} prefill logits"), &logits, last, TINY_TOL);
-        let argmax = logits
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0;
         assert_eq!(
-            argmax as u64,
+            glassbox::sampler::argmax(&logits) as u64,
             want["greedy_next"].as_u64().unwrap(),
             "{label}: greedy next id"
         );

@@ -54,6 +54,22 @@ pub struct LayerWeights {
     pub down_proj: WeightMatrix,            // [d, ffn]
 }
 
+impl LayerWeights {
+    /// The seven weight matrices of the block, in forward-pass order (for counting bytes,
+    /// listing stored types, and lessons).
+    pub fn matrices(&self) -> [&WeightMatrix; 7] {
+        [
+            &self.q_proj,
+            &self.k_proj,
+            &self.v_proj,
+            &self.o_proj,
+            &self.gate_proj,
+            &self.up_proj,
+            &self.down_proj,
+        ]
+    }
+}
+
 /// A Llama-architecture model: its config, tokenizer and weights as stored.
 pub struct Llama {
     pub config: LlamaConfig,

@@ -89,12 +89,7 @@ pub fn greedy(m: &Llama, prompt: &[u32], steps: usize) -> Vec<u32> {
     let mut logits = m.forward(&mut s, prompt).unwrap();
     let mut out = Vec::with_capacity(steps);
     for _ in 0..steps {
-        let next = logits
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0 as u32;
+        let next = glassbox::sampler::argmax(logits);
         out.push(next);
         if out.len() == steps {
             break;
