@@ -134,7 +134,7 @@ impl KvCache {
     pub fn write_rows(&mut self, layer: usize, start_pos: usize, k: &[f32], v: &[f32]) {
         assert_eq!(k.len(), v.len(), "kv-cache: k and v lengths differ");
         assert!(
-            k.len() % self.kv_dim == 0,
+            k.len().is_multiple_of(self.kv_dim),
             "kv-cache: rows are not [seq, kv_dim={}]",
             self.kv_dim
         );
@@ -206,7 +206,7 @@ fn check(
     out: &[f32],
 ) -> (usize, usize) {
     assert!(
-        s.n_kv_heads > 0 && s.n_heads % s.n_kv_heads == 0,
+        s.n_kv_heads > 0 && s.n_heads.is_multiple_of(s.n_kv_heads),
         "attention: n_kv_heads {} must divide n_heads {}",
         s.n_kv_heads,
         s.n_heads
@@ -220,7 +220,7 @@ fn check(
         s.kv_dim()
     );
     assert!(
-        q.len() % s.q_dim() == 0,
+        q.len().is_multiple_of(s.q_dim()),
         "attention: q len {} is not [seq, {}]",
         q.len(),
         s.q_dim()

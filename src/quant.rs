@@ -93,7 +93,7 @@ impl DType {
 
     /// Bytes of one row of `cols` elements; `None` if `cols` is not a whole number of blocks.
     pub fn row_bytes(self, cols: usize) -> Option<usize> {
-        if cols % self.block_size() != 0 {
+        if !cols.is_multiple_of(self.block_size()) {
             return None;
         }
         Some(cols / self.block_size() * self.bytes_per_block())

@@ -59,7 +59,10 @@ pub struct Llama3RopeScaling {
 /// The per-pair frequencies θ_i (`inv_freq` in Hugging Face), in f32 as HF computes them,
 /// with the llama3 scaling applied when given.
 pub fn inv_freq(head_dim: usize, theta: f32, scaling: Option<&Llama3RopeScaling>) -> Vec<f32> {
-    assert!(head_dim % 2 == 0, "rope: head_dim {head_dim} must be even");
+    assert!(
+        head_dim.is_multiple_of(2),
+        "rope: head_dim {head_dim} must be even"
+    );
     let half = head_dim / 2;
     // θ_i = 1 / base^(2i/d)
     let mut f: Vec<f32> = (0..half)
@@ -193,7 +196,7 @@ impl RopeTable {
     pub fn apply_rows(&self, x: &mut [f32], n_heads: usize, start_pos: usize, layout: RopeLayout) {
         let width = n_heads * self.head_dim;
         assert!(
-            x.len() % width == 0,
+            x.len().is_multiple_of(width),
             "rope: x is not [seq, n_heads * head_dim]"
         );
         for (t, row) in x.chunks_exact_mut(width).enumerate() {
@@ -249,7 +252,7 @@ pub fn gguf_row_of_hf_row(hf_row: usize, head_dim: usize) -> usize {
 /// Reorder the rows of `w: [rows, cols]` so that output row `r` is input row `src_of(r)`.
 fn gather_rows(w: &[f32], rows: usize, src_of: impl Fn(usize) -> usize) -> Vec<f32> {
     assert!(
-        rows > 0 && w.len() % rows == 0,
+        rows > 0 && w.len().is_multiple_of(rows),
         "rope permute: len {} is not rows × cols",
         w.len()
     );

@@ -89,7 +89,7 @@ fn softmax_special(x: &mut [f32], m: f32) {
 /// Softmax of every row of `x: [rows, cols]`, in place.
 pub fn softmax_rows(x: &mut [f32], cols: usize) {
     assert!(
-        cols > 0 && x.len() % cols == 0,
+        cols > 0 && x.len().is_multiple_of(cols),
         "softmax_rows: len {} is not rows × {cols}",
         x.len()
     );

@@ -158,14 +158,14 @@ impl Llama {
         let (d, ffn, vocab) = (c.hidden_size, c.intermediate_size, c.vocab_size);
         if c.num_attention_heads == 0
             || c.num_key_value_heads == 0
-            || c.num_attention_heads % c.num_key_value_heads != 0
+            || !c.num_attention_heads.is_multiple_of(c.num_key_value_heads)
         {
             return Err(Error::invalid(format!(
                 "config: {} attention heads are not a multiple of {} KV heads",
                 c.num_attention_heads, c.num_key_value_heads
             )));
         }
-        if d % c.num_attention_heads != 0 || c.head_dim() % 2 != 0 {
+        if d % c.num_attention_heads != 0 || !c.head_dim().is_multiple_of(2) {
             return Err(Error::invalid(format!(
                 "config: hidden_size {d} does not split into {} even heads",
                 c.num_attention_heads
