@@ -196,161 +196,287 @@ pub fn matvec(w: &[f32], x: &[f32], out: &mut [f32], n: usize, k: usize) {
 // ANCHOR_END: matvec
 
 // ANCHOR: tile
-/// Rows of x per register tile, rows of w per register tile: 4×3 = 12 accumulators + 3 w
-/// registers + 1 x register = the 16 ymm registers of AVX2.
-const MR: usize = 4;
-const NR: usize = 3;
-/// k-block (floats): 4 rows of x and 3 rows of w × 512 × 4 B = 14 KiB stay in the 32 KiB L1.
-const KC: usize = 512;
-/// w rows per panel: 96 × KC × 4 B = 192 KiB of w in the 512 KiB L2 cache ...
-const NC: usize = 96;
-/// ... next to a block of 128 rows of x (256 KiB).
-const MC: usize = 128;
+/// The micro-tile: 6 rows of w (6 output columns) × 16 rows of x (16 tokens). Its 96 sums are
+/// 6 × two f32x8 = 12 accumulators; with 2 registers of x and 1 broadcast of w that is 15 of the
+/// 16 ymm registers of AVX2. Each k step loads 2 vectors, broadcasts 6 floats and does 12 FMAs,
+/// so the loads (up to 3 per cycle) keep the two FMA units busy.
+const WR: usize = 6;
+const XR: usize = 16;
+/// k-block (floats). Each tile is added into the output once per k-block, so long blocks keep
+/// that read-modify-write rare; a packed sliver of x [KC, 16] (64 KiB) then streams from L2 ...
+const KC: usize = 1024;
+/// ... next to a panel of at most this many rows of w, read in place. Both sizes were chosen by
+/// measurement on the machine in benches/README.md (KC 256–1024 × panel 60–480 rows).
+const W_PANEL: usize = 180;
 
-/// The micro-kernel: out[i][j] (+)= x[i]·w[j] for a 4×3 tile over one k-block.
-/// `xs`: 4 row slices of x, `ws`: 3 row slices of w, all of length kc.
-#[inline(always)]
-fn tile_4x3(xs: [&[f32]; MR], ws: [&[f32]; NR], kc: usize) -> [[f32; NR]; MR] {
-    let mut acc = [[f32x8::ZERO; NR]; MR];
-    let k8 = kc / 8 * 8;
-    let mut p = 0;
-    while p < k8 {
-        let wv = [load8(ws[0], p), load8(ws[1], p), load8(ws[2], p)];
-        for i in 0..MR {
-            let xv = load8(xs[i], p);
-            for j in 0..NR {
-                acc[i][j] = xv.mul_add(wv[j], acc[i][j]);
-            }
-        }
-        p += 8;
+/// The micro-kernel over one k-block: acc[r] holds the 16 sums Σ_p w[r][p] · x[i][p] for
+/// i = 0..16 (two f32x8, lanes = tokens). `ws`: 6 rows of w, each `kc` long (read in place);
+/// `xs`: a packed sliver of 16 rows of x, [kc, 16] (the 16 values of one k step are adjacent).
+///
+/// For each k step p: acc[r][0..16] += w[r][p] · x[0..16][p]: one broadcast of w[r][p] times
+/// the two registers holding x[0..8][p] and x[8..16][p].
+#[inline(never)] // compiled on its own, its 15 registers are not shared with the caller's loops
+fn kernel_6x16(ws: [&[f32]; WR], xs: &[f32]) -> [[f32x8; 2]; WR] {
+    let kc = ws[0].len();
+    // every slice cut to exactly kc steps once here, so the loop carries no bounds checks
+    let xs = &xs.as_chunks::<XR>().0[..kc]; // xs[p] = x[0..16][p]
+    let [w0, w1, w2, w3, w4, w5] = ws.map(|row| &row[..kc]);
+    // twelve named accumulators (c<r><half>), so the compiler keeps every one in a register
+    let z = f32x8::ZERO;
+    let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) = (z, z, z, z, z, z);
+    let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) = (z, z, z, z, z, z);
+    for p in 0..kc {
+        let (x0, x1) = (load8(&xs[p], 0), load8(&xs[p], 8));
+        let w = f32x8::splat(w0[p]);
+        (c00, c01) = (w.mul_add(x0, c00), w.mul_add(x1, c01));
+        let w = f32x8::splat(w1[p]);
+        (c10, c11) = (w.mul_add(x0, c10), w.mul_add(x1, c11));
+        let w = f32x8::splat(w2[p]);
+        (c20, c21) = (w.mul_add(x0, c20), w.mul_add(x1, c21));
+        let w = f32x8::splat(w3[p]);
+        (c30, c31) = (w.mul_add(x0, c30), w.mul_add(x1, c31));
+        let w = f32x8::splat(w4[p]);
+        (c40, c41) = (w.mul_add(x0, c40), w.mul_add(x1, c41));
+        let w = f32x8::splat(w5[p]);
+        (c50, c51) = (w.mul_add(x0, c50), w.mul_add(x1, c51));
     }
-    let mut r = [[0.0f32; NR]; MR];
-    for i in 0..MR {
-        for j in 0..NR {
-            let mut s = acc[i][j].reduce_add();
-            for q in k8..kc {
-                s += xs[i][q] * ws[j][q];
-            }
-            r[i][j] = s;
-        }
-    }
-    r
+    [
+        [c00, c01],
+        [c10, c11],
+        [c20, c21],
+        [c30, c31],
+        [c40, c41],
+        [c50, c51],
+    ]
 }
 // ANCHOR_END: tile
 
 // ANCHOR: gemm
-/// Floats of padding after each packed row. Rows whose length is a multiple of 1024 floats
-/// (k = 1024, 2048, 8192) start 4 KiB apart, so the 7 rows a tile reads would all compete for
-/// the same few L1 cache sets; packing them 16 floats further apart spreads them out.
-const PAD: usize = 16;
-
-/// Copy rows `r0..r1`, columns `k0..k0+kc`, of a matrix with `k` columns into `dst` with row
-/// stride `stride` (packing: contiguous, padded, ready for the tile loop).
-fn pack(
-    src: &[f32],
+/// Pack rows `i0..i1` (at most 16), columns `k0..k0+kc`, of x: [m, k] into a sliver
+/// `dst: [kc, 16]`, the transpose the micro-kernel reads (16 tokens of one k step adjacent).
+/// Missing rows at the bottom edge are zeros, so the kernel has no edge case.
+fn pack_x_sliver(
+    x: &[f32],
     k: usize,
-    (r0, r1): (usize, usize),
+    (i0, i1): (usize, usize),
     (k0, kc): (usize, usize),
     dst: &mut [f32],
-    stride: usize,
 ) {
-    for (r, d) in (r0..r1).zip(dst.chunks_mut(stride)) {
-        d[..kc].copy_from_slice(&src[r * k + k0..r * k + k0 + kc]);
+    let row = |r: usize| (i0 + r < i1).then(|| &x[(i0 + r) * k + k0..][..kc]);
+    // 8 rows × 8 columns at a time: load 8 rows, one 8×8 transpose, store 8 columns
+    let k8 = kc / 8 * 8;
+    for half in 0..2 {
+        let rows: [Option<&[f32]>; 8] = std::array::from_fn(|r| row(8 * half + r));
+        for p in (0..k8).step_by(8) {
+            let cols = f32x8::transpose(rows.map(|r| r.map_or(f32x8::ZERO, |r| load8(r, p))));
+            for (q, c) in cols.iter().enumerate() {
+                dst[(p + q) * XR + 8 * half..][..8].copy_from_slice(&c.to_array());
+            }
+        }
+    }
+    for p in k8..kc {
+        for r in 0..XR {
+            dst[p * XR + r] = row(r).map_or(0.0, |row| row[p]);
+        }
     }
 }
 
-/// GEMM with SIMD, one thread: cache blocks (k-block → block of x rows → panel of w rows, each
-/// packed into a padded buffer), then 4×3 register tiles; edges that do not fill a tile fall
-/// back to `dot`. Same contract as `matmul_naive`.
-pub fn matmul_simd(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
-    check_matmul(x, w, out, m, k, n);
-    out.fill(0.0);
-    // k-blocks of equal length (a multiple of 8, at most KC): k = 576 → 2 × 288, not 512 + 64
-    let kb = k.div_ceil(k.div_ceil(KC).max(1)).next_multiple_of(8);
-    let stride = kb.min(k) + PAD;
-    let mut xp = vec![0.0f32; MC.min(m) * stride]; // x block: [MC, KC] (+ padding)
-    let mut wp = vec![0.0f32; NC.min(n) * stride]; // w panel: [NC, KC] (+ padding)
-    for k0 in (0..k).step_by(kb.max(1)) {
-        let kc = kb.min(k - k0);
-        for i0 in (0..m).step_by(MC) {
-            let i1 = (i0 + MC).min(m); // block of x rows [i0, i1): in L2
-            pack(x, k, (i0, i1), (k0, kc), &mut xp, stride);
-            let xr = |i: usize| &xp[(i - i0) * stride..][..kc];
-            for j0 in (0..n).step_by(NC) {
-                let j1 = (j0 + NC).min(n); // panel of w rows [j0, j1): in L2 too
-                pack(w, k, (j0, j1), (k0, kc), &mut wp, stride);
-                let wr = |j: usize| &wp[(j - j0) * stride..][..kc];
-                let mut i = i0;
-                while i + MR <= i1 {
-                    let xs = [xr(i), xr(i + 1), xr(i + 2), xr(i + 3)]; // in L1
-                    let mut j = j0;
-                    while j + NR <= j1 {
-                        let t = tile_4x3(xs, [wr(j), wr(j + 1), wr(j + 2)], kc);
-                        for (a, row) in t.iter().enumerate() {
-                            for (b, v) in row.iter().enumerate() {
-                                out[(i + a) * n + j + b] += v;
-                            }
-                        }
-                        j += NR;
-                    }
-                    for jj in j..j1 {
-                        for a in 0..MR {
-                            out[(i + a) * n + jj] += dot(xs[a], wr(jj));
-                        }
-                    }
-                    i += MR;
-                }
-                for ii in i..i1 {
-                    for jj in j0..j1 {
-                        out[ii * n + jj] += dot(xr(ii), wr(jj));
-                    }
+/// Add a finished tile into the output: acc[r] lane l is out[i + l][j + r]. Each half of the
+/// tile (8 tokens) is turned around with one 8×8 transpose (6 columns + 2 of zeros), so a token's
+/// 6 sums land with one 8-wide add; at the right edge of the output, one float at a time.
+fn add_tile(acc: &[[f32x8; 2]; WR], out: &mut [&mut [f32]], i: usize, j: usize) {
+    for h in 0..2 {
+        let z = f32x8::ZERO;
+        let c = |r: usize| acc[r][h];
+        let tokens = f32x8::transpose([c(0), c(1), c(2), c(3), c(4), c(5), z, z]);
+        // tokens[l] lane r = out[i + 8h + l][j + r] (lanes 6 and 7 are zero)
+        for (row, t) in out.iter_mut().skip(i + 8 * h).zip(tokens) {
+            let row = &mut row[j..];
+            if row.len() >= 8 {
+                let sum = (load8(row, 0) + t).to_array(); // the 2 extra floats get + 0
+                row[..8].copy_from_slice(&sum);
+            } else {
+                for (o, v) in row.iter_mut().zip(t.to_array()).take(WR) {
+                    *o += v;
                 }
             }
         }
     }
 }
+
+/// x packed once per product, shared by every thread: k-block by k-block (each ≤ KC long, all
+/// of equal length), the rows of x in slivers of 16, each sliver [kc, 16].
+pub struct PackedX {
+    data: Vec<f32>, // [k-blocks][m/16 slivers][kc, 16]; block at k0 starts at m16 · k0
+    m: usize,
+    k: usize,
+    kb: usize, // k-block length
+}
+
+impl PackedX {
+    /// Pack x: [m, k] on this thread. Panics if `x.len() != m · k`.
+    pub fn new(x: &[f32], m: usize, k: usize) -> PackedX {
+        Self::pack(x, m, k, false)
+    }
+
+    /// Pack x: [m, k], its slivers spread over the rayon threads.
+    pub fn new_parallel(x: &[f32], m: usize, k: usize) -> PackedX {
+        Self::pack(x, m, k, true)
+    }
+
+    fn pack(x: &[f32], m: usize, k: usize, parallel: bool) -> PackedX {
+        assert_eq!(
+            x.len(),
+            m * k,
+            "PackedX: x has {} elements, not [{m}, {k}]",
+            x.len()
+        );
+        let m16 = m.next_multiple_of(XR);
+        // equal k-blocks: 1536 → 2 × 768, not 1024 + 512
+        let kb = k.div_ceil(k.div_ceil(KC).max(1)).max(1);
+        let mut data = vec![0.0f32; m16 * k];
+        for k0 in (0..k).step_by(kb) {
+            let kc = kb.min(k - k0);
+            let block = &mut data[m16 * k0..m16 * (k0 + kc)];
+            let pack = |(s, sliver): (usize, &mut [f32])| {
+                pack_x_sliver(x, k, (s * XR, m), (k0, kc), sliver)
+            };
+            if parallel {
+                block
+                    .par_chunks_exact_mut(XR * kc)
+                    .enumerate()
+                    .for_each(pack);
+            } else {
+                block.chunks_exact_mut(XR * kc).enumerate().for_each(pack);
+            }
+        }
+        PackedX { data, m, k, kb }
+    }
+
+    /// The k-blocks: (k0, kc, the slivers of that block).
+    fn blocks(&self) -> impl Iterator<Item = (usize, usize, &[f32])> {
+        let m16 = self.m.next_multiple_of(XR);
+        (0..self.k).step_by(self.kb).map(move |k0| {
+            let kc = self.kb.min(self.k - k0);
+            (k0, kc, &self.data[m16 * k0..m16 * (k0 + kc)])
+        })
+    }
+}
+
+/// out_rows[i][j] = Σ_p x[i][p] · w[j][p], x given packed, the output as one mutable slice per
+/// row of x (`out_rows`: m × [n]; the rows may be pieces of a larger matrix, which is how
+/// `matmul` gives each thread a disjoint block of columns). w: [n, k], read in place. The loop
+/// nest (after Goto & van de Geijn, arranged so that w, the big operand, is never copied):
+///
+/// ```text
+/// for each k-block of ≤ KC
+///   for each panel of ≤ W_PANEL rows of w                                  (L2)
+///     for each sliver of 16 rows of x (packed)                             (L1/L2)
+///       for each group of 6 rows of w:  out[16 × 6] += kernel_6x16(w rows, x sliver)
+/// ```
+/// Panics if the sizes disagree (programmer error).
+pub fn gemm_packed(x: &PackedX, w: &[f32], out_rows: &mut [&mut [f32]]) {
+    let (m, k) = (x.m, x.k);
+    let n = out_rows.first().map_or(0, |r| r.len());
+    assert_eq!(
+        out_rows.len(),
+        m,
+        "gemm_packed: {} output rows for {m} rows of x",
+        out_rows.len()
+    );
+    assert_eq!(
+        w.len(),
+        n * k,
+        "gemm_packed: w has {} elements, not [{n}, {k}]",
+        w.len()
+    );
+    for row in out_rows.iter_mut() {
+        assert_eq!(row.len(), n, "gemm_packed: output rows differ in length");
+        row.fill(0.0);
+    }
+    let n_full = n / WR * WR; // rows of w in whole groups of 6
+    let mut edge = vec![0.0f32; WR * x.kb]; // the last group when it has < 6 rows, zero-padded
+    for (k0, kc, slivers) in x.blocks() {
+        let w_row = |j: usize| &w[j * k + k0..][..kc];
+        let edge = &mut edge[..WR * kc];
+        for (j, dst) in (n_full..n).zip(edge.chunks_exact_mut(kc)) {
+            dst.copy_from_slice(w_row(j));
+        }
+        let edge = &*edge;
+        for j0 in (0..n).step_by(W_PANEL) {
+            let j1 = (j0 + W_PANEL).min(n); // panel of w rows [j0, j1)
+            for (s, xs) in slivers.chunks_exact(XR * kc).enumerate() {
+                for j in (j0..j1).step_by(WR) {
+                    let ws: [&[f32]; WR] = if j < n_full {
+                        std::array::from_fn(|r| w_row(j + r))
+                    } else {
+                        std::array::from_fn(|r| &edge[r * kc..][..kc])
+                    };
+                    add_tile(&kernel_6x16(ws, xs), out_rows, s * XR, j);
+                }
+            }
+        }
+    }
+}
+
+/// GEMM with SIMD, one thread: pack x, then `gemm_packed` over the whole output. Same contract
+/// as `matmul_naive`.
+pub fn matmul_simd(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
+    check_matmul(x, w, out, m, k, n);
+    if n == 0 {
+        return;
+    }
+    let mut rows: Vec<&mut [f32]> = out.chunks_mut(n).collect(); // m × [n]
+    gemm_packed(&PackedX::new(x, m, k), w, &mut rows);
+}
 // ANCHOR_END: gemm
 
 // ANCHOR: parallel
-/// GEMM on all rayon threads. m == 1 is a GEMV. With enough rows, each thread takes disjoint
-/// output rows (`par_chunks_mut`); with few rows (a short prompt), the output columns are split
-/// instead: each task computes its column block into its own buffer, copied in afterwards.
+/// Output columns per parallel task, at most (a task is a few milliseconds of work at m = 128).
+const PANEL: usize = 1024;
+
+/// GEMM on all rayon threads. m == 1 is a GEMV. Otherwise the output columns (= rows of w) are
+/// cut into panels, a whole number of panels per thread; each task multiplies all of x by its
+/// panel of w. A task's output is a column block, not a contiguous slice, so it receives its
+/// block as m row pieces: every row of `out` is split at the panel boundaries, and the pieces are
+/// dealt to the panels (disjoint `&mut` slices, no copy, no unsafe).
 pub fn matmul(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
     check_matmul(x, w, out, m, k, n);
     if m == 1 {
         return matvec(w, x, out, n, k);
     }
     let threads = rayon::current_num_threads();
-    if threads == 1 || m * n * k < PAR_MIN_MACS {
+    if threads == 1 || m * n * k < PAR_MIN_MACS || n < 2 * WR {
         return matmul_simd(x, w, out, m, k, n);
     }
-    if m >= 2 * MR * threads {
-        // about two row chunks per thread, each a multiple of the tile height
-        let rows = m.div_ceil(2 * threads).next_multiple_of(MR);
-        out.par_chunks_mut(rows * n)
-            .enumerate()
-            .for_each(|(c, out_c)| {
-                let (i0, mc) = (c * rows, out_c.len() / n);
-                matmul_simd(&x[i0 * k..(i0 + mc) * k], w, out_c, mc, k, n);
-            });
-    } else {
-        let cols = n.div_ceil(2 * threads).next_multiple_of(NR);
-        let blocks: Vec<(usize, Vec<f32>)> = (0..n.div_ceil(cols))
-            .into_par_iter()
-            .map(|b| {
-                let (j0, j1) = (b * cols, ((b + 1) * cols).min(n));
-                let mut o = vec![0.0; m * (j1 - j0)]; // o: [m, j1-j0]
-                matmul_simd(x, &w[j0 * k..j1 * k], &mut o, m, k, j1 - j0);
-                (j0, o)
-            })
-            .collect();
-        for (j0, o) in blocks {
-            let nb = o.len() / m;
-            for i in 0..m {
-                out[i * n + j0..i * n + j0 + nb].copy_from_slice(&o[i * nb..(i + 1) * nb]);
-            }
+    // panels of ≤ PANEL columns, a multiple of `threads` of them, each a multiple of WR wide
+    let tasks = n.div_ceil(PANEL).next_multiple_of(threads);
+    let width = n.div_ceil(tasks).next_multiple_of(WR);
+    let x = PackedX::new_parallel(x, m, k); // packed once, read by every task
+    column_panels(out, n, width)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(b, mut rows)| {
+            let (j0, j1) = (b * width, (b * width + width).min(n));
+            gemm_packed(&x, &w[j0 * k..j1 * k], &mut rows);
+        });
+}
+
+/// Deal the output `out: [m, n]` out as column panels `width` wide: panel b holds the m row
+/// pieces out[i][b·width .. (b+1)·width]. The pieces are disjoint `&mut` slices, so every panel
+/// can go to a different thread with no copy and no unsafe. Panics if `n` or `width` is 0.
+pub fn column_panels(out: &mut [f32], n: usize, width: usize) -> Vec<Vec<&mut [f32]>> {
+    assert!(
+        n > 0 && width > 0,
+        "column_panels: n = {n}, width = {width}"
+    );
+    let mut panels: Vec<Vec<&mut [f32]>> = (0..n.div_ceil(width)).map(|_| Vec::new()).collect();
+    for row in out.chunks_mut(n) {
+        for (panel, piece) in panels.iter_mut().zip(row.chunks_mut(width)) {
+            panel.push(piece);
         }
     }
+    panels
 }
 // ANCHOR_END: parallel
 

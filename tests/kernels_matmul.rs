@@ -1,6 +1,6 @@
 //! The fast matmul kernels equal the naive reference on random shapes: size 1, sizes that are
-//! not multiples of 8 (7, 33, 577), long rows (past the 1024-float k-block), and both of
-//! `matmul`'s parallel splits (by rows when m is large, by columns when m is small).
+//! not multiples of 8 (7, 33, 577) nor of the 16 × 6 register tile, long rows (past the
+//! 1024-float k-block), and `matmul`'s split of the output columns over 1, 2 and 3 threads.
 
 use glassbox::matmul::{dot, matmul, matmul_naive, matmul_simd, matvec, matvec_naive, matvec_simd};
 use proptest::prelude::*;
@@ -111,7 +111,8 @@ proptest! {
     }
 }
 
-/// Long rows: k past the k-block (1024) and the real shapes of the model's projections.
+/// Long rows: k past the k-block (1024), n past one panel of w (180 rows), and the real shapes
+/// of the model's projections.
 #[test]
 fn long_rows_and_model_shapes() {
     for (m, k, n) in [
@@ -120,6 +121,7 @@ fn long_rows_and_model_shapes() {
         (128, 576, 30),
         (1, 4099, 37),
         (17, 576, 192),
+        (20, 1100, 400),
     ] {
         run_all(m, k, n, (m * k * n) as u64);
     }
@@ -136,6 +138,7 @@ fn thread_counts() {
         pool.install(|| {
             run_all(3, 200, 301, 7);
             run_all(64, 100, 50, 8);
+            run_all(20, 64, 2100, 9); // more than one 1024-column task per thread
         });
     }
 }

@@ -252,27 +252,22 @@ impl WeightMatrix {
         if let Some(w) = self.as_f32() {
             return matmul::matmul(x, w, out, seq, cols, rows);
         }
-        // tile: [tile_rows, cols] of decoded weights, a multiple of the 4×3 register tile
-        let tile_rows = (TILE_BYTES / (4 * cols.max(1))).clamp(12, 240) / 12 * 12;
-        let tiles: Vec<(usize, Vec<f32>)> = (0..rows.div_ceil(tile_rows))
+        // tile: [tile_rows, cols] of decoded weights, a whole number of the kernel's 6-row groups;
+        // each task decodes its tile once and multiplies all `seq` rows of x by it, writing its
+        // own column block of `out` (see `matmul::column_panels`)
+        let tile_rows = (TILE_BYTES / (4 * cols.max(1))).clamp(6, 240) / 6 * 6;
+        let x = matmul::PackedX::new_parallel(x, seq, cols); // packed once, read by every task
+        matmul::column_panels(out, rows, tile_rows)
             .into_par_iter()
-            .map_init(Vec::new, |scratch: &mut Vec<f32>, t| {
+            .enumerate()
+            .for_each_init(Vec::new, |tile, (t, mut out_rows)| {
                 let (r0, r1) = (t * tile_rows, ((t + 1) * tile_rows).min(rows));
-                scratch.resize((r1 - r0) * cols, 0.0);
-                for (r, dst) in (r0..r1).zip(scratch.chunks_exact_mut(cols)) {
+                tile.resize((r1 - r0) * cols, 0.0);
+                for (r, dst) in (r0..r1).zip(tile.chunks_exact_mut(cols)) {
                     quant::dequantize_row(self.dtype, self.row(r), dst);
                 }
-                let mut o = vec![0.0f32; seq * (r1 - r0)]; // o: [seq, r1 - r0]
-                matmul::matmul_simd(x, scratch, &mut o, seq, cols, r1 - r0);
-                (r0, o)
-            })
-            .collect();
-        for (r0, o) in tiles {
-            let nb = o.len() / seq;
-            for s in 0..seq {
-                out[s * rows + r0..s * rows + r0 + nb].copy_from_slice(&o[s * nb..(s + 1) * nb]);
-            }
-        }
+                matmul::gemm_packed(&x, tile, &mut out_rows);
+            });
     }
     // ANCHOR_END: matmul
 
