@@ -14,9 +14,11 @@
 //! 1. `matmul_naive` / `matvec_naive`: three loops, the reference every other kernel is tested
 //!    against. Kept on purpose.
 //! 2. `matmul_simd` / `matvec_simd`: `wide::f32x8` (eight lanes = one AVX2 register) with fused
-//!    multiply-add, several independent accumulators, register blocking (a 4×3 tile of outputs
-//!    shares every load) and cache blocking (a panel of `w` stays in L2, four rows of `x` in L1).
-//! 3. `matmul` / `matvec`: the SIMD kernels on disjoint output rows across rayon threads.
+//!    multiply-add and several independent accumulators; the GEMM adds register blocking (a tile
+//!    of 6 rows of `w` × 16 tokens, 96 sums in 12 registers, shares every load) and cache
+//!    blocking (x packed once into 16-token slivers that stream from L2, w read in place).
+//! 3. `matmul` / `matvec`: the SIMD kernels across rayon threads, each writing its own block of
+//!    the output (column panels for the GEMM, row chunks for the GEMV).
 //!
 //! **How FMA/AVX2 get emitted.** `wide` chooses its implementation at *compile* time from the
 //! enabled target features. `.cargo/config.toml` sets `-C target-cpu=native`, so a plain
@@ -27,7 +29,7 @@
 //! this build got, and the CLI warns when FMA is missing.
 //!
 //! Reference: Goto & van de Geijn, "Anatomy of high-performance matrix multiplication" (2008),
-//! for the register/cache blocking idea; here in its simplest dot-product form.
+//! for the register/cache blocking idea; here with only the small operand (x) packed.
 
 use rayon::prelude::*;
 use wide::f32x8;
