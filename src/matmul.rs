@@ -204,12 +204,15 @@ pub fn matvec(w: &[f32], x: &[f32], out: &mut [f32], n: usize, k: usize) {
 /// so the loads (up to 3 per cycle) keep the two FMA units busy.
 const WR: usize = 6;
 const XR: usize = 16;
-/// k-block (floats). Each tile is added into the output once per k-block, so long blocks keep
-/// that read-modify-write rare; a packed sliver of x [KC, 16] (64 KiB) then streams from L2 ...
+/// k-block (floats). Each tile is stored once and then added into once per further k-block, so
+/// long blocks keep that read-modify-write rare; a packed sliver of x [KC, 16] (64 KiB) then
+/// streams from L2 ...
 const KC: usize = 1024;
-/// ... next to a panel of at most this many rows of w, read in place. Both sizes were chosen by
-/// measurement on the machine in benches/README.md (KC 256–1024 × panel 60–480 rows).
-const W_PANEL: usize = 180;
+/// ... once for every group of 6 rows in a panel of at most this many rows of w: the bigger the
+/// panel, the more kernel calls share one trip of the sliver from L3. Both sizes were chosen by
+/// measurement on the machine in benches/README.md (KC 256–2048 × panel 60–720 rows; smaller
+/// k-blocks and panels that fit L2 were slower).
+const W_PANEL: usize = 360;
 
 /// The micro-kernel over one k-block: acc[r] holds the 16 sums Σ_p w[r][p] · x[i][p] for
 /// i = 0..16 (two f32x8, lanes = tokens). `ws`: 6 rows of w, each `kc` long (read in place);
@@ -283,10 +286,11 @@ fn pack_x_sliver(
     }
 }
 
-/// Add a finished tile into the output: acc[r] lane l is out[i + l][j + r]. Each half of the
-/// tile (8 tokens) is turned around with one 8×8 transpose (6 columns + 2 of zeros), so a token's
-/// 6 sums land with one 8-wide add; at the right edge of the output, one float at a time.
-fn add_tile(acc: &[[f32x8; 2]; WR], out: &mut [&mut [f32]], i: usize, j: usize) {
+/// Put a finished tile into the output: acc[r] lane l is out[i + l][j + r]. The first k-block
+/// stores (`first`), later ones add. Each half of the tile (8 tokens) is turned around with one
+/// 8×8 transpose (6 columns + 2 of zeros), so a token's 6 sums land with one 8-wide access; at
+/// the right edge of the output, one float at a time.
+fn put_tile(acc: &[[f32x8; 2]; WR], out: &mut [&mut [f32]], i: usize, j: usize, first: bool) {
     for h in 0..2 {
         let z = f32x8::ZERO;
         let c = |r: usize| acc[r][h];
@@ -295,11 +299,13 @@ fn add_tile(acc: &[[f32x8; 2]; WR], out: &mut [&mut [f32]], i: usize, j: usize) 
         for (row, t) in out.iter_mut().skip(i + 8 * h).zip(tokens) {
             let row = &mut row[j..];
             if row.len() >= 8 {
-                let sum = (load8(row, 0) + t).to_array(); // the 2 extra floats get + 0
-                row[..8].copy_from_slice(&sum);
+                // the 2 floats past the tile get + 0, or 0 when storing: they belong to the next
+                // group of columns, which is written after this one
+                let v = if first { t } else { load8(row, 0) + t };
+                row[..8].copy_from_slice(&v.to_array());
             } else {
                 for (o, v) in row.iter_mut().zip(t.to_array()).take(WR) {
-                    *o += v;
+                    *o = if first { v } else { *o + v };
                 }
             }
         }
@@ -394,7 +400,9 @@ pub fn gemm_packed(x: &PackedX, w: &[f32], out_rows: &mut [&mut [f32]]) {
     );
     for row in out_rows.iter_mut() {
         assert_eq!(row.len(), n, "gemm_packed: output rows differ in length");
-        row.fill(0.0);
+        if k == 0 {
+            row.fill(0.0); // an empty sum; otherwise the first k-block stores every output
+        }
     }
     let n_full = n / WR * WR; // rows of w in whole groups of 6
     let mut edge = vec![0.0f32; WR * x.kb]; // the last group when it has < 6 rows, zero-padded
@@ -414,7 +422,7 @@ pub fn gemm_packed(x: &PackedX, w: &[f32], out_rows: &mut [&mut [f32]]) {
                     } else {
                         std::array::from_fn(|r| &edge[r * kc..][..kc])
                     };
-                    add_tile(&kernel_6x16(ws, xs), out_rows, s * XR, j);
+                    put_tile(&kernel_6x16(ws, xs), out_rows, s * XR, j, k0 == 0);
                 }
             }
         }
