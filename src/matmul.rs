@@ -377,13 +377,16 @@ impl PackedX {
 ///
 /// ```text
 /// for each k-block of ≤ KC
-///   for each panel of ≤ W_PANEL rows of w                                  (L2)
-///     for each sliver of 16 rows of x (packed)                             (L1/L2)
+///   for each panel of ≤ W_PANEL rows of w                                  (L3)
+///     for each sliver of 16 rows of x (packed)                             (L2)
 ///       for each group of 6 rows of w:  out[16 × 6] += kernel_6x16(w rows, x sliver)
 /// ```
 /// Panics if the sizes disagree (programmer error).
 pub fn gemm_packed(x: &PackedX, w: &[f32], out_rows: &mut [&mut [f32]]) {
     let (m, k) = (x.m, x.k);
+    if m == 0 {
+        return; // no rows of output (and no way to tell n from them)
+    }
     let n = out_rows.first().map_or(0, |r| r.len());
     assert_eq!(
         out_rows.len(),
@@ -492,6 +495,18 @@ pub fn column_panels(out: &mut [f32], n: usize, width: usize) -> Vec<Vec<&mut [f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Empty products: no rows, no columns, or k = 0 (an empty sum is 0).
+    #[test]
+    fn empty_shapes() {
+        for f in [matmul_naive, matmul_simd, matmul] {
+            f(&[], &[1.0; 6], &mut [], 0, 3, 2);
+            f(&[1.0; 6], &[], &mut [], 2, 3, 0);
+            let mut out = [f32::NAN; 4];
+            f(&[], &[], &mut out, 2, 0, 2);
+            assert_eq!(out, [0.0; 4]);
+        }
+    }
 
     /// 2×3 · (2×3)ᵀ by hand: x = [[1,2,3],[4,5,6]], w = [[1,0,1],[0,1,0]] → [[4,2],[10,5]].
     #[test]

@@ -246,6 +246,9 @@ impl WeightMatrix {
             "tensor `{}`: out is not [{seq}, {rows}]",
             self.name
         );
+        if seq == 0 {
+            return;
+        }
         if seq == 1 {
             return self.matvec(x, out);
         }
