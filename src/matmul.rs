@@ -91,7 +91,7 @@ pub fn matmul_naive(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usize, n
     }
 }
 
-/// out = w · x, the reference GEMV. w: [n, k], x: [k], out: [n].
+/// out = w · x, the reference GEMV. `w: [n, k], x: [k], out: [n]`.
 pub fn matvec_naive(w: &[f32], x: &[f32], out: &mut [f32], n: usize, k: usize) {
     matmul_naive(x, w, out, 1, k, n);
 }
@@ -105,7 +105,7 @@ fn load8(s: &[f32], i: usize) -> f32x8 {
 }
 
 // ANCHOR: dot
-/// Σ a[i]·b[i] with f32x8 fused multiply-adds. Four accumulators, because one FMA takes ~4
+/// `Σ a[i]·b[i]` with f32x8 fused multiply-adds. Four accumulators, because one FMA takes ~4
 /// cycles and the core can start two per cycle: a single running sum would wait on itself.
 /// Panics if the lengths differ.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -134,7 +134,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 // ANCHOR: matvec
 /// GEMV with SIMD, one thread: four weight rows at a time share each load of `x`, two
-/// accumulators per row keep eight FMAs in flight. w: [n, k], x: [k], out: [n].
+/// accumulators per row keep eight FMAs in flight. `w: [n, k], x: [k], out: [n]`.
 ///
 /// The four rows are taken from the four *quarters* of w (rows i, q+i, 2q+i, 3q+i with q = n/4),
 /// not four neighbours: each quarter is then read front to back as one long stream, which the
@@ -370,8 +370,8 @@ impl PackedX {
     }
 }
 
-/// out_rows[i][j] = Σ_p x[i][p] · w[j][p], x given packed, the output as one mutable slice per
-/// row of x (`out_rows`: m × [n]; the rows may be pieces of a larger matrix, which is how
+/// `out_rows[i][j] = Σ_p x[i][p] · w[j][p]`, x given packed, the output as one mutable slice per
+/// row of x (`out_rows: m × [n]`; the rows may be pieces of a larger matrix, which is how
 /// `matmul` gives each thread a disjoint block of columns). w: [n, k], read in place. The loop
 /// nest (after Goto & van de Geijn, arranged so that w, the big operand, is never copied):
 ///

@@ -192,7 +192,7 @@ impl WeightMatrix {
     }
 
     // ANCHOR: matvec
-    /// out = W · x (decode). x: [cols], out: [rows]. Rows are split across rayon threads in
+    /// out = W · x (decode). `x: [cols], out: [rows]`. Rows are split across rayon threads in
     /// disjoint chunks; each row is one `dot_row` on the stored bytes. Shapes are checked at
     /// load time, so a mismatch here is a programmer error and panics.
     pub fn matvec(&self, x: &[f32], out: &mut [f32]) {
