@@ -262,7 +262,7 @@ thread_local! {
 /// `0 .. start_pos + seq` must already be in `cache` at `layer`. If `weights_out` is given it is
 /// resized to `[n_heads, seq, start_pos + seq]` and filled with the attention probabilities
 /// (0 where masked). Parallel over (query row, KV head) pairs; a prompt of `BLOCKED_MIN_SEQ`
-/// or more queries with no weights asked for goes through [`attention_prefill_blocked`] instead
+/// or more queries with no weights asked for goes through `attention_prefill_blocked` instead
 /// (the same sums as matrix products, equal within rounding).
 pub fn attention(
     q: &[f32],
