@@ -15,7 +15,7 @@
 //! * [`session`]: one sequence being processed ([`Session`]): its KV-cache, preallocated for the
 //!   context asked for, and every scratch buffer, allocated once, so decoding a token allocates
 //!   nothing in the model.
-//! * [`reference`]: the same forward pass the slow way (weights dequantized to f32, naive
+//! * [`reference`](mod@reference): the same forward pass the slow way (weights dequantized to f32, naive
 //!   kernels, no cache, every position's logits), the yardstick for the fast one.
 //!
 //! Prefill (the prompt) runs the projections as matrix–matrix products over all its tokens;
