@@ -269,11 +269,14 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     // `cargo bench -- <filter>` runs only the criterion benchmarks that match; the interleaved
-    // tables run on a plain `cargo bench --bench matmul` (or with the filter `interleaved`)
-    let filtered = std::env::args()
-        .skip(1)
+    // tables run on a plain `cargo bench --bench matmul` (or with the filter `interleaved`), and
+    // not under `cargo test`, which runs each benchmark once without `--bench` to check it works
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let benching = args.iter().any(|a| a == "--bench");
+    let filtered = args
+        .iter()
         .any(|a| !a.starts_with('-') && a != "interleaved");
-    if !filtered {
+    if benching && !filtered {
         interleaved_tables();
     }
 }
