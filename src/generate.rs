@@ -125,6 +125,15 @@ impl NextTokenModel for ScriptedModel {
     }
 }
 
+/// A rule on which ids may come next (a JSON schema, a grammar): asked before every draw,
+/// told the id drawn after it. The loop applies it as the sampler's step 0 (the mask).
+pub trait TokenConstraint {
+    /// The ids allowed next, as a bitset over the vocabulary (see `sampler::apply_mask`).
+    fn allowed(&mut self) -> Result<&[u64]>;
+    /// The sampler drew `id`.
+    fn advance(&mut self, id: u32) -> Result<()>;
+}
+
 /// How to generate.
 #[derive(Clone, Debug, Default)]
 pub struct GenerateConfig {
@@ -301,6 +310,18 @@ pub fn generate(
     cfg: &GenerateConfig,
     on_text: &mut dyn FnMut(&str),
 ) -> Result<Output> {
+    generate_constrained(model, tokenizer, prompt_ids, cfg, None, on_text)
+}
+
+/// [`generate`] where a constraint, if given, decides which ids each draw may pick.
+pub fn generate_constrained(
+    model: &mut dyn NextTokenModel,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    cfg: &GenerateConfig,
+    mut constraint: Option<&mut dyn TokenConstraint>,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<Output> {
     let context = model.context_size();
     check_budget(prompt_ids.len(), cfg.max_new_tokens, context)?;
     let mut sampler = Sampler::new(cfg.sampler.clone())?;
@@ -326,7 +347,14 @@ pub fn generate(
     let mut step_start = Instant::now();
     let stop_reason = loop {
         // 2. sample the next id (the sampler may rewrite `logits`: penalties, temperature)
-        let s = sampler.sample_with_logprob(&mut logits, &history);
+        let s = match constraint.as_deref_mut() {
+            Some(c) => {
+                let s = sampler.sample_masked(&mut logits, &history, Some(c.allowed()?));
+                c.advance(s.id)?;
+                s
+            }
+            None => sampler.sample_with_logprob(&mut logits, &history),
+        };
         ids.push(s.id);
         logprobs.push(s.logprob);
         history.push(s.id);

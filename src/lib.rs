@@ -64,6 +64,9 @@ pub mod chat;
 
 pub mod generate;
 
+// Stage 6: structured output — a JSON-schema mask on the logits
+pub mod constrain;
+
 // The command-line front end (`glassbox <command>`), one file per command.
 pub mod cli;
 

@@ -5,10 +5,12 @@
 //! Hugging Face `transformers`' `generate`):
 //!
 //! ```text
-//! raw logits ─▶ 1. penalties ─▶ 2. temperature ─▶ 3. top-k ─▶ 4. top-p ─▶ 5. min-p ─▶ 6. draw
-//!                                 (T = 0: argmax here, steps 3–6 skipped)
+//! raw logits ─▶ 0. mask ─▶ 1. penalties ─▶ 2. temperature ─▶ 3. top-k ─▶ 4. top-p ─▶ 5. min-p ─▶ 6. draw
+//!             (optional)                     (T = 0: argmax here, steps 3–6 skipped)
 //! ```
 //!
+//! 0. **Mask** (constrained decoding, `src/constrain/`): ids outside an allowed set get `−∞`,
+//!    before anything else looks at the logits, so no later step can bring them back.
 //! 1. **Penalties** over the ids already seen (`history`, the prompt and the generated ids):
 //!    * repetition penalty `r` (Hugging Face, Keskar et al. 2019, CTRL):
 //!      `l ← l / r` if `l > 0`, else `l ← l · r`, once per distinct seen id;
@@ -180,6 +182,22 @@ fn by_logit_desc(a: &Candidate, b: &Candidate) -> Ordering {
     let key = |x: f32| if x.is_nan() { f32::NEG_INFINITY } else { x };
     key(b.logit).total_cmp(&key(a.logit)).then(a.id.cmp(&b.id))
 }
+
+// ANCHOR: mask
+/// Step 0. Every id outside `allowed` gets logit `−∞`. `allowed` is a bitset over the
+/// vocabulary: id `i` is allowed iff bit `i % 64` of `allowed[i / 64]` is set (ids past its
+/// end are not).
+pub fn apply_mask(logits: &mut [f32], allowed: &[u64]) {
+    for (w, chunk) in logits.chunks_mut(64).enumerate() {
+        let bits = allowed.get(w).copied().unwrap_or(0);
+        for (j, l) in chunk.iter_mut().enumerate() {
+            if bits >> j & 1 == 0 {
+                *l = f32::NEG_INFINITY;
+            }
+        }
+    }
+}
+// ANCHOR_END: mask
 
 // ANCHOR: penalties
 /// Step 1. Repetition penalty (HF) then frequency/presence penalties (OpenAI) over `history`.
@@ -388,9 +406,23 @@ impl Sampler {
 
     /// The whole chain: one id and its log-probability under the raw logits.
     pub fn sample_with_logprob(&mut self, logits: &mut [f32], history: &[u32]) -> Sampled {
+        self.sample_masked(logits, history, None)
+    }
+
+    /// The whole chain after step 0: only ids in `allowed` (a bitset, see [`apply_mask`]) can
+    /// be drawn. The log-probability is still the model's own, before the mask.
+    pub fn sample_masked(
+        &mut self,
+        logits: &mut [f32],
+        history: &[u32],
+        allowed: Option<&[u64]>,
+    ) -> Sampled {
         assert!(!logits.is_empty(), "sampler: empty logits");
         let raw_logprob = |logits: &[f32], id| log_softmax_at(logits, id);
         let raw: Vec<f32> = logits.to_vec(); // the model's own distribution, for the log-prob
+        if let Some(allowed) = allowed {
+            apply_mask(logits, allowed);
+        }
         let cands = self.candidates(logits, history);
         let id = if cands.len() == 1 {
             cands[0].id
