@@ -33,22 +33,56 @@ fn two_field_object() {
     let g = person();
     assert_eq!(read(&g, r#"{"name":"Al","age":42}"#), Ok(true));
     assert_eq!(read(&g, r#"{"name":"Al"}"#), Ok(true));
-    assert_eq!(read(&g, r#"{ "name" : "Al" , "tags" : [ "a" , "b" ] }"#), Ok(true));
-    assert_eq!(read(&g, "{\n  \"name\": \"Al\",\n  \"age\": -0\n}"), Ok(true));
+    assert_eq!(
+        read(&g, r#"{ "name" : "Al" , "tags" : [ "a" , "b" ] }"#),
+        Ok(true)
+    );
+    assert_eq!(
+        read(&g, "{\n  \"name\": \"Al\",\n  \"age\": -0\n}"),
+        Ok(true)
+    );
     // incomplete: readable, not accepting
     assert_eq!(read(&g, r#"{"name":"Al","age":4"#), Ok(false));
     assert_eq!(read(&g, r#"{"na"#), Ok(false));
     // the first bad byte
     assert_eq!(read(&g, r#"{"age":1}"#), Err(2), "name is required first");
     assert_eq!(read(&g, r#"{"name":"Alfred"}"#), Err(14), "maxLength 5");
-    assert_eq!(read(&g, r#"{"name":"Al","age":1.5}"#), Err(20), "integer: no fraction");
-    assert_eq!(read(&g, r#"{"name":"Al","age":01}"#), Err(20), "no leading zero");
-    assert_eq!(read(&g, r#"{"name":"Al","tags":["a","b","a"]}"#), Err(28), "maxItems 2");
+    assert_eq!(
+        read(&g, r#"{"name":"Al","age":1.5}"#),
+        Err(20),
+        "integer: no fraction"
+    );
+    assert_eq!(
+        read(&g, r#"{"name":"Al","age":01}"#),
+        Err(20),
+        "no leading zero"
+    );
+    assert_eq!(
+        read(&g, r#"{"name":"Al","tags":["a","b","a"]}"#),
+        Err(28),
+        "maxItems 2"
+    );
     assert_eq!(read(&g, r#"{"name":"Al","tags":["c"]}"#), Err(22), "enum");
-    assert_eq!(read(&g, r#"{"name":"Al","age":1,"name":"B"}"#), Err(22), "no repeats");
-    assert_eq!(read(&g, r#"{"name":"Al"} "#), Err(13), "nothing after the value");
-    assert_eq!(read(&g, r#"{"name":"A\u00e9"}"#), Ok(true), "an escape is one character");
-    assert_eq!(read(&g, r#"{"name":"A\ud83d"}"#), Err(13), "no escaped surrogates");
+    assert_eq!(
+        read(&g, r#"{"name":"Al","age":1,"name":"B"}"#),
+        Err(22),
+        "no repeats"
+    );
+    assert_eq!(
+        read(&g, r#"{"name":"Al"} "#),
+        Err(13),
+        "nothing after the value"
+    );
+    assert_eq!(
+        read(&g, r#"{"name":"A\u00e9"}"#),
+        Ok(true),
+        "an escape is one character"
+    );
+    assert_eq!(
+        read(&g, r#"{"name":"A\ud83d"}"#),
+        Err(13),
+        "no escaped surrogates"
+    );
     assert_eq!(read(&g, "{\"name\":\"A\u{e9}\u{1F600}\"}"), Ok(true));
     assert_eq!(read(&g, "{\"name\":\"A\x01\"}"), Err(10), "control byte");
 }
@@ -58,11 +92,23 @@ fn utf8_is_checked_byte_by_byte() {
     let g = compile(&json!({"type": "string"})).unwrap();
     let mut r = Recognizer::new();
     assert!(r.try_bytes(&g, b"\"\xc3"));
-    assert!(!r.clone().try_byte(&g, b'"'), "a split character cannot be closed");
+    assert!(
+        !r.clone().try_byte(&g, b'"'),
+        "a split character cannot be closed"
+    );
     assert!(r.try_byte(&g, 0xa9));
-    assert!(!Recognizer::new().try_bytes(&g, b"\"\xed\xa0\x80\""), "UTF-8 surrogate");
-    assert!(!Recognizer::new().try_bytes(&g, b"\"\xc0\x80\""), "overlong");
-    assert!(!Recognizer::new().try_bytes(&g, b"\"\xf4\x90\x80\x80\""), "above U+10FFFF");
+    assert!(
+        !Recognizer::new().try_bytes(&g, b"\"\xed\xa0\x80\""),
+        "UTF-8 surrogate"
+    );
+    assert!(
+        !Recognizer::new().try_bytes(&g, b"\"\xc0\x80\""),
+        "overlong"
+    );
+    assert!(
+        !Recognizer::new().try_bytes(&g, b"\"\xf4\x90\x80\x80\""),
+        "above U+10FFFF"
+    );
 }
 
 #[test]
@@ -74,13 +120,18 @@ fn numbers_end_where_the_parent_continues() {
     assert_eq!(read(&g, "[1e]"), Err(3));
     assert_eq!(read(&g, "[1e100]"), Err(5), "at most two exponent digits");
     let root = compile(&json!({"type": "integer"})).unwrap();
-    assert_eq!(read(&root, "12"), Ok(true), "a root number may end at end-of-sequence");
+    assert_eq!(
+        read(&root, "12"),
+        Ok(true),
+        "a root number may end at end-of-sequence"
+    );
     assert_eq!(read(&root, "-"), Ok(false));
 }
 
 #[test]
 fn any_of_follows_alternatives_in_parallel() {
-    let g = compile(&json!({"anyOf": [{"type": "integer"}, {"type": "number"}, {"type": "null"}]})).unwrap();
+    let g = compile(&json!({"anyOf": [{"type": "integer"}, {"type": "number"}, {"type": "null"}]}))
+        .unwrap();
     assert_eq!(read(&g, "12"), Ok(true));
     assert_eq!(read(&g, "12.5"), Ok(true));
     assert_eq!(read(&g, "null"), Ok(true));
@@ -111,11 +162,19 @@ fn dates_are_real_calendar_days() {
     assert_eq!(read(&g, "\"2023-13-01\""), Err(7));
     assert_eq!(read(&g, "\"0000-01-01\""), Err(4));
     let g = compile(&json!({"type": "string", "format": "date-time"})).unwrap();
-    for ok in ["2024-01-31T23:59:59Z", "2024-01-31T00:00:00.123+05:30", "1999-12-31T12:00:00-08:00"] {
+    for ok in [
+        "2024-01-31T23:59:59Z",
+        "2024-01-31T00:00:00.123+05:30",
+        "1999-12-31T12:00:00-08:00",
+    ] {
         assert_eq!(read(&g, &format!("\"{ok}\"")), Ok(true), "{ok}");
     }
     assert_eq!(read(&g, "\"2024-01-31T24:00:00Z\""), Err(13));
-    assert_eq!(read(&g, "\"2024-01-31T23:00:00\""), Err(20), "an offset is required");
+    assert_eq!(
+        read(&g, "\"2024-01-31T23:00:00\""),
+        Err(20),
+        "an offset is required"
+    );
 }
 
 #[test]
@@ -129,8 +188,16 @@ fn additional_properties() {
     .unwrap();
     assert_eq!(read(&g, r#"{"x":true,"b":1}"#), Ok(true));
     assert_eq!(read(&g, r#"{"b":1,"ab":false}"#), Ok(true));
-    assert_eq!(read(&g, r#"{"b":1,"a":false}"#), Err(9), "a declared name is not an extra key");
-    assert_eq!(read(&g, r#"{"b":1,"x":1}"#), Err(11), "extra values follow additionalProperties");
+    assert_eq!(
+        read(&g, r#"{"b":1,"a":false}"#),
+        Err(9),
+        "a declared name is not an extra key"
+    );
+    assert_eq!(
+        read(&g, r#"{"b":1,"x":1}"#),
+        Err(11),
+        "extra values follow additionalProperties"
+    );
     let any = Grammar::json_object();
     assert_eq!(read(&any, r#"{"k":[1,{"z":null}],"\u00e9":"x"}"#), Ok(true));
     assert_eq!(read(&any, "[1]"), Err(0), "json_object mode: an object");

@@ -43,7 +43,9 @@ impl JsonConstraint {
     /// and once the value is complete with no byte allowed after it, only end-of-sequence is.
     pub fn allowed(&mut self) -> Result<&TokenSet> {
         if self.finished {
-            return Err(Error::invalid("the JSON value is finished: nothing may follow it"));
+            return Err(Error::invalid(
+                "the JSON value is finished: nothing may follow it",
+            ));
         }
         self.masker
             .mask(&self.grammar, &self.vocab, &self.state, &mut self.mask);
@@ -58,7 +60,9 @@ impl JsonConstraint {
     /// Take the id the sampler drew.
     pub fn advance(&mut self, id: u32) -> Result<()> {
         if self.finished {
-            return Err(Error::invalid("the JSON value is finished: nothing may follow it"));
+            return Err(Error::invalid(
+                "the JSON value is finished: nothing may follow it",
+            ));
         }
         if self.vocab.eos.contains(&id) {
             if !self.state.is_accepting(&self.grammar) {
@@ -69,7 +73,12 @@ impl JsonConstraint {
             self.finished = true;
             return Ok(());
         }
-        let bytes = self.vocab.tokens.get(id as usize).map(|b| b.as_slice()).unwrap_or(&[]);
+        let bytes = self
+            .vocab
+            .tokens
+            .get(id as usize)
+            .map(|b| b.as_slice())
+            .unwrap_or(&[]);
         let mut next = self.state.clone();
         if bytes.is_empty() || !next.try_bytes(&self.grammar, bytes) {
             return Err(Error::invalid(format!(

@@ -51,7 +51,7 @@ pub const ANY_NUMBER: NodeId = 4;
 pub const ANY_LITERAL: NodeId = 5;
 
 /// A string format the recognizer checks byte by byte (RFC 3339).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
     /// `2024-02-29`: a real calendar date, year 0001–9999.
     Date,
@@ -67,14 +67,23 @@ pub enum Node {
     /// One of these exact texts (`enum`, `const`, `boolean`, `null`).
     Literals(Literals),
     /// A JSON number; `integer`: no fraction, no exponent.
-    Number { integer: bool },
+    Number {
+        integer: bool,
+    },
     /// A string of `min..=max` characters (Unicode code points, as JSON Schema counts them).
-    String { min: u32, max: u32 },
+    String {
+        min: u32,
+        max: u32,
+    },
     /// A string in a fixed format.
     Formatted(Format),
     Object(Object),
     /// An array of `min..=max` items.
-    Array { items: NodeId, min: u32, max: u32 },
+    Array {
+        items: NodeId,
+        min: u32,
+        max: u32,
+    },
     /// Any of these (the recognizer follows all alternatives that still fit, in parallel).
     AnyOf(Vec<NodeId>),
     /// Compile-time only: the same as another node (a `$ref`); removed by [`Builder::finish`].

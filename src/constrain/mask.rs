@@ -119,7 +119,9 @@ impl Vocab {
     pub fn from_tokens(tokens: Vec<Vec<u8>>, eos: &[u32]) -> Vocab {
         let n = tokens.len();
         let eos: Vec<u32> = eos.iter().copied().filter(|&e| (e as usize) < n).collect();
-        let all: Vec<(u32, &[u8])> = (0..n as u32).map(|i| (i, tokens[i as usize].as_slice())).collect();
+        let all: Vec<(u32, &[u8])> = (0..n as u32)
+            .map(|i| (i, tokens[i as usize].as_slice()))
+            .collect();
         let plain: Vec<Option<u32>> = tokens.iter().map(|t| plain_chars(t)).collect();
         let inner: Vec<(u32, &[u8])> = all
             .iter()
@@ -200,7 +202,11 @@ impl Masker {
         for stack in state.stacks() {
             match stack.last() {
                 // Between two characters of a string: plain tokens by length, the rest walked.
-                Some(&Frame::String { node, len, sub: StrState::Idle }) => {
+                Some(&Frame::String {
+                    node,
+                    len,
+                    sub: StrState::Idle,
+                }) => {
                     let Node::String { max, .. } = g.nodes[node as usize] else {
                         unreachable!("a string frame's node is a string")
                     };
@@ -233,7 +239,13 @@ impl Masker {
 // ANCHOR: walk
 /// Depth-first over the trie: node `i` at depth `d` is read from the state at depth `d − 1`
 /// (its parent's, the last one written there in preorder); a refused byte skips the subtree.
-fn walk(g: &Grammar, trie: &TokenTrie, start: &Recognizer, depth: &mut Vec<Recognizer>, out: &mut TokenSet) {
+fn walk(
+    g: &Grammar,
+    trie: &TokenTrie,
+    start: &Recognizer,
+    depth: &mut Vec<Recognizer>,
+    out: &mut TokenSet,
+) {
     if depth.len() < trie.max_depth + 1 {
         depth.resize_with(trie.max_depth + 1, Recognizer::default);
     }

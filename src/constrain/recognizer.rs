@@ -22,12 +22,12 @@
 //! state is one `memcpy`: that is what makes checkpoints cheap when the token trie is walked
 //! (`mask.rs` keeps one copy per depth of the trie instead of undoing steps).
 
+use super::grammar::Format;
 use super::grammar::{
     Grammar, Node, NodeId, ANY, ANY_ARRAY, ANY_LITERAL, ANY_NUMBER, ANY_OBJECT, ANY_STRING,
     MAX_EXP_DIGITS, MAX_FRAC_DIGITS, MAX_INT_DIGITS, MAX_WS,
 };
 use super::string::{format_byte, string_byte, FmtByte, StrByte, StrState};
-use super::grammar::Format;
 
 /// Most stacks followed at once; more alternatives are dropped (sound: what is left still only
 /// accepts valid text, and each remaining stack can still finish).
@@ -37,7 +37,7 @@ pub const EXTRA: u16 = u16::MAX;
 /// No declared property matches the key read so far.
 const NONE: u16 = u16::MAX;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ObjPhase {
     Open,
     /// A key frame is on top.
@@ -50,7 +50,7 @@ pub enum ObjPhase {
     AfterComma,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ArrPhase {
     Open,
     Value,
@@ -59,7 +59,7 @@ pub enum ArrPhase {
 }
 
 /// `-12.5e+3`: Minus, Int, Int, Dot, Frac, Exp, ExpSign, ExpDigits. Zero: a leading `0`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NumState {
     Minus,
     Zero,
@@ -72,10 +72,13 @@ pub enum NumState {
 }
 
 /// One value being written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Frame {
     /// The bottom of every stack: whitespace, then the root value; `done` once it ended.
-    Root { done: bool, ws: u8 },
+    Root {
+        done: bool,
+        ws: u8,
+    },
     /// `next`: the first declared property not yet written or skipped; `cur`: the property
     /// whose key was just read (or [`EXTRA`]); `ws`: whitespace bytes in the current gap.
     Object {
@@ -102,8 +105,16 @@ pub enum Frame {
         ws: u8,
     },
     /// `len` characters so far.
-    String { node: NodeId, len: u32, sub: StrState },
-    Formatted { format: Format, pos: u8, acc: u32 },
+    String {
+        node: NodeId,
+        len: u32,
+        sub: StrState,
+    },
+    Formatted {
+        format: Format,
+        pos: u8,
+        acc: u32,
+    },
     /// `digits` in the current part (integer, fraction or exponent).
     Number {
         integer: bool,
@@ -120,7 +131,7 @@ pub enum Frame {
 }
 
 /// The set of stacks; stack `i` is `frames[ends[i-1]..ends[i]]`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct Recognizer {
     frames: Vec<Frame>,
     ends: Vec<u32>,
@@ -261,7 +272,14 @@ enum Fed {
 
 /// Start a value of `node` with byte `b` on the stack `f[base..]`; push its end to `ends` if
 /// it lives. `anyOf` forks the stack: one copy per alternative that fits.
-fn start_value(g: &Grammar, f: &mut Vec<Frame>, base: usize, ends: &mut Vec<u32>, node: NodeId, b: u8) {
+fn start_value(
+    g: &Grammar,
+    f: &mut Vec<Frame>,
+    base: usize,
+    ends: &mut Vec<u32>,
+    node: NodeId,
+    b: u8,
+) {
     let depth = f.len() - base; // stack index of the new frame
     if !g.fits(node, depth) {
         f.truncate(base);
@@ -299,7 +317,12 @@ fn start_one(g: &Grammar, f: &mut Vec<Frame>, base: usize, node: NodeId, b: u8) 
         }
         Node::Literals(l) => {
             let hi = l.0.len() as u32;
-            f.push(Frame::Literal { node, lo: 0, hi, pos: 0 });
+            f.push(Frame::Literal {
+                node,
+                lo: 0,
+                hi,
+                pos: 0,
+            });
             matches!(feed(g, f, base, b), Fed::Ok)
         }
         Node::Number { integer } => {
@@ -309,23 +332,46 @@ fn start_one(g: &Grammar, f: &mut Vec<Frame>, base: usize, node: NodeId, b: u8) 
                 b'1'..=b'9' => (NumState::Int, 1),
                 _ => return false,
             };
-            f.push(Frame::Number { integer: *integer, state, digits });
+            f.push(Frame::Number {
+                integer: *integer,
+                state,
+                digits,
+            });
             true
         }
         Node::String { .. } if b == b'"' => {
-            f.push(Frame::String { node, len: 0, sub: StrState::Idle });
+            f.push(Frame::String {
+                node,
+                len: 0,
+                sub: StrState::Idle,
+            });
             true
         }
         Node::Formatted(format) if b == b'"' => {
-            f.push(Frame::Formatted { format: *format, pos: 0, acc: 0 });
+            f.push(Frame::Formatted {
+                format: *format,
+                pos: 0,
+                acc: 0,
+            });
             true
         }
         Node::Object(_) if b == b'{' => {
-            f.push(Frame::Object { node, phase: ObjPhase::Open, next: 0, cur: EXTRA, ws: 0 });
+            f.push(Frame::Object {
+                node,
+                phase: ObjPhase::Open,
+                next: 0,
+                cur: EXTRA,
+                ws: 0,
+            });
             true
         }
         Node::Array { .. } if b == b'[' => {
-            f.push(Frame::Array { node, phase: ArrPhase::Open, count: 0, ws: 0 });
+            f.push(Frame::Array {
+                node,
+                phase: ArrPhase::Open,
+                count: 0,
+                ws: 0,
+            });
             true
         }
         _ => false,
@@ -354,7 +400,10 @@ fn complete(f: &mut Vec<Frame>) {
 }
 
 fn num_complete(s: NumState) -> bool {
-    matches!(s, NumState::Zero | NumState::Int | NumState::Frac | NumState::ExpDigits)
+    matches!(
+        s,
+        NumState::Zero | NumState::Int | NumState::Frac | NumState::ExpDigits
+    )
 }
 
 // ANCHOR: number
@@ -398,7 +447,7 @@ fn feed(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
                     }
                     _ if is_ws(b) => Fed::Dead,
                     _ => Fed::Start(g.root),
-                }
+                };
             }
             Frame::Object { .. } => return feed_object(g, f, base, b),
             Frame::Key { .. } => return feed_key(g, f, base, b),
@@ -413,7 +462,11 @@ fn feed(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
                         Fed::Ok
                     }
                     StrByte::Char(sub) if len < max => {
-                        f[top] = Frame::String { node, len: len + 1, sub };
+                        f[top] = Frame::String {
+                            node,
+                            len: len + 1,
+                            sub,
+                        };
                         Fed::Ok
                     }
                     StrByte::More(sub) => {
@@ -436,9 +489,17 @@ fn feed(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
                     FmtByte::Bad => Fed::Dead,
                 }
             }
-            Frame::Number { integer, state, digits } => match num_byte(integer, state, digits, b) {
+            Frame::Number {
+                integer,
+                state,
+                digits,
+            } => match num_byte(integer, state, digits, b) {
                 Some((state, digits)) => {
-                    f[top] = Frame::Number { integer, state, digits };
+                    f[top] = Frame::Number {
+                        integer,
+                        state,
+                        digits,
+                    };
                     return Fed::Ok;
                 }
                 None if num_complete(state) => complete(f), // and read `b` again, below
@@ -452,7 +513,12 @@ fn feed(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
                 let a = lo + range.partition_point(|l| l.len() <= p || l[p] < b);
                 let z = lo + range.partition_point(|l| l.len() <= p || l[p] <= b);
                 if a < z {
-                    f[top] = Frame::Literal { node, lo: a as u32, hi: z as u32, pos: pos + 1 };
+                    f[top] = Frame::Literal {
+                        node,
+                        lo: a as u32,
+                        hi: z as u32,
+                        pos: pos + 1,
+                    };
                     if z - a == 1 && lits[a].len() == p + 1 {
                         complete(f); // the only text left is complete: nothing can follow
                     }
@@ -470,7 +536,14 @@ fn feed(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
 fn feed_object(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
     use ObjPhase::*;
     let top = f.len() - 1;
-    let Frame::Object { node, phase, next, cur, ws } = f[top] else {
+    let Frame::Object {
+        node,
+        phase,
+        next,
+        cur,
+        ws,
+    } = f[top]
+    else {
         unreachable!("feed_object on an object frame")
     };
     let o = g.object(node);
@@ -479,10 +552,24 @@ fn feed_object(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
         if ws >= MAX_WS {
             return Fed::Dead;
         }
-        f[top] = Frame::Object { node, phase, next, cur, ws: ws + 1 };
+        f[top] = Frame::Object {
+            node,
+            phase,
+            next,
+            cur,
+            ws: ws + 1,
+        };
         return Fed::Ok;
     }
-    let set = |f: &mut Vec<Frame>, phase| f[top] = Frame::Object { node, phase, next, cur, ws: 0 };
+    let set = |f: &mut Vec<Frame>, phase| {
+        f[top] = Frame::Object {
+            node,
+            phase,
+            next,
+            cur,
+            ws: 0,
+        }
+    };
     // A key may start if a declared property whose value fits may come next, or other keys may.
     let value_fits = |n: NodeId| g.fits(n, depth + 1);
     let key_possible = o.window(next as usize).any(|i| value_fits(o.props[i].node))
@@ -496,14 +583,24 @@ fn feed_object(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
             set(f, Key);
             if o.props.is_empty() {
                 // no declared keys: any string is a key
-                f.push(Frame::String { node: ANY_STRING, len: 0, sub: StrState::Idle });
+                f.push(Frame::String {
+                    node: ANY_STRING,
+                    len: 0,
+                    sub: StrState::Idle,
+                });
             } else {
                 let rep = o
                     .window(next as usize)
                     .find(|&i| value_fits(o.props[i].node))
                     .map_or(NONE, |i| i as u16);
                 let extra = o.additional.is_some_and(value_fits);
-                f.push(Frame::Key { rep, any: 0, pos: 1, extra, utf8: StrState::Idle });
+                f.push(Frame::Key {
+                    rep,
+                    any: 0,
+                    pos: 1,
+                    extra,
+                    utf8: StrState::Idle,
+                });
             }
             Fed::Ok
         }
@@ -533,7 +630,14 @@ fn feed_object(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
 /// that is not a declared name.
 fn feed_key(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
     let top = f.len() - 1;
-    let Frame::Key { rep, any, pos, extra, utf8 } = f[top] else {
+    let Frame::Key {
+        rep,
+        any,
+        pos,
+        extra,
+        utf8,
+    } = f[top]
+    else {
         unreachable!("feed_key on a key frame")
     };
     let Frame::Object { node, next, .. } = f[top - 1] else {
@@ -550,7 +654,13 @@ fn feed_key(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
     };
     let declared = |f: &mut Vec<Frame>, cur: u16, next: u16| {
         f.pop();
-        f[top - 1] = Frame::Object { node, phase: ObjPhase::AfterKey, next, cur, ws: 0 };
+        f[top - 1] = Frame::Object {
+            node,
+            phase: ObjPhase::AfterKey,
+            next,
+            cur,
+            ws: 0,
+        };
         Fed::Ok
     };
     // 1. the allowed declared keys
@@ -593,7 +703,13 @@ fn feed_key(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
     if rep_next == NONE && !extra {
         return Fed::Dead;
     }
-    f[top] = Frame::Key { rep: rep_next, any: any_next, pos: pos + 1, extra, utf8 };
+    f[top] = Frame::Key {
+        rep: rep_next,
+        any: any_next,
+        pos: pos + 1,
+        extra,
+        utf8,
+    };
     Fed::Ok
 }
 // ANCHOR_END: key
@@ -601,7 +717,13 @@ fn feed_key(g: &Grammar, f: &mut Vec<Frame>, base: usize, b: u8) -> Fed {
 fn feed_array(g: &Grammar, f: &mut Vec<Frame>, b: u8) -> Fed {
     use ArrPhase::*;
     let top = f.len() - 1;
-    let Frame::Array { node, phase, count, ws } = f[top] else {
+    let Frame::Array {
+        node,
+        phase,
+        count,
+        ws,
+    } = f[top]
+    else {
         unreachable!("feed_array on an array frame")
     };
     let Node::Array { items, min, max } = g.nodes[node as usize] else {
@@ -611,10 +733,22 @@ fn feed_array(g: &Grammar, f: &mut Vec<Frame>, b: u8) -> Fed {
         if ws >= MAX_WS {
             return Fed::Dead;
         }
-        f[top] = Frame::Array { node, phase, count, ws: ws + 1 };
+        f[top] = Frame::Array {
+            node,
+            phase,
+            count,
+            ws: ws + 1,
+        };
         return Fed::Ok;
     }
-    let set = |f: &mut Vec<Frame>, phase| f[top] = Frame::Array { node, phase, count, ws: 0 };
+    let set = |f: &mut Vec<Frame>, phase| {
+        f[top] = Frame::Array {
+            node,
+            phase,
+            count,
+            ws: 0,
+        }
+    };
     match (phase, b) {
         (Open, b']') if min == 0 => {
             complete(f);

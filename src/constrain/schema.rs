@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `type` (one or a list) | `string`, `number`, `integer`, `boolean`, `null`, `object`, `array`; a list is an `anyOf` |
 //! | `properties`, `required` | emitted in schema order; optional ones may be skipped |
-//! | `additionalProperties` | `false` or absent: only declared keys; `true`: any other key, any value; a schema: other keys with that value |
+//! | `additionalProperties` | `false`, or absent beside `properties`: only declared keys; `true`: any other key, any value; a schema: other keys with that value; absent without `properties`: any object |
 //! | `enum`, `const` | the values' compact JSON text (only `type` may stand beside them) |
 //! | `items`, `minItems`, `maxItems` | one schema for every item |
 //! | `minLength`, `maxLength` | counted in code points, as JSON Schema does |
@@ -19,9 +19,7 @@
 //! error naming the keyword and where it is, never silently ignored: ignoring a constraint would
 //! let the model write text that does not validate.
 
-use super::grammar::{
-    Builder, Format, Grammar, Literals, Node, NodeId, Object, Prop, ANY,
-};
+use super::grammar::{Builder, Format, Grammar, Literals, Node, NodeId, Object, Prop, ANY};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -91,10 +89,7 @@ pub fn compile(schema: &Value) -> Res<Grammar> {
         return Err(SchemaError {
             path: "#".into(),
             keyword: String::new(),
-            what: format!(
-                "a schema must be a JSON object, found {}",
-                kind_of(schema)
-            ),
+            what: format!("a schema must be a JSON object, found {}", kind_of(schema)),
         });
     }
     let mut c = Compiler {
@@ -149,9 +144,9 @@ fn count(m: &Map<String, Value>, key: &str, path: &str) -> Res<Option<u32>> {
         None => Ok(None),
         Some(v) => match v.as_u64() {
             Some(n) => Ok(Some(n.min(u32::MAX as u64 - 1) as u32)),
-            None if v.as_f64().is_some_and(|f| f >= 0.0 && f.fract() == 0.0) => {
-                Ok(Some((v.as_f64().unwrap_or(0.0) as u64).min(u32::MAX as u64 - 1) as u32))
-            }
+            None if v.as_f64().is_some_and(|f| f >= 0.0 && f.fract() == 0.0) => Ok(Some(
+                (v.as_f64().unwrap_or(0.0) as u64).min(u32::MAX as u64 - 1) as u32,
+            )),
             None => err(
                 path,
                 key,
@@ -166,9 +161,7 @@ fn has_type(v: &Value, t: &str) -> bool {
     match t {
         "string" => v.is_string(),
         "number" => v.is_number(),
-        "integer" => {
-            v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0)
-        }
+        "integer" => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
         "boolean" => v.is_boolean(),
         "null" => v.is_null(),
         "object" => v.is_object(),
@@ -195,7 +188,10 @@ impl Compiler<'_> {
             other => err(
                 path,
                 "",
-                format!("a schema must be an object or a boolean, found {}", kind_of(other)),
+                format!(
+                    "a schema must be an object or a boolean, found {}",
+                    kind_of(other)
+                ),
             ),
         };
         self.depth -= 1;
@@ -205,9 +201,16 @@ impl Compiler<'_> {
     fn object_schema(&mut self, m: &Map<String, Value>, path: &str) -> Res<NodeId> {
         // 1. every keyword must be one we honour
         for k in m.keys() {
-            let known = [ANNOTATIONS, CONTAINERS, OBJECT_KW, ARRAY_KW, STRING_KW, OTHER_KW]
-                .iter()
-                .any(|list| list.contains(&k.as_str()));
+            let known = [
+                ANNOTATIONS,
+                CONTAINERS,
+                OBJECT_KW,
+                ARRAY_KW,
+                STRING_KW,
+                OTHER_KW,
+            ]
+            .iter()
+            .any(|list| list.contains(&k.as_str()));
             if !known {
                 return err(
                     path,
@@ -245,7 +248,11 @@ impl Compiler<'_> {
         if let Some(a) = m.get("allOf") {
             return match a.as_array().map(|v| v.as_slice()) {
                 Some([one]) => self.node(one, &format!("{path}/allOf/0")),
-                _ => err(path, "allOf", "only `allOf` with exactly one schema is supported"),
+                _ => err(
+                    path,
+                    "allOf",
+                    "only `allOf` with exactly one schema is supported",
+                ),
             };
         }
         if let Some(a) = m.get("anyOf") {
@@ -328,7 +335,11 @@ impl Compiler<'_> {
             );
         };
         let Some(target) = self.root.pointer(pointer) else {
-            return err(path, "$ref", format!("`{r}` does not resolve in this schema"));
+            return err(
+                path,
+                "$ref",
+                format!("`{r}` does not resolve in this schema"),
+            );
         };
         let id = self.b.push(Node::Ref(ANY), r);
         self.refs.insert(r.to_string(), id);
@@ -337,12 +348,21 @@ impl Compiler<'_> {
         Ok(id)
     }
 
-    fn literals(&mut self, m: &Map<String, Value>, types: Option<&[String]>, path: &str) -> Res<NodeId> {
+    fn literals(
+        &mut self,
+        m: &Map<String, Value>,
+        types: Option<&[String]>,
+        path: &str,
+    ) -> Res<NodeId> {
         let (kw, values) = match (m.get("enum"), m.get("const")) {
             (Some(_), Some(_)) => return err(path, "const", "give `enum` or `const`, not both"),
             (Some(Value::Array(vs)), None) => ("enum", vs.clone()),
             (Some(other), None) => {
-                return err(path, "enum", format!("must be an array, found {}", kind_of(other)))
+                return err(
+                    path,
+                    "enum",
+                    format!("must be an array, found {}", kind_of(other)),
+                )
             }
             (None, Some(v)) => ("const", vec![v.clone()]),
             (None, None) => unreachable!("called only with enum or const"),
@@ -352,7 +372,11 @@ impl Compiler<'_> {
                 && !ANNOTATIONS.contains(&k.as_str())
                 && !CONTAINERS.contains(&k.as_str())
         }) {
-            return err(path, k, format!("not supported beside `{kw}` (only `type` is)"));
+            return err(
+                path,
+                k,
+                format!("not supported beside `{kw}` (only `type` is)"),
+            );
         }
         if values.is_empty() {
             return err(path, kw, "an empty `enum` allows no value at all");
@@ -379,14 +403,22 @@ impl Compiler<'_> {
                 let items = match m.get("items") {
                     None => ANY,
                     Some(Value::Array(_)) => {
-                        return err(path, "items", "a list of item schemas (tuple) is not supported")
+                        return err(
+                            path,
+                            "items",
+                            "a list of item schemas (tuple) is not supported",
+                        )
                     }
                     Some(s) => self.node(s, &format!("{path}/items"))?,
                 };
                 let min = count(m, "minItems", path)?.unwrap_or(0);
                 let max = count(m, "maxItems", path)?.unwrap_or(u32::MAX);
                 if min > max {
-                    return err(path, "minItems", format!("{min} > maxItems {max}: no array fits"));
+                    return err(
+                        path,
+                        "minItems",
+                        format!("{min} > maxItems {max}: no array fits"),
+                    );
                 }
                 Node::Array { items, min, max }
             }
@@ -404,18 +436,30 @@ impl Compiler<'_> {
                 Some("date") => Format::Date,
                 Some("date-time") => Format::DateTime,
                 _ => {
-                    return err(path, "format", format!("{f} is not supported (supported: \"date\", \"date-time\")"))
+                    return err(
+                        path,
+                        "format",
+                        format!("{f} is not supported (supported: \"date\", \"date-time\")"),
+                    )
                 }
             };
             if min.is_some() || max.is_some() {
-                let k = if min.is_some() { "minLength" } else { "maxLength" };
+                let k = if min.is_some() {
+                    "minLength"
+                } else {
+                    "maxLength"
+                };
                 return err(path, k, "not supported together with `format`");
             }
             return Ok(Node::Formatted(format));
         }
         let (min, max) = (min.unwrap_or(0), max.unwrap_or(u32::MAX));
         if min > max {
-            return err(path, "minLength", format!("{min} > maxLength {max}: no string fits"));
+            return err(
+                path,
+                "minLength",
+                format!("{min} > maxLength {max}: no string fits"),
+            );
         }
         Ok(Node::String { min, max })
     }
@@ -426,11 +470,19 @@ impl Compiler<'_> {
             None => &empty,
             Some(Value::Object(p)) => p,
             Some(other) => {
-                return err(path, "properties", format!("must be an object, found {}", kind_of(other)))
+                return err(
+                    path,
+                    "properties",
+                    format!("must be an object, found {}", kind_of(other)),
+                )
             }
         };
         if props_v.len() > MAX_PROPERTIES {
-            return err(path, "properties", format!("more than {MAX_PROPERTIES} properties"));
+            return err(
+                path,
+                "properties",
+                format!("more than {MAX_PROPERTIES} properties"),
+            );
         }
         let mut required: Vec<&str> = Vec::new();
         match m.get("required") {
@@ -451,7 +503,11 @@ impl Compiler<'_> {
                 }
             }
             Some(other) => {
-                return err(path, "required", format!("must be an array of names, found {}", kind_of(other)))
+                return err(
+                    path,
+                    "required",
+                    format!("must be an array of names, found {}", kind_of(other)),
+                )
             }
         }
         let mut props = Vec::new();
@@ -465,6 +521,8 @@ impl Compiler<'_> {
             });
         }
         let additional = match m.get("additionalProperties") {
+            // `{"type": "object"}` alone: any object
+            None if !m.contains_key("properties") => Some(ANY),
             None | Some(Value::Bool(false)) => None,
             Some(s) => Some(self.node(s, &format!("{path}/additionalProperties"))?),
         };

@@ -20,7 +20,7 @@
 use super::grammar::Format;
 
 /// Where inside a string the last byte left us.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StrState {
     /// Between characters.
     Idle,
