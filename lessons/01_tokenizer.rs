@@ -12,7 +12,8 @@
 use std::time::Instant;
 
 use glassbox::data;
-use glassbox::tokenizer::train::{count_text, merges_from_counts, train_files_report, CHUNK_BYTES};
+use glassbox::tokenizer::corpus::{count_text, CHUNK_BYTES};
+use glassbox::tokenizer::train::{merges_from_counts, train_files_report};
 use glassbox::tokenizer::train_naive::{merge, naive_merges, TrainConfig};
 use glassbox::tokenizer::{Pretokenizer, Tokenizer};
 

@@ -47,6 +47,8 @@ pub mod rmsnorm;
 
 pub mod rope;
 
+pub mod kv_cache;
+
 pub mod attention;
 
 pub mod swiglu;

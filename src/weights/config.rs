@@ -24,9 +24,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::attention::KvCache;
 use crate::formats::file;
 use crate::formats::gguf::GgufFile;
+use crate::kv_cache::KvCache;
 use crate::rope::Llama3RopeScaling;
 use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
