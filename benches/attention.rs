@@ -15,7 +15,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use glassbox::attention::{attention, AttentionShape, KvCache};
+use glassbox::attention::{attention, AttentionShape};
+use glassbox::kv_cache::KvCache;
 
 const SHAPE: AttentionShape = AttentionShape {
     n_heads: 9,

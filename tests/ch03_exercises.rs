@@ -12,8 +12,9 @@
 //!    every query head that reads it; the test checks that GQA over the original cache equals
 //!    plain multi-head attention over your repeated one.
 
-use glassbox::attention::{attention, AttentionShape, KvCache};
+use glassbox::attention::{attention, AttentionShape};
 use glassbox::compare::assert_close;
+use glassbox::kv_cache::KvCache;
 use rand::{Rng, SeedableRng};
 
 #[cfg(not(feature = "solutions"))]

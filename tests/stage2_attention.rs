@@ -2,8 +2,9 @@
 //! GQA == MHA with K/V repeated, KV-cache one token at a time == whole sequence at once,
 //! row 0 == v₀, the weights are probabilities.
 
-use glassbox::attention::{attention, attention_naive, AttentionShape, KvCache};
+use glassbox::attention::{attention, attention_naive, AttentionShape};
 use glassbox::compare::assert_close;
+use glassbox::kv_cache::KvCache;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 

@@ -16,7 +16,7 @@
 //! bounds the scratch memory. Decoding one token writes into these same buffers: no allocation
 //! per token in the model.
 
-use crate::attention::KvCache;
+use crate::kv_cache::KvCache;
 use crate::rope::RopeTable;
 use crate::weights::config::LlamaConfig;
 use crate::{Error, Result};
