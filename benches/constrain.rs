@@ -15,8 +15,8 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use glassbox::chat::stop_token_ids;
 use glassbox::constrain::{compile, mask_naive, Grammar, Masker, Recognizer, TokenSet, Vocab};
+use glassbox::data;
 use glassbox::model::Llama;
-use glassbox::weights::fetch;
 use std::time::{Duration, Instant};
 
 /// The schema pydantic writes for `class Invoice(BaseModel): company: str; amount: float;
@@ -86,7 +86,7 @@ fn decode_step(m: &Llama, s: &mut glassbox::model::Session, ids: &[u32]) {
 }
 
 fn bench(c: &mut Criterion) {
-    let m = Llama::load(fetch::default_model().expect("the default model")).expect("load");
+    let m = Llama::load(data::default_model().expect("the default model")).expect("load");
     let t = trace(&m);
     let steps = t.states.len();
     let mut masker = Masker::new();

@@ -151,7 +151,7 @@ impl TokenConstraint for Timed<'_> {
 
 #[test]
 fn two_hundred_generations_parse_and_validate() {
-    let path = glassbox::weights::fetch::default_model().expect("the default model");
+    let path = glassbox::data::default_model().expect("the default model");
     let model = Llama::load(&path).expect("load SmolLM2");
     let tok = &model.tokenizer;
     let template = ChatTemplate::for_model(model.chat_template.as_deref(), tok).unwrap();
@@ -252,7 +252,7 @@ fn two_hundred_generations_parse_and_validate() {
 
 #[test]
 fn json_object_mode_writes_an_object() {
-    let path = glassbox::weights::fetch::default_model().expect("the default model");
+    let path = glassbox::data::default_model().expect("the default model");
     let model = Llama::load(&path).expect("load SmolLM2");
     let tok = &model.tokenizer;
     let template = ChatTemplate::for_model(model.chat_template.as_deref(), tok).unwrap();
@@ -262,13 +262,13 @@ fn json_object_mode_writes_an_object() {
         .encode(
             tok,
             &[Message::user(
-                "Give the capital of France and its population as a JSON object.",
+                "What is the capital of France? Answer with a JSON object whose only key is \"capital\".",
             )],
             true,
         )
         .unwrap();
     let cfg = GenerateConfig {
-        max_new_tokens: Some(200),
+        max_new_tokens: Some(64),
         stop_ids: stops,
         stop_strings: Vec::new(),
         sampler: SamplerConfig::default(),

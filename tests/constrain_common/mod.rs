@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 pub fn smollm2_tokenizer() -> &'static Tokenizer {
     static T: OnceLock<Tokenizer> = OnceLock::new();
     T.get_or_init(|| {
-        let path = glassbox::weights::fetch::default_model().expect("the default model");
+        let path = glassbox::data::default_model().expect("the default model");
         Tokenizer::load(&path).expect("SmolLM2's tokenizer")
     })
 }
