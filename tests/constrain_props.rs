@@ -96,7 +96,7 @@ fn every_token_of_every_instance_is_allowed() {
                         let done = tok.decode(&ids[..i]).unwrap_or_default();
                         format!("seed {seed}, instance {k}, step {i}, token {id} {:?} after {done:?}\nschema {schema}\ntext {text}", String::from_utf8_lossy(&v.tokens[id as usize]))
                     };
-                    let naive = (i + case as usize) % NAIVE_EVERY == 0;
+                    let naive = (i + case as usize).is_multiple_of(NAIVE_EVERY);
                     compared += naive as usize;
                     let allowed = mask(&g, v, &mut masker, &r, naive, &ctx);
                     assert!(allowed.contains(id), "token not in the mask: {}", ctx());

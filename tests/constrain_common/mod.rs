@@ -503,7 +503,7 @@ impl Gen {
     pub fn date(&mut self) -> String {
         let y = 1 + self.below(9999);
         let mo = 1 + self.below(12);
-        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let leap = y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
         let dim = match mo {
             2 if leap => 29,
             2 => 28,
