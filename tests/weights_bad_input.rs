@@ -293,9 +293,15 @@ fn unknown_metadata_type_is_an_error() {
 fn missing_tensor_is_named() {
     let (meta, mut tensors) = tiny_parts();
     tensors.retain(|t| t.name != "blk.1.attn_v.weight");
+    let r = open_gguf_bytes("missing", &write_gguf(&meta, &tensors));
     let e = err_text(open_gguf_bytes("missing", &write_gguf(&meta, &tensors)));
     assert!(e.contains("missing tensor `blk.1.attn_v.weight`"), "{e}");
     assert!(e.contains("model.layers.1.self_attn.v_proj.weight"), "{e}");
+    assert!(e.contains("model.gguf"), "the error names the file: {e}");
+    assert!(
+        matches!(r, Err(Error::MissingTensor { .. })),
+        "a missing tensor has its own error variant"
+    );
 }
 
 #[test]
@@ -310,10 +316,12 @@ fn wrong_shape_names_tensor_expected_and_found() {
     let r = open_gguf_bytes("shape", &write_gguf(&meta, &tensors));
     match r {
         Err(Error::Shape {
+            file,
             name,
             expected,
             found,
         }) => {
+            assert!(file.ends_with("model.gguf"), "{}", file.display());
             assert_eq!(name, "blk.0.ffn_gate.weight");
             assert_eq!((expected, found), (vec![96, 64], vec![128, 64]));
         }
@@ -349,10 +357,12 @@ fn hf_wrong_shape_missing_tensor_and_vocab() {
     edit_config(&d, "intermediate_size", 96.into());
     match ModelFiles::open(&d) {
         Err(Error::Shape {
+            file,
             name,
             expected,
             found,
         }) => {
+            assert!(file.ends_with("model.safetensors"), "{}", file.display());
             assert_eq!(name, "model.layers.0.mlp.gate_proj.weight");
             assert_eq!((expected, found), (vec![96, 64], vec![128, 64]));
         }
