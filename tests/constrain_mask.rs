@@ -100,7 +100,7 @@ fn step_zero_of_the_sampler() {
     let mut greedy = Sampler::new(SamplerConfig::default()).unwrap();
     assert_eq!(
         greedy
-            .sample_masked(&mut vec![5.0, 1.0, 3.0, 4.0], &[], Some(&allowed))
+            .sample_masked(&mut [5.0, 1.0, 3.0, 4.0], &[], Some(&allowed))
             .id,
         2
     );
@@ -112,7 +112,7 @@ fn step_zero_of_the_sampler() {
     .unwrap();
     let mut seen = [0; 4];
     for _ in 0..2000 {
-        let d = s.sample_masked(&mut vec![5.0, 1.0, 3.0, 4.0], &[], Some(&allowed));
+        let d = s.sample_masked(&mut [5.0, 1.0, 3.0, 4.0], &[], Some(&allowed));
         seen[d.id as usize] += 1;
         // the log-probability is the model's own, before the mask
         let raw = [5.0f64, 1.0, 3.0, 4.0];

@@ -134,20 +134,6 @@ impl Session {
         self.cache.bytes()
     }
 
-    /// Bytes of the scratch buffers and the RoPE table (everything but the cache).
-    pub fn scratch_bytes(&self) -> usize {
-        let floats = self.x.capacity()
-            + self.xn.capacity()
-            + self.q.capacity()
-            + self.att.capacity()
-            + self.gate.capacity()
-            + self.up.capacity()
-            + self.last.capacity()
-            + self.logits.capacity()
-            + self.capture.as_ref().map_or(0, |c| c.capacity());
-        floats * 4 + self.rope.max_pos() * self.rope.head_dim() * 4
-    }
-
     /// The logits of the last forward pass `[vocab]`.
     pub fn logits(&self) -> &[f32] {
         &self.logits

@@ -15,10 +15,7 @@ impl Tokenizer {
         if spec.is_dir() {
             let json = spec.join("tokenizer.json");
             if !json.is_file() {
-                return Err(Error::invalid(format!(
-                    "{}: a directory without tokenizer.json",
-                    spec.display()
-                )));
+                return Err(Error::format(spec, "a directory without tokenizer.json"));
             }
             return Tokenizer::from_tokenizer_json_file(&json);
         }
