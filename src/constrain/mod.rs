@@ -7,7 +7,7 @@
 //! schema.json ──compile (schema.rs)──▶ Grammar: a graph of value nodes            (grammar.rs)
 //!                                        │
 //! text so far ──one byte at a time──▶ Recognizer: a set of stacks of frames     (recognizer.rs,
-//!                                        │                                         string.rs)
+//!                                        │                           containers.rs, string.rs)
 //! vocabulary ──byte trie (trie.rs)──▶ walk it from the state ──▶ allowed ids      (mask.rs)
 //!                                        │
 //! logits ──−∞ outside the set──▶ temperature, top-k, top-p, min-p, draw ──▶ id   (sampler.rs)
@@ -20,6 +20,7 @@
 //! against the schema (`tests/constrain_*.rs` check that with an independent validator).
 
 pub mod constraint;
+pub mod containers;
 pub mod grammar;
 pub mod mask;
 pub mod recognizer;
