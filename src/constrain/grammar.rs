@@ -33,10 +33,12 @@ pub const MAX_FRAMES: u32 = 32;
 /// Most whitespace bytes between two tokens of JSON (enough for pretty-printing 9 levels deep
 /// with two-space indents; llama.cpp's JSON grammars allow a newline and 20 more).
 pub const MAX_WS: u8 = 20;
-/// Most digits before the decimal point (u64::MAX has 20).
-pub const MAX_INT_DIGITS: u8 = 20;
-/// Most digits after the decimal point (a shortest f64 round-trip needs at most 17).
-pub const MAX_FRAC_DIGITS: u8 = 20;
+/// Most digits before the decimal point: what serializers write without an exponent reaches 21
+/// digits (ECMAScript and ryu print integers below 1e21 in full).
+pub const MAX_INT_DIGITS: u8 = 24;
+/// Most digits after the decimal point: 17 significant digits after up to 6 leading zeros
+/// (ECMAScript writes 1e-6 as 0.000001) is 23.
+pub const MAX_FRAC_DIGITS: u8 = 24;
 /// Most exponent digits: `1e99` parses everywhere, `1e999` overflows serde_json's f64.
 pub const MAX_EXP_DIGITS: u8 = 2;
 /// `min_frames` of a node with no finite instance.
