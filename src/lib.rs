@@ -64,6 +64,9 @@ pub mod chat;
 
 pub mod generate;
 
+// Stage 5: the generation loop behind an OpenAI-compatible HTTP API
+pub mod server;
+
 // The command-line front end (`glassbox <command>`), one file per command.
 pub mod cli;
 

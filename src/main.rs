@@ -40,6 +40,8 @@ enum Command {
     Chat(cli::chat::Args),
     /// Measure prefill and decode speed (tokens/s), like llama-bench.
     Bench(cli::bench::Args),
+    /// Serve the model over an OpenAI-compatible HTTP API, with a glass-box chat page.
+    Serve(cli::serve::Args),
 }
 
 fn main() {
@@ -68,6 +70,7 @@ fn main() {
         Command::Generate(a) => cli::generate::run(a),
         Command::Chat(a) => cli::chat::run(a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Serve(a) => cli::serve::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -5,10 +5,12 @@
 //! Hugging Face `transformers`' `generate`):
 //!
 //! ```text
-//! raw logits ─▶ 1. penalties ─▶ 2. temperature ─▶ 3. top-k ─▶ 4. top-p ─▶ 5. min-p ─▶ 6. draw
-//!                                 (T = 0: argmax here, steps 3–6 skipped)
+//! raw logits ─▶ 0. bias ─▶ 1. penalties ─▶ 2. temperature ─▶ 3. top-k ─▶ 4. top-p ─▶ 5. min-p ─▶ 6. draw
+//!                                            (T = 0: argmax here, steps 3–6 skipped)
 //! ```
 //!
+//! 0. **Logit bias** (OpenAI's `logit_bias`): `l[id] ← l[id] + b` for each given `(id, b)`,
+//!    `b ∈ [−100, 100]`; −100 bans a token in practice, +100 forces it.
 //! 1. **Penalties** over the ids already seen (`history`, the prompt and the generated ids):
 //!    * repetition penalty `r` (Hugging Face, Keskar et al. 2019, CTRL):
 //!      `l ← l / r` if `l > 0`, else `l ← l · r`, once per distinct seen id;
@@ -53,6 +55,8 @@ pub struct SamplerConfig {
     pub frequency_penalty: f32,
     /// OpenAI presence penalty (once per seen id); 0 = off.
     pub presence_penalty: f32,
+    /// `(id, b)`: add `b` to the logit of `id` before anything else; empty = off.
+    pub logit_bias: Vec<(u32, f32)>,
     /// Seed of the random generator; the same seed gives the same ids.
     pub seed: u64,
 }
@@ -67,6 +71,7 @@ impl Default for SamplerConfig {
             repeat_penalty: 1.0,
             frequency_penalty: 0.0,
             presence_penalty: 0.0,
+            logit_bias: Vec::new(),
             seed: 0,
         }
     }
@@ -96,6 +101,9 @@ impl SamplerConfig {
         }
         if !self.frequency_penalty.is_finite() || !self.presence_penalty.is_finite() {
             return bad("frequency and presence penalties must be finite numbers");
+        }
+        if self.logit_bias.iter().any(|(_, b)| !b.is_finite()) {
+            return bad("logit biases must be finite numbers");
         }
         Ok(())
     }
@@ -180,6 +188,17 @@ fn by_logit_desc(a: &Candidate, b: &Candidate) -> Ordering {
     let key = |x: f32| if x.is_nan() { f32::NEG_INFINITY } else { x };
     key(b.logit).total_cmp(&key(a.logit)).then(a.id.cmp(&b.id))
 }
+
+// ANCHOR: bias
+/// Step 0. `l[id] += b` for each `(id, b)`; ids outside the vocabulary are ignored.
+pub fn apply_logit_bias(logits: &mut [f32], bias: &[(u32, f32)]) {
+    for &(id, b) in bias {
+        if let Some(l) = logits.get_mut(id as usize) {
+            *l += b;
+        }
+    }
+}
+// ANCHOR_END: bias
 
 // ANCHOR: penalties
 /// Step 1. Repetition penalty (HF) then frequency/presence penalties (OpenAI) over `history`.
@@ -347,6 +366,40 @@ pub fn log_softmax_at(logits: &[f32], id: u32) -> f32 {
     ((logits[id as usize] - max) as f64 - lse) as f32
 }
 
+// ANCHOR: top_logprobs
+/// The `k` most likely tokens under `log_softmax(logits)`: `(id, log p)`, most likely first
+/// (ties: the smaller id first). What OpenAI's `top_logprobs` reports at each step.
+/// Partial selection: O(V) to find the k largest, O(k log k) to sort them.
+pub fn top_logprobs(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
+    if k == 0 || logits.is_empty() {
+        return Vec::new();
+    }
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = logits
+        .iter()
+        .map(|&l| ((l - max) as f64).exp())
+        .sum::<f64>()
+        .ln();
+    let mut cands = candidates(logits);
+    top_k(&mut cands, k); // sorted descending when it cuts; sort anyway for k ≥ V
+    cands.sort_unstable_by(by_logit_desc);
+    cands
+        .iter()
+        .map(|c| (c.id, ((c.logit - max) as f64 - lse) as f32))
+        .collect()
+}
+
+/// [`top_logprobs`] the slow way: every log-probability, a full sort. The reference in tests.
+pub fn top_logprobs_naive(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let mut all: Vec<(u32, f32)> = (0..logits.len() as u32)
+        .map(|i| (i, log_softmax_at(logits, i)))
+        .collect();
+    all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    all.truncate(k);
+    all
+}
+// ANCHOR_END: top_logprobs
+
 impl Sampler {
     /// A sampler; fails on a meaningless config (see [`SamplerConfig::validate`]).
     pub fn new(cfg: SamplerConfig) -> Result<Sampler> {
@@ -364,6 +417,7 @@ impl Sampler {
     /// sorted them. `logits` is modified in place (penalties, temperature).
     pub fn candidates(&self, logits: &mut [f32], history: &[u32]) -> Vec<Candidate> {
         let c = &self.cfg;
+        apply_logit_bias(logits, &c.logit_bias);
         apply_penalties(
             logits,
             history,

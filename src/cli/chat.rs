@@ -51,6 +51,7 @@ pub fn run(args: Args) -> Result<()> {
         max_new_tokens: Some(args.n),
         stop_ids: stop_token_ids(tok),
         stop_strings: Vec::new(),
+        top_logprobs: 0,
         sampler: sampler.clone(),
     };
     let system: Vec<Message> = args.system.iter().map(|s| Message::system(s)).collect();

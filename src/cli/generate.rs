@@ -63,6 +63,7 @@ impl SamplingArgs {
             repeat_penalty: self.repeat_penalty,
             frequency_penalty: self.frequency_penalty,
             presence_penalty: self.presence_penalty,
+            logit_bias: Vec::new(),
             seed,
         }
     }
@@ -169,6 +170,7 @@ pub fn run(args: Args) -> Result<()> {
         },
         stop_ids: stop_token_ids(tok),
         stop_strings: args.stop.clone(),
+        top_logprobs: 0,
         sampler: sampler.clone(),
     };
     crate::generate::check_budget(prompt_ids.len(), cfg.max_new_tokens, ctx)?;

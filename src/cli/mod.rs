@@ -8,5 +8,6 @@ pub mod generate;
 pub mod inspect;
 pub mod logits;
 pub mod pull;
+pub mod serve;
 pub mod tokenize;
 pub mod train_bpe;

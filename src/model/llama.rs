@@ -278,6 +278,7 @@ impl Llama {
         for chunk in ids.chunks(s.chunk_rows()) {
             self.run_chunk(s, chunk);
         }
+        s.tokens.extend_from_slice(ids);
         // Only the last position's next-token distribution is needed.
         let d = self.config.hidden_size;
         let last = (ids.len() - 1) % s.chunk_rows(); // row of the last id inside the last chunk
