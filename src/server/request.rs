@@ -345,6 +345,13 @@ fn params(f: &Fields, chat: bool) -> Result<Params, ApiError> {
         let k = f.uint("logprobs", MAX_TOP_LOGPROBS as u64)?;
         (k.is_some(), k.unwrap_or(0) as usize)
     };
+    let repeat_penalty = f.num("repeat_penalty", d.repeat_penalty, 0.0, 10.0)?;
+    if repeat_penalty == 0.0 {
+        return Err(ApiError::bad_param(
+            "repeat_penalty",
+            "`repeat_penalty` must be above 0 (1 = off)",
+        ));
+    }
     let stream = f.boolean("stream")?;
     let include_usage = match f.get("stream_options") {
         None => false,
@@ -360,9 +367,7 @@ fn params(f: &Fields, chat: bool) -> Result<Params, ApiError> {
         top_p: f.num("top_p", d.top_p, 0.0, 1.0)?.max(f32::MIN_POSITIVE),
         top_k: f.uint("top_k", u32::MAX as u64)?.unwrap_or(0) as usize,
         min_p: f.num("min_p", d.min_p, 0.0, 1.0)?,
-        repeat_penalty: f
-            .num("repeat_penalty", d.repeat_penalty, 0.0, 10.0)?
-            .max(f32::MIN_POSITIVE),
+        repeat_penalty,
         frequency_penalty: f.num("frequency_penalty", 0.0, -2.0, 2.0)?,
         presence_penalty: f.num("presence_penalty", 0.0, -2.0, 2.0)?,
         seed,
