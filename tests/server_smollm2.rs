@@ -109,7 +109,7 @@ fn queue_full_is_503_and_waiting_streams_get_keepalives() {
     });
     let long = json!({"messages": [{"role": "user", "content": "Tell me a long story."}], "temperature": 0, "max_tokens": 48, "stream": true});
     let mut a = send(s.addr, "POST", "/v1/chat/completions", &[], long.to_string().as_bytes());
-    read_frames(&mut a, 2); // A is running
+    let mut a_raw = read_frames(&mut a, 2); // A is running
     let short = json!({"messages": [{"role": "user", "content": "Hi"}], "temperature": 0, "max_tokens": 8, "stream": true});
     let b = send(s.addr, "POST", "/v1/chat/completions", &[], short.to_string().as_bytes());
     std::thread::sleep(Duration::from_millis(300)); // B is in the queue
@@ -117,12 +117,12 @@ fn queue_full_is_503_and_waiting_streams_get_keepalives() {
     assert_eq!(c.status, 503);
     assert_eq!(c.error()["code"], "queue_full");
     assert_eq!(c.header("retry-after"), Some("1"));
-    let read_all = |mut t: std::net::TcpStream| {
-        let mut raw = Vec::new();
+    let read_all = |mut t: std::net::TcpStream, mut raw: Vec<u8>| {
         t.read_to_end(&mut raw).unwrap();
         parse_response(&raw)
     };
-    let (ra, rb) = (read_all(a), read_all(b));
+    let ra = read_all(a, std::mem::take(&mut a_raw));
+    let rb = read_all(b, Vec::new());
     let fb = frames(&rb.body);
     assert!(matches!(fb[0], Frame::Comment(ref c) if c == "keep-alive"), "B waited with keep-alives: {:?}", fb[0]);
     assert_eq!(fb.last(), Some(&Frame::Done));
