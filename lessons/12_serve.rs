@@ -20,7 +20,11 @@ fn main() -> glassbox::Result<()> {
         ..Options::default()
     })?;
     server.wait_ready(Duration::from_secs(300))?;
-    println!("serving {} at http://{}", server.model_name().unwrap_or_default(), server.addr);
+    println!(
+        "serving {} at http://{}",
+        server.model_name().unwrap_or_default(),
+        server.addr
+    );
     // ANCHOR_END: start
 
     // ANCHOR: raw
@@ -37,11 +41,16 @@ fn main() -> glassbox::Result<()> {
     );
     println!("\n--- request ---\n{}", request.replace("\r\n", "\\r\\n\n"));
     let mut conn = TcpStream::connect(server.addr).map_err(|e| glassbox::Error::io("socket", e))?;
-    conn.write_all(request.as_bytes()).map_err(|e| glassbox::Error::io("socket", e))?;
+    conn.write_all(request.as_bytes())
+        .map_err(|e| glassbox::Error::io("socket", e))?;
     let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).map_err(|e| glassbox::Error::io("socket", e))?;
+    conn.read_to_end(&mut raw)
+        .map_err(|e| glassbox::Error::io("socket", e))?;
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
-    println!("--- response head ---\n{}", String::from_utf8_lossy(&raw[..split]));
+    println!(
+        "--- response head ---\n{}",
+        String::from_utf8_lossy(&raw[..split])
+    );
     println!("--- response body: SSE frames, \\n shown, HTTP chunk sizes removed ---");
     for frame in String::from_utf8_lossy(&dechunk(&raw[split + 4..])).split_inclusive("\n\n") {
         println!("{}", frame.replace('\n', "\\n"));
@@ -50,24 +59,46 @@ fn main() -> glassbox::Result<()> {
 
     // ANCHOR: turns
     println!("\n--- a five-turn chat: the prefix cache at work ---");
-    let questions = ["What is the capital of France?", "And of Italy?", "Which one is older?",
-                     "Name a famous building in each.", "Thank you!"];
+    let questions = [
+        "What is the capital of France?",
+        "And of Italy?",
+        "Which one is older?",
+        "Name a famous building in each.",
+        "Thank you!",
+    ];
     let mut messages: Vec<Value> = Vec::new();
     let mut rows = Vec::new();
     for (turn, q) in questions.iter().enumerate() {
         messages.push(json!({"role": "user", "content": q}));
         let (answer, ttft, usage) = ask(server.addr, &messages)?;
-        let (p, c) = (usage["prompt_tokens"].as_u64().unwrap_or(0), usage["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap_or(0));
-        println!("turn {}: prompt {p:>3} tokens, {c:>3} cached, {:>3} prefilled, TTFT {:>5.0} ms", turn + 1, p - c, ttft * 1e3);
+        let (p, c) = (
+            usage["prompt_tokens"].as_u64().unwrap_or(0),
+            usage["prompt_tokens_details"]["cached_tokens"]
+                .as_u64()
+                .unwrap_or(0),
+        );
+        println!(
+            "turn {}: prompt {p:>3} tokens, {c:>3} cached, {:>3} prefilled, TTFT {:>5.0} ms",
+            turn + 1,
+            p - c,
+            ttft * 1e3
+        );
         rows.push((turn + 1, p, c, ttft));
         messages.push(json!({"role": "assistant", "content": answer}));
     }
     // turn 5 again after another conversation took the cache: every token is prefilled
-    ask(server.addr, &[json!({"role": "user", "content": "Something else entirely."})])?;
+    ask(
+        server.addr,
+        &[json!({"role": "user", "content": "Something else entirely."})],
+    )?;
     let turn5 = &messages[..messages.len() - 1];
     let (_, cold, usage) = ask(server.addr, turn5)?;
     let p = usage["prompt_tokens"].as_u64().unwrap_or(0);
-    println!("turn 5, cold cache: prompt {p:>3} tokens, {:>3} cached, TTFT {:>5.0} ms", usage["prompt_tokens_details"]["cached_tokens"], cold * 1e3);
+    println!(
+        "turn 5, cold cache: prompt {p:>3} tokens, {:>3} cached, TTFT {:>5.0} ms",
+        usage["prompt_tokens_details"]["cached_tokens"],
+        cold * 1e3
+    );
     // ANCHOR_END: turns
     server.stop()
 }
@@ -89,15 +120,22 @@ fn ask(addr: SocketAddr, messages: &[Value]) -> glassbox::Result<(String, f64, V
             break;
         }
         raw.extend_from_slice(&buf[..n]);
-        if ttft.is_none() && raw.windows(11).any(|w| w == b"\"content\":\"" ) && raw.windows(6).filter(|w| w == b"data: ").count() >= 2 {
+        if ttft.is_none()
+            && raw.windows(11).any(|w| w == b"\"content\":\"")
+            && raw.windows(6).filter(|w| w == b"data: ").count() >= 2
+        {
             ttft = Some(start.elapsed().as_secs_f64());
         }
     }
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
     let (mut text, mut usage) = (String::new(), Value::Null);
     for line in String::from_utf8_lossy(&dechunk(&raw[split + 4..])).lines() {
-        let Some(data) = line.strip_prefix("data: ") else { continue };
-        let Ok(v) = serde_json::from_str::<Value>(data) else { continue };
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            continue;
+        };
         if let Some(t) = v["choices"][0]["delta"]["content"].as_str() {
             text.push_str(t);
         }

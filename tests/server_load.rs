@@ -58,7 +58,16 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 fn body(prompt: usize, stream: bool, max_tokens: usize) -> Value {
-    let q = ["Hello", "What is 2+2?", "Name a colour.", "Tell a joke.", "Why is the sky blue?", "Count to five.", "Say hi in French.", "What is Rust?"];
+    let q = [
+        "Hello",
+        "What is 2+2?",
+        "Name a colour.",
+        "Tell a joke.",
+        "Why is the sky blue?",
+        "Count to five.",
+        "Say hi in French.",
+        "What is Rust?",
+    ];
     json!({"messages": [{"role": "user", "content": q[prompt % q.len()]}],
            "temperature": 0, "max_tokens": max_tokens, "stream": stream})
 }
@@ -72,7 +81,12 @@ fn ask(addr: SocketAddr, b: &Value) -> Option<String> {
             assert_eq!(f.last(), Some(&Frame::Done), "a complete stream");
             Some(streamed_text(&f))
         }
-        200 => Some(r.json()["choices"][0]["message"]["content"].as_str().unwrap().to_string()),
+        200 => Some(
+            r.json()["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ),
         503 => {
             assert_eq!(r.header("retry-after"), Some("1"));
             None
@@ -83,7 +97,13 @@ fn ask(addr: SocketAddr, b: &Value) -> Option<String> {
 
 /// `CLIENTS` threads × `REQUESTS` requests; every 4th client hangs up on its 5th (streamed)
 /// request after the first frame. Returns (answers checked, 503s).
-fn load(addr: SocketAddr, expected: Arc<Vec<String>>, max_tokens: usize, clients: usize, requests: usize) -> (usize, usize) {
+fn load(
+    addr: SocketAddr,
+    expected: Arc<Vec<String>>,
+    max_tokens: usize,
+    clients: usize,
+    requests: usize,
+) -> (usize, usize) {
     let threads: Vec<_> = (0..clients)
         .map(|c| {
             let expected = expected.clone();
@@ -94,14 +114,23 @@ fn load(addr: SocketAddr, expected: Arc<Vec<String>>, max_tokens: usize, clients
                     let stream = (c + r) % 2 == 0;
                     if c % 4 == 3 && r == 4 {
                         let b = body(prompt, true, max_tokens);
-                        let mut s = send(addr, "POST", "/v1/chat/completions", &[], b.to_string().as_bytes());
+                        let mut s = send(
+                            addr,
+                            "POST",
+                            "/v1/chat/completions",
+                            &[],
+                            b.to_string().as_bytes(),
+                        );
                         let mut buf = [0u8; 256];
                         let _ = s.read(&mut buf); // status line or a first frame, then hang up
                         continue;
                     }
                     match ask(addr, &body(prompt, stream, max_tokens)) {
                         Some(text) => {
-                            assert_eq!(text, expected[prompt], "client {c} request {r}: not cut, not mixed");
+                            assert_eq!(
+                                text, expected[prompt],
+                                "client {c} request {r}: not cut, not mixed"
+                            );
                             ok += 1;
                         }
                         None => {
@@ -126,7 +155,11 @@ fn sixteen_clients_against_a_queue_of_four() {
     let (mut child, addr) = spawn_server(&["--model", tiny.to_str().unwrap(), "--queue", "4"]);
     let pid = child.id();
     // each prompt's answer when it is alone
-    let expected: Arc<Vec<String>> = Arc::new((0..8).map(|p| ask(addr, &body(p, false, 24)).unwrap()).collect());
+    let expected: Arc<Vec<String>> = Arc::new(
+        (0..8)
+            .map(|p| ask(addr, &body(p, false, 24)).unwrap())
+            .collect(),
+    );
     // warm up (allocator arenas, the runtime's threads), then measure the idle level
     load(addr, expected.clone(), 24, CLIENTS, 1);
     std::thread::sleep(Duration::from_millis(200));
@@ -141,12 +174,18 @@ fn sixteen_clients_against_a_queue_of_four() {
         CLIENTS / 4
     );
     assert_eq!(ok + busy, CLIENTS * REQUESTS - CLIENTS / 4);
-    assert!(ok >= CLIENTS, "most requests are served, not refused ({ok} served)");
+    assert!(
+        ok >= CLIENTS,
+        "most requests are served, not refused ({ok} served)"
+    );
     // the server still answers, exactly as before
     assert_eq!(ask(addr, &body(1, true, 24)).unwrap(), expected[1]);
     // Memory: the KV-cache and buffers are allocated once; per-request memory is freed. 8 MiB
     // of slack covers the allocator keeping some freed pages.
-    assert!(after <= idle + 8 * 1024, "RSS went from {idle} KiB to {after} KiB");
+    assert!(
+        after <= idle + 8 * 1024,
+        "RSS went from {idle} KiB to {after} KiB"
+    );
     child.kill().ok();
     child.wait().ok();
 }
@@ -154,7 +193,11 @@ fn sixteen_clients_against_a_queue_of_four() {
 #[test]
 fn smollm2_short_round() {
     let (mut child, addr) = spawn_server(&["--queue", "4", "--ctx-size", "512"]);
-    let expected: Arc<Vec<String>> = Arc::new((0..4).map(|p| ask(addr, &body(p, false, 8)).unwrap()).collect());
+    let expected: Arc<Vec<String>> = Arc::new(
+        (0..4)
+            .map(|p| ask(addr, &body(p, false, 8)).unwrap())
+            .collect(),
+    );
     let (ok, busy) = load(addr, expected, 8, 4, 2);
     println!("SmolLM2: {ok} answers, {busy} × 503");
     assert_eq!(ok + busy, 8);

@@ -16,7 +16,9 @@ fn chat(v: serde_json::Value) -> Result<glassbox::server::request::ChatRequest, 
 
 fn user(extra: serde_json::Value) -> serde_json::Value {
     let mut v = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
-    v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    v.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
     v
 }
 
@@ -27,7 +29,11 @@ fn assert_names(r: Result<impl std::fmt::Debug, ApiError>, field: &str) {
     assert_eq!(e.param.as_deref(), Some(field), "{e:?}");
     let key = field.split('.').next_back().unwrap();
     let key = key.split('[').next().unwrap();
-    assert!(e.message.contains(key), "message names `{key}`: {}", e.message);
+    assert!(
+        e.message.contains(key),
+        "message names `{key}`: {}",
+        e.message
+    );
 }
 
 #[test]
@@ -51,18 +57,33 @@ fn every_field_is_read() {
     .unwrap();
     let p = r.params;
     assert_eq!(p.max_tokens, Some(7));
-    assert_eq!((p.temperature, p.top_p, p.top_k, p.min_p), (0.5, 0.9, 40, 0.05));
-    assert_eq!((p.repeat_penalty, p.frequency_penalty, p.presence_penalty), (1.1, 0.5, -0.5));
+    assert_eq!(
+        (p.temperature, p.top_p, p.top_k, p.min_p),
+        (0.5, 0.9, 40, 0.05)
+    );
+    assert_eq!(
+        (p.repeat_penalty, p.frequency_penalty, p.presence_penalty),
+        (1.1, 0.5, -0.5)
+    );
     assert_eq!(p.seed, Some(u64::MAX), "-1 is read as its two's complement");
     assert_eq!(p.stop, vec!["a", "b"]);
     assert_eq!(p.logit_bias, vec![(42, -100.0), (7, 3.5)]);
     assert!(p.logprobs && p.stream && p.include_usage);
     assert_eq!(p.top_logprobs, 5);
     // max_completion_tokens wins over max_tokens; a single stop string is a list of one
-    let r = chat(user(json!({"max_tokens": 7, "max_completion_tokens": 9, "stop": "x"}))).unwrap();
-    assert_eq!((r.params.max_tokens, r.params.stop), (Some(9), vec!["x".to_string()]));
+    let r = chat(user(
+        json!({"max_tokens": 7, "max_completion_tokens": 9, "stop": "x"}),
+    ))
+    .unwrap();
+    assert_eq!(
+        (r.params.max_tokens, r.params.stop),
+        (Some(9), vec!["x".to_string()])
+    );
     // null means "not given"
-    let r = chat(user(json!({"temperature": null, "stop": null, "seed": null}))).unwrap();
+    let r = chat(user(
+        json!({"temperature": null, "stop": null, "seed": null}),
+    ))
+    .unwrap();
     assert_eq!(r.params, Params::default());
 }
 
@@ -95,34 +116,67 @@ fn wrong_types_name_the_field() {
     assert_names(chat(user(json!({"max_tokens": "10"}))), "max_tokens");
     assert_names(chat(user(json!({"max_tokens": -1}))), "max_tokens");
     assert_names(chat(user(json!({"max_tokens": 0}))), "max_tokens");
-    assert_names(chat(user(json!({"max_completion_tokens": 1.5}))), "max_completion_tokens");
+    assert_names(
+        chat(user(json!({"max_completion_tokens": 1.5}))),
+        "max_completion_tokens",
+    );
     assert_names(chat(user(json!({"stop": 3}))), "stop");
     assert_names(chat(user(json!({"stop": ["a", 1]}))), "stop");
-    assert_names(chat(user(json!({"stop": ["a", "b", "c", "d", "e"]}))), "stop");
+    assert_names(
+        chat(user(json!({"stop": ["a", "b", "c", "d", "e"]}))),
+        "stop",
+    );
     assert_names(chat(user(json!({"seed": "x"}))), "seed");
     assert_names(chat(user(json!({"stream": "yes"}))), "stream");
     assert_names(chat(user(json!({"logprobs": 1}))), "logprobs");
-    assert_names(chat(user(json!({"top_logprobs": 21, "logprobs": true}))), "top_logprobs");
+    assert_names(
+        chat(user(json!({"top_logprobs": 21, "logprobs": true}))),
+        "top_logprobs",
+    );
     assert_names(chat(user(json!({"top_logprobs": 3}))), "top_logprobs");
     assert_names(chat(user(json!({"logit_bias": {"x": 1}}))), "logit_bias");
     assert_names(chat(user(json!({"logit_bias": {"1": 101}}))), "logit_bias");
     assert_names(chat(user(json!({"logit_bias": [1]}))), "logit_bias");
-    assert_names(chat(user(json!({"frequency_penalty": 3}))), "frequency_penalty");
-    assert_names(chat(user(json!({"presence_penalty": -3}))), "presence_penalty");
+    assert_names(
+        chat(user(json!({"frequency_penalty": 3}))),
+        "frequency_penalty",
+    );
+    assert_names(
+        chat(user(json!({"presence_penalty": -3}))),
+        "presence_penalty",
+    );
     assert_names(chat(user(json!({"repeat_penalty": 0}))), "repeat_penalty");
-    assert_names(chat(user(json!({"stream_options": {"include_usage": 1}}))), "stream_options.include_usage");
+    assert_names(
+        chat(user(json!({"stream_options": {"include_usage": 1}}))),
+        "stream_options.include_usage",
+    );
     assert_names(chat(user(json!({"model": 5}))), "model");
     assert_names(chat(user(json!({"n": 2}))), "n");
     assert_names(chat(json!({"messages": "hi"})), "messages");
     assert_names(chat(json!({"messages": []})), "messages");
     assert_names(chat(json!({})), "messages");
     assert_names(chat(json!({"messages": [1]})), "messages[0]");
-    assert_names(chat(json!({"messages": [{"content": "x"}]})), "messages[0].role");
-    assert_names(chat(json!({"messages": [{"role": "wizard", "content": "x"}]})), "messages[0].role");
-    assert_names(chat(json!({"messages": [{"role": "user"}]})), "messages[0].content");
-    assert_names(chat(json!({"messages": [{"role": "user", "content": 5}]})), "messages[0].content");
+    assert_names(
+        chat(json!({"messages": [{"content": "x"}]})),
+        "messages[0].role",
+    );
+    assert_names(
+        chat(json!({"messages": [{"role": "wizard", "content": "x"}]})),
+        "messages[0].role",
+    );
+    assert_names(
+        chat(json!({"messages": [{"role": "user"}]})),
+        "messages[0].content",
+    );
+    assert_names(
+        chat(json!({"messages": [{"role": "user", "content": 5}]})),
+        "messages[0].content",
+    );
     let image = json!([{"type": "image_url", "image_url": {"url": "x"}}]);
-    assert_names(chat(json!({"messages": [{"role": "user", "content": image}]})), "messages[0].content");
+    assert_names(
+        chat(json!({"messages": [{"role": "user", "content": image}]})),
+        "messages[0].content",
+    );
 }
 
 #[test]
@@ -130,23 +184,45 @@ fn unsupported_fields_are_refused_by_name() {
     let tools = json!([{"type": "function", "function": {"name": "f"}}]);
     assert_names(chat(user(json!({"tools": tools}))), "tools");
     assert_names(chat(user(json!({"tool_choice": "auto"}))), "tool_choice");
-    assert_names(chat(user(json!({"response_format": {"type": "json_object"}}))), "response_format");
+    assert_names(
+        chat(user(json!({"response_format": {"type": "json_object"}}))),
+        "response_format",
+    );
     assert_names(parse_completion(br#"{"prompt":"a","echo":true}"#), "echo");
-    assert_names(parse_completion(br#"{"prompt":"a","suffix":"b"}"#), "suffix");
-    assert_names(parse_completion(br#"{"prompt":"a","best_of":2}"#), "best_of");
+    assert_names(
+        parse_completion(br#"{"prompt":"a","suffix":"b"}"#),
+        "suffix",
+    );
+    assert_names(
+        parse_completion(br#"{"prompt":"a","best_of":2}"#),
+        "best_of",
+    );
     // values that ask for nothing are fine
-    chat(user(json!({"tools": [], "tool_choice": "none", "response_format": {"type": "text"}}))).unwrap();
+    chat(user(
+        json!({"tools": [], "tool_choice": "none", "response_format": {"type": "text"}}),
+    ))
+    .unwrap();
 }
 
 #[test]
 fn bodies_that_are_not_requests() {
-    for body in [&b""[..], b"{", b"[]", b"null", b"\"x\"", b"{\"messages\": [}", b"\xff\xfe"] {
+    for body in [
+        &b""[..],
+        b"{",
+        b"[]",
+        b"null",
+        b"\"x\"",
+        b"{\"messages\": [}",
+        b"\xff\xfe",
+    ] {
         let e = parse_chat(body).unwrap_err();
         assert_eq!(e.status, 400, "{body:?}: {e:?}");
     }
     let big = vec![b' '; MAX_BODY_BYTES + 1];
     assert!(parse_chat(&big).unwrap_err().message.contains("bytes"));
-    let many: Vec<_> = (0..=MAX_MESSAGES).map(|_| json!({"role": "user", "content": "x"})).collect();
+    let many: Vec<_> = (0..=MAX_MESSAGES)
+        .map(|_| json!({"role": "user", "content": "x"}))
+        .collect();
     assert_names(chat(json!({"messages": many})), "messages");
 }
 
@@ -160,7 +236,10 @@ fn depth_is_bounded_before_parsing() {
     assert!(check_depth(s.as_bytes(), 2).is_ok());
     // a deep body is refused with a message, never a stack overflow
     let deep = format!(r#"{{"messages": {}}}"#, nested(100_000));
-    assert!(parse_chat(deep.as_bytes()).unwrap_err().message.contains("nested"));
+    assert!(parse_chat(deep.as_bytes())
+        .unwrap_err()
+        .message
+        .contains("nested"));
 }
 
 #[test]
@@ -177,16 +256,25 @@ fn completion_prompts_and_logprobs() {
     assert_names(parse_completion(br#"{"prompt": [1, -2]}"#), "prompt");
     assert_names(parse_completion(br#"{"prompt": [4294967296]}"#), "prompt");
     assert_names(parse_completion(br#"{}"#), "prompt");
-    assert_names(parse_completion(br#"{"prompt": "a", "logprobs": true}"#), "logprobs");
+    assert_names(
+        parse_completion(br#"{"prompt": "a", "logprobs": true}"#),
+        "logprobs",
+    );
 }
 
 #[test]
 fn tokenize_and_detokenize_bodies() {
     let t = parse_tokenize(br#"{"content": "hi", "with_pieces": true}"#).unwrap();
-    assert_eq!((t.content.as_str(), t.add_special, t.with_pieces), ("hi", false, true));
+    assert_eq!(
+        (t.content.as_str(), t.add_special, t.with_pieces),
+        ("hi", false, true)
+    );
     assert_names(parse_tokenize(br#"{"content": 1}"#), "content");
     assert_names(parse_tokenize(br#"{}"#), "content");
-    assert_eq!(parse_detokenize(br#"{"tokens": [5, 6]}"#).unwrap(), vec![5, 6]);
+    assert_eq!(
+        parse_detokenize(br#"{"tokens": [5, 6]}"#).unwrap(),
+        vec![5, 6]
+    );
     assert_names(parse_detokenize(br#"{"tokens": ["a"]}"#), "tokens");
     assert_names(parse_detokenize(br#"{"tokens": 5}"#), "tokens");
 }
@@ -223,7 +311,11 @@ proptest! {
 // ---- the wire format, byte by byte ----
 
 fn meta() -> Meta {
-    Meta { id: "chatcmpl-1".into(), created: 1700000000, model: "m".into() }
+    Meta {
+        id: "chatcmpl-1".into(),
+        created: 1700000000,
+        model: "m".into(),
+    }
 }
 
 #[test]
@@ -246,34 +338,75 @@ fn error_body_is_openais_shape() {
     assert_eq!((e.status, e.retry_after), (503, Some(1)));
     assert_eq!(ApiError::unauthorized().status, 401);
     assert_eq!(ApiError::model_not_found("x", "m").status, 404);
-    assert_eq!(ApiError::context_exceeded("long").body()["error"]["code"], "context_length_exceeded");
+    assert_eq!(
+        ApiError::context_exceeded("long").body()["error"]["code"],
+        "context_length_exceeded"
+    );
 }
 
 #[test]
 fn chunks_in_order() {
     let m = meta();
-    let first = wire::chunk(Api::Chat, &m, Some(""), true, serde_json::Value::Null, None, false);
+    let first = wire::chunk(
+        Api::Chat,
+        &m,
+        Some(""),
+        true,
+        serde_json::Value::Null,
+        None,
+        false,
+    );
     assert_eq!(
         first.to_string(),
         r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"m","system_fingerprint":"glassbox-0.1.0","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}"#
     );
-    let last = wire::chunk(Api::Chat, &m, None, false, serde_json::Value::Null, Some("stop"), true);
+    let last = wire::chunk(
+        Api::Chat,
+        &m,
+        None,
+        false,
+        serde_json::Value::Null,
+        Some("stop"),
+        true,
+    );
     assert_eq!(last["choices"][0]["delta"], json!({}));
     assert_eq!(last["choices"][0]["finish_reason"], "stop");
     assert_eq!(last["usage"], serde_json::Value::Null);
-    let u = Usage { prompt_tokens: 5, completion_tokens: 3, cached_tokens: 2 };
+    let u = Usage {
+        prompt_tokens: 5,
+        completion_tokens: 3,
+        cached_tokens: 2,
+    };
     assert_eq!(
         wire::usage_chunk(Api::Chat, &m, &u)["usage"],
         json!({"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8,
                "prompt_tokens_details": {"cached_tokens": 2}})
     );
     assert_eq!(wire::usage_chunk(Api::Chat, &m, &u)["choices"], json!([]));
-    let text = wire::chunk(Api::Text, &m, Some("Paris"), false, serde_json::Value::Null, None, false);
+    let text = wire::chunk(
+        Api::Text,
+        &m,
+        Some("Paris"),
+        false,
+        serde_json::Value::Null,
+        None,
+        false,
+    );
     assert_eq!(text["object"], "text_completion");
     assert_eq!(text["choices"][0]["text"], "Paris");
-    let full = wire::response(Api::Chat, &m, "Paris.", serde_json::Value::Null, "length", &u);
+    let full = wire::response(
+        Api::Chat,
+        &m,
+        "Paris.",
+        serde_json::Value::Null,
+        "length",
+        &u,
+    );
     assert_eq!(full["object"], "chat.completion");
-    assert_eq!(full["choices"][0]["message"], json!({"role": "assistant", "content": "Paris.", "refusal": null}));
+    assert_eq!(
+        full["choices"][0]["message"],
+        json!({"role": "assistant", "content": "Paris.", "refusal": null})
+    );
     assert_eq!(full["choices"][0]["finish_reason"], "length");
     assert_eq!(full["usage"]["total_tokens"], 8);
 }

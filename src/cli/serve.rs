@@ -8,9 +8,9 @@
 //!
 //! Everything else is in `src/server/`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::cli::common::ModelArg;
 use crate::server::request::{MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_MESSAGES};
 use crate::server::{self, Options};
 use crate::{Error, Result};
@@ -29,9 +29,8 @@ use crate::{Error, Result};
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// A .gguf file or a Hugging Face directory (default: SmolLM2-135M-Instruct, fetched once).
-    #[arg(long, short = 'm')]
-    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArg,
     /// Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
@@ -72,7 +71,7 @@ pub fn run(args: Args) -> Result<()> {
         ));
     }
     let opts = Options {
-        model: args.model,
+        model: args.model.path,
         host: args.host,
         port: args.port,
         api_key,

@@ -38,6 +38,7 @@ use axum::Router;
 use tokio::sync::watch;
 
 use crate::chat::{stop_token_ids, ChatTemplate};
+use crate::cli::common;
 use crate::model::Llama;
 use crate::{Error, Result};
 use wire::ApiError;
@@ -257,9 +258,9 @@ pub fn start(opts: Options) -> Result<Running> {
 /// Load the model, start its worker, publish it.
 fn load(state: &AppState) -> Result<()> {
     let o = &state.opts;
-    let model = crate::cli::generate::load_model(o.model.as_deref())?;
-    let ctx = crate::cli::generate::context_size(&model, o.ctx_size)?;
-    let template = crate::cli::generate::chat_template(&model)?;
+    let model = Llama::load(common::model_path(o.model.clone())?)?;
+    let ctx = common::context_size(&model, o.ctx_size)?;
+    let template = common::chat_template(&model)?;
     let name = o.model_name.clone().unwrap_or_else(|| {
         let p = model.path.file_stem().or(model.path.file_name());
         p.map(|s| s.to_string_lossy().into_owned())

@@ -313,12 +313,14 @@ fn params(f: &Fields, chat: bool) -> Result<Params, ApiError> {
                 })?;
                 match v.as_f64() {
                     Some(b) if (-100.0..=100.0).contains(&b) => out.push((id, b as f32)),
-                    _ => return Err(ApiError::bad_param(
-                        "logit_bias",
-                        format!(
+                    _ => {
+                        return Err(ApiError::bad_param(
+                            "logit_bias",
+                            format!(
                             "`logit_bias[\"{k}\"]` must be a number between -100 and 100, got {v}"
                         ),
-                    )),
+                        ))
+                    }
                 }
             }
             out

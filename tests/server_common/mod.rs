@@ -70,7 +70,13 @@ impl Response {
 }
 
 /// Write a request; the connection is closed by the server after the response.
-pub fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> TcpStream {
+pub fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> TcpStream {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let mut head = format!(
@@ -89,7 +95,13 @@ pub fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
     s
 }
 
-pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
     let mut s = send(addr, method, path, headers, body);
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read the response");
@@ -124,8 +136,16 @@ pub fn parse_response(raw: &[u8]) -> Response {
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_vec() };
-    Response { status, headers, body }
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
+    Response {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// HTTP/1.1 chunked transfer coding: `<hex size>\r\n<bytes>\r\n` … `0\r\n\r\n`.
@@ -172,7 +192,12 @@ pub fn frames(body: &[u8]) -> Vec<Frame> {
         let end = rest
             .windows(2)
             .position(|w| w == b"\n\n")
-            .unwrap_or_else(|| panic!("an event not ended by a blank line: {:?}", String::from_utf8_lossy(rest)));
+            .unwrap_or_else(|| {
+                panic!(
+                    "an event not ended by a blank line: {:?}",
+                    String::from_utf8_lossy(rest)
+                )
+            });
         let line = std::str::from_utf8(&rest[..end]).expect("UTF-8 event");
         assert!(!line.contains('\n'), "an event of one line only: {line:?}");
         assert!(!line.contains('\r'), "no CR in an event: {line:?}");
@@ -182,7 +207,9 @@ pub fn frames(body: &[u8]) -> Vec<Frame> {
             if d == "[DONE]" {
                 out.push(Frame::Done);
             } else {
-                out.push(Frame::Data(serde_json::from_str(d).unwrap_or_else(|e| panic!("data is JSON ({e}): {d}"))));
+                out.push(Frame::Data(
+                    serde_json::from_str(d).unwrap_or_else(|e| panic!("data is JSON ({e}): {d}")),
+                ));
             }
         } else {
             panic!("an event that is neither `data: ` nor a comment: {line:?}");
