@@ -91,11 +91,11 @@ pub fn run(args: Args) -> Result<()> {
     println!("glassbox serve: listening on http://{}{auth}", running.addr);
     eprintln!("glassbox serve: loading the model (GET /health answers 503 until it is ready)…");
     let ready = running.wait_ready(Duration::from_secs(600));
-    match (&ready, running.model_name()) {
-        (Ok(()), Some(name)) => {
-            eprintln!("glassbox serve: ready, serving `{name}`; open http://{}/ in a browser; Ctrl-C stops", running.addr)
-        }
-        _ => {}
+    if let (Ok(()), Some(name)) = (&ready, running.model_name()) {
+        eprintln!(
+            "glassbox serve: ready, serving `{name}`; open http://{}/ in a browser; Ctrl-C stops",
+            running.addr
+        );
     }
     ready?;
     running.wait()
