@@ -100,7 +100,42 @@ fn main() -> glassbox::Result<()> {
         cold * 1e3
     );
     // ANCHOR_END: turns
+    rows.push((0, p, 0, cold));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/img/ch12-ttft.svg");
+    std::fs::write(&path, ttft_svg(&rows)).map_err(|e| glassbox::Error::io(&path, e))?;
+    println!("wrote book/src/img/ch12-ttft.svg");
     server.stop()
+}
+
+/// Bars of time to first token per turn (turn 0 = turn 5 with a cold cache), each labelled
+/// with the prompt tokens the prefill ran.
+fn ttft_svg(rows: &[(usize, u64, u64, f64)]) -> String {
+    let max = rows.iter().map(|r| r.3).fold(1e-9, f64::max);
+    let bar = 70.0;
+    let mut s = String::from(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"260\" font-family=\"system-ui, sans-serif\" font-size=\"12\">\n\
+         <title>Time to first token per chat turn with the prefix cache, and turn 5 with a cold cache</title>\n\
+         <rect width=\"640\" height=\"260\" fill=\"#fff\"/>\n",
+    );
+    for (i, &(turn, prompt, cached, ttft)) in rows.iter().enumerate() {
+        let x = 30.0 + i as f64 * (bar + 30.0);
+        let (cx, bh) = (x + bar / 2.0, 170.0 * ttft / max);
+        let (label, colour) = match turn {
+            0 => ("turn 5, cold".to_string(), "#d9534f"),
+            t => (format!("turn {t}"), "#4f7cff"),
+        };
+        s += &format!(
+            "<rect x=\"{x}\" y=\"{:.1}\" width=\"{bar}\" height=\"{bh:.1}\" fill=\"{colour}\"/>\n\
+             <text x=\"{cx}\" y=\"{:.1}\" text-anchor=\"middle\">{:.0} ms</text>\n\
+             <text x=\"{cx}\" y=\"228\" text-anchor=\"middle\">{label}</text>\n\
+             <text x=\"{cx}\" y=\"244\" text-anchor=\"middle\" fill=\"#6b7280\">{} of {prompt} run</text>\n",
+            210.0 - bh,
+            204.0 - bh,
+            ttft * 1e3,
+            prompt - cached
+        );
+    }
+    s + "<line x1=\"20\" y1=\"210\" x2=\"630\" y2=\"210\" stroke=\"#1d2330\"/>\n</svg>\n"
 }
 
 /// One streamed chat turn: (answer text, seconds to the first content frame, usage).

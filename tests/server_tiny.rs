@@ -677,3 +677,31 @@ fn health_is_503_while_loading() {
     assert!(err.contains("slow.gguf"), "the error names the file: {err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The prefix cache itself: after `reuse_prefix`, running the rest of a prompt gives the logits
+/// a cold prefill of the whole prompt gives (within the tiny model's float tolerance, 1e-4:
+/// only the order of sums differs), for prompts that share 0, some, or all of the cached ids.
+#[test]
+fn reuse_prefix_equals_a_cold_prefill() {
+    let m = tiny();
+    let a: Vec<u32> = (0..24).map(|i| (i * 37 + 11) % 320).collect();
+    for shared in [0usize, 1, 9, 23, 24] {
+        let mut b: Vec<u32> = a[..shared].to_vec();
+        b.extend((0..12).map(|i| (i * 53 + 7) % 317 + 3)); // differs from a at `shared`
+        if shared == 24 {
+            b = a.clone(); // the very same prompt: all but the last id reused
+        }
+        let mut warm = m.new_session(256).unwrap();
+        m.forward(&mut warm, &a).unwrap();
+        let kept = warm.reuse_prefix(&b);
+        assert_eq!(kept, shared.min(b.len() - 1), "shared {shared}");
+        assert_eq!(warm.tokens(), &b[..kept]);
+        let got = m.forward(&mut warm, &b[kept..]).unwrap().to_vec();
+        let mut cold = m.new_session(256).unwrap();
+        let want = m.forward(&mut cold, &b).unwrap();
+        let diff = got.iter().zip(want).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        println!("shared {shared}: kept {kept}, max |Δlogit| = {diff:.2e}");
+        assert!(diff < 1e-4, "shared {shared}: max difference {diff}");
+        assert_eq!(warm.tokens(), &b[..]);
+    }
+}

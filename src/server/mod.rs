@@ -177,7 +177,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Routes anyone may call: the health check (for load balancers) and the page's static files
 /// (they hold no data; the page asks for the key and sends it with each API call).
-const PUBLIC: [&str; 3] = ["/health", "/", "/page.js"];
+const PUBLIC: [&str; 4] = ["/health", "/", "/page.js", "/favicon.ico"];
 
 // ANCHOR: auth
 /// With `--api-key`, every other route needs `Authorization: Bearer <key>` (else 401).

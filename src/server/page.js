@@ -5,7 +5,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const history = []; // {role, content} of the conversation so far
+const conversation = []; // {role, content} of the conversation so far
 
 // p in [0, 1] → a background colour: red (unlikely) through yellow to green (certain).
 function colour(p) {
@@ -107,7 +107,7 @@ async function readSse(response, onEvent) {
 }
 
 async function send(question) {
-  history.push({ role: "user", content: question });
+  conversation.push({ role: "user", content: question });
   bubble("user", question);
   const div = bubble("assistant", "");
   const body = div.querySelector(".body");
@@ -116,7 +116,7 @@ async function send(question) {
   div.appendChild(stats);
   const bytes = new TextDecoder(); // tokens may split a character: decode their bytes in order
   const req = {
-    messages: history,
+    messages: conversation,
     stream: true,
     stream_options: { include_usage: true },
     logprobs: true,
@@ -164,11 +164,11 @@ async function send(question) {
       if (entries.length === 0 && c.delta && c.delta.content) body.appendChild(document.createTextNode(c.delta.content));
       show();
     });
-    history.push({ role: "assistant", content: answer });
+    conversation.push({ role: "assistant", content: answer });
   } catch (e) {
     div.classList.add("error");
     body.appendChild(document.createTextNode(" [error: " + e.message + "]"));
-    history.pop();
+    conversation.pop();
   }
 }
 
@@ -184,7 +184,7 @@ $("input").addEventListener("keydown", (ev) => {
   if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); $("form").requestSubmit(); }
 });
 $("reset").addEventListener("click", () => {
-  history.length = 0;
+  conversation.length = 0;
   document.querySelectorAll(".msg").forEach((m) => m.remove());
   $("alts").style.display = "none";
 });
