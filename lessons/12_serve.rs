@@ -1,7 +1,7 @@
 //! Lesson 12: the generation loop behind an HTTP API. Starts `glassbox serve` in-process on a
 //! free port, sends one streamed chat request over a plain TCP socket and prints every byte of
 //! the answer's Server-Sent Events, then measures the prefix cache: time to first token of
-//! turns 1–5 of a chat, and turn 5 again with a cold cache.
+//! turns 1–5 of a chat, and turn 5 again after another conversation has taken the cache.
 //!
 //!     cargo run --release --example 12_serve
 
@@ -66,7 +66,7 @@ fn main() -> glassbox::Result<()> {
         "Name a famous building in each.",
         "Thank you!",
     ];
-    let mut messages: Vec<Value> = Vec::new();
+    let mut messages = vec![json!({"role": "system", "content": "You are a geography tutor."})];
     let mut rows = Vec::new();
     for (turn, q) in questions.iter().enumerate() {
         messages.push(json!({"role": "user", "content": q}));
@@ -86,42 +86,46 @@ fn main() -> glassbox::Result<()> {
         rows.push((turn + 1, p, c, ttft));
         messages.push(json!({"role": "assistant", "content": answer}));
     }
-    // turn 5 again after another conversation took the cache: every token is prefilled
-    ask(
-        server.addr,
-        &[json!({"role": "user", "content": "Something else entirely."})],
-    )?;
+    // turn 5 again after another conversation took the cache: little of the prompt is shared
+    let other = [
+        json!({"role": "system", "content": "You are a poet."}),
+        json!({"role": "user", "content": "A haiku, please."}),
+    ];
+    ask(server.addr, &other)?;
     let turn5 = &messages[..messages.len() - 1];
     let (_, cold, usage) = ask(server.addr, turn5)?;
     let p = usage["prompt_tokens"].as_u64().unwrap_or(0);
     println!(
-        "turn 5, cold cache: prompt {p:>3} tokens, {:>3} cached, TTFT {:>5.0} ms",
+        "turn 5 after another chat: prompt {p:>3} tokens, {:>3} cached, TTFT {:>5.0} ms",
         usage["prompt_tokens_details"]["cached_tokens"],
         cold * 1e3
     );
     // ANCHOR_END: turns
-    rows.push((0, p, 0, cold));
+    let cached = usage["prompt_tokens_details"]["cached_tokens"]
+        .as_u64()
+        .unwrap_or(0);
+    rows.push((0, p, cached, cold));
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/img/ch12-ttft.svg");
     std::fs::write(&path, ttft_svg(&rows)).map_err(|e| glassbox::Error::io(&path, e))?;
     println!("wrote book/src/img/ch12-ttft.svg");
     server.stop()
 }
 
-/// Bars of time to first token per turn (turn 0 = turn 5 with a cold cache), each labelled
+/// Bars of time to first token per turn (turn 0 = turn 5 after another chat), each labelled
 /// with the prompt tokens the prefill ran.
 fn ttft_svg(rows: &[(usize, u64, u64, f64)]) -> String {
     let max = rows.iter().map(|r| r.3).fold(1e-9, f64::max);
     let bar = 70.0;
     let mut s = String::from(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"260\" font-family=\"system-ui, sans-serif\" font-size=\"12\">\n\
-         <title>Time to first token per chat turn with the prefix cache, and turn 5 with a cold cache</title>\n\
+         <title>Time to first token per chat turn with the prefix cache, and turn 5 after another chat took the cache</title>\n\
          <rect width=\"640\" height=\"260\" fill=\"#fff\"/>\n",
     );
     for (i, &(turn, prompt, cached, ttft)) in rows.iter().enumerate() {
         let x = 30.0 + i as f64 * (bar + 30.0);
         let (cx, bh) = (x + bar / 2.0, 170.0 * ttft / max);
         let (label, colour) = match turn {
-            0 => ("turn 5, cold".to_string(), "#d9534f"),
+            0 => ("turn 5, evicted".to_string(), "#d9534f"),
             t => (format!("turn {t}"), "#4f7cff"),
         };
         s += &format!(

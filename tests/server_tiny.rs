@@ -699,7 +699,11 @@ fn reuse_prefix_equals_a_cold_prefill() {
         let got = m.forward(&mut warm, &b[kept..]).unwrap().to_vec();
         let mut cold = m.new_session(256).unwrap();
         let want = m.forward(&mut cold, &b).unwrap();
-        let diff = got.iter().zip(want).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let diff = got
+            .iter()
+            .zip(want)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
         println!("shared {shared}: kept {kept}, max |Δlogit| = {diff:.2e}");
         assert!(diff < 1e-4, "shared {shared}: max difference {diff}");
         assert_eq!(warm.tokens(), &b[..]);
