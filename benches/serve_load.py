@@ -6,7 +6,7 @@ requests/s, time to first token (p50/p99) and generated tokens/s. Standard libra
 Every request is streamed, temperature 0, one of eight short questions. Time to first token is
 from sending the request to the first chunk with text. Tokens are `usage.completion_tokens`
 when the server sends a usage chunk, else the number of content chunks. A request that fails
-(a 503 from a full queue, an error event) is counted apart. Measures, asserts nothing.
+(a 503 from a full queue, an error event) is counted apart, and so is an empty answer. Measures, asserts nothing.
 """
 import http.client
 import json
@@ -49,7 +49,7 @@ def one(url, q, max_tokens):
                 if ttft is None:
                     ttft = time.perf_counter() - t0
     c.close()
-    return ttft or 0.0, usage if usage is not None else chunks
+    return ttft, usage if usage is not None else chunks
 
 
 def run(url, clients, per_client, max_tokens):
@@ -71,10 +71,11 @@ def run(url, clients, per_client, max_tokens):
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    ttfts = sorted(r[0] for r in results)
+    ttfts = sorted(r[0] for r in results if r[0] is not None)
     p = lambda q: ttfts[min(len(ttfts) - 1, int(q * len(ttfts)))] if ttfts else float("nan")
     tokens = sum(r[1] for r in results)
-    return {"clients": clients, "requests": len(results), "failed": failed[0], "wall_s": wall,
+    return {"clients": clients, "requests": len(results), "failed": failed[0],
+            "empty": sum(r[0] is None for r in results), "wall_s": wall,
             "req_s": len(results) / wall, "ttft_p50_ms": 1e3 * statistics.median(ttfts) if ttfts else float("nan"),
             "ttft_p99_ms": 1e3 * p(0.99), "tok_s": tokens / wall}
 

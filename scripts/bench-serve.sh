@@ -6,7 +6,9 @@
 #   ./scripts/bench-serve.sh [MODEL.gguf] [THREADS=2] [MAX_TOKENS=32]
 #
 # Prints one markdown row per server and client count (for benches/README.md). A bench, not a
-# test: it asserts nothing. Each client sends 4 requests (16 clients: 2 each).
+# test: it asserts nothing. Each client sends 4 requests (16 clients: 2 each). llama-cpp-python
+# runs with --chat_format chatml (SmolLM2's template) and --interrupt_requests False (by default a
+# new request cuts the one in flight short, which would make its answers empty).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-$HOME/.cache/glassbox/SmolLM2-135M-Instruct.Q4_1.gguf}
@@ -29,7 +31,7 @@ load() {  # NAME URL
     python3 benches/serve_load.py "$2" "$c" "$per" "$max_tokens" | python3 -c "
 import json, sys
 r = json.load(sys.stdin)
-print(f\"| $1 | {r['clients']} | {r['requests']} ({r['failed']} failed) | {r['req_s']:.2f} | {r['ttft_p50_ms']:.0f} | {r['ttft_p99_ms']:.0f} | {r['tok_s']:.1f} |\")"
+print(f\"| $1 | {r['clients']} | {r['requests']} ({r['failed']} failed, {r['empty']} empty) | {r['req_s']:.2f} | {r['ttft_p50_ms']:.0f} | {r['ttft_p99_ms']:.0f} | {r['tok_s']:.1f} |\")"
   done
 }
 
@@ -46,7 +48,8 @@ kill $pid; wait $pid 2>/dev/null || true
 py=$peers/venv-llamacpp/bin/python
 if "$py" -c 'import llama_cpp.server' 2>/dev/null; then
   port=18432
-  "$py" -m llama_cpp.server --model "$model" --n_threads "$threads" --n_ctx 2048 --port $port >/dev/null 2>&1 &
+  "$py" -m llama_cpp.server --model "$model" --n_threads "$threads" --n_ctx 2048 --port $port \
+    --chat_format chatml --interrupt_requests False >/dev/null 2>&1 &
   pid=$!
   wait_health "http://127.0.0.1:$port"
   load "llama.cpp (llama-cpp-python 0.3.36 server)" "http://127.0.0.1:$port"

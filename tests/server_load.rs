@@ -204,3 +204,26 @@ fn smollm2_short_round() {
     child.kill().ok();
     child.wait().ok();
 }
+
+/// `glassbox serve --help` states the request limits, and they are the parser's.
+#[test]
+fn help_states_the_limits() {
+    use glassbox::server::request::*;
+    let out = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap().replace('\n', " ");
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [
+        format!("at most {} MiB", MAX_BODY_BYTES >> 20),
+        format!("nested at most {MAX_JSON_DEPTH} levels"),
+        format!("at most {MAX_MESSAGES} messages"),
+        format!("{MAX_STOP} stop strings"),
+        format!("{MAX_LOGIT_BIAS} logit_bias entries"),
+        format!("top_logprobs 0-{MAX_TOP_LOGPROBS}"),
+        "n = 1".to_string(),
+    ] {
+        assert!(help.contains(&want), "--help says {want:?}: {help}");
+    }
+}

@@ -11,23 +11,12 @@
 use std::time::Duration;
 
 use crate::cli::common::ModelArg;
-use crate::server::request::{MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_MESSAGES};
 use crate::server::{self, Options};
 use crate::{Error, Result};
 
-/// Serve the model over HTTP: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,
-/// GET /health, POST /tokenize, POST /detokenize, and a chat page at GET / that colours every
-/// token by its probability.
-///
-/// Any OpenAI client works by changing its base URL, e.g. in Python:
-/// `OpenAI(base_url="http://127.0.0.1:8080/v1", api_key="unused")`.
-/// Requests are served one at a time in arrival order; the KV-cache of the previous request is
-/// reused for the longest common prefix of tokens (turn 5 of a chat prefills only the new turn).
-///
-/// Limits on a request: a body of at most 2 MiB, JSON nested at most 32 levels, at most 1024
-/// messages, 4 stop strings, 20 top_logprobs, n = 1.
+/// The flags of `glassbox serve` (its help text, with the limits, is on the command in
+/// `src/main.rs`; the limits are the constants of `server::request`).
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
 pub struct Args {
     #[command(flatten)]
     pub model: ModelArg,
@@ -56,11 +45,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    // The limits --help states are the ones the parser enforces.
-    debug_assert_eq!(
-        (MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_MESSAGES),
-        (2 << 20, 32, 1024)
-    );
     let api_key = args
         .api_key
         .or_else(|| std::env::var("GLASSBOX_API_KEY").ok())
