@@ -4,8 +4,8 @@
 //! count, then the smallest pair `(left id, right id)`), computed in four stages:
 //!
 //! ```text
-//! 1. stream     files ──▶ ~1 MB chunks, each cut where every pre-tokenizer splits anyway
-//! 2. count      chunks ──rayon──▶ per-thread {pre-token bytes: count} ──▶ one map
+//! 1. stream     files ──▶ ~1 MB chunks, each cut where every pre-tokenizer splits anyway  (corpus.rs)
+//! 2. count      chunks ──rayon──▶ per-thread {pre-token bytes: count} ──▶ one map    (corpus.rs)
 //! 3. index      unique pre-tokens as symbol lists ("words") with their counts;
 //!               pair → total count, pair → the words it occurs in, a max-heap of (count, pair)
 //! 4. merge      pop the best pair; rewrite only the words that contain it; update only the
@@ -19,26 +19,21 @@
 //! date pushes it back with the true count ("lazy invalidation"), and the first entry popped
 //! with a current count is the true maximum.
 //!
-//! Memory is bounded by the number of *distinct* pre-tokens, not by the corpus: a corpus larger
-//! than RAM streams through stage 1. Pre-tokens never cross a chunk or file boundary, and a chunk
-//! is only cut where the pre-tokenizer splits anyway (see [`safe_cut`]), so the counts equal those
-//! of the whole file pre-tokenized at once.
+//! Memory is bounded by the number of *distinct* pre-tokens, not by the corpus (see `corpus.rs`).
 //!
 //! References: Sennrich et al. 2016 (BPE for words), Radford et al. 2019 (byte-level BPE, GPT-2),
 //! huggingface/tokenizers `models/bpe/trainer.rs` (the same incremental scheme).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasher, Hasher};
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::collections::BinaryHeap;
+use std::path::PathBuf;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
-
+use super::bpe::{pair_key, pair_of};
+use super::corpus::{count_files, count_text, progress, CHUNK_BYTES};
+use super::fxhash::FxHashMap;
 use super::train_naive::{TrainConfig, FIRST_MERGE_ID};
-use super::{Pretokenizer, Tokenizer};
+use super::Tokenizer;
 use crate::{Error, Result};
 
 /// What happened during training (the CLI prints it).
@@ -55,250 +50,9 @@ pub struct TrainReport {
     pub merge_secs: f64,
 }
 
-/// A fast non-cryptographic hasher (the FxHash multiply-rotate of rustc-hash 2). The keys are
-/// our own pre-tokens and pairs, so hash flooding is not a concern; SipHash would be ~2× slower.
-#[derive(Clone, Copy, Default, Debug)]
-pub struct FxBuild;
-pub struct FxHasher(u64);
-const FX_K: u64 = 0xf135_7aea_2e62_a9c5;
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            self.write_u64(w);
-        }
-        let mut tail = 0u64;
-        for (i, &b) in chunks.remainder().iter().enumerate() {
-            tail |= (b as u64) << (8 * i);
-        }
-        self.write_u64(tail ^ bytes.len() as u64);
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = self.0.wrapping_add(i).wrapping_mul(FX_K);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0.rotate_left(26)
-    }
-}
-impl BuildHasher for FxBuild {
-    type Hasher = FxHasher;
-    fn build_hasher(&self) -> FxHasher {
-        FxHasher(0)
-    }
-}
-
-/// Pre-token bytes → number of occurrences.
-pub type Counts = HashMap<Vec<u8>, u64, FxBuild>;
-
-// ---------------------------------------------------------------------------------------------
-// 1. Stream: files → chunks cut at safe places
-// ---------------------------------------------------------------------------------------------
-
-/// Target chunk size for streaming and parallel counting.
-pub const CHUNK_BYTES: usize = 1 << 20;
-
-// ANCHOR: safe_cut
-/// The first position `i >= from` where `buf` may be cut into `buf[..i]` and `buf[i..]` without
-/// changing any pre-token, for every supported pattern (GPT-2, cl100k, o200k, Llama 3, SmolLM2).
-/// Two shapes qualify, both all-ASCII, so a cut is always on a UTF-8 character boundary:
-///
-/// * `x y` (lowercase letter, space, lowercase letter; cut before the space): a letter run ends
-///   at `x`, and ` y…` starts a new pre-token in every pattern.
-/// * `!\nA` (printable ASCII, newline, ASCII letter or digit; cut after the newline): the
-///   newline ends its pre-token (alone, or after punctuation in cl100k/o200k), and the next
-///   starts at `A`. A run of several newlines or `\r\n` is *not* safe: GPT-2's `\s+(?!\S)` looks
-///   ahead past it.
-pub fn safe_cut(buf: &[u8], from: usize) -> Option<usize> {
-    let start = from.max(2);
-    (start..buf.len().saturating_sub(1)).find(|&i| {
-        let (p, c, n) = (buf[i - 1], buf[i], buf[i + 1]);
-        let letter_space_letter = p.is_ascii_lowercase() && c == b' ' && n.is_ascii_lowercase();
-        let line_start = p == b'\n' && buf[i - 2].is_ascii_graphic() && c.is_ascii_alphanumeric();
-        letter_space_letter || line_start
-    })
-}
-// ANCHOR_END: safe_cut
-
-/// Reads one file as a sequence of UTF-8 chunks of about `chunk_bytes`, never holding more than
-/// a chunk (plus the part after its cut) in memory.
-struct FileChunks<R> {
-    path: PathBuf,
-    reader: R,
-    chunk_bytes: usize,
-    buf: Vec<u8>,
-    /// Byte offset of `buf[0]` in the file (for error messages).
-    offset: u64,
-    done: bool,
-}
-
-impl<R: Read> FileChunks<R> {
-    fn next_chunk(&mut self) -> Result<Option<String>> {
-        let mut scanned = 0;
-        loop {
-            if self.done {
-                if self.buf.is_empty() {
-                    return Ok(None);
-                }
-                let all = std::mem::take(&mut self.buf);
-                return self.finish_chunk(all).map(Some);
-            }
-            if self.buf.len() >= self.chunk_bytes {
-                if let Some(cut) = safe_cut(&self.buf, scanned.max(self.chunk_bytes / 2)) {
-                    let rest = self.buf.split_off(cut);
-                    let chunk = std::mem::replace(&mut self.buf, rest);
-                    return self.finish_chunk(chunk).map(Some);
-                }
-                // No safe cut yet (e.g. CJK text): read more and look again in the new part.
-                scanned = self.buf.len().saturating_sub(2);
-            }
-            let want = self.chunk_bytes.max(4096) as u64;
-            let read = (&mut self.reader)
-                .take(want)
-                .read_to_end(&mut self.buf)
-                .map_err(|e| Error::io(&self.path, e))?;
-            if read == 0 {
-                self.done = true;
-            }
-        }
-    }
-
-    fn finish_chunk(&mut self, bytes: Vec<u8>) -> Result<String> {
-        let start = self.offset;
-        self.offset += bytes.len() as u64;
-        String::from_utf8(bytes).map_err(|e| {
-            let at = start + e.utf8_error().valid_up_to() as u64;
-            Error::format(&self.path, format!("not valid UTF-8 at byte offset {at}"))
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// 2. Count pre-tokens
-// ---------------------------------------------------------------------------------------------
-
-/// Add the pre-tokens of `text` to `counts`; returns how many there were.
-pub fn count_into(counts: &mut Counts, text: &str, pattern: Pretokenizer) -> u64 {
-    let mut n = 0;
-    pattern.split(text, |piece| {
-        n += 1;
-        match counts.get_mut(piece.as_bytes()) {
-            Some(c) => *c += 1,
-            None => {
-                counts.insert(piece.as_bytes().to_vec(), 1);
-            }
-        }
-    });
-    n
-}
-
-/// Pre-token counts of one in-memory text.
-pub fn count_text(text: &str, pattern: Pretokenizer) -> Counts {
-    let mut counts = Counts::default();
-    count_into(&mut counts, text, pattern);
-    counts
-}
-
-fn merge_counts(a: (Counts, u64), b: (Counts, u64)) -> (Counts, u64) {
-    let (mut big, small) = if a.0.len() >= b.0.len() {
-        (a, b)
-    } else {
-        (b, a)
-    };
-    for (k, v) in small.0 {
-        *big.0.entry(k).or_insert(0) += v;
-    }
-    (big.0, big.1 + small.1)
-}
-
-/// The chunks of one file, or the error that stopped reading it.
-fn file_chunks(path: &Path, chunk_bytes: usize) -> impl Iterator<Item = Result<String>> + '_ {
-    let mut state = Some(
-        std::fs::File::open(path)
-            .map_err(|e| Error::io(path, e))
-            .map(|f| FileChunks {
-                path: path.to_path_buf(),
-                reader: std::io::BufReader::with_capacity(1 << 16, f),
-                chunk_bytes: chunk_bytes.max(16),
-                buf: Vec::new(),
-                offset: 0,
-                done: false,
-            }),
-    );
-    std::iter::from_fn(move || match state.take()? {
-        Err(e) => Some(Err(e)),
-        Ok(mut s) => match s.next_chunk() {
-            Ok(Some(chunk)) => {
-                state = Some(Ok(s));
-                Some(Ok(chunk))
-            }
-            Ok(None) => None,
-            Err(e) => Some(Err(e)),
-        },
-    })
-}
-
-/// Stream `paths`, cut them into chunks of about `chunk_bytes`, and count pre-tokens on all
-/// rayon threads. Returns the counts, the number of pre-tokens and the corpus size in bytes.
-pub fn count_files(
-    paths: &[PathBuf],
-    pattern: Pretokenizer,
-    chunk_bytes: usize,
-    show_progress: bool,
-) -> Result<(Counts, u64, u64)> {
-    let mut total = 0u64;
-    for p in paths {
-        total += std::fs::metadata(p).map_err(|e| Error::io(p, e))?.len();
-    }
-    let bar = progress(
-        show_progress,
-        total,
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, ETA {eta}",
-    );
-    bar.set_message("counting pre-tokens");
-    let chunks = paths.iter().flat_map(|path| file_chunks(path, chunk_bytes));
-    let (counts, pretokens) = chunks
-        .par_bridge()
-        .try_fold(
-            || (Counts::default(), 0u64),
-            |(mut counts, n), chunk: Result<String>| {
-                let chunk = chunk?;
-                let added = count_into(&mut counts, &chunk, pattern);
-                bar.inc(chunk.len() as u64);
-                Ok((counts, n + added))
-            },
-        )
-        .try_reduce(|| (Counts::default(), 0), |a, b| Ok(merge_counts(a, b)))?;
-    bar.finish_and_clear();
-    Ok((counts, pretokens, total))
-}
-
-fn progress(show: bool, len: u64, template: &str) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
-}
-
 // ---------------------------------------------------------------------------------------------
 // 3–4. Index the words, then merge with incremental pair counts
 // ---------------------------------------------------------------------------------------------
-
-/// A pair packed into one `u64`: `left << 32 | right`. Comparing packed pairs compares
-/// `(left, right)` lexicographically, which is the tie-break order.
-fn pack(a: u32, b: u32) -> u64 {
-    (a as u64) << 32 | b as u64
-}
-fn unpack(p: u64) -> (u32, u32) {
-    ((p >> 32) as u32, p as u32)
-}
 
 // ANCHOR: fast_merges
 /// Learn up to `num_merges` merges from pre-token counts. Same result as
@@ -314,11 +68,11 @@ pub fn merges_from_counts<'a>(
         .filter(|(w, c)| w.len() >= 2 && *c > 0)
         .map(|(w, c)| (w.iter().map(|&b| b as u32).collect(), c as i64))
         .unzip();
-    let mut pair_count: HashMap<u64, i64, FxBuild> = HashMap::default();
-    let mut where_: HashMap<u64, Vec<u32>, FxBuild> = HashMap::default();
+    let mut pair_count: FxHashMap<u64, i64> = FxHashMap::default();
+    let mut where_: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
     for (wi, w) in words.iter().enumerate() {
         for x in w.windows(2) {
-            let p = pack(x[0], x[1]);
+            let p = pair_key(x[0], x[1]);
             *pair_count.entry(p).or_insert(0) += freq[wi];
             let list = where_.entry(p).or_default();
             if list.last() != Some(&(wi as u32)) {
@@ -337,8 +91,8 @@ pub fn merges_from_counts<'a>(
     );
     let started = Instant::now();
     let mut merges = Vec::with_capacity(num_merges);
-    let mut delta: HashMap<u64, i64, FxBuild> = HashMap::default();
-    let mut new_where: HashMap<u64, Vec<u32>, FxBuild> = HashMap::default();
+    let mut delta: FxHashMap<u64, i64> = FxHashMap::default();
+    let mut new_where: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
     // 4. merge
     while merges.len() < num_merges {
         let Some((c, Reverse(p))) = heap.pop() else {
@@ -351,7 +105,7 @@ pub fn merges_from_counts<'a>(
             }
             continue;
         }
-        let (a, b) = unpack(p);
+        let (a, b) = pair_of(p);
         let x = FIRST_MERGE_ID + merges.len() as u32;
         merges.push((a, b));
         let mut list = where_.remove(&p).unwrap_or_default();
@@ -366,14 +120,14 @@ pub fn merges_from_counts<'a>(
             // only pairs touching a or b (before) or a, b or X (after) can change
             for s in w.windows(2) {
                 if s[0] == a || s[0] == b || s[1] == a || s[1] == b {
-                    *delta.entry(pack(s[0], s[1])).or_insert(0) -= f;
+                    *delta.entry(pair_key(s[0], s[1])).or_insert(0) -= f;
                 }
             }
             merge_in_place(w, a, b, x);
             for s in w.windows(2) {
                 let touches_x = s[0] == x || s[1] == x;
                 if touches_x || s[0] == a || s[0] == b || s[1] == a || s[1] == b {
-                    let q = pack(s[0], s[1]);
+                    let q = pair_key(s[0], s[1]);
                     *delta.entry(q).or_insert(0) += f;
                     if touches_x {
                         let l = new_where.entry(q).or_default();
