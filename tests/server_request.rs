@@ -409,3 +409,47 @@ fn chunks_in_order() {
     assert_eq!(full["choices"][0]["finish_reason"], "length");
     assert_eq!(full["usage"]["total_tokens"], 8);
 }
+
+// ---- the sampler additions the API needs ----
+
+proptest! {
+    /// `top_logprobs` (partial selection) equals the full-sort reference: same ids in the same
+    /// order, log-probabilities within 1e-6 (both are f64 log-sum-exp of the same f32 logits).
+    #[test]
+    fn top_logprobs_fast_equals_naive(
+        logits in proptest::collection::vec(-20.0f32..20.0, 1..400),
+        k in 0usize..25,
+    ) {
+        let fast = glassbox::sampler::top_logprobs(&logits, k);
+        let naive = glassbox::sampler::top_logprobs_naive(&logits, k);
+        prop_assert_eq!(fast.len(), naive.len());
+        for ((i, a), (j, b)) in fast.iter().zip(&naive) {
+            prop_assert_eq!(i, j);
+            prop_assert!((a - b).abs() < 1e-6);
+        }
+    }
+}
+
+#[test]
+fn logit_bias_is_added_before_everything() {
+    use glassbox::sampler::{apply_logit_bias, Sampler, SamplerConfig};
+    let mut l = vec![1.0, 2.0, 3.0];
+    apply_logit_bias(&mut l, &[(0, 5.0), (2, -100.0), (9, 1.0)]); // id 9: outside, ignored
+    assert_eq!(l, vec![6.0, 2.0, -97.0]);
+    // greedy after bias: the banned argmax loses, the boosted token wins
+    let cfg = SamplerConfig {
+        logit_bias: vec![(2, -100.0)],
+        ..SamplerConfig::default()
+    };
+    let mut s = Sampler::new(cfg).unwrap();
+    let picked = s.sample_with_logprob(&mut vec![1.0, 2.0, 3.0], &[]);
+    assert_eq!(picked.id, 1);
+    // the reported log-probability is the model's own, before the bias
+    let raw = glassbox::sampler::log_softmax_at(&[1.0, 2.0, 3.0], 1);
+    assert!((picked.logprob - raw).abs() < 1e-6);
+    let bad = SamplerConfig {
+        logit_bias: vec![(0, f32::NAN)],
+        ..SamplerConfig::default()
+    };
+    assert!(Sampler::new(bad).is_err());
+}
