@@ -442,7 +442,7 @@ fn logit_bias_is_added_before_everything() {
         ..SamplerConfig::default()
     };
     let mut s = Sampler::new(cfg).unwrap();
-    let picked = s.sample_with_logprob(&mut vec![1.0, 2.0, 3.0], &[]);
+    let picked = s.sample_with_logprob(&mut [1.0, 2.0, 3.0], &[]);
     assert_eq!(picked.id, 1);
     // the reported log-probability is the model's own, before the bias
     let raw = glassbox::sampler::log_softmax_at(&[1.0, 2.0, 3.0], 1);
