@@ -57,6 +57,9 @@ pub mod model;
 
 pub mod npy;
 
+// Stage 3 tooling: a model file in, a quantized GGUF out (issue 14)
+pub mod quantize;
+
 // Stage 4: logits → text
 pub mod sampler;
 

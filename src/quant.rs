@@ -30,6 +30,19 @@
 use half::{bf16, f16};
 use wide::f32x8;
 
+// The types added for issue 14, one file each (layout drawn in each file's doc comment).
+pub mod kquant;
+pub mod kquant_search;
+pub mod mix;
+pub mod q2_k;
+pub mod q3_k;
+pub mod q4_k;
+pub mod q5;
+pub mod q5_k;
+pub mod q6_k;
+
+pub use kquant::{ScaleRule, QK_K};
+
 /// The storage type of a weight matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types)]
@@ -40,6 +53,13 @@ pub enum DType {
     Q8_0,
     Q4_0,
     Q4_1,
+    Q5_0,
+    Q5_1,
+    Q2_K,
+    Q3_K,
+    Q4_K,
+    Q5_K,
+    Q6_K,
 }
 
 /// Elements per quantized block (the same for Q8_0, Q4_0, Q4_1).
@@ -55,28 +75,44 @@ impl DType {
             DType::Q4_1 => 3,
             DType::Q8_0 => 8,
             DType::BF16 => 30,
+            DType::Q5_0 => 6,
+            DType::Q5_1 => 7,
+            DType::Q2_K => 10,
+            DType::Q3_K => 11,
+            DType::Q4_K => 12,
+            DType::Q5_K => 13,
+            DType::Q6_K => 14,
         }
     }
 
     /// The DType for a GGUF type id, `None` for types glassbox does not handle.
     pub fn from_gguf_type_id(id: u32) -> Option<DType> {
-        [
-            DType::F32,
-            DType::F16,
-            DType::BF16,
-            DType::Q8_0,
-            DType::Q4_0,
-            DType::Q4_1,
-        ]
-        .into_iter()
-        .find(|t| t.gguf_type_id() == id)
+        DType::ALL.into_iter().find(|t| t.gguf_type_id() == id)
     }
+
+    /// Every storage type glassbox reads, computes with and writes.
+    pub const ALL: [DType; 13] = [
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::Q8_0,
+        DType::Q4_0,
+        DType::Q4_1,
+        DType::Q5_0,
+        DType::Q5_1,
+        DType::Q2_K,
+        DType::Q3_K,
+        DType::Q4_K,
+        DType::Q5_K,
+        DType::Q6_K,
+    ];
 
     /// Elements per block: 1 for the float types, 32 for the quantized ones.
     pub fn block_size(self) -> usize {
         match self {
             DType::F32 | DType::F16 | DType::BF16 => 1,
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => QK,
+            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 | DType::Q5_0 | DType::Q5_1 => QK,
+            DType::Q2_K | DType::Q3_K | DType::Q4_K | DType::Q5_K | DType::Q6_K => QK_K,
         }
     }
 
@@ -88,6 +124,13 @@ impl DType {
             DType::Q8_0 => 2 + 32,
             DType::Q4_0 => 2 + 16,
             DType::Q4_1 => 2 + 2 + 16,
+            DType::Q5_0 => q5::BYTES_Q5_0,
+            DType::Q5_1 => q5::BYTES_Q5_1,
+            DType::Q2_K => q2_k::BYTES,
+            DType::Q3_K => q3_k::BYTES,
+            DType::Q4_K => q4_k::BYTES,
+            DType::Q5_K => q5_k::BYTES,
+            DType::Q6_K => q6_k::BYTES,
         }
     }
 
@@ -108,6 +151,13 @@ impl DType {
             DType::Q8_0 => "Q8_0",
             DType::Q4_0 => "Q4_0",
             DType::Q4_1 => "Q4_1",
+            DType::Q5_0 => "Q5_0",
+            DType::Q5_1 => "Q5_1",
+            DType::Q2_K => "Q2_K",
+            DType::Q3_K => "Q3_K",
+            DType::Q4_K => "Q4_K",
+            DType::Q5_K => "Q5_K",
+            DType::Q6_K => "Q6_K",
         }
     }
 
@@ -193,6 +243,13 @@ pub fn dequantize_row(dtype: DType, row: &[u8], out: &mut [f32]) {
                 }
             }
         }
+        DType::Q5_0 => q5::dequantize(row, out, false),
+        DType::Q5_1 => q5::dequantize(row, out, true),
+        DType::Q2_K => q2_k::dequantize(row, out),
+        DType::Q3_K => q3_k::dequantize(row, out),
+        DType::Q4_K => q4_k::dequantize(row, out),
+        DType::Q5_K => q5_k::dequantize(row, out),
+        DType::Q6_K => q6_k::dequantize(row, out),
     }
 }
 
@@ -382,6 +439,13 @@ pub fn dot_row(dtype: DType, row: &[u8], x: &[f32]) -> f32 {
                 }
             }
         }
+        DType::Q5_0 => return q5::dot(row, x, false),
+        DType::Q5_1 => return q5::dot(row, x, true),
+        DType::Q2_K => return q2_k::dot(row, x),
+        DType::Q3_K => return q3_k::dot(row, x),
+        DType::Q4_K => return q4_k::dot(row, x),
+        DType::Q5_K => return q5_k::dot(row, x),
+        DType::Q6_K => return q6_k::dot(row, x),
     }
     ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_add()
 }
@@ -444,7 +508,13 @@ pub fn quantize_row_q4_1(x: &[f32]) -> Vec<u8> {
 }
 
 /// Quantize (or convert) a row to `dtype`, the inverse of `dequantize_row` up to rounding.
+/// K-quants choose their scales as llama.cpp does (`ScaleRule::Search`).
 pub fn quantize_row(dtype: DType, x: &[f32]) -> Vec<u8> {
+    quantize_row_with(dtype, x, ScaleRule::Search)
+}
+
+/// [`quantize_row`] with the K-quants' scale rule chosen (the other types have one rule).
+pub fn quantize_row_with(dtype: DType, x: &[f32], rule: ScaleRule) -> Vec<u8> {
     match dtype {
         DType::F32 => x.iter().flat_map(|v| v.to_le_bytes()).collect(),
         DType::F16 => x
@@ -458,6 +528,13 @@ pub fn quantize_row(dtype: DType, x: &[f32]) -> Vec<u8> {
         DType::Q8_0 => quantize_row_q8_0(x),
         DType::Q4_0 => quantize_row_q4_0(x),
         DType::Q4_1 => quantize_row_q4_1(x),
+        DType::Q5_0 => q5::quantize_q5_0(x),
+        DType::Q5_1 => q5::quantize_q5_1(x),
+        DType::Q2_K => q2_k::quantize(x, rule),
+        DType::Q3_K => q3_k::quantize(x, rule),
+        DType::Q4_K => q4_k::quantize(x, rule),
+        DType::Q5_K => q5_k::quantize(x, rule),
+        DType::Q6_K => q6_k::quantize(x, rule),
     }
 }
 // ANCHOR_END: quantize
@@ -485,16 +562,9 @@ mod tests {
         assert_eq!(DType::Q4_1.row_bytes(576), Some(18 * 20));
         assert_eq!(DType::Q8_0.row_bytes(33), None);
         assert_eq!(DType::BF16.row_bytes(3), Some(6));
-        for t in [
-            DType::F32,
-            DType::F16,
-            DType::BF16,
-            DType::Q8_0,
-            DType::Q4_0,
-            DType::Q4_1,
-        ] {
+        for t in DType::ALL {
             assert_eq!(DType::from_gguf_type_id(t.gguf_type_id()), Some(t));
         }
-        assert_eq!(DType::from_gguf_type_id(12), None); // Q4_K: not handled
+        assert_eq!(DType::from_gguf_type_id(16), None); // IQ2_XXS: not handled
     }
 }

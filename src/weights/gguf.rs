@@ -368,10 +368,11 @@ impl GgufFile {
         })?;
         let dtype = t.dtype().ok_or_else(|| {
             Error::Unsupported(format!(
-                "tensor `{name}` in {} has type {} (id {}); glassbox reads F32, F16, BF16, Q8_0, Q4_0 and Q4_1",
+                "tensor `{name}` in {} has type {} (id {}); glassbox reads {}",
                 self.path.display(),
                 ggml_type_name(t.type_id),
-                t.type_id
+                t.type_id,
+                DType::ALL.map(DType::name).join(", ")
             ))
         })?;
         let (rows, cols) = t.rows_cols();
@@ -379,8 +380,9 @@ impl GgufFile {
             Error::format(
                 &self.path,
                 format!(
-                    "tensor `{name}`: {cols} columns is not a whole number of {} blocks",
-                    dtype.name()
+                    "tensor `{name}`: a row of {cols} elements is not a whole number of {} blocks of {}",
+                    dtype.name(),
+                    dtype.block_size()
                 ),
             )
         })?;

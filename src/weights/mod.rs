@@ -4,6 +4,7 @@
 //! fetch        where the data lives; brings the default model / tiktoken files / Brown corpus on first use
 //! gguf         hand-written GGUF v2/v3 reader: header, metadata, tensor infos, aligned data
 //! gguf_value   GGUF typed values and the bounds-checked cursor that reads them
+//! gguf_write   GGUF v3 writer: metadata, tensor infos, aligned data, written to OUT.part and renamed
 //! safetensors  Hugging Face safetensors (one file or sharded), F32 / BF16 / F16, memory-mapped
 //! config       LlamaConfig from config.json or from GGUF metadata
 //! tensor       WeightMatrix: one weight as stored (dtype, rows, cols, mapped or owned bytes)
@@ -16,6 +17,7 @@ pub mod convert;
 pub mod fetch;
 pub mod gguf;
 pub mod gguf_value;
+pub mod gguf_write;
 pub mod model_files;
 pub mod safetensors;
 pub mod tensor;
