@@ -67,6 +67,9 @@ pub mod chat;
 
 pub mod generate;
 
+// Judging a model: perplexity over a text, KL divergence from a base model (issue 14)
+pub mod perplexity;
+
 // The command-line front end (`glassbox <command>`), one file per command.
 pub mod cli;
 

@@ -40,6 +40,10 @@ enum Command {
     Chat(cli::chat::Args),
     /// Measure prefill and decode speed (tokens/s), like llama-bench.
     Bench(cli::bench::Args),
+    /// Quantize a model into a GGUF file (Q8_0 … Q2_K, llama.cpp's per-tensor mixes).
+    Quantize(cli::quantize::Args),
+    /// Perplexity over a text file, and KL divergence / top-1 agreement against a base model.
+    Perplexity(cli::perplexity::Args),
 }
 
 fn main() {
@@ -68,6 +72,8 @@ fn main() {
         Command::Generate(a) => cli::generate::run(a),
         Command::Chat(a) => cli::chat::run(a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Quantize(a) => cli::quantize::run(a),
+        Command::Perplexity(a) => cli::perplexity::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -58,6 +58,14 @@ pub fn run(args: Args) -> Result<()> {
         Some(p) => p,
         None => fetch::default_model()?,
     };
+    // a GGUF of another architecture: its header, types and tensors (running it is not ours)
+    if path.is_file() {
+        if let Ok(g) = crate::weights::gguf::GgufFile::open(&path) {
+            if g.architecture() != Some("llama") {
+                return crate::cli::inspect_gguf::run(&path, args.json);
+            }
+        }
+    }
     let m = ModelFiles::open(&path)?;
     let c = &m.config;
 
