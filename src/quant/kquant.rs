@@ -134,6 +134,7 @@ pub(crate) fn load8(x: &[f32], i: usize) -> f32x8 {
     f32x8::new(a)
 }
 
+// ANCHOR: fma_group
 /// acc += (q·scale + offset) · x[at..at + 32], for one group of 32 quants sharing one scale and
 /// one offset (a sub-block of 32, or two sub-blocks of 16 when `scale2`/`offset2` differ):
 /// lanes 0–15 use (scale, offset), lanes 16–31 use (scale2, offset2).
@@ -154,6 +155,7 @@ pub(crate) fn fma_group(
     acc[2] = w[2].mul_add(s2, o2).mul_add(load8(x, at + 16), acc[2]);
     acc[3] = w[3].mul_add(s2, o2).mul_add(load8(x, at + 24), acc[3]);
 }
+// ANCHOR_END: fma_group
 
 /// The four running sums added up (the tree order the other kernels use).
 #[inline(always)]

@@ -52,6 +52,7 @@ pub fn dequantize(row: &[u8], out: &mut [f32]) {
 }
 // ANCHOR_END: dequantize
 
+// ANCHOR: dot
 /// Dot product of a Q4_K row with `x`, decoding each group of 32 quants into registers:
 /// Σ ((d·sc)·q − dmin·m)·x, one fused multiply-add for the weight, one for the product.
 pub fn dot(row: &[u8], x: &[f32]) -> f32 {
@@ -72,6 +73,7 @@ pub fn dot(row: &[u8], x: &[f32]) -> f32 {
     }
     sum4(acc)
 }
+// ANCHOR_END: dot
 
 // ANCHOR: quantize
 /// Quantize a row (a whole number of super-blocks) to Q4_K, as llama.cpp's
@@ -79,7 +81,6 @@ pub fn dot(row: &[u8], x: &[f32]) -> f32 {
 pub fn quantize(x: &[f32], rule: ScaleRule) -> Vec<u8> {
     quantize_affine::<15>(x, rule, (-1.0, 0.1, 20)).0
 }
-// ANCHOR_END: quantize
 
 /// The Q4_K / Q5_K quantizer (they differ in `NMAX`, the search fan and the bit packing): returns
 /// the packed Q4_K bytes when `NMAX == 15`, and the 5-bit integers for Q5_K to pack.
@@ -155,6 +156,7 @@ pub(crate) fn quantize_affine<const NMAX: i32>(
     }
     (out, all_l)
 }
+// ANCHOR_END: quantize
 
 #[cfg(test)]
 mod tests {
