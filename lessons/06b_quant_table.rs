@@ -19,11 +19,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use glassbox::data;
+use glassbox::formats::gguf::GgufFile;
 use glassbox::model::Llama;
 use glassbox::perplexity::{evaluate, Tally};
 use glassbox::sampler::argmax;
-use glassbox::weights::fetch;
-use glassbox::weights::gguf::GgufFile;
+use glassbox::weights::tensor::WeightMatrix;
 use serde_json::json;
 
 /// The rows of the table, best to worst.
@@ -45,7 +46,7 @@ fn facts(path: &Path) -> glassbox::Result<FileFacts> {
     let (mut data, mut params) = (0u64, 0u64);
     let mut tensors = BTreeMap::new();
     for t in &g.tensors {
-        let w = g.tensor(&t.name)?;
+        let w = WeightMatrix::from_gguf(&g, &t.name)?;
         data += w.bytes().len() as u64;
         params += t.n_elements();
         // FNV-1a over the bytes: enough to tell two files' tensors apart
@@ -112,7 +113,7 @@ fn main() -> glassbox::Result<()> {
     let dir = PathBuf::from(
         args.get(1)
             .cloned()
-            .unwrap_or_else(|| fetch::data_dir().join("quant-table").display().to_string()),
+            .unwrap_or_else(|| data::data_dir().join("quant-table").display().to_string()),
     );
     let flag = |name: &str, default: usize| {
         args.iter()
@@ -125,8 +126,8 @@ fn main() -> glassbox::Result<()> {
     let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src");
 
     // the held-out text
-    let brown =
-        std::fs::read(fetch::brown_corpus()?).map_err(|e| glassbox::Error::io("brown.txt", e))?;
+    let brown = std::fs::read(data::brown::brown_corpus()?)
+        .map_err(|e| glassbox::Error::io("brown.txt", e))?;
     let tail = &brown[brown.len().saturating_sub(HELD_OUT_BYTES)..];
     let start = tail.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
     let text = String::from_utf8_lossy(&tail[start..]).into_owned();

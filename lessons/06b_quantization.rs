@@ -14,12 +14,13 @@
 
 use std::collections::BTreeMap;
 
+use glassbox::data;
+use glassbox::formats::gguf::GgufFile;
 use glassbox::model::Llama;
 use glassbox::quant::kquant::scale_min_k4;
 use glassbox::quant::mix::{tensor_type, FileType, TensorFacts};
 use glassbox::quant::{self, DType, ScaleRule};
-use glassbox::weights::fetch;
-use glassbox::weights::gguf::GgufFile;
+use glassbox::weights::tensor::WeightMatrix;
 
 // ANCHOR: q4_k_by_hand
 /// Element `i` (0..256) of a Q4_K super-block, from its 144 bytes and nothing else:
@@ -56,11 +57,11 @@ fn rel_rms(rows: &[Vec<f32>], t: DType, rule: ScaleRule) -> f64 {
 }
 
 fn main() -> glassbox::Result<()> {
-    let path = fetch::default_model()?;
+    let path = data::default_model()?;
     let model = Llama::load(&path)?;
 
     // 1. one Q4_K super-block by hand
-    let down = &model.layers[0].down_proj; // [576, 1536]
+    let down = &model.weights.layers[0].down_proj; // [576, 1536]
     let mut row = vec![0.0f32; down.cols];
     down.dequantize_row(0, &mut row);
     let q4k = quant::quantize_row(DType::Q4_K, &row);
@@ -129,10 +130,10 @@ fn main() -> glassbox::Result<()> {
         })
         .collect();
     sets.push(("SmolLM2 down_proj, 64 rows × 1536 (Q4_1 grid)".into(), smol));
-    match fetch::data_dir().join(fetch::GEMMA3_Q4_K_M_FILE) {
+    match data::data_dir().join(data::gemma::GEMMA3_Q4_K_M_FILE) {
         p if p.is_file() => {
             let gg = GgufFile::open(&p)?;
-            let emb = gg.tensor("token_embd.weight")?; // [262144, 640] Q8_0
+            let emb = WeightMatrix::from_gguf(&gg, "token_embd.weight")?; // [262144, 640] Q8_0
             let rows = (0..256)
                 .map(|r| {
                     let mut v = vec![0.0f32; emb.cols];

@@ -187,7 +187,12 @@ pub fn window_logits(
             let b1 = (b0 + HEAD_BATCH).min(pos + chunk.len());
             let n = b1 - b0;
             let rows = &s.x[(b0 - pos) * d..(b1 - pos) * d];
-            rmsnorm_rows(rows, &m.norm, c.rms_norm_eps, &mut normed[..n * d]);
+            rmsnorm_rows(
+                rows,
+                &m.weights.norm.weight,
+                c.rms_norm_eps,
+                &mut normed[..n * d],
+            );
             m.head()
                 .matmul(&normed[..n * d], n, &mut logits[..n * vocab]);
             for (k, row) in logits[..n * vocab].chunks_exact(vocab).enumerate() {

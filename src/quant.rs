@@ -30,6 +30,9 @@
 use half::{bf16, f16};
 use wide::f32x8;
 
+use crate::formats::gguf::{ggml_type, GgmlType};
+use crate::matmul::load8;
+
 // The types added for issue 14, one file each (layout drawn in each file's doc comment).
 pub mod kquant;
 pub mod kquant_search;
@@ -62,10 +65,27 @@ pub enum DType {
     Q6_K,
 }
 
-/// Elements per quantized block (the same for Q8_0, Q4_0, Q4_1).
+/// Elements per block of the 32-element types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1).
 pub const QK: usize = 32;
 
 impl DType {
+    /// Every storage type glassbox reads, computes with and writes.
+    pub const ALL: [DType; 13] = [
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::Q8_0,
+        DType::Q4_0,
+        DType::Q4_1,
+        DType::Q5_0,
+        DType::Q5_1,
+        DType::Q2_K,
+        DType::Q3_K,
+        DType::Q4_K,
+        DType::Q5_K,
+        DType::Q6_K,
+    ];
+
     /// The type id used in GGUF tensor infos (`ggml_type`).
     pub fn gguf_type_id(self) -> u32 {
         match self {
@@ -90,48 +110,27 @@ impl DType {
         DType::ALL.into_iter().find(|t| t.gguf_type_id() == id)
     }
 
-    /// Every storage type glassbox reads, computes with and writes.
-    pub const ALL: [DType; 13] = [
-        DType::F32,
-        DType::F16,
-        DType::BF16,
-        DType::Q8_0,
-        DType::Q4_0,
-        DType::Q4_1,
-        DType::Q5_0,
-        DType::Q5_1,
-        DType::Q2_K,
-        DType::Q3_K,
-        DType::Q4_K,
-        DType::Q5_K,
-        DType::Q6_K,
-    ];
+    /// The ggml type's entry: name and block size, written once in `formats::gguf::types`.
+    fn ggml(self) -> &'static GgmlType {
+        ggml_type(self.gguf_type_id()).expect("every DType is a ggml type")
+    }
+
+    /// `(elements, bytes)` of one block: (1, 4) for F32, (32, 20) for Q4_1 (see the pictures in
+    /// the module doc).
+    fn block(self) -> (usize, usize) {
+        self.ggml()
+            .block
+            .expect("every DType has a known block size")
+    }
 
     /// Elements per block: 1 for the float types, 32 for the quantized ones.
     pub fn block_size(self) -> usize {
-        match self {
-            DType::F32 | DType::F16 | DType::BF16 => 1,
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 | DType::Q5_0 | DType::Q5_1 => QK,
-            DType::Q2_K | DType::Q3_K | DType::Q4_K | DType::Q5_K | DType::Q6_K => QK_K,
-        }
+        self.block().0
     }
 
-    /// Bytes per block (see the pictures in the module doc).
+    /// Bytes per block.
     pub fn bytes_per_block(self) -> usize {
-        match self {
-            DType::F32 => 4,
-            DType::F16 | DType::BF16 => 2,
-            DType::Q8_0 => 2 + 32,
-            DType::Q4_0 => 2 + 16,
-            DType::Q4_1 => 2 + 2 + 16,
-            DType::Q5_0 => q5::BYTES_Q5_0,
-            DType::Q5_1 => q5::BYTES_Q5_1,
-            DType::Q2_K => q2_k::BYTES,
-            DType::Q3_K => q3_k::BYTES,
-            DType::Q4_K => q4_k::BYTES,
-            DType::Q5_K => q5_k::BYTES,
-            DType::Q6_K => q6_k::BYTES,
-        }
+        self.block().1
     }
 
     /// Bytes of one row of `cols` elements; `None` if `cols` is not a whole number of blocks.
@@ -144,26 +143,19 @@ impl DType {
 
     /// The name used by GGUF tools ("Q4_1", "BF16", ...).
     pub fn name(self) -> &'static str {
-        match self {
-            DType::F32 => "F32",
-            DType::F16 => "F16",
-            DType::BF16 => "BF16",
-            DType::Q8_0 => "Q8_0",
-            DType::Q4_0 => "Q4_0",
-            DType::Q4_1 => "Q4_1",
-            DType::Q5_0 => "Q5_0",
-            DType::Q5_1 => "Q5_1",
-            DType::Q2_K => "Q2_K",
-            DType::Q3_K => "Q3_K",
-            DType::Q4_K => "Q4_K",
-            DType::Q5_K => "Q5_K",
-            DType::Q6_K => "Q6_K",
-        }
+        self.ggml().name
     }
 
     /// True for the block-quantized types.
     pub fn is_quantized(self) -> bool {
         self.block_size() > 1
+    }
+
+    /// "F32, F16, BF16, Q8_0, Q4_0 and Q4_1": what glassbox reads, for error messages.
+    pub fn names() -> String {
+        let names: Vec<&str> = DType::ALL.iter().map(|t| t.name()).collect();
+        let (last, rest) = names.split_last().expect("ALL is not empty");
+        format!("{} and {last}", rest.join(", "))
     }
 }
 
@@ -261,12 +253,6 @@ pub fn dot_row_naive(dtype: DType, row: &[u8], x: &[f32]) -> f32 {
     w.iter().zip(x).map(|(a, b)| a * b).sum()
 }
 // ANCHOR_END: dequantize
-
-#[inline(always)]
-fn load8(s: &[f32], i: usize) -> f32x8 {
-    let a: [f32; 8] = s[i..i + 8].try_into().expect("slice of 8");
-    f32x8::new(a)
-}
 
 /// Decoding eight stored values into one f32x8 register. On x86-64 with AVX2 + F16C (this
 /// build's `target-cpu=native`) each is two or three instructions; elsewhere a portable
@@ -566,5 +552,21 @@ mod tests {
             assert_eq!(DType::from_gguf_type_id(t.gguf_type_id()), Some(t));
         }
         assert_eq!(DType::from_gguf_type_id(16), None); // IQ2_XXS: not handled
+    }
+
+    /// The block sizes each format file chunks by agree with the ggml table DType reads.
+    #[test]
+    fn format_files_agree_with_the_ggml_table() {
+        for (t, bytes) in [
+            (DType::Q5_0, q5::BYTES_Q5_0),
+            (DType::Q5_1, q5::BYTES_Q5_1),
+            (DType::Q2_K, q2_k::BYTES),
+            (DType::Q3_K, q3_k::BYTES),
+            (DType::Q4_K, q4_k::BYTES),
+            (DType::Q5_K, q5_k::BYTES),
+            (DType::Q6_K, q6_k::BYTES),
+        ] {
+            assert_eq!(t.bytes_per_block(), bytes, "{t}");
+        }
     }
 }

@@ -17,13 +17,14 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use glassbox::compare::{assert_close, max_abs_diff};
+use glassbox::data;
+use glassbox::formats::gguf::{ggml_type_name, GgufFile};
 use glassbox::model::Llama;
 use glassbox::perplexity::evaluate;
 use glassbox::quant::mix::FileType;
 use glassbox::quant::ScaleRule;
 use glassbox::quantize::{quantize_model, QuantizeOptions};
-use glassbox::weights::fetch;
-use glassbox::weights::gguf::{ggml_type_name, GgufFile};
+use glassbox::weights::tensor::WeightMatrix;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -70,7 +71,7 @@ fn made() -> &'static Made {
         let _ = std::fs::remove_dir_all(&base); // leftovers of an earlier run
         let dir = base.join(std::process::id().to_string());
         std::fs::create_dir_all(&dir).unwrap();
-        let src = fetch::default_model().expect("the default model (glassbox pull)");
+        let src = data::default_model().expect("the default model (glassbox pull)");
         for (name, ty, pure) in MADE {
             let t0 = std::time::Instant::now();
             let opts = QuantizeOptions {
@@ -114,7 +115,7 @@ fn quantized_files_equal_llamacpp_tensor_for_tensor() {
             .collect();
         let mut got = BTreeMap::new();
         for t in &g.tensors {
-            let w = g.tensor(&t.name).unwrap();
+            let w = WeightMatrix::from_gguf(&g, &t.name).unwrap();
             got.insert(
                 t.name.clone(),
                 format!("{}:{}", ggml_type_name(t.type_id), sha16(w.bytes())),
@@ -176,9 +177,10 @@ fn requantized_files_give_transformers_logits() {
                 p["name"]
             );
             if p["name"] == "capital" {
-                let full =
-                    glassbox::npy::read_f32(fixture_dir().join(format!("capital_{name}.npy")))
-                        .unwrap();
+                let full = glassbox::formats::npy::read_f32(
+                    fixture_dir().join(format!("capital_{name}.npy")),
+                )
+                .unwrap();
                 let (i, d) = max_abs_diff(&logits, &full.data);
                 println!("{name} capital: full logits max |Δ| = {d:.2e} at id {i}");
                 assert_close(
@@ -206,7 +208,7 @@ fn perplexity_and_kl_match_transformers() {
         f["ctx"].as_u64().unwrap() as usize,
         f["windows"].as_u64().unwrap() as usize,
     );
-    let base = Llama::load(fetch::default_model().unwrap()).unwrap();
+    let base = Llama::load(data::default_model().unwrap()).unwrap();
     let q4km = Llama::load(made().path("Q4_K_M")).unwrap();
     // the f32 model alone, token by token: the NLLs in the order transformers wrote them
     let want_nll: Vec<f64> = f["nll"]
@@ -281,12 +283,13 @@ fn perplexity_and_kl_match_transformers() {
 
 #[test]
 fn community_gemma_file_reads_every_type() {
-    let path = fetch::gemma3_270m_q4_k_m().expect("gemma-3-270m-q4_k_m.gguf (glassbox pull --all)");
+    let path =
+        data::gemma::gemma3_270m_q4_k_m().expect("gemma-3-270m-q4_k_m.gguf (glassbox pull --all)");
     let g = GgufFile::open(&path).unwrap();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for t in &g.tensors {
         assert!(
-            t.dtype().is_some(),
+            glassbox::quant::DType::from_gguf_type_id(t.type_id).is_some(),
             "tensor `{}`: type {} not read",
             t.name,
             ggml_type_name(t.type_id)
@@ -306,7 +309,7 @@ fn community_gemma_file_reads_every_type() {
     // rows decode to gguf-py's values, bit for bit
     let f = fixture("gemma_rows.json");
     for (name, rec) in f["tensors"].as_object().unwrap() {
-        let w = g.tensor(name).unwrap();
+        let w = WeightMatrix::from_gguf(&g, name).unwrap();
         let cols = rec["cols"].as_u64().unwrap() as usize;
         let mut rows = vec![0.0f32; 2 * cols];
         w.dequantize_row(0, &mut rows[..cols]);

@@ -5,13 +5,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use glassbox::formats::file::part_path;
+use glassbox::formats::gguf::GgufFile;
+use glassbox::formats::gguf::GgufValue;
+use glassbox::formats::gguf_write::{write_gguf, TensorSpec};
 use glassbox::model::Llama;
 use glassbox::quant::mix::FileType;
 use glassbox::quant::ScaleRule;
 use glassbox::quantize::{quantize_model, QuantizeOptions};
-use glassbox::weights::gguf::GgufFile;
-use glassbox::weights::gguf_value::GgufValue;
-use glassbox::weights::gguf_write::{part_path, write_gguf, TensorSpec};
+use glassbox::weights::tensor::WeightMatrix;
 
 fn tiny() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny")
@@ -72,15 +74,17 @@ fn hf_directory_round_trips_through_gguf() {
             let u = gy.tensor_info(&t.name).unwrap();
             assert_eq!(t.type_id, u.type_id, "{ty} {}", t.name);
             assert_eq!(
-                gx.tensor(&t.name).unwrap().bytes(),
-                gy.tensor(&t.name).unwrap().bytes(),
+                WeightMatrix::from_gguf(&gx, &t.name).unwrap().bytes(),
+                WeightMatrix::from_gguf(&gy, &t.name).unwrap().bytes(),
                 "{ty} {}",
                 t.name
             );
         }
         // 64-wide rows cannot hold a super-block: Q4_K fell back to Q5_0, Q6_K to Q8_0
         if ty == "q4_k_m" {
-            let ty_of = |n: &str| gx.tensor_info(n).unwrap().dtype().unwrap().name();
+            let ty_of = |n: &str| {
+                glassbox::formats::gguf::ggml_type_name(gx.tensor_info(n).unwrap().type_id)
+            };
             assert_eq!(ty_of("blk.0.attn_q.weight"), "Q5_0");
             assert_eq!(ty_of("output.weight"), "Q8_0");
         }
@@ -179,9 +183,7 @@ fn one_tensor_gguf(dir: &Path, name: &str, type_id: u32, dims: &[u64], n_bytes: 
 fn bad_tensors_give_clear_errors() {
     let d = scratch("bad");
     let err = |p: &Path| {
-        GgufFile::open(p)
-            .unwrap()
-            .tensor("blk.0.attn_q.weight")
+        WeightMatrix::from_gguf(&GgufFile::open(p).unwrap(), "blk.0.attn_q.weight")
             .unwrap_err()
             .to_string()
     };
@@ -277,7 +279,7 @@ fn llamacpp_loads_a_glassbox_file() {
     }
     let d = scratch("llamacpp");
     let out = d.join("q4_k_m.gguf");
-    let src = glassbox::weights::fetch::default_model().unwrap();
+    let src = glassbox::data::default_model().unwrap();
     quantize_model(&src, &out, &opts("q4_k_m")).unwrap();
     let script = "import sys, llama_cpp\n\
                   m = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=64, n_threads=2, logits_all=True, verbose=False)\n\

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde_json::json;
 
+use crate::formats::gguf::{ggml_type_name, GgufFile};
 use crate::quant::DType;
-use crate::weights::gguf::{ggml_type_name, GgufFile};
 use crate::Result;
 
 /// Per storage type: tensors, elements, bytes (bytes only for types glassbox can size).
@@ -93,7 +93,7 @@ pub fn run(path: &Path, as_json: bool) -> Result<()> {
     if unknown.is_empty() {
         println!(
             "every tensor's type is one glassbox reads ({})",
-            DType::ALL.map(DType::name).join(", ")
+            DType::names()
         );
     } else {
         println!("{} tensors have types glassbox cannot read:", unknown.len());

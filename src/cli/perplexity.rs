@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::cli::generate::load_model;
+use crate::cli::common::ModelArg;
 use crate::perplexity::{evaluate, scored_positions, Tally};
 use crate::{Error, Result};
 
@@ -29,9 +29,8 @@ use crate::{Error, Result};
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// A .gguf file or a Hugging Face directory (default: SmolLM2-135M-Instruct).
-    #[arg(long, short = 'm')]
-    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArg,
     /// The text to score (UTF-8).
     pub file: PathBuf,
     /// Tokens per window.
@@ -49,11 +48,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = load_model(args.model.as_deref())?;
+    let model = args.model.load()?;
     let base = args
         .kl_base
         .as_deref()
-        .map(|p| load_model(Some(p)))
+        .map(crate::model::Llama::load)
         .transpose()?;
     let text = std::fs::read_to_string(&args.file).map_err(|e| Error::io(&args.file, e))?;
     let tokens = model.tokenizer.encode(&text);

@@ -14,9 +14,9 @@
 
 use std::path::Path;
 
+use crate::formats::gguf::GgufValue;
 use crate::tokenizer::bytes::{byte_to_char_table, bytes_to_gpt2};
 use crate::tokenizer::Pretokenizer;
-use crate::weights::gguf_value::GgufValue;
 use crate::weights::model_files::ModelFiles;
 use crate::{Error, Result};
 

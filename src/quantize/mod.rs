@@ -23,13 +23,14 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
+use crate::formats::gguf::{GgufFile, GgufValue};
+use crate::formats::gguf_write::{write_gguf, TensorSpec};
+use crate::formats::safetensors::SafetensorsModel;
 use crate::quant::mix::{tensor_type, FileType, TensorFacts};
 use crate::quant::{self, DType, ScaleRule};
 use crate::rope::hf_row_of_gguf_row;
-use crate::weights::gguf::GgufFile;
-use crate::weights::gguf_value::GgufValue;
-use crate::weights::gguf_write::{write_gguf, TensorSpec};
-use crate::weights::model_files::{expected_tensors, gguf_name_of, ModelFiles};
+use crate::weights::checkpoint::{gguf_name_of, hf_shape};
+use crate::weights::model_files::ModelFiles;
 use crate::weights::tensor::WeightMatrix;
 use crate::{Error, Result};
 
@@ -277,7 +278,7 @@ fn open_gguf(path: &Path) -> Result<(Vec<(String, GgufValue)>, Vec<SourceTensor>
         tensors.push(SourceTensor {
             name: info.name.clone(),
             dims: info.dims.clone(),
-            w: g.tensor(&info.name)?,
+            w: WeightMatrix::from_gguf(&g, &info.name)?,
             qk_head_dim: None,
         });
     }
@@ -286,19 +287,17 @@ fn open_gguf(path: &Path) -> Result<(Vec<(String, GgufValue)>, Vec<SourceTensor>
 
 /// A Hugging Face input: tensors renamed to GGUF names, Q/K to be permuted, metadata built.
 fn open_hf(dir: &Path) -> Result<(Vec<(String, GgufValue)>, Vec<SourceTensor>)> {
-    let mut m = ModelFiles::open_hf(dir)?;
+    // config, tokenizer, and every weight checked against the config, under HF names
+    let m = ModelFiles::open_hf(dir)?;
     let metadata = hf_meta::llama_metadata(&m, dir)?;
     let hd = m.config.head_dim();
-    let mut tensors = Vec::with_capacity(m.tensors.len());
-    for (hf, shape) in expected_tensors(&m.config) {
-        // (ModelFiles::open_hf has checked that every expected tensor is there)
-        let w = m
-            .tensors
-            .remove(&hf)
-            .ok_or_else(|| Error::format(dir, format!("missing tensor `{hf}`")))?;
+    let st = SafetensorsModel::open(dir)?; // the same tensors, over the mapped files again
+    let mut tensors = Vec::new();
+    for (hf, checked) in m.weights.by_name() {
+        let w = WeightMatrix::from_safetensors(&st, hf)?;
         let name =
-            gguf_name_of(&hf).ok_or_else(|| Error::invalid(format!("no GGUF name for `{hf}`")))?;
-        let dims = shape.iter().rev().map(|&d| d as u64).collect();
+            gguf_name_of(hf).ok_or_else(|| Error::invalid(format!("no GGUF name for `{hf}`")))?;
+        let dims = hf_shape(checked).iter().rev().map(|&d| d as u64).collect();
         let qk = hf.ends_with("q_proj.weight") || hf.ends_with("k_proj.weight");
         tensors.push(SourceTensor {
             name,

@@ -15,14 +15,13 @@
 //! The file is written to `OUT.part` in the same directory, flushed, fsynced and renamed over
 //! `OUT` only when complete: an interrupted run leaves no file that looks finished.
 //!
-//! Reference: the GGUF specification, ggml `docs/gguf.md`; the reader in `weights::gguf`.
+//! Reference: the GGUF specification, ggml `docs/gguf.md`; the reader in `formats::gguf`.
 
-use std::fs;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 
-use crate::weights::gguf::{DEFAULT_ALIGNMENT, GGUF_MAGIC};
-use crate::weights::gguf_value::GgufValue;
+use crate::formats::file::write_atomic_with;
+use crate::formats::gguf::{GgufValue, DEFAULT_ALIGNMENT, GGUF_MAGIC};
 use crate::{Error, Result};
 
 /// One tensor to write: its header entry and the number of data bytes that will follow.
@@ -37,7 +36,7 @@ pub struct TensorSpec {
     pub n_bytes: u64,
 }
 
-/// The GGUF value type id of a value (the table in `weights::gguf`).
+/// The GGUF value type id of a value (the table in `formats::gguf`).
 fn type_id(v: &GgufValue) -> u32 {
     match v {
         GgufValue::U8(_) => 0,
@@ -153,12 +152,12 @@ pub fn header_bytes(
 // ANCHOR_END: header
 
 /// A `Write` that counts what passes through (to check each tensor's size).
-struct Counting<W: Write> {
-    inner: W,
+struct Counting<'a> {
+    inner: &'a mut dyn Write,
     n: u64,
 }
 
-impl<W: Write> Write for Counting<W> {
+impl Write for Counting<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let k = self.inner.write(buf)?;
         self.n += k as u64;
@@ -169,16 +168,9 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// The temporary name a file is written under before the final rename (`OUT.part`).
-pub fn part_path(out: &Path) -> PathBuf {
-    let mut name = out.file_name().unwrap_or_default().to_os_string();
-    name.push(".part");
-    out.with_file_name(name)
-}
-
 /// Write a GGUF v3 file at `out`: the header, then each tensor's data in order, produced by
-/// `fill(i, w)`, which must write exactly `tensors[i].n_bytes` bytes to `w`. Written to
-/// `OUT.part`, fsynced, then renamed; on any error the partial file is removed.
+/// `fill(i, w)`, which must write exactly `tensors[i].n_bytes` bytes to `w`. Written atomically
+/// (`formats::file::write_atomic_with`: `OUT.part`, fsync, rename; removed on any error).
 pub fn write_gguf(
     out: &Path,
     metadata: &[(String, GgufValue)],
@@ -187,53 +179,44 @@ pub fn write_gguf(
 ) -> Result<()> {
     let (header, offsets) = header_bytes(metadata, tensors)?;
     let align = alignment_of(metadata)? as u64;
-    let part = part_path(out);
-    let result = (|| -> Result<()> {
-        let file = fs::File::create(&part).map_err(|e| Error::io(&part, e))?;
-        let mut w = Counting {
-            inner: BufWriter::with_capacity(1 << 20, file),
-            n: 0,
-        };
-        let io = |e| Error::io(&part, e);
-        w.write_all(&header).map_err(io)?;
+    // an error of ours inside the writer: kept here, the write aborted with an io::Error
+    let mut failed: Option<Error> = None;
+    let written = write_atomic_with(out, |inner| {
+        let mut w = Counting { inner, n: 0 };
+        w.write_all(&header)?;
         let data_start = w.n;
         for (i, t) in tensors.iter().enumerate() {
             let pad = data_start + offsets[i] - w.n; // zeros up to this tensor's aligned offset
-            w.write_all(&vec![0u8; pad as usize]).map_err(io)?;
+            w.write_all(&vec![0u8; pad as usize])?;
             let before = w.n;
-            fill(i, &mut w)?;
-            if w.n - before != t.n_bytes {
-                return Err(Error::invalid(format!(
-                    "tensor `{}`: wrote {} bytes, its header says {}",
-                    t.name,
-                    w.n - before,
-                    t.n_bytes
-                )));
+            let checked = fill(i, &mut w).and_then(|()| match w.n - before {
+                n if n == t.n_bytes => Ok(()),
+                n => Err(Error::invalid(format!(
+                    "tensor `{}`: wrote {n} bytes, its header says {}",
+                    t.name, t.n_bytes
+                ))),
+            });
+            if let Err(e) = checked {
+                failed = Some(e);
+                return Err(std::io::Error::other("stopped"));
             }
         }
         // the file ends at the end of the last tensor, padded to the alignment (as ggml does)
         let end = w.n.next_multiple_of(align);
-        w.write_all(&vec![0u8; (end - w.n) as usize]).map_err(io)?;
-        let file = w
-            .inner
-            .into_inner()
-            .map_err(|e| Error::io(&part, e.into_error()))?;
-        file.sync_all().map_err(io)?;
-        Ok(())
-    })();
-    match result {
-        Ok(()) => fs::rename(&part, out).map_err(|e| Error::io(out, e)),
-        Err(e) => {
-            let _ = fs::remove_file(&part);
-            Err(e)
-        }
+        w.write_all(&vec![0u8; (end - w.n) as usize])
+    });
+    match (failed, written) {
+        (Some(e), _) => Err(e),
+        (None, r) => r,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::weights::gguf::GgufFile;
+    use crate::formats::file::part_path;
+    use crate::formats::gguf::GgufFile;
+    use std::fs;
 
     /// What we write, our reader reads back: metadata of every type, tensors at aligned offsets.
     #[test]
@@ -290,9 +273,12 @@ mod tests {
         assert_eq!(g.version, 3);
         assert_eq!(g.metadata, md);
         assert_eq!(g.tensors[1].offset, 32); // 12 bytes, padded to the alignment
-        let mut row = [0.0f32; 2];
-        g.tensor("m").unwrap().dequantize_row(1, &mut row);
-        assert_eq!(row, [6., 7.]);
+        let (offset, len) = g.tensor_extent(&g.tensors[1]).unwrap();
+        let m: Vec<f32> = g.map()[offset..offset + len]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(m, [4., 5., 6., 7.]);
         // a fill that writes the wrong size fails, and leaves nothing behind
         let bad = dir.join("bad.gguf");
         let e = write_gguf(&bad, &md, &tensors, |_, _| Ok(())).unwrap_err();
