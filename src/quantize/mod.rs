@@ -63,6 +63,9 @@ pub struct TensorReport {
     pub sq_err_max_abs: Option<f64>,
 }
 
+/// GGUF metadata, in file order.
+type Metadata = Vec<(String, GgufValue)>;
+
 /// A source tensor: GGUF name and dims, the stored matrix, and for HF Q/K the head size whose
 /// rows must be put in GGUF order.
 struct SourceTensor {
@@ -233,7 +236,7 @@ fn sq_err(x: &[f32], y: &[f32]) -> (f64, f64) {
 }
 
 /// Replace or append a metadata key.
-fn set_meta(md: &mut Vec<(String, GgufValue)>, key: &str, v: GgufValue) {
+fn set_meta(md: &mut Metadata, key: &str, v: GgufValue) {
     match md.iter_mut().find(|(k, _)| k == key) {
         Some(e) => e.1 = v,
         None => md.push((key.to_string(), v)),
@@ -271,7 +274,7 @@ impl ModelFacts {
 }
 
 /// A GGUF input: its metadata as is, every tensor in file order.
-fn open_gguf(path: &Path) -> Result<(Vec<(String, GgufValue)>, Vec<SourceTensor>)> {
+fn open_gguf(path: &Path) -> Result<(Metadata, Vec<SourceTensor>)> {
     let g = GgufFile::open(path)?;
     let mut tensors = Vec::with_capacity(g.tensors.len());
     for info in &g.tensors {
@@ -286,7 +289,7 @@ fn open_gguf(path: &Path) -> Result<(Vec<(String, GgufValue)>, Vec<SourceTensor>
 }
 
 /// A Hugging Face input: tensors renamed to GGUF names, Q/K to be permuted, metadata built.
-fn open_hf(dir: &Path) -> Result<(Vec<(String, GgufValue)>, Vec<SourceTensor>)> {
+fn open_hf(dir: &Path) -> Result<(Metadata, Vec<SourceTensor>)> {
     // config, tokenizer, and every weight checked against the config, under HF names
     let m = ModelFiles::open_hf(dir)?;
     let metadata = hf_meta::llama_metadata(&m, dir)?;
