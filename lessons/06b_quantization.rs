@@ -36,7 +36,11 @@ fn q4_k_element(block: &[u8], i: usize) -> f32 {
     let s = i / 32;
     let (sc, m) = scale_min_k4(s, &block[4..16]);
     let byte = block[16 + 32 * (i / 64) + i % 32];
-    let q = if s.is_multiple_of(2) { byte & 0x0F } else { byte >> 4 };
+    let q = if s.is_multiple_of(2) {
+        byte & 0x0F
+    } else {
+        byte >> 4
+    };
     (d * sc as f32) * q as f32 - dmin * m as f32
 }
 // ANCHOR_END: q4_k_by_hand

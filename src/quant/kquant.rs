@@ -19,12 +19,15 @@
 //!
 //! This file holds what more than one K-type needs: the super-block length, the choice between
 //! the two scale rules (`ScaleRule`), the 6-bit scale/min packing of Q4_K and Q5_K, and the
-//! widening of 32 small integers into four f32x8 registers that every SIMD dot product uses.
+//! unpacking (eight quants per u64) and widening (32 quants into four f32x8 registers) that
+//! every SIMD dot product uses.
 //!
 //! Reference: ggml's `ggml-common.h` (block_q2_K … block_q6_K) and `ggml-quants.c`.
 
 use half::f16;
 use wide::f32x8;
+
+use crate::matmul::load8;
 
 /// Elements per super-block.
 pub const QK_K: usize = 256;
@@ -96,21 +99,35 @@ pub fn pack_scale_min_k4(ls: &[u8; 8], lm: &[u8; 8]) -> [u8; 12] {
 }
 // ANCHOR_END: scale_min_k4
 
-/// Widening 32 small signed integers into four f32x8 (elements 0–7, 8–15, 16–23, 24–31). With
-/// AVX2 (this build's `target-cpu=native`) each quarter is one `vpmovsxbd` + one `vcvtdq2ps`;
-/// elsewhere a portable loop the compiler vectorizes as it can.
+/// Every byte 0x0F, 0x03, 0x01: masks for unpacking eight bit fields of a u64 at once.
+pub(crate) const LOW4: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+pub(crate) const LOW2: u64 = 0x0303_0303_0303_0303;
+pub(crate) const LOW1: u64 = 0x0101_0101_0101_0101;
+
+/// 32 bytes as four little-endian u64 words. The dot products unpack quants eight at a time
+/// (SWAR, "SIMD within a register"): `(w >> 2k) & LOW2` takes bits 2k..2k+2 of all eight bytes
+/// of `w` in one shift and one mask; bits that slide in from the next byte are masked away.
+#[inline(always)]
+pub(crate) fn words(b: &[u8]) -> [u64; 4] {
+    std::array::from_fn(|i| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes")))
+}
+
+/// Widening 32 quants, one per byte of four words (values 0..=127, element order = byte
+/// order), into four f32x8 (elements 0–7, 8–15, 16–23, 24–31). With AVX2 (this build's
+/// `target-cpu=native`) each quarter is one `vpmovzxbd` + one `vcvtdq2ps`; elsewhere a portable
+/// loop the compiler vectorizes as it can.
 #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
 #[inline(always)]
-pub(crate) fn widen_i8x32(q: &[i8; 32]) -> [f32x8; 4] {
+pub(crate) fn widen(q: [u64; 4]) -> [f32x8; 4] {
     use std::arch::x86_64::*;
-    // SAFETY: AVX2 is enabled for this build (the cfg above); `q` has 32 readable bytes, and
-    // loadu has no alignment requirement. f32x8 is a #[repr(C, align(32))] wrapper of one
-    // __m256 when AVX is enabled: same size and alignment, every bit pattern valid.
+    // SAFETY: AVX2 is enabled for this build (the cfg above); registers only. f32x8 is a
+    // #[repr(C, align(32))] wrapper of one __m256 when AVX is enabled: same size and
+    // alignment, every bit pattern valid.
     unsafe {
-        let lo = _mm_loadu_si128(q.as_ptr() as *const __m128i);
-        let hi = _mm_loadu_si128(q.as_ptr().add(16) as *const __m128i);
+        let lo = _mm_set_epi64x(q[1] as i64, q[0] as i64);
+        let hi = _mm_set_epi64x(q[3] as i64, q[2] as i64);
         let cv = |v: __m128i| {
-            std::mem::transmute::<__m256, f32x8>(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)))
+            std::mem::transmute::<__m256, f32x8>(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)))
         };
         [
             cv(lo),
@@ -123,31 +140,25 @@ pub(crate) fn widen_i8x32(q: &[i8; 32]) -> [f32x8; 4] {
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
 #[inline(always)]
-pub(crate) fn widen_i8x32(q: &[i8; 32]) -> [f32x8; 4] {
-    std::array::from_fn(|g| f32x8::new(std::array::from_fn(|t| q[8 * g + t] as f32)))
-}
-
-/// Eight consecutive floats of `x` from `i` (an unaligned load).
-#[inline(always)]
-pub(crate) fn load8(x: &[f32], i: usize) -> f32x8 {
-    let a: [f32; 8] = x[i..i + 8].try_into().expect("slice of 8");
-    f32x8::new(a)
+pub(crate) fn widen(q: [u64; 4]) -> [f32x8; 4] {
+    q.map(|w| f32x8::new(w.to_le_bytes().map(|b| b as f32)))
 }
 
 // ANCHOR: fma_group
-/// acc += (q·scale + offset) · x[at..at + 32], for one group of 32 quants sharing one scale and
-/// one offset (a sub-block of 32, or two sub-blocks of 16 when `scale2`/`offset2` differ):
-/// lanes 0–15 use (scale, offset), lanes 16–31 use (scale2, offset2).
+/// acc += (q·scale + offset) · x[at..at + 32], for one group of 32 quants (one per byte of `q`)
+/// sharing one scale and one offset (a sub-block of 32), or two sub-blocks of 16: lanes 0–15
+/// use (scale, offset), lanes 16–31 (scale2, offset2). The offset carries the format's minimum
+/// (`−dmin·m`) or its zero point (`−32·d·sc` for Q6_K's 0..63 meaning −32..31).
 #[inline(always)]
 pub(crate) fn fma_group(
     acc: &mut [f32x8; 4],
-    q: &[i8; 32],
+    q: [u64; 4],
     (scale, offset): (f32, f32),
     (scale2, offset2): (f32, f32),
     x: &[f32],
     at: usize,
 ) {
-    let w = widen_i8x32(q);
+    let w = widen(q);
     let (s1, o1) = (f32x8::splat(scale), f32x8::splat(offset));
     let (s2, o2) = (f32x8::splat(scale2), f32x8::splat(offset2));
     acc[0] = w[0].mul_add(s1, o1).mul_add(load8(x, at), acc[0]);
@@ -189,10 +200,16 @@ mod tests {
 
     #[test]
     fn widen_matches_scalar() {
-        let q: [i8; 32] = std::array::from_fn(|i| (i as i8 - 16) * 7);
-        let w = widen_i8x32(&q);
+        let b: [u8; 32] = std::array::from_fn(|i| (i as u8 * 7 + 3) % 128);
+        let w = widen(words(&b));
         for i in 0..32 {
-            assert_eq!(w[i / 8].to_array()[i % 8], q[i] as f32);
+            assert_eq!(w[i / 8].to_array()[i % 8], b[i] as f32);
+        }
+        // a shift and a mask unpack one bit field of every byte
+        let q = words(&b).map(|w| (w >> 2) & LOW2);
+        let back = widen(q);
+        for i in 0..32 {
+            assert_eq!(back[i / 8].to_array()[i % 8], ((b[i] >> 2) & 3) as f32);
         }
     }
 }

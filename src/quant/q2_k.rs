@@ -16,7 +16,9 @@
 //!
 //! Reference: ggml `block_q2_K`, `dequantize_row_q2_K`, `quantize_row_q2_K_ref`.
 
-use super::kquant::{f16_at, f16_bytes, fma_group, nearest_int, sum4, ScaleRule, QK_K};
+use super::kquant::{
+    f16_at, f16_bytes, fma_group, nearest_int, sum4, words, ScaleRule, LOW2, QK_K,
+};
 use super::kquant_search::make_qkx2_quants;
 use wide::f32x8;
 
@@ -43,13 +45,13 @@ pub fn dot(row: &[u8], x: &[f32]) -> f32 {
         let (d, dmin) = (f16_at(blk, 80), f16_at(blk, 82));
         let sm = |s: usize| (d * (blk[s] & 0x0F) as f32, -(dmin * (blk[s] >> 4) as f32));
         for h in 0..2 {
-            let qs = &blk[16 + 32 * h..16 + 32 * h + 32];
+            let qs = words(&blk[16 + 32 * h..16 + 32 * h + 32]);
             for k in 0..4 {
-                let q: [i8; 32] = std::array::from_fn(|l| ((qs[l] >> (2 * k)) & 3) as i8);
+                let q = qs.map(|w| (w >> (2 * k)) & LOW2); // bits 2k..2k+2 of every byte
                 let s = 8 * h + 2 * k; // sub-blocks of elements 128h + 32k ..
                 fma_group(
                     &mut acc,
-                    &q,
+                    q,
                     sm(s),
                     sm(s + 1),
                     x,

@@ -19,7 +19,9 @@
 //!
 //! Reference: ggml `block_q3_K`, `dequantize_row_q3_K`, `quantize_row_q3_K_ref`.
 
-use super::kquant::{f16_at, f16_bytes, fma_group, nearest_int, sum4, ScaleRule, QK_K};
+use super::kquant::{
+    f16_at, f16_bytes, fma_group, nearest_int, sum4, words, ScaleRule, LOW1, LOW2, QK_K,
+};
 use super::kquant_search::make_q3_quants;
 use wide::f32x8;
 
@@ -75,19 +77,18 @@ pub fn dot(row: &[u8], x: &[f32]) -> f32 {
     for (b, blk) in row.chunks_exact(BYTES).enumerate() {
         let d = f16_at(blk, 108);
         let sc = unpack_scales(&blk[96..108]);
+        let hmask = words(&blk[..32]);
         for h in 0..2 {
+            let low = words(&blk[32 + 32 * h..32 + 32 * h + 32]);
             for k in 0..4 {
-                let q: [i8; 32] = std::array::from_fn(|l| q3(blk, h, k, l));
+                // q + 4 ∈ 0..7: the low 2 bits, and the hmask bit as bit 2 (set = no offset)
+                let q: [u64; 4] = std::array::from_fn(|i| {
+                    ((low[i] >> (2 * k)) & LOW2) | (((hmask[i] >> (4 * h + k)) & LOW1) << 2)
+                });
                 let s = 8 * h + 2 * k;
                 let (s1, s2) = (d * sc[s] as f32, d * sc[s + 1] as f32);
-                fma_group(
-                    &mut acc,
-                    &q,
-                    (s1, 0.0),
-                    (s2, 0.0),
-                    x,
-                    b * QK_K + 128 * h + 32 * k,
-                );
+                let (a, c) = ((s1, -4.0 * s1), (s2, -4.0 * s2)); // (d·sc)·(q − 4)
+                fma_group(&mut acc, q, a, c, x, b * QK_K + 128 * h + 32 * k);
             }
         }
     }

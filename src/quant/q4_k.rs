@@ -21,8 +21,8 @@
 //! Reference: ggml `block_q4_K`, `dequantize_row_q4_K`, `quantize_row_q4_K_ref`.
 
 use super::kquant::{
-    f16_at, f16_bytes, fma_group, nearest_int, pack_scale_min_k4, scale_min_k4, sum4, ScaleRule,
-    QK_K,
+    f16_at, f16_bytes, fma_group, nearest_int, pack_scale_min_k4, scale_min_k4, sum4, words,
+    ScaleRule, LOW4, QK_K,
 };
 use super::kquant_search::make_qkx2_quants;
 use wide::f32x8;
@@ -61,10 +61,9 @@ pub fn dot(row: &[u8], x: &[f32]) -> f32 {
         let (d, dmin) = (f16_at(blk, 0), f16_at(blk, 2));
         let (scales, qs) = (&blk[4..16], &blk[16..BYTES]);
         for g in 0..4 {
-            let q: &[u8; 32] = qs[32 * g..32 * g + 32].try_into().expect("32 bytes");
-            let lo: [i8; 32] = std::array::from_fn(|l| (q[l] & 0x0F) as i8);
-            let hi: [i8; 32] = std::array::from_fn(|l| (q[l] >> 4) as i8);
-            for (half, nib) in [lo, hi].iter().enumerate() {
+            let q = words(&qs[32 * g..32 * g + 32]); // 32 bytes: 2 × 32 nibbles
+            for half in 0..2 {
+                let nib = q.map(|w| (w >> (4 * half)) & LOW4); // low, then high nibbles
                 let (sc, m) = scale_min_k4(2 * g + half, scales);
                 let sm = (d * sc as f32, -(dmin * m as f32));
                 fma_group(&mut acc, nib, sm, sm, x, b * QK_K + 64 * g + 32 * half);

@@ -20,7 +20,7 @@
 //!
 //! Reference: ggml `block_q5_0`, `block_q5_1`, `quantize_row_q5_0_ref`, `quantize_row_q5_1_ref`.
 
-use super::kquant::{f16_at, f16_bytes, fma_group, sum4};
+use super::kquant::{f16_at, f16_bytes, fma_group, sum4, LOW4};
 use wide::f32x8;
 
 /// Elements per block.
@@ -77,14 +77,40 @@ pub fn dequantize(row: &[u8], out: &mut [f32], with_min: bool) {
 /// then `(q·d + offset)·x` with offset = m (Q5_1) or −16·d (Q5_0).
 pub fn dot(row: &[u8], x: &[f32], with_min: bool) -> f32 {
     let bytes = if with_min { BYTES_Q5_1 } else { BYTES_Q5_0 };
+    let at = if with_min { 4 } else { 2 }; // where qh starts
     let mut acc = [f32x8::ZERO; 4];
     for (b, blk) in row.chunks_exact(bytes).enumerate() {
-        let (d, m, q) = parts(blk, with_min);
-        let sm = (d, m.unwrap_or(-16.0 * d));
-        fma_group(&mut acc, &q, sm, sm, x, b * QK);
+        let d = f16_at(blk, 0);
+        let offset = if with_min { f16_at(blk, 2) } else { -16.0 * d };
+        // nibbles: words 0, 1 = low nibbles of qs (elements 0..16), words 2, 3 = high nibbles;
+        // the fifth bits: byte i of qh spread to eight bytes of 0 or 16 (SPREAD)
+        let qs = &blk[at + 4..at + 20];
+        let w = |i: usize| u64::from_le_bytes(qs[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+        let (w0, w1) = (w(0), w(1));
+        let nib = [w0 & LOW4, w1 & LOW4, (w0 >> 4) & LOW4, (w1 >> 4) & LOW4];
+        let q: [u64; 4] = std::array::from_fn(|i| nib[i] | SPREAD[blk[at + i] as usize]);
+        fma_group(&mut acc, q, (d, offset), (d, offset), x, b * QK);
     }
     sum4(acc)
 }
+
+/// Byte `b` spread over a u64: byte k is 16 if bit k of `b` is set, else 0 (the fifth bit of
+/// eight quants, in place). Built at compile time.
+const SPREAD: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut k = 0;
+        while k < 8 {
+            if b >> k & 1 == 1 {
+                t[b] |= 0x10 << (8 * k);
+            }
+            k += 1;
+        }
+        b += 1;
+    }
+    t
+};
 
 /// Pack 32 five-bit values into `qh` (4 bytes) + `qs` (16 bytes).
 fn pack(q: &[u8; 32], out: &mut Vec<u8>) {

@@ -17,7 +17,7 @@
 //!
 //! Reference: ggml `block_q5_K`, `dequantize_row_q5_K`, `quantize_row_q5_K_ref`.
 
-use super::kquant::{f16_at, fma_group, scale_min_k4, sum4, ScaleRule, QK_K};
+use super::kquant::{f16_at, fma_group, scale_min_k4, sum4, words, ScaleRule, LOW1, LOW4, QK_K};
 use super::q4_k::quantize_affine;
 use wide::f32x8;
 
@@ -52,16 +52,16 @@ pub fn dot(row: &[u8], x: &[f32]) -> f32 {
         let (d, dmin) = (f16_at(blk, 0), f16_at(blk, 2));
         let (scales, qh, qs) = (&blk[4..16], &blk[16..48], &blk[48..BYTES]);
         for g in 0..4 {
-            let q = &qs[32 * g..32 * g + 32];
+            let (q, h) = (words(&qs[32 * g..32 * g + 32]), words(qh));
             for half in 0..2 {
                 let bit = 2 * g + half;
-                let shift = 4 * half;
-                let five: [i8; 32] = std::array::from_fn(|l| {
-                    (((q[l] >> shift) & 0x0F) | (((qh[l] >> bit) & 1) << 4)) as i8
+                // nibble | fifth bit << 4, eight bytes per word
+                let five: [u64; 4] = std::array::from_fn(|i| {
+                    ((q[i] >> (4 * half)) & LOW4) | (((h[i] >> bit) & LOW1) << 4)
                 });
                 let (sc, m) = scale_min_k4(bit, scales);
                 let sm = (d * sc as f32, -(dmin * m as f32));
-                fma_group(&mut acc, &five, sm, sm, x, b * QK_K + 64 * g + 32 * half);
+                fma_group(&mut acc, five, sm, sm, x, b * QK_K + 64 * g + 32 * half);
             }
         }
     }

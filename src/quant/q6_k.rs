@@ -21,7 +21,9 @@
 //!
 //! Reference: ggml `block_q6_K`, `dequantize_row_q6_K`, `quantize_row_q6_K_ref`.
 
-use super::kquant::{f16_at, f16_bytes, fma_group, nearest_int, sum4, ScaleRule, QK_K};
+use super::kquant::{
+    f16_at, f16_bytes, fma_group, nearest_int, sum4, words, ScaleRule, LOW2, LOW4, QK_K,
+};
 use super::kquant_search::{make_qx_quants, GROUP_MAX_EPS};
 use wide::f32x8;
 
@@ -63,22 +65,19 @@ pub fn dot(row: &[u8], x: &[f32]) -> f32 {
     for (b, blk) in row.chunks_exact(BYTES).enumerate() {
         let d = f16_at(blk, 208);
         for h in 0..2 {
-            let (ql, qh) = (
-                &blk[64 * h..64 * h + 64],
-                &blk[128 + 32 * h..128 + 32 * h + 32],
-            );
+            let hi = words(&blk[128 + 32 * h..128 + 32 * h + 32]);
             for k in 0..4 {
-                let q: [i8; 32] = std::array::from_fn(|l| q6(ql, qh, k, l));
+                // q + 32 ∈ 0..63: 4 low bits from ql, 2 high bits from qh, eight per word
+                let at = 64 * h + 32 * (k & 1);
+                let lo = words(&blk[at..at + 32]);
+                let q: [u64; 4] = std::array::from_fn(|i| {
+                    ((lo[i] >> (4 * (k >> 1))) & LOW4) | (((hi[i] >> (2 * k)) & LOW2) << 4)
+                });
                 let s = 192 + 8 * h + 2 * k; // the two sub-blocks of elements 128h + 32k ..
                 let (s1, s2) = (d * blk[s] as i8 as f32, d * blk[s + 1] as i8 as f32);
-                fma_group(
-                    &mut acc,
-                    &q,
-                    (s1, 0.0),
-                    (s2, 0.0),
-                    x,
-                    b * QK_K + 128 * h + 32 * k,
-                );
+                // (d·sc)·(q − 32) = (d·sc)·q − 32·(d·sc)
+                let (a, c) = ((s1, -32.0 * s1), (s2, -32.0 * s2));
+                fma_group(&mut acc, q, a, c, x, b * QK_K + 128 * h + 32 * k);
             }
         }
     }
