@@ -124,6 +124,9 @@ fn main() -> glassbox::Result<()> {
     };
     let (windows, ctx) = (flag("--windows", 10), flag("--ctx", 512));
     let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    if args.iter().any(|a| a == "--replot") {
+        return replot(&out_dir); // the SVG again from ch06b-table.json, nothing measured
+    }
 
     // the held-out text
     let brown = std::fs::read(data::brown::brown_corpus()?)
@@ -283,28 +286,54 @@ fn main() -> glassbox::Result<()> {
     Ok(())
 }
 
+/// Redraw the plot from the JSON a measuring run wrote.
+fn replot(out_dir: &Path) -> glassbox::Result<()> {
+    let p = out_dir.join("ch06b-table.json");
+    let v = glassbox::formats::file::read_json(&p)?;
+    let rows = v["rows"].as_array().cloned().unwrap_or_default();
+    let points: Vec<(f64, f64, f64, String)> = rows
+        .iter()
+        .filter_map(|r| {
+            let m = if r["glassbox"].is_null() {
+                &r["llamacpp"]
+            } else {
+                &r["glassbox"]
+            };
+            Some((
+                r["bits_per_weight"].as_f64()?,
+                m["perplexity"].as_f64()?,
+                m["err"].as_f64()?,
+                r["type"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    std::fs::write(out_dir.join("img/ch06b-ppl-vs-bpw.svg"), plot(&points))
+        .map_err(|e| glassbox::Error::io("svg", e))
+}
+
 // ANCHOR: plot
-/// Perplexity (± as a bar) against bits per weight on a log₂ axis, one labelled point per type;
-/// labels that would overlap a previous one move down a line.
+/// Perplexity (± as a bar) against bits per weight on a log₂ axis, one labelled point per type.
+/// Each label takes the first of a few places around its point that overlaps no earlier label
+/// and no point; a label set away from its point gets a thin leader line.
 fn plot(points: &[(f64, f64, f64, String)]) -> String {
-    let (w, h, left, right, top, bottom) = (760.0, 440.0, 70.0, 30.0, 30.0, 60.0);
-    let (x0, x1) = (1.0f64, 5.2f64); // log2(bits): 2 … ~36
-    let ymax = points.iter().map(|p| p.1 + p.2).fold(0.0, f64::max) * 1.08;
+    let (w, h, left, right, top, bottom) = (760.0, 460.0, 70.0, 30.0, 30.0, 60.0);
+    let (x0, x1) = (2.0f64, 5.2f64); // log2(bits): 4 … ~36
+    let ymax = points.iter().map(|p| p.1 + p.2).fold(0.0, f64::max) * 1.05;
     let ymin = points
         .iter()
         .map(|p| p.1 - p.2)
         .fold(f64::INFINITY, f64::min)
-        * 0.92;
+        * 0.95;
     let sx = |b: f64| left + (b.log2() - x0) / (x1 - x0) * (w - left - right);
     let sy = |v: f64| top + (ymax - v) / (ymax - ymin) * (h - top - bottom);
     let mut s = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">
-<title>Perplexity of SmolLM2-135M against bits per weight</title>
+<title>Perplexity of SmolLM2-135M on held-out text against bits per weight</title>
 <rect width="100%" height="100%" fill="white"/>
 <line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/>
 <line x1="{left}" y1="{top}" x2="{left}" y2="{}" stroke="black"/>
-<text x="{}" y="{}" text-anchor="middle">bits per weight (log scale)</text>
-<text x="16" y="{}" transform="rotate(-90 16 {})" text-anchor="middle">perplexity (held-out Brown)</text>
+<text x="{}" y="{}" text-anchor="middle">bits per weight, whole file (log scale)</text>
+<text x="16" y="{}" transform="rotate(-90 16 {})" text-anchor="middle">perplexity ± standard error (held-out Brown)</text>
 "#,
         h - bottom,
         w - right,
@@ -315,10 +344,13 @@ fn plot(points: &[(f64, f64, f64, String)]) -> String {
         (top + h - bottom) / 2.0,
         (top + h - bottom) / 2.0
     );
-    for b in [2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 12.0, 16.0, 32.0] {
+    for b in [4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 16.0, 24.0, 32.0] {
         s += &format!(
             "<line x1=\"{0:.1}\" y1=\"{1}\" x2=\"{0:.1}\" y2=\"{2}\" stroke=\"#ddd\"/><text x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\">{b}</text>\n",
-            sx(b), top, h - bottom, h - bottom + 16.0
+            sx(b),
+            top,
+            h - bottom,
+            h - bottom + 16.0
         );
     }
     let steps = 5;
@@ -330,24 +362,53 @@ fn plot(points: &[(f64, f64, f64, String)]) -> String {
             sy(v) + 4.0
         );
     }
-    let mut placed: Vec<(f64, f64)> = Vec::new();
-    let mut pts: Vec<&(f64, f64, f64, String)> = points.iter().collect();
-    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-    for (bpw, ppl, err, label) in pts {
-        let (x, y) = (sx(*bpw), sy(*ppl));
+    // points first (error bar, dot), then labels around them
+    let xy: Vec<(f64, f64)> = points.iter().map(|p| (sx(p.0), sy(p.1))).collect();
+    for ((_, ppl, err, _), &(x, y)) in points.iter().zip(&xy) {
         s += &format!(
-            "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#888\"/><circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"#1f77b4\"/>\n",
-            sy(ppl - err), sy(ppl + err)
+            "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#999\"/><circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"#1f77b4\"/>\n",
+            sy(ppl - err),
+            sy(ppl + err)
         );
-        let (mut lx, mut ly) = (x + 7.0, y - 6.0);
-        while placed
+    }
+    let mut boxes: Vec<(f64, f64, f64, f64)> = Vec::new(); // placed labels: x, y (baseline), width, height
+    let hits = |bx: (f64, f64, f64, f64), boxes: &[(f64, f64, f64, f64)]| {
+        let (x, y, bw, bh) = bx;
+        let overlap = |o: &(f64, f64, f64, f64)| {
+            x < o.0 + o.2 && o.0 < x + bw && y - bh < o.1 && o.1 - o.3 < y
+        };
+        boxes.iter().any(overlap)
+            || xy.iter().any(|&(px, py)| {
+                px > x - 4.0 && px < x + bw + 4.0 && py > y - bh - 4.0 && py < y + 4.0
+            })
+    };
+    for ((.., label), &(x, y)) in points.iter().zip(&xy) {
+        let bw = 7.5 * label.len() as f64;
+        let candidates = [
+            (x + 8.0, y - 6.0),
+            (x + 8.0, y + 16.0),
+            (x - 8.0 - bw, y - 6.0),
+            (x - 8.0 - bw, y + 16.0),
+            (x + 8.0, y - 22.0),
+            (x - 8.0 - bw, y - 22.0),
+            (x + 8.0, y + 32.0),
+            (x - 8.0 - bw, y + 32.0),
+            (x + 8.0, y - 38.0),
+            (x + 8.0, y + 48.0),
+        ];
+        let (lx, ly) = candidates
             .iter()
-            .any(|&(px, py)| (px - lx).abs() < 52.0 && (py - ly).abs() < 13.0)
-        {
-            ly += 13.0;
+            .copied()
+            .find(|&(cx, cy)| !hits((cx, cy, bw, 12.0), &boxes))
+            .unwrap_or(candidates[0]);
+        boxes.push((lx, ly, bw, 12.0));
+        if (ly - y).abs() > 20.0 {
+            let ex = if lx > x { lx } else { lx + bw };
+            s += &format!(
+                "<line x1=\"{x:.1}\" y1=\"{y:.1}\" x2=\"{ex:.1}\" y2=\"{:.1}\" stroke=\"#bbb\"/>\n",
+                ly - 4.0
+            );
         }
-        lx = lx.min(w - right - 50.0);
-        placed.push((lx, ly));
         s += &format!("<text x=\"{lx:.1}\" y=\"{ly:.1}\">{label}</text>\n");
     }
     s.push_str("</svg>\n");
