@@ -44,12 +44,6 @@ pub enum ScaleRule {
     Search,
 }
 
-/// The f16 at byte `i` of `b`, as f32.
-#[inline(always)]
-pub(crate) fn f16_at(b: &[u8], i: usize) -> f32 {
-    f16::from_le_bytes([b[i], b[i + 1]]).to_f32()
-}
-
 /// f32 → the two little-endian bytes of its f16 (round to nearest even; overflow gives ±inf, as
 /// ggml's `GGML_FP32_TO_FP16`).
 #[inline(always)]

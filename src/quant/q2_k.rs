@@ -16,9 +16,8 @@
 //!
 //! Reference: ggml `block_q2_K`, `dequantize_row_q2_K`, `quantize_row_q2_K_ref`.
 
-use super::kquant::{
-    f16_at, f16_bytes, fma_group, nearest_int, sum4, words, ScaleRule, LOW2, QK_K,
-};
+use super::f16_at;
+use super::kquant::{f16_bytes, fma_group, nearest_int, sum4, words, ScaleRule, LOW2, QK_K};
 use super::kquant_search::make_qkx2_quants;
 use wide::f32x8;
 

@@ -20,9 +20,10 @@
 //!
 //! Reference: ggml `block_q4_K`, `dequantize_row_q4_K`, `quantize_row_q4_K_ref`.
 
+use super::f16_at;
 use super::kquant::{
-    f16_at, f16_bytes, fma_group, nearest_int, pack_scale_min_k4, scale_min_k4, sum4, words,
-    ScaleRule, LOW4, QK_K,
+    f16_bytes, fma_group, nearest_int, pack_scale_min_k4, scale_min_k4, sum4, words, ScaleRule,
+    LOW4, QK_K,
 };
 use super::kquant_search::make_qkx2_quants;
 use wide::f32x8;

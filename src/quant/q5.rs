@@ -20,7 +20,8 @@
 //!
 //! Reference: ggml `block_q5_0`, `block_q5_1`, `quantize_row_q5_0_ref`, `quantize_row_q5_1_ref`.
 
-use super::kquant::{f16_at, f16_bytes, fma_group, sum4, LOW4};
+use super::f16_at;
+use super::kquant::{f16_bytes, fma_group, sum4, LOW4};
 use wide::f32x8;
 
 /// Elements per block.

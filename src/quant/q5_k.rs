@@ -17,7 +17,8 @@
 //!
 //! Reference: ggml `block_q5_K`, `dequantize_row_q5_K`, `quantize_row_q5_K_ref`.
 
-use super::kquant::{f16_at, fma_group, scale_min_k4, sum4, words, ScaleRule, LOW1, LOW4, QK_K};
+use super::f16_at;
+use super::kquant::{fma_group, scale_min_k4, sum4, words, ScaleRule, LOW1, LOW4, QK_K};
 use super::q4_k::quantize_affine;
 use wide::f32x8;
 

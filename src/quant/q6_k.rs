@@ -21,9 +21,8 @@
 //!
 //! Reference: ggml `block_q6_K`, `dequantize_row_q6_K`, `quantize_row_q6_K_ref`.
 
-use super::kquant::{
-    f16_at, f16_bytes, fma_group, nearest_int, sum4, words, ScaleRule, LOW2, LOW4, QK_K,
-};
+use super::f16_at;
+use super::kquant::{f16_bytes, fma_group, nearest_int, sum4, words, ScaleRule, LOW2, LOW4, QK_K};
 use super::kquant_search::{make_qx_quants, GROUP_MAX_EPS};
 use wide::f32x8;
 
