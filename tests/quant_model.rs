@@ -47,9 +47,9 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
-/// The files this test binary quantized, made once: name → path (removed at exit? no: they live
-/// in a per-process temporary directory under the system temp dir, removed by `Drop` of the
-/// holder, which statics never run, so the directory is cleaned at the start of the next run).
+/// The files this test binary quantized, made once, in a per-process directory under the
+/// system temp dir (leftovers of an earlier, interrupted run are removed first). The four tests
+/// that read them each hold a [`Use`]; the last one to finish removes the directory.
 struct Made {
     dir: PathBuf,
 }
@@ -93,6 +93,23 @@ impl Made {
     }
 }
 
+/// Tests that read the made files.
+const USERS: usize = 4;
+static FINISHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Held by each test that reads the made files (also through a panic): the last one to drop
+/// removes them (1 GB of GGUF files should not outlive the test run).
+struct Use;
+
+impl Drop for Use {
+    fn drop(&mut self) {
+        let done = FINISHED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if done == USERS {
+            let _ = std::fs::remove_dir_all(&made().dir);
+        }
+    }
+}
+
 fn sha16(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -103,6 +120,7 @@ fn sha16(bytes: &[u8]) -> String {
 
 #[test]
 fn quantized_files_equal_llamacpp_tensor_for_tensor() {
+    let _use = Use;
     let want = fixture("llamacpp_tensors.json");
     let m = made();
     for (name, ..) in MADE {
@@ -142,6 +160,7 @@ fn quantized_files_equal_llamacpp_tensor_for_tensor() {
 
 #[test]
 fn requantized_files_give_transformers_logits() {
+    let _use = Use;
     let m = made();
     for name in ["Q8_0", "Q6_K", "Q4_K_M"] {
         let f = fixture(&format!("logits_{name}.json"));
@@ -197,6 +216,7 @@ fn requantized_files_give_transformers_logits() {
 
 #[test]
 fn perplexity_and_kl_match_transformers() {
+    let _use = Use;
     let f = fixture("perplexity.json");
     let ids: Vec<u32> = f["ids"]
         .as_array()
@@ -348,6 +368,7 @@ fn community_gemma_file_reads_every_type() {
 /// another type must not be found under this name (a sanity check of the harness).
 #[test]
 fn made_files_have_their_file_type() {
+    let _use = Use;
     for (name, ty, _) in MADE {
         let g = GgufFile::open(&made().path(name)).unwrap();
         assert_eq!(
