@@ -6,8 +6,8 @@
 //! Each generation is given `max_bytes + 1` tokens (the longest instance the grammar allows,
 //! whitespace included: every token is at least one byte), so it always ends with
 //! end-of-sequence and never because of a budget. The prompt's prefill is computed once per
-//! schema and reused (the KV-cache is truncated back to the prompt), so the test's cost is the
-//! decode steps. `CONSTRAIN_SEED=n` repeats a run.
+//! schema and reused (the runner's prefix reuse keeps it in the KV-cache), so the test's cost
+//! is the decode steps. `CONSTRAIN_SEED=n` repeats a run.
 
 mod constrain_common;
 
@@ -15,7 +15,7 @@ use constrain_common::{check, validator};
 use glassbox::chat::{stop_token_ids, ChatTemplate, Message};
 use glassbox::constrain::{compile, Grammar, JsonConstraint, Vocab};
 use glassbox::generate::{
-    generate_constrained, GenerateConfig, LlamaRunner, NextTokenModel, StopReason, TokenConstraint,
+    generate_constrained, GenerateConfig, LlamaRunner, StopReason, TokenConstraint,
 };
 use glassbox::model::Llama;
 use glassbox::sampler::SamplerConfig;
@@ -88,47 +88,6 @@ fn schemas() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// The real model, with the prompt's prefill kept: `reset` forgets nothing, and a forward
-/// of the same prompt from position 0 truncates the KV-cache back to it instead of recomputing.
-struct PrefillOnce<'m> {
-    inner: LlamaRunner<'m>,
-    prompt: Vec<u32>,
-    logits: Vec<f32>,
-    pos: usize,
-}
-
-impl NextTokenModel for PrefillOnce<'_> {
-    fn forward(&mut self, ids: &[u32]) -> Result<&[f32]> {
-        if self.pos == 0 && ids == self.prompt.as_slice() && !self.logits.is_empty() {
-            self.inner.session.truncate(ids.len());
-            self.pos = ids.len();
-            return Ok(&self.logits);
-        }
-        if self.pos == 0 {
-            self.inner.reset();
-        }
-        self.pos += ids.len();
-        let out = self.inner.forward(ids)?;
-        if self.pos == ids.len() && ids == self.prompt.as_slice() {
-            self.logits = out.to_vec();
-            return Ok(&self.logits);
-        }
-        Ok(out)
-    }
-    fn cached(&self) -> usize {
-        self.pos
-    }
-    fn context_size(&self) -> usize {
-        self.inner.context_size()
-    }
-    fn kv_cache_bytes(&self) -> usize {
-        self.inner.kv_cache_bytes()
-    }
-    fn reset(&mut self) {
-        self.pos = 0;
-    }
-}
-
 /// Times the mask, to print its share of a decode step.
 struct Timed<'c> {
     c: &'c mut JsonConstraint,
@@ -184,12 +143,9 @@ fn two_hundred_generations_parse_and_validate() {
             .encode(tok, &[Message::user(&prompt)], true)
             .unwrap();
         let ctx = ids.len() + *max as usize + 1;
-        let mut model_once = PrefillOnce {
-            inner: LlamaRunner::new(&model, ctx.min(model.config.max_position_embeddings)).unwrap(),
-            prompt: ids.clone(),
-            logits: Vec::new(),
-            pos: 0,
-        };
+        // the runner keeps the prompt's KV-cache from one generation to the next (prefix reuse)
+        let mut model_once =
+            LlamaRunner::new(&model, ctx.min(model.config.max_position_embeddings)).unwrap();
         for i in (k..GENERATIONS).step_by(cases.len()) {
             let cfg = GenerateConfig {
                 max_new_tokens: Some(*max as usize + 1),
@@ -203,6 +159,7 @@ fn two_hundred_generations_parse_and_validate() {
                     seed: seed.wrapping_mul(1000).wrapping_add(i as u64),
                     ..SamplerConfig::default()
                 },
+                ..GenerateConfig::default()
             };
             let mut c = JsonConstraint::new(g.clone(), vocab.clone());
             let mut timed = Timed {
@@ -272,6 +229,7 @@ fn json_object_mode_writes_an_object() {
         stop_ids: stops,
         stop_strings: Vec::new(),
         sampler: SamplerConfig::default(),
+        ..GenerateConfig::default()
     };
     let mut runner = LlamaRunner::new(&model, 1024).unwrap();
     let mut c = JsonConstraint::new(Arc::new(Grammar::json_object()), vocab);

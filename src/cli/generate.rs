@@ -110,6 +110,7 @@ pub fn run(args: Args) -> Result<()> {
         },
         stop_ids: stop_token_ids(tok),
         stop_strings: args.stop.clone(),
+        top_logprobs: 0,
         sampler: sampler.clone(),
     };
     let mut runner = LlamaRunner::new(&model, ctx)?;

@@ -27,6 +27,17 @@ pub fn apply_mask(logits: &mut [f32], allowed: &[u64]) {
 }
 // ANCHOR_END: mask
 
+// ANCHOR: bias
+/// Step 0. `l[id] += b` for each `(id, b)`; ids outside the vocabulary are ignored.
+pub fn apply_logit_bias(logits: &mut [f32], bias: &[(u32, f32)]) {
+    for &(id, b) in bias {
+        if let Some(l) = logits.get_mut(id as usize) {
+            *l += b;
+        }
+    }
+}
+// ANCHOR_END: bias
+
 // ANCHOR: penalties
 /// Step 1. Repetition penalty (HF) then frequency/presence penalties (OpenAI) over `history`.
 /// `logits: [vocab]`; ids in `history` outside the vocabulary are ignored.
