@@ -126,7 +126,7 @@ fn bad_requests_get_clear_errors() {
     );
     assert_eq!(
         (r.status, r.error()["param"].clone()),
-        (400, json!("tools"))
+        (400, json!("tools[0].function"))
     );
     let r = post(
         a,
