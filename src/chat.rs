@@ -134,8 +134,6 @@ pub struct ChatTemplate {
     env: Environment<'static>,
     bos_token: String,
     eos_token: String,
-    /// The template reads a `tools` variable: it describes tools to the model its own way.
-    pub reads_tools: bool,
 }
 
 // ANCHOR: pycompat
@@ -234,12 +232,10 @@ impl ChatTemplate {
         });
         env.add_template_owned("chat", source.to_string())
             .map_err(|e| Error::invalid(format!("the chat template does not compile: {e}")))?;
-        let reads_tools = source.contains("tools");
         Ok(ChatTemplate {
             env,
             bos_token: bos_token.to_string(),
             eos_token: eos_token.to_string(),
-            reads_tools,
         })
     }
 
@@ -259,25 +255,12 @@ impl ChatTemplate {
     /// The prompt text for `messages`; with `add_generation_prompt` it ends where the
     /// assistant's reply begins.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
-        self.render_with_tools(messages, None, add_generation_prompt)
-    }
-
-    /// [`render`](Self::render) with `tools` (OpenAI's list of `{"type": "function",
-    /// "function": {…}}`) given to the template, for templates that describe tools themselves
-    /// ([`reads_tools`](Self::reads_tools)); `None` leaves `tools` undefined.
-    pub fn render_with_tools(
-        &self,
-        messages: &[Message],
-        tools: Option<&serde_json::Value>,
-        add_generation_prompt: bool,
-    ) -> Result<String> {
         let tmpl = self
             .env
             .get_template("chat")
             .map_err(|e| Error::invalid(e.to_string()))?;
         tmpl.render(context! {
             messages => messages,
-            tools => tools.map(Value::from_serialize),
             add_generation_prompt => add_generation_prompt,
             bos_token => self.bos_token,
             eos_token => self.eos_token,

@@ -46,11 +46,14 @@ pub fn describe(tools: &[Tool], choice: &ToolChoice) -> String {
     s.push('\n');
     s.push_str(&match choice {
         ToolChoice::Function(name) => format!("Answer by calling {name}: {}.", call(name)),
+        ToolChoice::None => {
+            "Do not call a tool now: answer the user directly, in plain words.".to_string()
+        }
         ToolChoice::Required => format!(
             "Answer by calling one of them: {}.",
             call("<tool name>")
         ),
-        _ => format!(
+        ToolChoice::Auto => format!(
             "To call a tool, answer {}. To answer the user yourself, answer {{\"response\": \"<your answer>\"}}.",
             call("<tool name>")
         ),

@@ -40,7 +40,7 @@ pub struct Tool {
 /// OpenAI's `tool_choice`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ToolChoice {
-    /// Never call a tool: a plain answer (the tools are not even described).
+    /// Never call a tool: a plain answer (the tools are described, as not callable now).
     None,
     /// The model decides: a call, or an answer.
     Auto,
@@ -97,6 +97,13 @@ pub struct Plan {
 /// schema here; glassbox does not implement one yet.)
 pub fn plan(reply: &Reply, messages: &[Message]) -> Plan {
     let mut messages = generic::history(messages);
+    if !reply.tools.is_empty() {
+        // described under `none` too: the model may need to know what an earlier call did
+        generic::add_system(
+            &mut messages,
+            &generic::describe(&reply.tools, &reply.choice),
+        );
+    }
     if !reply.calls_tools() {
         return Plan {
             messages,
@@ -104,10 +111,6 @@ pub fn plan(reply: &Reply, messages: &[Message]) -> Plan {
             shape: None,
         };
     }
-    generic::add_system(
-        &mut messages,
-        &generic::describe(&reply.tools, &reply.choice),
-    );
     Plan {
         messages,
         schema: Some(generic::schema(
