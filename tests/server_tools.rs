@@ -2,10 +2,10 @@
 //! parse and validate (checked by the independent `jsonschema` validator), tool calls in
 //! OpenAI's shape, streamed as tool-call deltas that reassemble to the non-streamed call, the
 //! history of a tool loop rendered into the next prompt, and bad schemas as 400s naming the
-//! field, the place in the schema and the keyword. The tiny random model shows the mechanics
-//! (the mask alone makes its output valid); SmolLM2 shows a real call with an `enum`
-//! parameter. Schemas are kept to enums, booleans and short strings so every answer is
-//! complete within `max_tokens`.
+//! field, the place in the schema and the keyword. The tiny random model shows that the mask
+//! alone makes any model's output valid (`response_format`); tool requests use SmolLM2, as
+//! the tools' description does not fit the tiny model's 256 positions. Schemas are kept to
+//! enums, booleans and bounded strings so every answer is complete within `max_tokens`.
 
 mod constrain_common;
 mod server_common;
@@ -13,6 +13,7 @@ mod server_common;
 use constrain_common::validator;
 use glassbox::chat::{ChatTemplate, Message};
 use glassbox::model::Llama;
+use glassbox::server::Running;
 use glassbox::tools::{self, Reply, Tool, ToolChoice};
 use serde_json::{json, Value};
 use server_common::*;
@@ -67,6 +68,11 @@ fn streamed_calls(d: &[Value]) -> Vec<(String, String, String)> {
     calls
 }
 
+/// SmolLM2 with room for the tools' description.
+fn start_smollm2() -> Running {
+    start(None, |o| o.ctx_size = Some(1024))
+}
+
 fn is_call_id(id: &str) -> bool {
     id.strip_prefix("call_")
         .is_some_and(|h| h.len() == 24 && h.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -115,7 +121,7 @@ fn response_format_answers_parse_and_validate() {
 
 #[test]
 fn tool_calls_in_openais_shape_streamed_or_not() {
-    let s = start_tiny(|_| {});
+    let s = start_smollm2();
     let tools = [weather_tool(), time_tool()];
     for (choice, seed) in [
         (json!("required"), 1),
@@ -127,7 +133,7 @@ fn tool_calls_in_openais_shape_streamed_or_not() {
         let body = chat_body(
             "Weather in Paris?",
             json!({"tools": tools, "tool_choice": choice, "seed": seed,
-                   "temperature": 1.0, "max_tokens": 120}),
+                   "temperature": 1.0, "max_tokens": 40}),
         );
         let r = post(s.addr, "/v1/chat/completions", &body);
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -144,7 +150,7 @@ fn tool_calls_in_openais_shape_streamed_or_not() {
         let Some(calls) = msg["tool_calls"].as_array() else {
             // auto may answer in words: then the content, streamed the same
             assert_eq!(choice, "auto", "{c}");
-            assert_eq!(c["finish_reason"], "stop");
+            assert!(c["finish_reason"] == "stop" || c["finish_reason"] == "length");
             assert_eq!(
                 streamed_text(&f),
                 msg["content"].as_str().expect("an answer has content")
@@ -180,28 +186,28 @@ fn tool_calls_in_openais_shape_streamed_or_not() {
 
 #[test]
 fn a_tool_loop_renders_into_the_next_prompt() {
-    let s = start_tiny(|_| {});
+    let s = start_smollm2();
     let tools = [weather_tool()];
     let user = json!({"role": "user", "content": "Weather in Oslo?"});
     let r = post(
         s.addr,
         "/v1/chat/completions",
         &json!({"messages": [user], "tools": tools, "tool_choice": "required",
-                "seed": 7, "max_tokens": 120}),
+                "seed": 7, "max_tokens": 40}),
     );
     let msg = r.json()["choices"][0]["message"].clone();
     let call = msg["tool_calls"][0].clone();
     // the client sends the call back with its result
     let messages = json!([user, msg,
         {"role": "tool", "tool_call_id": call["id"], "content": "{\"temp\": -3}"}]);
-    let body = json!({"messages": messages, "tools": tools, "max_tokens": 120, "seed": 8});
+    let body = json!({"messages": messages, "tools": tools, "max_tokens": 8, "seed": 8});
     let r = post(s.addr, "/v1/chat/completions", &body);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let v = r.json();
 
     // the prompt is the template on the generic history: the call as the model wrote it,
     // the result as a user turn naming the function
-    let m = Llama::load(tiny_path()).unwrap();
+    let m = Llama::load(glassbox::data::default_model().unwrap()).unwrap();
     let t = ChatTemplate::for_model(m.chat_template.as_deref(), &m.tokenizer).unwrap();
     let mut said = Message::assistant("");
     said.tool_calls = vec![glassbox::chat::ToolCall {
@@ -226,7 +232,7 @@ fn a_tool_loop_renders_into_the_next_prompt() {
         "{{\"tool_call\": {{\"name\": \"get_weather\", \"arguments\": {}}}}}",
         call["function"]["arguments"].as_str().unwrap()
     )));
-    assert!(rendered.contains(r#"{"tool_response":{"content":{"temp":-3},"name":"get_weather"}}"#));
+    assert!(rendered.contains(r#"{"tool_response":{"name":"get_weather","content":{"temp":-3}}}"#));
     let ids = t.encode(&m.tokenizer, &plan.messages, true).unwrap();
     assert_eq!(v["usage"]["prompt_tokens"], ids.len());
     // the first turn's prompt and call are a prefix of this one: reused from the cache
@@ -332,7 +338,7 @@ fn bad_schemas_are_400s_naming_where() {
 /// the tool (greedy), and the arguments hold an allowed unit.
 #[test]
 fn smollm2_calls_a_tool_with_an_enum_parameter() {
-    let s = start(None, |o| o.ctx_size = Some(1024));
+    let s = start_smollm2();
     let tool = json!({"type": "function", "function": {
         "name": "get_weather", "description": "Get the current weather in a city.",
         "parameters": {"type": "object", "properties": {

@@ -150,7 +150,7 @@ fn history_reads_as_the_model_wrote_it() {
     );
     assert_eq!(
         h[2],
-        Message::user(r#"{"tool_response":{"content":{"temp":21},"name":"get_weather"}}"#)
+        Message::user(r#"{"tool_response":{"name":"get_weather","content":{"temp":21}}}"#)
     );
     // a result that is not JSON stays a string; a call id that matches nothing: no name
     assert_eq!(
