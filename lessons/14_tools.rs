@@ -47,13 +47,22 @@ fn main() -> glassbox::Result<()> {
         }],
         choice: ToolChoice::Auto,
     };
-    let plan = tools::plan(&reply, &[Message::user("What is the weather in Oslo, in celsius?")]);
+    let plan = tools::plan(
+        &reply,
+        &[Message::user("What is the weather in Oslo, in celsius?")],
+    );
     let model = glassbox::model::Llama::load(glassbox::data::default_model()?)?;
     let template = ChatTemplate::for_model(model.chat_template.as_deref(), &model.tokenizer)?;
     drop(model);
-    let _ = writeln!(out, "=== 1. the prompt the model sees (tools in the system prompt) ===");
+    let _ = writeln!(
+        out,
+        "=== 1. the prompt the model sees (tools in the system prompt) ==="
+    );
     let _ = writeln!(out, "{}", template.render(&plan.messages, true)?);
-    let _ = writeln!(out, "=== 2. the schema the mask follows (tool_choice: auto) ===");
+    let _ = writeln!(
+        out,
+        "=== 2. the schema the mask follows (tool_choice: auto) ==="
+    );
     let _ = writeln!(out, "{}", plan.schema.unwrap_or_default());
 
     // Under "auto" the model's first letter decides between a call and an answer in words.
@@ -67,14 +76,21 @@ fn main() -> glassbox::Result<()> {
     let called = frames
         .iter()
         .any(|f| f["choices"][0]["delta"].get("tool_calls").is_some());
-    let choice = if called { "it calls" } else { "it answers in words" };
+    let choice = if called {
+        "it calls"
+    } else {
+        "it answers in words"
+    };
     let _ = writeln!(out, "\n=== 3. tool_choice auto: {choice} ===\n{text}");
 
     // ANCHOR: call
     let body = json!({"messages": messages, "tools": [tool], "tool_choice": "required",
                       "temperature": 0, "max_tokens": 48, "stream": true});
     let frames = post(server.addr, &body)?;
-    let _ = writeln!(out, "\n=== 4. tool_choice required: the streamed tool-call deltas ===");
+    let _ = writeln!(
+        out,
+        "\n=== 4. tool_choice required: the streamed tool-call deltas ==="
+    );
     let mut call = (String::new(), String::new(), String::new()); // id, name, arguments
     for f in &frames {
         let delta = &f["choices"][0]["delta"];
@@ -98,8 +114,15 @@ fn main() -> glassbox::Result<()> {
 
     // ANCHOR: result
     let args: Value = serde_json::from_str(&call.2).unwrap_or_default();
-    let result = get_weather(args["city"].as_str().unwrap_or(""), args["unit"].as_str().unwrap_or(""));
-    let _ = writeln!(out, "\n=== 5. run it here: {}({}) = {result} ===", call.1, call.2);
+    let result = get_weather(
+        args["city"].as_str().unwrap_or(""),
+        args["unit"].as_str().unwrap_or(""),
+    );
+    let _ = writeln!(
+        out,
+        "\n=== 5. run it here: {}({}) = {result} ===",
+        call.1, call.2
+    );
     messages.push(json!({"role": "assistant", "content": null, "tool_calls": [
         {"id": call.0, "type": "function", "function": {"name": call.1, "arguments": call.2}}]}));
     messages.push(json!({"role": "tool", "tool_call_id": call.0, "content": result.to_string()}));
@@ -112,7 +135,10 @@ fn main() -> glassbox::Result<()> {
         .iter()
         .filter_map(|f| f["choices"][0]["delta"]["content"].as_str())
         .collect();
-    let usage = frames.last().map(|f| f["usage"].clone()).unwrap_or_default();
+    let usage = frames
+        .last()
+        .map(|f| f["usage"].clone())
+        .unwrap_or_default();
     let _ = writeln!(out, "\n=== 6. the final answer ===\n{text}");
     let _ = writeln!(
         out,
@@ -120,7 +146,8 @@ fn main() -> glassbox::Result<()> {
         usage["prompt_tokens"], usage["prompt_tokens_details"]["cached_tokens"]
     );
     print!("{out}");
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/ch13b-lesson-output.txt");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/ch13b-lesson-output.txt");
     std::fs::write(&path, &out).map_err(|e| glassbox::Error::io(&path, e))?;
     println!("wrote book/src/ch13b-lesson-output.txt");
     server.stop()
@@ -133,7 +160,11 @@ fn get_weather(city: &str, unit: &str) -> Value {
         "paris" => 18.0,
         _ => 10.0,
     };
-    let t = if unit == "fahrenheit" { c * 9.0 / 5.0 + 32.0 } else { c };
+    let t = if unit == "fahrenheit" {
+        c * 9.0 / 5.0 + 32.0
+    } else {
+        c
+    };
     json!({"city": city, "temperature": t, "unit": unit, "sky": "snow"})
 }
 

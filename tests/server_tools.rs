@@ -56,7 +56,10 @@ fn streamed_calls(d: &[Value]) -> Vec<(String, String, String)> {
             if let Some(id) = t.get("id") {
                 assert_eq!(i, calls.len(), "a new call takes the next index");
                 assert_eq!(t["type"], "function");
-                assert_eq!(t["function"]["arguments"], "", "the name comes first, alone");
+                assert_eq!(
+                    t["function"]["arguments"], "",
+                    "the name comes first, alone"
+                );
                 let name = t["function"]["name"].as_str().unwrap();
                 calls.push((id.as_str().unwrap().into(), name.into(), String::new()));
             } else {
@@ -126,7 +129,10 @@ fn tool_calls_in_openais_shape_streamed_or_not() {
     for (choice, seed) in [
         (json!("required"), 1),
         (json!("required"), 2),
-        (json!({"type": "function", "function": {"name": "get_time"}}), 3),
+        (
+            json!({"type": "function", "function": {"name": "get_time"}}),
+            3,
+        ),
         (json!("auto"), 4),
         (json!("auto"), 5),
     ] {
@@ -236,7 +242,12 @@ fn a_tool_loop_renders_into_the_next_prompt() {
     let ids = t.encode(&m.tokenizer, &plan.messages, true).unwrap();
     assert_eq!(v["usage"]["prompt_tokens"], ids.len());
     // the first turn's prompt and call are a prefix of this one: reused from the cache
-    assert!(v["usage"]["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap() > 0);
+    assert!(
+        v["usage"]["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     s.stop().unwrap();
 }
 
@@ -308,7 +319,11 @@ fn bad_schemas_are_400s_naming_where() {
         ),
     ];
     for (extra, param, words) in cases {
-        let r = post(s.addr, "/v1/chat/completions", &chat_body("hi", extra.clone()));
+        let r = post(
+            s.addr,
+            "/v1/chat/completions",
+            &chat_body("hi", extra.clone()),
+        );
         assert_eq!(r.status, 400, "{extra}");
         let e = r.error();
         assert_eq!(e["param"], param, "{e}");

@@ -86,7 +86,10 @@ fn generic_schema_admits_exactly_calls_and_answers() {
 
 #[test]
 fn plan_keeps_the_choice_in_one_place() {
-    let msgs = [Message::system("Be brief."), Message::user("Weather in Paris?")];
+    let msgs = [
+        Message::system("Be brief."),
+        Message::user("Weather in Paris?"),
+    ];
     let with = |choice| Reply {
         format: None,
         tools: vec![weather()],
@@ -96,16 +99,24 @@ fn plan_keeps_the_choice_in_one_place() {
     let p = tools::plan(&with(ToolChoice::None), &msgs);
     assert_eq!((&p.schema, p.shape), (&None, None));
     assert!(p.messages[0].content.contains("get_weather"));
-    assert!(p.messages[0].content.ends_with("answer the user directly, in plain words."));
+    assert!(p.messages[0]
+        .content
+        .ends_with("answer the user directly, in plain words."));
     assert_eq!(p.messages[1], msgs[1]);
     // no tools: the messages as they came
     let p = tools::plan(&Reply::default(), &msgs);
-    assert_eq!((p.messages.as_slice(), &p.schema, p.shape), (&msgs[..], &None, None));
+    assert_eq!(
+        (p.messages.as_slice(), &p.schema, p.shape),
+        (&msgs[..], &None, None)
+    );
     // auto: the tools are described at the end of the system message
     let p = tools::plan(&with(ToolChoice::Auto), &msgs);
     assert_eq!(p.messages.len(), 2);
     let sys = &p.messages[0].content;
-    assert!(sys.starts_with("Be brief.\n\nYou can call these tools:\n"), "{sys}");
+    assert!(
+        sys.starts_with("Be brief.\n\nYou can call these tools:\n"),
+        "{sys}"
+    );
     assert!(sys.contains(r#"{"name":"get_weather","description":"The weather in a city now.""#));
     assert!(sys.contains(r#"{"response": "<your answer>"}"#));
     assert_eq!(p.shape, Some(GENERIC));
@@ -166,7 +177,11 @@ fn reassemble(deltas: impl IntoIterator<Item = Delta>) -> (String, Vec<(String, 
         match d {
             Delta::Content(t) => content.push_str(&t),
             Delta::Call(n) => calls.push((n, String::new())),
-            Delta::Arguments(a) => calls.last_mut().expect("arguments after a name").1.push_str(&a),
+            Delta::Arguments(a) => calls
+                .last_mut()
+                .expect("arguments after a name")
+                .1
+                .push_str(&a),
         }
     }
     (content, calls)

@@ -75,8 +75,10 @@ class Tools(unittest.TestCase):
     def test_json_object(self):
         r = self.ask("Give a JSON object with a key 'name' for a cat.", max_tokens=48,
                      response_format={"type": "json_object"})
-        if r.choices[0].finish_reason == "stop":
-            self.assertIsInstance(json.loads(r.choices[0].message.content), dict)
+        text = r.choices[0].message.content
+        self.assertTrue(text.lstrip().startswith("{"), text)
+        if r.choices[0].finish_reason == "stop":  # else cut by max_tokens, inside the object
+            self.assertIsInstance(json.loads(text), dict)
 
     def test_tool_call_with_an_enum_parameter(self):
         r = self.c.chat.completions.parse(
