@@ -46,6 +46,11 @@ pub mod attention;
 
 pub mod swiglu;
 
+// Stage 2 for the encoder (BERT): its norm and activation
+pub mod layernorm;
+
+pub mod gelu;
+
 pub mod compare;
 
 // Stage 3: real weights as stored, and the forward pass over a KV-cache
@@ -63,6 +68,9 @@ pub mod sampler;
 pub mod chat;
 
 pub mod generate;
+
+// Stage 7: sentence embeddings (model/bert.rs) and retrieval-augmented generation
+pub mod rag;
 
 // The command-line front end (`glassbox <command>`), one file per command.
 pub mod cli;

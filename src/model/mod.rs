@@ -22,9 +22,14 @@
 //! decode (one new token) runs them as matrix–vector products reading the cache. Both go through
 //! the same [`Llama::forward`]: the number of new ids decides.
 
+pub mod bert;
+pub mod bert_attention;
+pub mod bert_config;
+pub mod bert_reference;
 pub mod llama;
 pub mod reference;
 pub mod session;
 
+pub use bert::Bert;
 pub use llama::{LayerWeights, Llama};
 pub use session::Session;

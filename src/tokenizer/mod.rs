@@ -18,6 +18,7 @@
 //! ([`hf_json`]), the vocabulary inside a GGUF ([`gguf_vocab`]); streaming decode in
 //! [`stream`]; the trainers in `train_naive.rs` (the lesson) and `train.rs` (the fast one).
 
+pub mod bert_normalizer;
 pub mod bpe;
 pub mod bytes;
 pub mod gguf_vocab;
@@ -27,9 +28,11 @@ pub mod stream;
 pub mod tiktoken_file;
 pub mod train;
 pub mod train_naive;
+pub mod wordpiece;
 
 pub use pretokenize::Pretokenizer;
 pub use stream::StreamDecoder;
+pub use wordpiece::WordPiece;
 
 use crate::{Error, Result};
 use bpe::{merge_heap, merge_small, pair_key, MergeMap, HEAP_THRESHOLD};
