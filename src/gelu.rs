@@ -20,19 +20,28 @@
 use wide::f32x8;
 
 // ANCHOR: erf_naive
-/// erf(x) = 2/√π · Σ_n (−1)ⁿ x^(2n+1) / (n! (2n+1)), in f64. For |x| ≥ 6, erf is ±1 to 2e-17.
-/// Accurate to ~1e-9 (the terms grow to e^(x²) before they shrink, costing digits near |x| = 6).
+/// erf in f64, two textbook expansions (A&S 7.1.5 and 7.1.14), accurate to ~1e-15:
+/// * |x| < 2.5: the Taylor series erf(x) = 2/√π · Σ_n (−1)ⁿ x^(2n+1) / (n! (2n+1)) (its terms
+///   grow to ~e^(x²) before they shrink, so past 2.5 it would lose digits to cancellation);
+/// * beyond: 1 − erfc(x), with erfc(x) = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …)))),
+///   the continued fraction evaluated from its 80th term back.
 pub fn erf_naive(x: f64) -> f64 {
-    if x.abs() >= 6.0 {
-        return x.signum();
+    let z = x.abs();
+    if z < 2.5 {
+        let (mut term, mut sum, mut n) = (x, x, 0.0f64); // term = (−1)ⁿ x^(2n+1) / n!
+        while term.abs() > 1e-17 * sum.abs().max(1e-300) {
+            n += 1.0;
+            term *= -x * x / n;
+            sum += term / (2.0 * n + 1.0);
+        }
+        return sum * 2.0 / std::f64::consts::PI.sqrt();
     }
-    let (mut term, mut sum, mut n) = (x, x, 0.0f64); // term = (−1)ⁿ x^(2n+1) / n!
-    while term.abs() > 1e-17 * sum.abs().max(1e-300) {
-        n += 1.0;
-        term *= -x * x / n;
-        sum += term / (2.0 * n + 1.0);
+    let mut k = z;
+    for n in (1..=80).rev() {
+        k = z + (n as f64 / 2.0) / k;
     }
-    sum * 2.0 / std::f64::consts::PI.sqrt()
+    let erfc = (-z * z).exp() / std::f64::consts::PI.sqrt() / k;
+    (1.0 - erfc).copysign(x)
 }
 
 /// The reference GELU, through [`erf_naive`].

@@ -76,6 +76,11 @@ fn token_states_equal_sentence_transformers() {
     );
 }
 
+/// Both paths sit within ~5e-7 of sentence-transformers (sequential f32 sums in the reference,
+/// blocked SIMD sums in the fast path); padding that leaked into attention or pooling would
+/// move a component by ~1e-2.
+const PADDED_TOL: f32 = 1e-5;
+
 /// Packed (no padding) equals PyTorch's way (padded rectangle, additive −∞ mask, masked mean)
 /// computed with every naive kernel: padding changes nothing.
 #[test]
@@ -86,7 +91,9 @@ fn packed_equals_padded_reference() {
     let fast = m.embed_ids(&batch).expect("packed");
     let slow = embed_ids_padded(m, &batch).expect("padded");
     for (i, (f, r)) in fast.iter().zip(&slow).enumerate() {
-        assert_close(&format!("packed vs padded, sentence {i}"), f, r, 1e-5);
+        let (_, vs_st) = max_abs_diff(r, &s[[40, 3, 16, 0][i]].embedding);
+        println!("sentence {i}: padded reference vs sentence-transformers max |Δ| {vs_st:.2e}");
+        assert_close(&format!("packed vs padded, sentence {i}"), f, r, PADDED_TOL);
     }
 }
 
