@@ -11,9 +11,10 @@
 
 use std::time::Instant;
 
+use glassbox::data;
 use glassbox::rmsnorm::rms;
 use glassbox::rope::{inv_freq, RopeLayout, RopeTable};
-use glassbox::weights::{fetch, model_files::ModelFiles};
+use glassbox::weights::model_files::ModelFiles;
 
 fn norm(v: &[f32]) -> f32 {
     v.iter().map(|x| x * x).sum::<f32>().sqrt()
@@ -29,7 +30,7 @@ fn fmt(v: &[f32]) -> String {
 }
 
 fn main() -> glassbox::Result<()> {
-    let path = fetch::default_model()?;
+    let path = data::default_model()?;
     let model = ModelFiles::open(&path)?;
     let cfg = &model.config;
     let d = cfg.hidden_size;

@@ -12,9 +12,10 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use glassbox::attention::{attention, AttentionShape, KvCache};
+use glassbox::data;
 use glassbox::rmsnorm::rmsnorm_rows;
 use glassbox::rope::{RopeLayout, RopeTable};
-use glassbox::weights::{fetch, model_files::ModelFiles, tensor::WeightMatrix};
+use glassbox::weights::{model_files::ModelFiles, tensor::WeightMatrix};
 use glassbox::{Error, Result};
 
 fn weight<'a>(m: &'a ModelFiles, name: &str) -> Result<&'a WeightMatrix> {
@@ -148,7 +149,7 @@ fn main() -> Result<()> {
     by_hand();
 
     // ---- 2. real layer 0 -----------------------------------------------------------------
-    let path = fetch::default_model()?;
+    let path = data::default_model()?;
     let m = ModelFiles::open(&path)?;
     let c = &m.config;
     let (d, nh, nkv) = (c.hidden_size, c.num_attention_heads, c.num_key_value_heads);

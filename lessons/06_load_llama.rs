@@ -11,9 +11,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use glassbox::data;
 use glassbox::model::Llama;
 use glassbox::quant::{self, DType};
-use glassbox::weights::fetch;
 
 // ANCHOR: q4_1_by_hand
 /// One Q4_1 block (32 weights in 20 bytes) decoded by hand:
@@ -43,7 +43,7 @@ fn rms(x: &[f32]) -> f32 {
 }
 
 fn main() -> glassbox::Result<()> {
-    let path = fetch::default_model()?;
+    let path = data::default_model()?;
 
     // ANCHOR: load
     let t = Instant::now();

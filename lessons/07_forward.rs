@@ -9,8 +9,8 @@
 
 use std::time::Instant;
 
+use glassbox::data;
 use glassbox::model::Llama;
-use glassbox::weights::fetch;
 
 fn norm(x: &[f32]) -> f32 {
     x.iter().map(|v| v * v).sum::<f32>().sqrt()
@@ -25,7 +25,7 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 fn main() -> glassbox::Result<()> {
-    let model = Llama::load(fetch::default_model()?)?;
+    let model = Llama::load(data::default_model()?)?;
     let prompt = "The capital of France is";
 
     // ANCHOR: run

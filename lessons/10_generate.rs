@@ -13,7 +13,7 @@ use std::time::Instant;
 
 fn main() -> glassbox::Result<()> {
     // ANCHOR: loop
-    let model = Llama::load(glassbox::weights::fetch::default_model()?)?;
+    let model = Llama::load(glassbox::data::default_model()?)?;
     let tok = &model.tokenizer;
     let prompt = tok.encode("The capital of France is");
     let max_new = 48;

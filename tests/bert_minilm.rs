@@ -65,8 +65,9 @@ fn embeddings_equal_sentence_transformers_batched_and_one_by_one() {
 fn token_states_equal_sentence_transformers() {
     let m = minilm();
     let s = &sentences()[0];
-    let want = glassbox::npy::read_f32(encoder_common::fixture_dir().join("tokens_first.npy"))
-        .expect("tokens_first.npy");
+    let want =
+        glassbox::formats::npy::read_f32(encoder_common::fixture_dir().join("tokens_first.npy"))
+            .expect("tokens_first.npy");
     assert_eq!(want.shape, [s.ids.len(), m.dim()]);
     let got = m.forward(std::slice::from_ref(&s.ids)).expect("forward");
     assert_close("last hidden state", &got, &want.data, 1e-3);

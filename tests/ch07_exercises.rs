@@ -42,8 +42,7 @@ mod answer {
 const DOT_TOL: f32 = 1e-3;
 
 fn model() -> Llama {
-    Llama::load(glassbox::weights::fetch::default_model().expect("the default model"))
-        .expect("load")
+    Llama::load(glassbox::data::default_model().expect("the default model")).expect("load")
 }
 
 #[test]

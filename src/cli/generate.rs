@@ -115,7 +115,7 @@ pub struct Args {
 pub fn load_model(path: Option<&Path>) -> Result<Llama> {
     let path = match path {
         Some(p) => p.to_path_buf(),
-        None => crate::weights::fetch::default_model()?,
+        None => crate::data::default_model()?,
     };
     Llama::load(&path)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::weights::fetch;
+use crate::data;
 use crate::weights::model_files::{ModelFiles, ModelFormat};
 use crate::Result;
 
@@ -56,7 +56,7 @@ fn group_of(name: &str) -> &'static str {
 pub fn run(args: Args) -> Result<()> {
     let path = match args.model {
         Some(p) => p,
-        None => fetch::default_model()?,
+        None => data::default_model()?,
     };
     let m = ModelFiles::open(&path)?;
     let c = &m.config;

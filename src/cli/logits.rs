@@ -14,8 +14,8 @@
 
 use std::path::PathBuf;
 
+use crate::data;
 use crate::model::Llama;
-use crate::weights::fetch;
 use crate::{Error, Result};
 
 #[derive(clap::Args, Debug)]
@@ -80,7 +80,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let path = match &args.model {
         Some(p) => p.clone(),
-        None => fetch::default_model()?,
+        None => data::default_model()?,
     };
     let model = Llama::load(&path)?;
     let tok = &model.tokenizer;
@@ -107,7 +107,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut session = model.new_session(ids.len())?;
     let logits = model.forward(&mut session, &ids)?;
     if let Some(out) = &args.dump {
-        crate::npy::write_f32(out, logits, &[logits.len()])?;
+        crate::formats::npy::write_f32(out, logits, &[logits.len()])?;
     }
 
     // probabilities: softmax over all logits, in f64 for the sum

@@ -63,7 +63,7 @@ pub struct Args {
 /// Resolve a SPEC (see `--tokenizer`) to a tokenizer.
 pub fn load_spec(spec: Option<&str>) -> Result<Tokenizer> {
     match spec {
-        None => Tokenizer::load(&crate::weights::fetch::default_model()?),
+        None => Tokenizer::load(&crate::data::default_model()?),
         Some(s) if !Path::new(s).exists() && matches!(s, "cl100k_base" | "o200k_base") => {
             Tokenizer::from_tiktoken_name(s)
         }

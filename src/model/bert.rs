@@ -26,18 +26,17 @@
 //! Reference: Devlin et al., "BERT" (2018); `transformers.models.bert.modeling_bert`
 //! (`BertEmbeddings`, `BertLayer`); sentence-transformers `Pooling`, `Normalize`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use crate::attention::AttentionShape;
+use crate::formats::safetensors::SafetensorsModel;
 use crate::gelu::gelu_inplace;
 use crate::layernorm::layernorm_rows_inplace;
 use crate::model::bert_attention::attention_bidirectional;
 use crate::model::bert_config::{BertConfig, Pooling, SentenceConfig};
 use crate::tokenizer::wordpiece::WordPiece;
-use crate::weights::safetensors::SafetensorsModel;
 use crate::weights::tensor::WeightMatrix;
 use crate::{Error, Result};
 
@@ -95,21 +94,17 @@ pub struct Bert {
 }
 
 // ANCHOR: load
-/// The checkpoint's tensors, taken out by name with their shape checked (`prefix` is `""` or
+/// The checkpoint's tensors, taken by name with their shape checked (`prefix` is `""` or
 /// `"bert."`, as a `BertFor…` checkpoint stores its encoder).
 struct Tensors {
-    map: BTreeMap<String, WeightMatrix>,
+    st: SafetensorsModel,
     prefix: &'static str,
-    file: PathBuf,
 }
 
 impl Tensors {
-    fn matrix(&mut self, name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
+    fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
         let full = format!("{}{name}", self.prefix);
-        let w = self
-            .map
-            .remove(&full)
-            .ok_or_else(|| Error::format(&self.file, format!("missing tensor `{full}`")))?;
+        let w = WeightMatrix::from_safetensors(&self.st, &full)?;
         if (w.rows, w.cols) != (rows, cols) {
             return Err(Error::Shape {
                 name: full,
@@ -120,21 +115,21 @@ impl Tensors {
         Ok(w)
     }
 
-    fn vector(&mut self, name: &str, d: usize) -> Result<Vec<f32>> {
+    fn vector(&self, name: &str, d: usize) -> Result<Vec<f32>> {
         let w = self.matrix(name, 1, d)?;
         let mut v = vec![0.0f32; d];
         w.dequantize_row(0, &mut v);
         Ok(v)
     }
 
-    fn linear(&mut self, name: &str, out: usize, inp: usize) -> Result<Linear> {
+    fn linear(&self, name: &str, out: usize, inp: usize) -> Result<Linear> {
         Ok(Linear {
             weight: self.matrix(&format!("{name}.weight"), out, inp)?,
             bias: self.vector(&format!("{name}.bias"), out)?,
         })
     }
 
-    fn norm(&mut self, name: &str, d: usize) -> Result<Norm> {
+    fn norm(&self, name: &str, d: usize) -> Result<Norm> {
         Ok(Norm {
             weight: self.vector(&format!("{name}.weight"), d)?,
             bias: self.vector(&format!("{name}.bias"), d)?,
@@ -161,22 +156,11 @@ impl Bert {
             ));
         }
         let st = SafetensorsModel::open(dir)?;
-        let file = st
-            .shards
-            .first()
-            .map(|s| s.path.clone())
-            .unwrap_or_default();
-        let prefix = match st.contains("embeddings.word_embeddings.weight") {
-            true => "",
-            false => "bert.",
+        let prefix = match st.tensor("embeddings.word_embeddings.weight") {
+            Some(_) => "",
+            None => "bert.",
         };
-        let mut map = BTreeMap::new();
-        for name in st.names().filter(|n| n.starts_with(prefix)) {
-            if st.shape(name).is_some_and(|(_, dtype)| dtype != "I64") {
-                map.insert(name.to_string(), st.tensor(name)?);
-            }
-        }
-        let mut t = Tensors { map, prefix, file };
+        let t = Tensors { st, prefix };
         let c = &config;
         let (d, ffn) = (c.hidden_size, c.intermediate_size);
         let mut layers = Vec::with_capacity(c.num_hidden_layers);

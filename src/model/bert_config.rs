@@ -15,8 +15,7 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
+use crate::formats::file::read_json;
 use crate::{Error, Result};
 
 /// The sizes of a BERT encoder, from `config.json`.
@@ -55,12 +54,6 @@ pub struct SentenceConfig {
     pub normalize: bool,
     /// Inputs are cut to this many tokens, `[CLS]` and `[SEP]` included.
     pub max_seq_length: usize,
-}
-
-/// Read a JSON file, naming it in every error.
-pub(crate) fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::format(path, format!("not valid JSON: {e}")))
 }
 
 impl BertConfig {

@@ -37,37 +37,9 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
+use super::train_naive::{TrainConfig, FIRST_MERGE_ID};
 use super::{Pretokenizer, Tokenizer};
 use crate::{Error, Result};
-
-/// What to train.
-#[derive(Clone, Debug)]
-pub struct TrainConfig {
-    /// Final vocabulary size: 256 bytes + merges + special tokens.
-    pub vocab_size: usize,
-    /// How text is cut into pre-tokens before BPE.
-    pub pattern: Pretokenizer,
-    /// Reserved tokens, appended after the merges in this order (never produced by BPE).
-    pub special_tokens: Vec<String>,
-    /// Show progress bars on stderr (reading, then merges/s with an ETA).
-    pub show_progress: bool,
-}
-
-impl TrainConfig {
-    /// The number of merges to learn: `vocab_size - 256 - specials`.
-    pub fn num_merges(&self) -> Result<usize> {
-        let floor = 256 + self.special_tokens.len();
-        if self.vocab_size < floor {
-            return Err(Error::invalid(format!(
-                "vocab size {} is too small: a byte-level BPE needs at least 256 byte tokens + {} \
-                 special token(s) = {floor}",
-                self.vocab_size,
-                self.special_tokens.len()
-            )));
-        }
-        Ok(self.vocab_size - floor)
-    }
-}
 
 /// What happened during training (the CLI prints it).
 #[derive(Clone, Debug, Default)]
@@ -77,15 +49,10 @@ pub struct TrainReport {
     pub pretokens: u64,
     /// Distinct pre-tokens ("words").
     pub unique_pretokens: usize,
-    /// The merges learned, in rank order (`256 + i` is the id of merge `i`).
+    /// The merges learned, in rank order (`FIRST_MERGE_ID + i` is the id of merge `i`).
     pub merges: Vec<(u32, u32)>,
     pub count_secs: f64,
     pub merge_secs: f64,
-}
-
-/// Cut `text` into pre-tokens with `pattern` (the tokenizer's own splitter).
-pub fn pretokenize(pattern: Pretokenizer, text: &str) -> Vec<&str> {
-    pattern.split_vec(text)
 }
 
 /// A fast non-cryptographic hasher (the FxHash multiply-rotate of rustc-hash 2). The keys are
@@ -385,7 +352,7 @@ pub fn merges_from_counts<'a>(
             continue;
         }
         let (a, b) = unpack(p);
-        let x = super::train_naive::FIRST_MERGE_ID + merges.len() as u32;
+        let x = FIRST_MERGE_ID + merges.len() as u32;
         merges.push((a, b));
         let mut list = where_.remove(&p).unwrap_or_default();
         list.sort_unstable();
@@ -528,9 +495,4 @@ pub fn train_files_report(
     };
     let tok = Tokenizer::from_merges(&report.merges, cfg.pattern, &cfg.special_tokens);
     Ok((tok, report))
-}
-
-/// Convenience for one path.
-pub fn train_file(path: &Path, cfg: &TrainConfig) -> Result<Tokenizer> {
-    train_files(&[path.to_path_buf()], cfg)
 }

@@ -210,10 +210,7 @@ impl WordPiece {
     /// Load from a Hugging Face `tokenizer.json` whose model is WordPiece (BERT and its family:
     /// MiniLM, bge, e5, ...). Anything this file does not implement is a clear error.
     pub fn from_file(path: &Path) -> Result<WordPiece> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
-        WordPiece::from_json(&v, path)
+        WordPiece::from_json(&crate::formats::file::read_json(path)?, path)
     }
 
     /// [`WordPiece::from_file`] on parsed JSON; `path` names the file in errors.

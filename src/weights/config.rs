@@ -24,8 +24,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::formats::file;
+use crate::formats::gguf::GgufFile;
 use crate::rope::Llama3RopeScaling;
-use crate::weights::gguf::GgufFile;
 use crate::{Error, Result};
 
 /// A Llama-architecture model's shape and constants.
@@ -147,10 +148,7 @@ impl LlamaConfig {
 
     /// Read a Hugging Face `config.json` (LlamaForCausalLM).
     pub fn from_hf_json(path: &Path) -> Result<LlamaConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
-        Self::from_hf_value(&v, path)
+        Self::from_hf_value(&file::read_json(path)?, path)
     }
 
     /// The same from an already parsed JSON value (`source` names it in errors).

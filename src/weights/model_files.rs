@@ -28,11 +28,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::formats::file;
+use crate::formats::gguf::{looks_like_gguf, GgufFile};
+use crate::formats::safetensors::SafetensorsModel;
 use crate::rope::gguf_row_of_hf_row;
 use crate::tokenizer::Tokenizer;
 use crate::weights::config::LlamaConfig;
-use crate::weights::gguf::{GgufFile, GGUF_MAGIC};
-use crate::weights::safetensors::SafetensorsModel;
 use crate::weights::tensor::WeightMatrix;
 use crate::{Error, Result};
 
@@ -131,12 +132,7 @@ impl ModelFiles {
         if path.is_dir() {
             return Self::open_hf(path);
         }
-        let mut magic = [0u8; 4];
-        let is_gguf = std::fs::File::open(path)
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-            .map(|_| &magic == GGUF_MAGIC)
-            .unwrap_or(false);
-        if is_gguf || path.extension().is_some_and(|e| e == "gguf") {
+        if looks_like_gguf(path) {
             return Self::open_gguf(path);
         }
         if !path.exists() {
@@ -168,7 +164,7 @@ impl ModelFiles {
                     format!("missing tensor `{gname}` (Hugging Face `{hf}`)"),
                 ));
             }
-            let mut w = g.tensor(&gname)?;
+            let mut w = WeightMatrix::from_gguf(&g, &gname)?;
             check_shape(&gname, &w, &shape)?;
             // ANCHOR: qk_permute
             if hf.ends_with("q_proj.weight") || hf.ends_with("k_proj.weight") {
@@ -209,7 +205,7 @@ impl ModelFiles {
             ));
         }
         let mut tokenizer = Tokenizer::from_tokenizer_json_file(&tok_path)?;
-        let tok_config = read_json_opt(&dir.join("tokenizer_config.json"))?;
+        let tok_config = file::read_json_if_present(&dir.join("tokenizer_config.json"))?;
         if tokenizer.bos_id().is_none() && tokenizer.eos_ids().is_empty() {
             tokenizer.set_bos_eos(config.bos_token_id, config.eos_token_ids.clone());
         }
@@ -217,14 +213,14 @@ impl ModelFiles {
         let st = SafetensorsModel::open(dir)?;
         let mut tensors = BTreeMap::new();
         for (name, shape) in expected_tensors(&config) {
-            if !st.contains(&name) {
+            if st.tensor(&name).is_none() {
                 let file = st
                     .shards
                     .first()
                     .map_or(dir.to_path_buf(), |s| s.path.clone());
                 return Err(Error::format(file, format!("missing tensor `{name}`")));
             }
-            let w = st.tensor(&name)?;
+            let w = WeightMatrix::from_safetensors(&st, &name)?;
             check_shape(&name, &w, &shape)?;
             tensors.insert(name, w);
         }
@@ -258,16 +254,6 @@ fn check_vocab(path: &Path, tokenizer: &Tokenizer, config: &LlamaConfig) -> Resu
         )));
     }
     Ok(())
-}
-
-fn read_json_opt(path: &Path) -> Result<Option<serde_json::Value>> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))
 }
 
 /// `chat_template` of tokenizer_config.json (a string, or a list of `{name, template}` of which

@@ -9,7 +9,7 @@ use glassbox::model::Bert;
 
 /// all-MiniLM-L6-v2's directory, fetched on first use (`glassbox pull --all` fetches it too).
 pub fn minilm_dir() -> PathBuf {
-    glassbox::weights::fetch::default_embedder()
+    glassbox::data::default_embedder()
         .expect("all-MiniLM-L6-v2 (fetched on first use; GLASSBOX_DATA)")
 }
 
@@ -46,8 +46,8 @@ pub struct Sentence {
 
 pub fn sentences() -> Vec<Sentence> {
     let v = read_json("sentences.json");
-    let npy =
-        glassbox::npy::read_f32(fixture_dir().join("embeddings.npy")).expect("embeddings.npy");
+    let npy = glassbox::formats::npy::read_f32(fixture_dir().join("embeddings.npy"))
+        .expect("embeddings.npy");
     let d = npy.shape[1];
     v["sentences"]
         .as_array()
