@@ -40,6 +40,12 @@ enum Command {
     Chat(cli::chat::Args),
     /// Measure prefill and decode speed (tokens/s), like llama-bench.
     Bench(cli::bench::Args),
+    /// Sentence vectors from the BERT encoder (all-MiniLM-L6-v2), and their similarities.
+    Embed(cli::embed::Args),
+    /// The cosine similarity of two texts' sentence vectors.
+    Similarity(cli::similarity::Args),
+    /// Retrieval-augmented generation: index your files, then ask questions answered from them.
+    Rag(cli::rag::Args),
 }
 
 fn main() {
@@ -68,6 +74,9 @@ fn main() {
         Command::Generate(a) => cli::generate::run(a),
         Command::Chat(a) => cli::chat::run(a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Embed(a) => cli::embed::run(a),
+        Command::Similarity(a) => cli::similarity::run(a),
+        Command::Rag(a) => cli::rag::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -4,9 +4,12 @@
 pub mod bench;
 pub mod chat;
 pub mod convert;
+pub mod embed;
 pub mod generate;
 pub mod inspect;
 pub mod logits;
 pub mod pull;
+pub mod rag;
+pub mod similarity;
 pub mod tokenize;
 pub mod train_bpe;

@@ -36,16 +36,18 @@ pub fn source_label(c: &StoredChunk) -> String {
 // ANCHOR: grounded
 /// The chat messages for `question` grounded in `sources` (best first, numbered from 1).
 pub fn grounded_messages(question: &str, sources: &[StoredChunk]) -> Vec<Message> {
-    let mut user = String::from("Sources:\n");
+    let mut system = format!("{SYSTEM}\n\nSources:\n");
     for (i, c) in sources.iter().enumerate() {
-        user.push_str(&format!(
+        system.push_str(&format!(
             "[{}] {}\n{}\n\n",
             i + 1,
             source_label(c),
             c.text.trim()
         ));
     }
-    user.push_str(&format!("Question: {}", question.trim()));
-    vec![Message::system(SYSTEM), Message::user(&user)]
+    vec![
+        Message::system(system.trim_end()),
+        Message::user(question.trim()),
+    ]
 }
 // ANCHOR_END: grounded
