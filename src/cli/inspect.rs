@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::data;
+use crate::cli::common::model_path;
 use crate::weights::model_files::{ModelFiles, ModelFormat};
 use crate::Result;
 
@@ -54,10 +54,7 @@ fn group_of(name: &str) -> &'static str {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let path = match args.model {
-        Some(p) => p,
-        None => data::default_model()?,
-    };
+    let path = model_path(args.model)?;
     let m = ModelFiles::open(&path)?;
     let c = &m.config;
 

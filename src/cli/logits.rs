@@ -14,29 +14,17 @@
 
 use std::path::PathBuf;
 
-use crate::data;
+use crate::cli::common::{ModelArg, PromptArgs};
 use crate::model::Llama;
 use crate::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A .gguf file or a Hugging Face directory (default: SmolLM2-135M-Instruct, fetched on first use).
-    #[arg(long, short = 'm', value_name = "MODEL")]
-    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArg,
 
-    /// The prompt text (special-token text such as <|im_start|> is recognised).
-    #[arg(
-        long,
-        short = 'p',
-        value_name = "TEXT",
-        conflicts_with = "prompt_file",
-        required_unless_present = "prompt_file"
-    )]
-    pub prompt: Option<String>,
-
-    /// Read the prompt from a file (UTF-8).
-    #[arg(long, value_name = "PATH")]
-    pub prompt_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub prompt: PromptArgs,
 
     /// How many of the highest logits to print.
     #[arg(long, default_value_t = 10, value_name = "K")]
@@ -73,15 +61,8 @@ pub fn top_k(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let text = match (&args.prompt, &args.prompt_file) {
-        (Some(p), _) => p.clone(),
-        (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?,
-        (None, None) => return Err(Error::invalid("give --prompt TEXT or --prompt-file PATH")),
-    };
-    let path = match &args.model {
-        Some(p) => p.clone(),
-        None => data::default_model()?,
-    };
+    let text = args.prompt.text()?;
+    let path = args.model.path()?;
     let model = Llama::load(&path)?;
     let tok = &model.tokenizer;
 
