@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::chat::stop_token_ids;
+use crate::cli::common::{chat_template, context_size, ModelArg};
 use crate::cli::embed::{display_path, model_id, EmbedderArg};
-use crate::cli::generate::{chat_template, context_size, load_model};
 use crate::generate::{check_budget, generate, GenerateConfig, LlamaRunner};
 use crate::rag::cache::{lookup, DEFAULT_THRESHOLD};
 use crate::rag::chunk::ChunkConfig;
@@ -81,9 +81,8 @@ pub struct AskArgs {
     /// How many chunks to retrieve.
     #[arg(short = 'k', long = "top-k", default_value_t = 5)]
     pub k: usize,
-    /// The chat model (.gguf or Hugging Face directory; default SmolLM2-135M-Instruct).
-    #[arg(long, short = 'm')]
-    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArg,
     /// Most tokens in the answer.
     #[arg(long = "n-predict", short = 'n', default_value_t = 256)]
     pub n: usize,
@@ -96,8 +95,9 @@ pub struct AskArgs {
     /// Print the prompt given to the chat model.
     #[arg(long)]
     pub show_prompt: bool,
-    /// Sampling temperature. Default 0 (greedy): an answer grounded in sources should be the
-    /// model's most likely one, and the semantic cache then stores a reproducible answer.
+    /// Sampling temperature. Default 0 (greedy), unlike `generate`: an answer grounded in
+    /// sources should be the model's most likely one, and the cache then stores a reproducible
+    /// answer.
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f32,
     /// Repetition penalty (Hugging Face's; 1 = off). A little keeps a small greedy model from
@@ -247,8 +247,8 @@ fn ask(a: AskArgs) -> Result<()> {
         top_p: if a.temperature > 0.0 { 0.95 } else { 1.0 },
         ..SamplerConfig::default()
     };
-    sampler.validate()?;
-    let model = load_model(a.model.as_deref())?;
+    sampler.validate()?; // a bad --temperature or --repeat-penalty is named
+    let model = a.model.load()?;
     let messages = grounded_messages(&a.question, &chunks);
     let tok = &model.tokenizer;
     let template = chat_template(&model)?;
