@@ -43,6 +43,8 @@ pub struct Chunk {
     pub first_line: usize,
     pub last_line: usize,
     pub n_tokens: usize,
+    /// How many of those tokens, at its start, repeat the end of the chunk before.
+    pub overlap_tokens: usize,
 }
 
 /// A piece that is never cut further: a paragraph, a sentence or a word window.
@@ -54,6 +56,8 @@ struct Unit {
     n_tokens: usize,
     /// The first unit of its paragraph (joined to the one before with a blank line).
     starts_paragraph: bool,
+    /// A line of a code block (joined to the one before with a newline, not a space).
+    code: bool,
 }
 
 /// Paragraphs with their line ranges: blank lines separate, a fenced code block is one.
@@ -147,10 +151,12 @@ pub fn chunk_text(text: &str, cfg: ChunkConfig, count: impl Fn(&str) -> usize) -
                 last_line: last,
                 n_tokens: n,
                 starts_paragraph: true,
+                code: false,
             });
             continue;
         }
         let mut starts_paragraph = true;
+        let code = p.trim_start().starts_with("```");
         for s in sentences(&p) {
             // the sentence's lines: the paragraph's first line + the newlines before it, and in it
             let at = s.as_ptr() as usize - p.as_ptr() as usize;
@@ -167,6 +173,7 @@ pub fn chunk_text(text: &str, cfg: ChunkConfig, count: impl Fn(&str) -> usize) -
                     last_line,
                     n_tokens,
                     starts_paragraph,
+                    code,
                 });
                 starts_paragraph = false;
             }
@@ -174,37 +181,44 @@ pub fn chunk_text(text: &str, cfg: ChunkConfig, count: impl Fn(&str) -> usize) -
     }
     // 2. pack units greedily; a new chunk repeats the previous chunk's tail up to `overlap`
     let mut chunks = Vec::new();
-    let mut cur: Vec<Unit> = Vec::new();
+    let (mut cur, mut repeated): (Vec<Unit>, usize) = (Vec::new(), 0);
     for u in units {
         let used: usize = cur.iter().map(|c| c.n_tokens).sum();
         if !cur.is_empty() && used + u.n_tokens > max {
-            chunks.push(join(&cur));
-            let mut tail = Vec::new();
-            let mut kept = 0;
-            for c in cur.iter().rev() {
-                if kept + c.n_tokens > cfg.overlap_tokens.min(max - u.n_tokens.min(max)) {
-                    break;
-                }
-                kept += c.n_tokens;
-                tail.insert(0, c.clone());
+            chunks.push(join(&cur, repeated));
+            // the tail to repeat: whole units from the end, within `overlap` and leaving room for u
+            let room = cfg.overlap_tokens.min(max.saturating_sub(u.n_tokens));
+            let mut keep = 0;
+            while keep < cur.len() && repeated_tokens(&cur[cur.len() - keep - 1..]) <= room {
+                keep += 1;
             }
-            cur = tail;
+            cur.drain(..cur.len() - keep);
+            repeated = repeated_tokens(&cur);
         }
         cur.push(u);
     }
     if !cur.is_empty() {
-        chunks.push(join(&cur));
+        chunks.push(join(&cur, repeated));
     }
     chunks
 }
+
+fn repeated_tokens(units: &[Unit]) -> usize {
+    units.iter().map(|u| u.n_tokens).sum()
+}
 // ANCHOR_END: chunk
 
-/// Units → one chunk: a blank line between paragraphs, a space between sentences.
-fn join(units: &[Unit]) -> Chunk {
+/// Units → one chunk: a blank line between paragraphs, a newline between code lines, a space
+/// between sentences.
+fn join(units: &[Unit], overlap_tokens: usize) -> Chunk {
     let mut text = String::new();
     for (i, u) in units.iter().enumerate() {
         if i > 0 {
-            text.push_str(if u.starts_paragraph { "\n\n" } else { " " });
+            text.push_str(match (u.starts_paragraph, u.code) {
+                (true, _) => "\n\n",
+                (false, true) => "\n",
+                (false, false) => " ",
+            });
         }
         text.push_str(&u.text);
     }
@@ -212,6 +226,7 @@ fn join(units: &[Unit]) -> Chunk {
         text,
         first_line: units[0].first_line,
         last_line: units[units.len() - 1].last_line,
-        n_tokens: units.iter().map(|u| u.n_tokens).sum(),
+        n_tokens: repeated_tokens(units),
+        overlap_tokens,
     }
 }

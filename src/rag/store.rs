@@ -109,6 +109,9 @@ impl Store {
         let conn = Connection::open(path).map_err(db)?;
         conn.execute_batch("PRAGMA foreign_keys = ON;")
             .map_err(db)?;
+        // another `rag` command writing the same file: wait for its transaction, do not fail
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(|e| {
             Error::format(
                 path,
