@@ -45,10 +45,7 @@ fn main() -> glassbox::Result<()> {
     // ---- 1. embedding lookup ------------------------------------------------------------
     let prompt = "The capital of France is";
     let ids = model.tokenizer.encode(prompt);
-    let emb = model
-        .tensors
-        .get("model.embed_tokens.weight")
-        .ok_or_else(|| glassbox::Error::invalid("model has no model.embed_tokens.weight"))?;
+    let emb = &model.weights.embed_tokens;
     println!("\n1. lookup: {prompt:?} -> ids {ids:?}");
     println!(
         "   embedding table: [{}, {}] stored as {}",

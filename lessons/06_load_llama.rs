@@ -76,8 +76,8 @@ fn main() -> glassbox::Result<()> {
         e.0 += 1;
         e.1 += w.bytes().len();
     };
-    note(&model.embed_tokens);
-    for l in &model.layers {
+    note(&model.weights.embed_tokens);
+    for l in &model.weights.layers {
         for w in l.matrices() {
             note(w);
         }
@@ -92,7 +92,7 @@ fn main() -> glassbox::Result<()> {
     );
 
     // ANCHOR: first_values
-    let w = &model.layers[0].gate_proj; // [1536, 576], Q4_1
+    let w = &model.weights.layers[0].gate_proj; // [1536, 576], Q4_1
     let mut row = vec![0.0f32; w.cols];
     w.dequantize_row(0, &mut row);
     println!(
@@ -136,7 +136,7 @@ fn main() -> glassbox::Result<()> {
     let paris = model.tokenizer.encode(" Paris");
     let id = paris[0] as usize;
     let mut x = vec![0.0f32; c.hidden_size];
-    model.embed_tokens.dequantize_row(id, &mut x);
+    model.weights.embed_tokens.dequantize_row(id, &mut x);
     println!(
         "\nembedding row of {:?} (id {id}), rms {:.4}; quantized again:",
         " Paris",

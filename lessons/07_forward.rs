@@ -68,9 +68,9 @@ fn main() -> glassbox::Result<()> {
     // ANCHOR: top5
     let max = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     let z: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
-    let top = glassbox::cli::logits::top_k(&logits, 5);
+    let top = glassbox::sampler::largest(&logits, 5);
     println!("\ntop-5 next tokens:");
-    for (id, l) in top {
+    for glassbox::sampler::Candidate { id, logit: l } in top {
         let text =
             String::from_utf8_lossy(model.tokenizer.token_bytes(id).unwrap_or(b"?")).into_owned();
         println!(

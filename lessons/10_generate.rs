@@ -53,8 +53,9 @@ fn main() -> glassbox::Result<()> {
     let ttft = ttft.unwrap_or_default().as_secs_f64();
     steps.sort_by(|a, b| a.total_cmp(b));
     let median = steps[steps.len() / 2];
-    let weight_bytes: usize = model.embed_tokens.bytes().len()
+    let weight_bytes: usize = model.weights.embed_tokens.bytes().len()
         + model
+            .weights
             .layers
             .iter()
             .map(|l| l.matrices().iter().map(|w| w.bytes().len()).sum::<usize>())

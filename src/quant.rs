@@ -31,6 +31,7 @@ use half::{bf16, f16};
 use wide::f32x8;
 
 use crate::formats::gguf::{ggml_type, GgmlType};
+use crate::matmul::load8;
 
 /// The storage type of a weight matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -211,12 +212,6 @@ pub fn dot_row_naive(dtype: DType, row: &[u8], x: &[f32]) -> f32 {
     w.iter().zip(x).map(|(a, b)| a * b).sum()
 }
 // ANCHOR_END: dequantize
-
-#[inline(always)]
-fn load8(s: &[f32], i: usize) -> f32x8 {
-    let a: [f32; 8] = s[i..i + 8].try_into().expect("slice of 8");
-    f32x8::new(a)
-}
 
 /// Decoding eight stored values into one f32x8 register. On x86-64 with AVX2 + F16C (this
 /// build's `target-cpu=native`) each is two or three instructions; elsewhere a portable

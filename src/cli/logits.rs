@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use crate::cli::common::{ModelArg, PromptArgs};
 use crate::model::Llama;
+use crate::sampler::largest;
 use crate::{Error, Result};
 
 #[derive(clap::Args, Debug)]
@@ -41,23 +42,6 @@ pub struct Args {
     /// Prepend the model's bos token id.
     #[arg(long)]
     pub add_bos: bool,
-}
-
-/// The `k` largest logits, highest first (ties: lower id first): `(id, logit)`.
-pub fn top_k(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
-    let mut idx: Vec<u32> = (0..logits.len() as u32).collect();
-    let k = k.min(idx.len());
-    let by_logit = |a: &u32, b: &u32| {
-        logits[*b as usize]
-            .total_cmp(&logits[*a as usize])
-            .then(a.cmp(b))
-    };
-    if k > 0 && k < idx.len() {
-        idx.select_nth_unstable_by(k - 1, by_logit);
-    }
-    idx.truncate(k);
-    idx.sort_by(by_logit);
-    idx.into_iter().map(|i| (i, logits[i as usize])).collect()
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -94,7 +78,10 @@ pub fn run(args: Args) -> Result<()> {
     // probabilities: softmax over all logits, in f64 for the sum
     let max = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     let z: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
-    let top = top_k(logits, args.top);
+    let top: Vec<(u32, f32)> = largest(logits, args.top)
+        .iter()
+        .map(|c| (c.id, c.logit))
+        .collect();
     let prob = |l: f32| ((l - max) as f64).exp() / z;
     let token_text = |id: u32| {
         tok.decode_bytes(&[id])
@@ -132,17 +119,4 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::top_k;
-
-    #[test]
-    fn top_k_is_sorted_and_breaks_ties_by_id() {
-        let l = [0.5, 2.0, -1.0, 2.0, 1.0];
-        assert_eq!(top_k(&l, 3), vec![(1, 2.0), (3, 2.0), (4, 1.0)]);
-        assert_eq!(top_k(&l, 10).len(), 5);
-        assert!(top_k(&l, 0).is_empty());
-    }
 }

@@ -37,6 +37,7 @@ use crate::layernorm::layernorm_rows_inplace;
 use crate::model::bert_attention::attention_bidirectional;
 use crate::model::bert_config::{BertConfig, Pooling, SentenceConfig};
 use crate::tokenizer::wordpiece::WordPiece;
+use crate::weights::checkpoint::TensorSource;
 use crate::weights::tensor::WeightMatrix;
 use crate::{Error, Result};
 
@@ -61,7 +62,7 @@ impl Linear {
 
 /// LayerNorm's weight and bias, `[d]` each.
 #[derive(Debug)]
-pub struct Norm {
+pub struct LayerNormWeights {
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
 }
@@ -69,14 +70,14 @@ pub struct Norm {
 /// One encoder layer, named as in the checkpoint (`encoder.layer.N.<name>`).
 #[derive(Debug)]
 pub struct BertLayer {
-    pub query: Linear,            // attention.self.query        [d, d]
-    pub key: Linear,              // attention.self.key          [d, d]
-    pub value: Linear,            // attention.self.value        [d, d]
-    pub attention_output: Linear, // attention.output.dense      [d, d]
-    pub attention_norm: Norm,     // attention.output.LayerNorm
-    pub intermediate: Linear,     // intermediate.dense          [ffn, d]
-    pub output: Linear,           // output.dense                [d, ffn]
-    pub output_norm: Norm,        // output.LayerNorm
+    pub query: Linear,                    // attention.self.query        [d, d]
+    pub key: Linear,                      // attention.self.key          [d, d]
+    pub value: Linear,                    // attention.self.value        [d, d]
+    pub attention_output: Linear,         // attention.output.dense      [d, d]
+    pub attention_norm: LayerNormWeights, // attention.output.LayerNorm
+    pub intermediate: Linear,             // intermediate.dense          [ffn, d]
+    pub output: Linear,                   // output.dense                [d, ffn]
+    pub output_norm: LayerNormWeights,    // output.LayerNorm
 }
 
 /// A BERT sentence encoder: weights, tokenizer and the sentence-transformers pipeline.
@@ -89,48 +90,45 @@ pub struct Bert {
     pub word_embeddings: WeightMatrix,       // [vocab, d]
     pub position_embeddings: WeightMatrix,   // [max_positions, d]
     pub token_type_embeddings: WeightMatrix, // [types, d]
-    pub embeddings_norm: Norm,
+    pub embeddings_norm: LayerNormWeights,
     pub layers: Vec<BertLayer>,
 }
 
 // ANCHOR: load
 /// The checkpoint's tensors, taken by name with their shape checked (`prefix` is `""` or
 /// `"bert."`, as a `BertFor…` checkpoint stores its encoder).
-struct Tensors {
-    st: SafetensorsModel,
+struct Tensors<'a> {
+    src: TensorSource<'a>,
     prefix: &'static str,
 }
 
-impl Tensors {
-    fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
-        let full = format!("{}{name}", self.prefix);
-        let w = WeightMatrix::from_safetensors(&self.st, &full)?;
-        if (w.rows, w.cols) != (rows, cols) {
-            return Err(Error::Shape {
-                name: full,
-                expected: vec![rows, cols],
-                found: vec![w.rows, w.cols],
-            });
-        }
-        Ok(w)
+impl Tensors<'_> {
+    fn matrix(&mut self, name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
+        // a one-row matrix is written as a vector in the checkpoint
+        let shape = if rows == 1 {
+            vec![cols]
+        } else {
+            vec![rows, cols]
+        };
+        self.src.take(&format!("{}{name}", self.prefix), &shape)
     }
 
-    fn vector(&self, name: &str, d: usize) -> Result<Vec<f32>> {
+    fn vector(&mut self, name: &str, d: usize) -> Result<Vec<f32>> {
         let w = self.matrix(name, 1, d)?;
         let mut v = vec![0.0f32; d];
         w.dequantize_row(0, &mut v);
         Ok(v)
     }
 
-    fn linear(&self, name: &str, out: usize, inp: usize) -> Result<Linear> {
+    fn linear(&mut self, name: &str, out: usize, inp: usize) -> Result<Linear> {
         Ok(Linear {
             weight: self.matrix(&format!("{name}.weight"), out, inp)?,
             bias: self.vector(&format!("{name}.bias"), out)?,
         })
     }
 
-    fn norm(&self, name: &str, d: usize) -> Result<Norm> {
-        Ok(Norm {
+    fn norm(&mut self, name: &str, d: usize) -> Result<LayerNormWeights> {
+        Ok(LayerNormWeights {
             weight: self.vector(&format!("{name}.weight"), d)?,
             bias: self.vector(&format!("{name}.bias"), d)?,
         })
@@ -160,7 +158,10 @@ impl Bert {
             Some(_) => "",
             None => "bert.",
         };
-        let t = Tensors { st, prefix };
+        let mut t = Tensors {
+            src: TensorSource::Safetensors(&st),
+            prefix,
+        };
         let c = &config;
         let (d, ffn) = (c.hidden_size, c.intermediate_size);
         let mut layers = Vec::with_capacity(c.num_hidden_layers);

@@ -19,7 +19,7 @@
 use crate::gelu::gelu_naive;
 use crate::layernorm::layernorm_naive;
 use crate::matmul::matmul_naive;
-use crate::model::bert::{l2_normalize, Bert, Linear, Norm};
+use crate::model::bert::{l2_normalize, Bert, LayerNormWeights, Linear};
 use crate::model::bert_config::Pooling;
 use crate::model::reference::dequantize;
 use crate::softmax::softmax_naive;
@@ -36,7 +36,7 @@ fn linear(x: &[f32], l: &Linear, rows: usize) -> Vec<f32> {
     y
 }
 
-fn norm_rows(x: &mut [f32], n: &Norm, eps: f32) {
+fn norm_rows(x: &mut [f32], n: &LayerNormWeights, eps: f32) {
     let d = n.weight.len();
     let mut row = vec![0.0f32; d];
     for xr in x.chunks_exact_mut(d) {

@@ -31,5 +31,5 @@ pub mod reference;
 pub mod session;
 
 pub use bert::Bert;
-pub use llama::{LayerWeights, Llama};
+pub use llama::Llama;
 pub use session::Session;

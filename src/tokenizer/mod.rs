@@ -21,6 +21,7 @@
 pub mod bert_normalizer;
 pub mod bpe;
 pub mod bytes;
+pub mod fxhash;
 pub mod gguf_vocab;
 pub mod hf_json;
 pub mod pretokenize;
@@ -37,7 +38,7 @@ pub use wordpiece::WordPiece;
 use crate::formats::gguf;
 use crate::{Error, Result};
 use bpe::{merge_heap, merge_small, pair_key, MergeMap, HEAP_THRESHOLD};
-use bytes::FxHashMap;
+use fxhash::FxHashMap;
 use std::path::Path;
 
 /// `byte_ids[b]` for a byte the vocabulary has no token for.

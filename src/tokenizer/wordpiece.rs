@@ -25,7 +25,7 @@
 use std::path::Path;
 
 use super::bert_normalizer::{pre_tokenize, BertNormalizer};
-use super::bytes::FxHashMap;
+use super::fxhash::FxHashMap;
 use crate::{Error, Result};
 use serde_json::Value;
 

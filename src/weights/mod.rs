@@ -4,13 +4,15 @@
 //! config       LlamaConfig from config.json or from GGUF metadata
 //! tensor       WeightMatrix: one weight as stored (dtype, rows, cols, mapped or owned bytes)
 //! mapped       a GGUF or safetensors tensor as a WeightMatrix over the mapped bytes
-//! model_files  one entry point: a .gguf or an HF directory → config + tokenizer + HF-named tensors
+//! checkpoint   LlamaWeights: every tensor taken under its Hugging Face name, shape checked (once)
+//! model_files  one entry point: a .gguf or an HF directory → config + tokenizer + LlamaWeights
 //! convert      GGUF → Hugging Face directory (config.json, model.safetensors, tokenizer files)
 //! ```
 //!
 //! The containers themselves (GGUF, safetensors) are read in `formats/`; fetching the default
 //! model is `data/`.
 
+pub mod checkpoint;
 pub mod config;
 pub mod convert;
 pub mod mapped;
