@@ -3,8 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde_json::json;
-
 use crate::model::bert::cosine;
 use crate::model::Bert;
 use crate::Result;
@@ -93,15 +91,44 @@ pub fn run(args: Args) -> Result<()> {
     let vectors = m.embed(&texts)?;
     let secs = t0.elapsed().as_secs_f64();
     if args.json {
-        let data: Vec<_> = texts
+        // a struct, not json!(): serde writes an f32 in its shortest form (-0.0904762),
+        // where a serde_json::Value would widen it to f64 first (-0.09047619998455048)
+        #[derive(serde::Serialize)]
+        struct Item<'a> {
+            index: usize,
+            text: &'a str,
+            tokens: usize,
+            truncated: bool,
+            embedding: &'a [f32],
+        }
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            model: String,
+            dim: usize,
+            data: Vec<Item<'a>>,
+        }
+        let data = texts
             .iter()
             .zip(&vectors)
             .zip(&counts)
             .enumerate()
-            .map(|(i, ((t, v), (n, cut)))| json!({"index": i, "text": t, "tokens": n, "truncated": cut, "embedding": v}))
+            .map(|(index, ((text, v), &(tokens, truncated)))| Item {
+                index,
+                text,
+                tokens,
+                truncated,
+                embedding: v,
+            })
             .collect();
-        let out = json!({"model": m.path.display().to_string(), "dim": m.dim(), "data": data});
-        println!("{out}");
+        let out = Out {
+            model: m.path.display().to_string(),
+            dim: m.dim(),
+            data,
+        };
+        println!(
+            "{}",
+            serde_json::to_string(&out).map_err(|e| crate::Error::invalid(e.to_string()))?
+        );
         return Ok(());
     }
     for (i, ((t, v), (n, _))) in texts.iter().zip(&vectors).zip(&counts).enumerate() {
