@@ -24,9 +24,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::attention::KvCache;
 use crate::formats::file;
 use crate::formats::gguf::GgufFile;
+use crate::kv_cache::KvCache;
 use crate::rope::Llama3RopeScaling;
 use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
@@ -154,11 +154,13 @@ impl LlamaConfig {
     pub fn check_tokenizer(&self, tokenizer: &Tokenizer, source: &Path) -> Result<()> {
         let (tv, mv) = (tokenizer.vocab_size(), self.vocab_size);
         if tv > mv {
-            return Err(Error::invalid(format!(
-                "{}: the tokenizer has {tv} tokens but the model's vocabulary (embedding rows) is {mv}: \
-                 the tokenizer does not belong to this model",
-                source.display()
-            )));
+            return Err(Error::format(
+                source,
+                format!(
+                    "the tokenizer has {tv} tokens but the model's vocabulary (embedding rows) is {mv}: \
+                     the tokenizer does not belong to this model"
+                ),
+            ));
         }
         Ok(())
     }

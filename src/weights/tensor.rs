@@ -81,10 +81,13 @@ impl WeightMatrix {
         let len = match &storage {
             Storage::Mapped { map, offset, len } => {
                 if offset.checked_add(*len).is_none_or(|end| end > map.len()) {
-                    return Err(Error::invalid(format!(
-                        "tensor `{name}`: bytes {offset}..{offset}+{len} lie past the end of the file ({} bytes)",
-                        map.len()
-                    )));
+                    return Err(Error::format(
+                        "",
+                        format!(
+                            "tensor `{name}`: bytes {offset}..{offset}+{len} lie past the end of the file ({} bytes)",
+                            map.len()
+                        ),
+                    ));
                 }
                 *len
             }
@@ -92,6 +95,7 @@ impl WeightMatrix {
         };
         if len != rows * row_bytes {
             return Err(Error::Shape {
+                file: Default::default(),
                 name,
                 expected: vec![rows, cols],
                 found: vec![len / row_bytes.max(1), cols],
