@@ -18,6 +18,10 @@
 //! Grouped-query attention (GQA): several query heads share one K/V head (SmolLM2: 9 query
 //! heads, 3 KV heads, so groups of 3). Nothing is copied: the sharing is the index `h / group`.
 //!
+//! An encoder (BERT, chapter 14) uses the same attention without the mask: every token sees
+//! every token of its sentence, [`attention_bidirectional`], the same blocked kernel with the
+//! mask off.
+//!
 //! Reference: Vaswani et al. (2017); Ainslie et al., "GQA" (2023); PyTorch
 //! `scaled_dot_product_attention(is_causal=True, enable_gqa=True)`.
 
@@ -180,7 +184,7 @@ pub fn attention(
     let (work, chunk) = (seq * nh * total * hd, group * hd);
     match weights_out {
         None if seq >= BLOCKED_MIN_SEQ => {
-            attention_prefill_blocked(q, k_all, v_all, start_pos, seq, shape, out)
+            attention_prefill_blocked(q, k_all, v_all, start_pos, seq, shape, out, true)
         }
         None if work < PARALLEL_MIN_WORK => {
             for (idx, o) in out.chunks_exact_mut(chunk).enumerate() {
@@ -236,7 +240,8 @@ const PREFILL_BLOCK: usize = 32;
 /// O = P · Vg  (= P · (Vgᵀ)ᵀ)     Vgᵀ: [hd, n], so O: [rows, hd]
 /// ```
 /// Masked entries are computed and then set to exactly 0, so a row never depends on later
-/// tokens. K and Vᵀ of each KV head are gathered once per call.
+/// tokens. K and Vᵀ of each KV head are gathered once per call. With `causal` false nothing is
+/// masked and every block sees all `start_pos + seq` keys: the encoder's attention.
 fn attention_prefill_blocked(
     q: &[f32],
     k_all: &[f32],
@@ -245,6 +250,7 @@ fn attention_prefill_blocked(
     seq: usize,
     s: &AttentionShape,
     out: &mut [f32],
+    causal: bool,
 ) {
     let (nh, nkv, hd, kv_dim, group) = (s.n_heads, s.n_kv_heads, s.head_dim, s.kv_dim(), s.group());
     let total = start_pos + seq;
@@ -280,7 +286,7 @@ fn attention_prefill_blocked(
             let (kg, vt) = &heads[g];
             let (t0, t1) = (b * PREFILL_BLOCK, ((b + 1) * PREFILL_BLOCK).min(seq));
             let rows = (t1 - t0) * group;
-            let n = start_pos + t1;
+            let n = if causal { start_pos + t1 } else { total };
             // qb: [rows, hd], row (t − t0)·group + r = query head g·group + r of token t
             let mut qb = Vec::with_capacity(rows * hd);
             for t in t0..t1 {
@@ -289,7 +295,12 @@ fn attention_prefill_blocked(
             let mut p = vec![0.0f32; rows * n]; // p: [rows, n], scores then probabilities
             matmul_simd(&qb, &kg[..n * hd], &mut p, rows, hd, n);
             for (i, row) in p.chunks_exact_mut(n).enumerate() {
-                let valid = start_pos + t0 + i / group + 1; // keys 0..=position of this token
+                // causal: keys 0..=position of this token; bidirectional: all of them
+                let valid = if causal {
+                    start_pos + t0 + i / group + 1
+                } else {
+                    n
+                };
                 for x in &mut row[..valid] {
                     *x *= scale;
                 }
@@ -308,6 +319,82 @@ fn attention_prefill_blocked(
         });
 }
 // ANCHOR_END: blocked
+
+// ANCHOR: bidirectional
+/// Bidirectional attention, an encoder's (chapter 14): every query of one sequence sees every
+/// key of it, before and after. `q, out: [seq, n_heads·hd]`, `k, v: [seq, n_kv·hd]` (no cache:
+/// an encoder reads the whole input at once). The blocked kernel above with the mask off.
+pub fn attention_bidirectional(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    s: &AttentionShape,
+    out: &mut [f32],
+) {
+    let seq = check_bidirectional(q, k, v, s, out);
+    attention_prefill_blocked(q, k, v, 0, seq, s, out, false);
+}
+// ANCHOR_END: bidirectional
+
+/// Shapes for the bidirectional pair (programming errors panic with the sizes); returns `seq`.
+fn check_bidirectional(q: &[f32], k: &[f32], v: &[f32], s: &AttentionShape, out: &[f32]) -> usize {
+    assert!(
+        s.head_dim > 0 && s.n_kv_heads > 0 && s.n_heads.is_multiple_of(s.n_kv_heads),
+        "attention: {} heads, {} KV heads of {}",
+        s.n_heads,
+        s.n_kv_heads,
+        s.head_dim
+    );
+    let seq = q.len() / s.q_dim();
+    assert!(
+        q.len() == seq * s.q_dim()
+            && k.len() == seq * s.kv_dim()
+            && v.len() == k.len()
+            && out.len() == q.len(),
+        "attention: q {}, k {}, v {}, out {} are not [seq, {}] / [seq, {}]",
+        q.len(),
+        k.len(),
+        v.len(),
+        out.len(),
+        s.q_dim(),
+        s.kv_dim()
+    );
+    seq
+}
+
+// ANCHOR: bidirectional_naive
+/// The reference for [`attention_bidirectional`]: one head and one query at a time, scores
+/// over every key, no mask.
+pub fn attention_bidirectional_naive(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    s: &AttentionShape,
+    out: &mut [f32],
+) {
+    let seq = check_bidirectional(q, k, v, s, out);
+    let (nh, hd, kv_dim, group) = (s.n_heads, s.head_dim, s.kv_dim(), s.group());
+    let scale = 1.0 / (hd as f32).sqrt();
+    for h in 0..nh {
+        let g = h / group; // the KV head this query head reads
+        for t in 0..seq {
+            let scores: Vec<f32> = (0..seq)
+                .map(|j| {
+                    (0..hd)
+                        .map(|d| q[t * nh * hd + h * hd + d] * k[j * kv_dim + g * hd + d])
+                        .sum::<f32>()
+                        * scale
+                })
+                .collect();
+            let p = softmax_naive(&scores);
+            for d in 0..hd {
+                out[t * nh * hd + h * hd + d] =
+                    (0..seq).map(|j| p[j] * v[j * kv_dim + g * hd + d]).sum();
+            }
+        }
+    }
+}
+// ANCHOR_END: bidirectional_naive
 
 // ANCHOR: attention_naive
 /// The reference: K/V explicitly repeated to every query head, full score matrix with an

@@ -2,11 +2,10 @@
 //! naive (proptest), and the property that makes an encoder an encoder: with no causal mask,
 //! the first token's output depends on the last token.
 
-use glassbox::attention::AttentionShape;
+use glassbox::attention::{attention_bidirectional, attention_bidirectional_naive, AttentionShape};
 use glassbox::compare::assert_close;
 use glassbox::gelu::{gelu_inplace, gelu_naive};
 use glassbox::layernorm::{layernorm, layernorm_naive, layernorm_rows_inplace};
-use glassbox::model::bert_attention::{attention_bidirectional, attention_bidirectional_naive};
 use proptest::prelude::*;
 
 /// Attention outputs are convex combinations of V rows (|v| ≤ 1): the blocked GEMM sums and the

@@ -30,11 +30,11 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::attention::AttentionShape;
+use crate::attention::{attention_bidirectional, AttentionShape};
 use crate::formats::safetensors::SafetensorsModel;
 use crate::gelu::gelu_inplace;
 use crate::layernorm::layernorm_rows_inplace;
-use crate::model::bert_attention::attention_bidirectional;
+
 use crate::model::bert_config::{BertConfig, Pooling, SentenceConfig};
 use crate::tokenizer::wordpiece::WordPiece;
 use crate::weights::checkpoint::TensorSource;

@@ -23,7 +23,6 @@
 //! the same [`Llama::forward`]: the number of new ids decides.
 
 pub mod bert;
-pub mod bert_attention;
 pub mod bert_config;
 pub mod bert_reference;
 pub mod llama;
