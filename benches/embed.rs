@@ -6,13 +6,15 @@
 //! ```
 //!
 //! * `embed/Nt/batchB`: sentences per second of `Bert::embed` on a batch of B sentences
-//!   (tokenize, forward, pool, normalise), B = 1, 8, 64, the fixture sentences cycled.
+//!   (tokenize, forward, pool, normalise), B = 1, 8, 64: the fixture sentences under 300
+//!   characters (2 to 32 tokens), cycled.
 //! * `retrieval/N`: one top-5 scan over N random unit vectors of 384 dimensions, on one thread.
 //!
 //! After criterion, a plain `cargo bench --bench embed` also runs sentence-transformers on
 //! PyTorch CPU (`scripts/bench_minilm.py --serve`, same sentences, same threads) *interleaved*
 //! with glassbox: batch by batch, glassbox then PyTorch, five rounds; the ratio is the median of
-//! the five. It needs a Python with sentence-transformers: `GLASSBOX_BENCH_PYTHON` (default
+//! the five. One more row, "64 mixed", puts the fixture's 256-token paragraph in the batch:
+//! PyTorch pads every sentence to it, glassbox packs (no padding), so that row measures padding. It needs a Python with sentence-transformers: `GLASSBOX_BENCH_PYTHON` (default
 //! `python3`); without one the table is skipped with a message.
 
 use std::io::{BufRead, BufReader, Write};
@@ -42,8 +44,9 @@ fn model() -> Bert {
         .expect("load")
 }
 
-/// The fixture sentences (the Python side reads the same file), cycled to `n`.
-fn sentences(n: usize) -> Vec<String> {
+/// The fixture sentences under 300 characters (2 to 32 tokens), cycled to `n`; with `mixed`,
+/// the 256-token paragraph first. scripts/bench_minilm.py picks the same ones.
+fn sentences(n: usize, mixed: bool) -> Vec<String> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/minilm/sentences.json"
@@ -57,7 +60,21 @@ fn sentences(n: usize) -> Vec<String> {
         .iter()
         .map(|s| s["text"].as_str().unwrap_or("").to_string())
         .collect();
-    all.iter().cycle().take(n).cloned().collect()
+    let mut batch: Vec<String> = all
+        .iter()
+        .filter(|t| t.len() < 300)
+        .cycle()
+        .take(n)
+        .cloned()
+        .collect();
+    if mixed {
+        batch[0] = all
+            .iter()
+            .max_by_key(|t| t.len())
+            .cloned()
+            .unwrap_or_default();
+    }
+    batch
 }
 
 const BATCHES: [usize; 3] = [1, 8, 64];
@@ -69,7 +86,7 @@ fn embed(c: &mut Criterion) {
     let mut g = c.benchmark_group("embed");
     g.sample_size(10).measurement_time(Duration::from_secs(5));
     for b in BATCHES {
-        let s = sentences(b);
+        let s = sentences(b, false);
         let texts: Vec<&str> = s.iter().map(String::as_str).collect();
         g.throughput(Throughput::Elements(b as u64));
         g.bench_with_input(
@@ -152,9 +169,10 @@ fn interleaved_vs_sentence_transformers() {
     let m = model();
     let p = pool(t);
     println!("\ninterleaved, {t} threads, best of {reps} per turn, 5 turns (sentences/s):");
-    println!("batch | glassbox | sentence-transformers (PyTorch CPU) | ratio (median of turns)");
-    for b in BATCHES {
-        let s = sentences(b);
+    println!("   batch | glassbox | sentence-transformers (PyTorch CPU) | ratio (median of turns)");
+    let rows = BATCHES.iter().map(|&b| (b, false)).chain([(64, true)]);
+    for (b, mixed) in rows {
+        let s = sentences(b, mixed);
         let texts: Vec<&str> = s.iter().map(String::as_str).collect();
         let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..5 {
@@ -165,7 +183,7 @@ fn interleaved_vs_sentence_transformers() {
                     t0.elapsed().as_secs_f64()
                 })
                 .fold(f64::INFINITY, f64::min);
-            writeln!(to_py, "{b}").expect("to python");
+            writeln!(to_py, "{b}{}", if mixed { " mixed" } else { "" }).expect("to python");
             let py: f64 = from_py
                 .next()
                 .and_then(|l| l.ok())

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """sentence-transformers' side of the embedding benchmark (benches/embed.rs runs it).
 
-The same sentences as glassbox (tests/fixtures/minilm/sentences.json, cycled to fill a batch),
+The same sentences as glassbox (tests/fixtures/minilm/sentences.json: those under 300
+characters, 2 to 32 tokens, cycled to fill a batch; "mixed": the 256-token paragraph first),
 the same model directory, the same number of threads (torch.set_num_threads), PyTorch on CPU in
 float32. Timing covers `SentenceTransformer.encode(batch)`: tokenization, the forward pass,
 pooling and normalisation, as glassbox's `Bert::embed` does.
@@ -29,10 +30,16 @@ from sentence_transformers import SentenceTransformer
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "minilm", "sentences.json")
 
 
-def sentences(n):
+def sentences(n, mixed=False):
+    """The fixture sentences shorter than 300 characters (2 to 32 tokens), cycled to n; with
+    `mixed`, the 256-token paragraph is put in first (padding makes the whole batch that long)."""
     with open(FIXTURE, encoding="utf-8") as f:
-        s = [x["text"] for x in json.load(f)["sentences"]]
-    return [s[i % len(s)] for i in range(n)]
+        texts = [x["text"] for x in json.load(f)["sentences"]]
+    short = [t for t in texts if len(t) < 300]
+    batch = [short[i % len(short)] for i in range(n)]
+    if mixed:
+        batch[0] = max(texts, key=len)
+    return batch
 
 
 def best_seconds(model, batch, reps):
@@ -57,14 +64,16 @@ def main():
     model.encode(sentences(8))  # warm-up (first-call allocations, lazy inits)
     if a.serve:
         print("ready", flush=True)
-        for line in sys.stdin:
-            b = int(line)
-            print(f"{best_seconds(model, sentences(b), a.reps):.6f}", flush=True)
+        for line in sys.stdin:  # "64" or "64 mixed"
+            words = line.split()
+            batch = sentences(int(words[0]), mixed=words[1:] == ["mixed"])
+            print(f"{best_seconds(model, batch, a.reps):.6f}", flush=True)
         return
     print(f"sentence-transformers {md_version()} torch {torch.__version__}, {a.threads} threads")
-    for b in (1, 8, 64):
-        s = best_seconds(model, sentences(b), a.reps)
-        print(f"batch {b:3}: {b / s:8.1f} sentences/s  ({s * 1e3:.1f} ms per batch)")
+    for b, mixed in ((1, False), (8, False), (64, False), (64, True)):
+        s = best_seconds(model, sentences(b, mixed), a.reps)
+        label = f"{b} mixed" if mixed else str(b)
+        print(f"batch {label:>8}: {b / s:8.1f} sentences/s  ({s * 1e3:.1f} ms per batch)")
 
 
 def md_version():
