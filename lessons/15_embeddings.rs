@@ -3,7 +3,8 @@
 //! WordPiece next to byte-level BPE on one sentence; the similarity matrix of eight sentences
 //! (printed, and drawn as book/src/img/ch14-similarity.svg); a query and three documents ranked
 //! by cosine; and the same paraphrase test run on SmolLM2's mean-pooled hidden states, to
-//! measure why a decoder's states make poor sentence embeddings.
+//! measure why a decoder's states make poor sentence embeddings; then embeddings per second at
+//! batch sizes 1, 8 and 64.
 //!
 //!     cargo run --release --example 15_embeddings
 
@@ -152,6 +153,27 @@ fn main() -> glassbox::Result<()> {
         );
     }
     // ANCHOR_END: decoder
+
+    // ANCHOR: measure
+    let threads = rayon::current_num_threads();
+    println!("\nembeddings per second ({threads} threads, the 8 sentences cycled, best of 5):");
+    for b in [1usize, 8, 64] {
+        let batch: Vec<&str> = SENTENCES.iter().cycle().take(b).copied().collect();
+        let best = (0..5)
+            .map(|_| {
+                let t0 = Instant::now();
+                bert.embed(&batch).map(|_| t0.elapsed().as_secs_f64())
+            })
+            .collect::<glassbox::Result<Vec<f64>>>()?
+            .into_iter()
+            .fold(f64::INFINITY, f64::min);
+        println!(
+            "  batch {b:2}: {:7.1} sentences/s ({:.1} ms per batch)",
+            b as f64 / best,
+            best * 1e3
+        );
+    }
+    // ANCHOR_END: measure
     println!("wrote book/src/img/ch14-similarity.svg");
     Ok(())
 }

@@ -33,19 +33,9 @@ fn shape() -> impl Strategy<Value = (AttentionShape, usize)> {
         })
 }
 
+/// `n` values in [−1, 1) from `seed` (the shared test helper, arguments in this file's order).
 fn rand_vec(n: usize, seed: u64) -> Vec<f32> {
-    // a small LCG: reproducible, no dependency on the proptest RNG's stream for large buffers
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
+    glassbox::compare::rand_vec(seed, n)
 }
 
 proptest! {
