@@ -48,14 +48,23 @@ mod answer {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
         // ordered by (score, then the lower index as the better one)
-        #[derive(PartialEq, PartialOrd)]
         struct Key(f32, Reverse<usize>);
-        impl Eq for Key {}
         impl Ord for Key {
             fn cmp(&self, o: &Self) -> std::cmp::Ordering {
                 self.0.total_cmp(&o.0).then(self.1.cmp(&o.1))
             }
         }
+        impl PartialOrd for Key {
+            fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(o))
+            }
+        }
+        impl PartialEq for Key {
+            fn eq(&self, o: &Self) -> bool {
+                self.cmp(o).is_eq()
+            }
+        }
+        impl Eq for Key {}
         let mut heap: BinaryHeap<Reverse<Key>> = BinaryHeap::with_capacity(k + 1);
         for (i, row) in store.chunks_exact(dim).enumerate() {
             let s: f32 = row.iter().zip(query).map(|(a, b)| a * b).sum();
