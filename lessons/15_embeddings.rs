@@ -38,8 +38,15 @@ fn main() -> glassbox::Result<()> {
     // ANCHOR: load
     let bert = Bert::load(glassbox::data::default_embedder()?)?;
     let c = &bert.config;
+    // parameters: the three embedding tables and their norm, then per layer four d×d and two
+    // d×ffn matrices with their biases and two norms (the checkpoint's unused pooler not counted)
+    let (d, ffn) = (c.hidden_size, c.intermediate_size);
+    let per_layer = 4 * (d * d + d) + (ffn * d + ffn) + (d * ffn + d) + 2 * 2 * d;
+    let params = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * d
+        + 2 * d
+        + c.num_hidden_layers * per_layer;
     println!(
-        "all-MiniLM-L6-v2: {} layers, d_model {}, {} heads of {}, FFN {}, vocab {}, max {} tokens",
+        "all-MiniLM-L6-v2: {params} parameters, {} layers, d_model {}, {} heads of {}, FFN {}, vocab {}, max {} tokens",
         c.num_hidden_layers,
         c.hidden_size,
         c.num_attention_heads,

@@ -5,13 +5,19 @@
 //! system: Answer the question using only the sources below. Cite the sources you use by
 //!         their number, like [1]. If the sources do not contain the answer, say that you
 //!         do not know.
-//! user:   Sources:
+//!
+//!         Sources:
 //!         [1] book/src/ch03-attention.md, lines 12-20
 //!         <chunk text>
-//!         [2] ...
 //!
-//!         Question: <question>
+//!         [2] ...
+//! user:   <question>
 //! ```
+//!
+//! The sources go in the system turn and the question alone in the user turn: tried both ways
+//! on SmolLM2-135M, a user turn that starts with a page of sources was answered as a text to
+//! comment on ("Your response contains multiple sentences but..."), the question alone was
+//! answered.
 //!
 //! The model never sees the store: only what retrieval put here. If retrieval missed, the right
 //! answer is "I do not know", and the prompt says so; a small model will not always obey, which
