@@ -10,6 +10,10 @@
 //!        ──sampler──▶ next id ──streaming decoder──▶ text   (repeat, reusing the KV-cache)
 //! ```
 //!
+//! The same parts without the causal mask make an encoder (`model::bert`, all-MiniLM-L6-v2):
+//! text ──WordPiece──▶ ids ──6 bidirectional blocks──▶ mean ──▶ one unit vector per text, which
+//! `rag` uses to find the passages of your documents that answer a question.
+//!
 //! ## The tensor convention (chosen once, used everywhere)
 //!
 //! * **Row-major, contiguous `f32` slices inside the hot loops.** A matrix `[rows, cols]` is a

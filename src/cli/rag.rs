@@ -50,7 +50,7 @@ pub struct IndexArgs {
     /// The SQLite file (created if missing).
     #[arg(long, value_name = "FILE")]
     pub db: PathBuf,
-    /// Most encoder tokens per chunk (at most the encoder's length minus [CLS] and [SEP]).
+    /// Most encoder tokens per chunk (at most the encoder's length minus its two special tokens).
     #[arg(long, default_value_t = ChunkConfig::default().max_tokens)]
     pub chunk_tokens: usize,
     /// Tokens of the previous chunk repeated at the start of the next.
