@@ -149,6 +149,7 @@ fn main() -> glassbox::Result<()> {
             max_new_tokens: Some(60),
             stop_ids: stop_token_ids(&llama.tokenizer),
             stop_strings: vec![],
+            top_logprobs: 0,
             sampler: SamplerConfig {
                 repeat_penalty: 1.1,
                 ..SamplerConfig::default()

@@ -265,6 +265,7 @@ fn ask(a: AskArgs) -> Result<()> {
         max_new_tokens: Some(a.n),
         stop_ids: stop_token_ids(tok),
         stop_strings: vec![],
+        top_logprobs: 0,
         sampler,
     };
     let mut runner = LlamaRunner::new(&model, ctx)?;

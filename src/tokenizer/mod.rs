@@ -4,7 +4,7 @@
 //! o200k, Llama 3, SmolLM2) turns text into ids in three steps:
 //!
 //! ```text
-//! "Hello world!"  ──pre-tokenize──▶ ["Hello", " world", "!"]          (pretokenize.rs)
+//! "Hello world!"  ──pre-tokenize──▶ ["Hello", " world", "!"]          (pretokenize/)
 //!                 ──UTF-8 bytes───▶ [72 101 108 108 111] [32 119 ...] (every byte is a token)
 //!                 ──BPE merges────▶ [9906] [1917] [0]                 (bpe.rs: lowest rank first)
 //! ```

@@ -1,6 +1,6 @@
 //! # Stage 3 · a Llama checkpoint: every weight under its Hugging Face name, named once
 //!
-//! The loader *is* the structure (candle's `vb.pp("q_proj")` idea): [`LayerWeights::load`] and
+//! The loader *is* the structure (candle's `vb.pp("q_proj")` idea): `LayerWeights::load` and
 //! [`LlamaWeights::load`] take each field under its Hugging Face name with the shape the config
 //! gives it, so a tensor name is written once, here, and every check (is the tensor there, does
 //! its shape fit) happens once, in [`TensorSource::take`]. Whatever the file, the model code

@@ -12,7 +12,7 @@
 //! Decode streams every weight byte once per token, so it reads the compact stored form
 //! directly (`quant::dot_row`). Prefill reuses each weight row `seq` times, so it pays to decode
 //! a tile of rows once into an f32 scratch buffer (small enough for the L2 cache) and run the
-//! f32 GEMM kernel of `matmul.rs` against all `seq` rows: GEMM speed, not `seq` × GEMV.
+//! f32 GEMM kernel of `matmul/gemm.rs` against all `seq` rows: GEMM speed, not `seq` × GEMV.
 
 use std::sync::Arc;
 

@@ -17,112 +17,39 @@
 //!
 //! The budget is checked before any work: `prompt + max_new_tokens ≤ context`, or a clear error.
 //!
-//! The model is anything that implements [`NextTokenModel`]: the real Llama session, or the
-//! [`ScriptedModel`] whose logits the tests write by hand.
+//! **Prefix caching**: the model keeps its KV-cache between calls. Before the prefill, the
+//! cached positions whose ids equal the start of the new prompt are kept
+//! ([`NextTokenModel::reuse_prefix`]) and only the rest of the prompt is run: turn 5 of a chat
+//! prefills only the new turn (`Stats::cached_tokens` says how many were reused).
+//!
+//! [`generate_stream`] hands each piece of text to the caller together with the tokens it came
+//! from (id, log-probability, the top alternatives when asked for); the caller answers
+//! [`Flow::Stop`] to cancel (a client that went away), which ends the loop within one token.
+//! [`generate`] is the same loop for callers that only want the text.
+//!
+//! The model is anything that implements [`NextTokenModel`] (`runner.rs`): the real Llama
+//! session, or the [`ScriptedModel`] whose logits the tests write by hand. Holding back text
+//! that may begin a stop string is `stop.rs`.
 
-use crate::model::{Llama, Session};
-use crate::sampler::{Sampler, SamplerConfig};
+mod runner;
+mod stop;
+
+pub use runner::{LlamaRunner, NextTokenModel, ScriptedModel};
+use stop::Emitter;
+
+use crate::sampler::{top_logprobs, Sampler, SamplerConfig};
 use crate::tokenizer::stream::StreamDecoder;
 use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
 use std::time::{Duration, Instant};
 
-/// What the loop needs from a model: append ids to the KV-cache and return the last logits.
-pub trait NextTokenModel {
-    /// Run `ids` after everything already cached; return the last position's logits `[vocab]`.
-    fn forward(&mut self, ids: &[u32]) -> Result<&[f32]>;
-    /// Positions already in the KV-cache.
-    fn cached(&self) -> usize;
-    /// The most positions the cache holds (the context window).
-    fn context_size(&self) -> usize;
-    /// Bytes of KV-cache memory allocated.
-    fn kv_cache_bytes(&self) -> usize;
-    /// Forget every cached position.
-    fn reset(&mut self);
-}
-
-/// The real model with its session (KV-cache and scratch buffers).
-pub struct LlamaRunner<'m> {
-    pub model: &'m Llama,
-    pub session: Session,
-}
-
-impl<'m> LlamaRunner<'m> {
-    /// A runner whose context holds `ctx` positions (at most the model's own maximum).
-    pub fn new(model: &'m Llama, ctx: usize) -> Result<LlamaRunner<'m>> {
-        Ok(LlamaRunner {
-            model,
-            session: model.new_session(ctx)?,
-        })
-    }
-}
-
-impl NextTokenModel for LlamaRunner<'_> {
-    fn forward(&mut self, ids: &[u32]) -> Result<&[f32]> {
-        self.model.forward(&mut self.session, ids)
-    }
-    fn cached(&self) -> usize {
-        self.session.len()
-    }
-    fn context_size(&self) -> usize {
-        self.session.max_seq()
-    }
-    fn kv_cache_bytes(&self) -> usize {
-        self.session.kv_cache_bytes()
-    }
-    fn reset(&mut self) {
-        self.session.reset()
-    }
-}
-
-/// A stand-in model for tests and the book: call `i` returns `script[min(i, len-1)]`.
-pub struct ScriptedModel {
-    pub script: Vec<Vec<f32>>,
-    /// Every `forward` call's ids, to check what the loop fed the model.
-    pub calls: Vec<Vec<u32>>,
-    pub context: usize,
-    pos: usize,
-}
-
-impl ScriptedModel {
-    pub fn new(script: Vec<Vec<f32>>, context: usize) -> ScriptedModel {
-        ScriptedModel {
-            script,
-            calls: Vec::new(),
-            context,
-            pos: 0,
-        }
-    }
-    /// Logits `[vocab]` that are 0 everywhere and `10` at `id`: greedy picks `id`.
-    pub fn one_hot(vocab: usize, id: u32) -> Vec<f32> {
-        let mut l = vec![0.0; vocab];
-        l[id as usize] = 10.0;
-        l
-    }
-}
-
-impl NextTokenModel for ScriptedModel {
-    fn forward(&mut self, ids: &[u32]) -> Result<&[f32]> {
-        if self.pos + ids.len() > self.context {
-            return Err(Error::invalid("scripted model: past the context"));
-        }
-        self.pos += ids.len();
-        self.calls.push(ids.to_vec());
-        let i = (self.calls.len() - 1).min(self.script.len() - 1);
-        Ok(&self.script[i])
-    }
-    fn cached(&self) -> usize {
-        self.pos
-    }
-    fn context_size(&self) -> usize {
-        self.context
-    }
-    fn kv_cache_bytes(&self) -> usize {
-        0
-    }
-    fn reset(&mut self) {
-        self.pos = 0;
-    }
+/// A rule on which ids may come next (a JSON schema, a grammar): asked before every draw,
+/// told the id drawn after it. The loop applies it as the sampler's step 0 (the mask).
+pub trait TokenConstraint {
+    /// The ids allowed next, as a bitset over the vocabulary (see `sampler::apply_mask`).
+    fn allowed(&mut self) -> Result<&[u64]>;
+    /// The sampler drew `id`.
+    fn advance(&mut self, id: u32) -> Result<()>;
 }
 
 /// How to generate.
@@ -134,6 +61,8 @@ pub struct GenerateConfig {
     pub stop_ids: Vec<u32>,
     /// Stop when the text contains one of these; it is not emitted.
     pub stop_strings: Vec<String>,
+    /// Report this many most likely alternatives with each token (0: none).
+    pub top_logprobs: usize,
     pub sampler: SamplerConfig,
 }
 
@@ -148,16 +77,20 @@ pub enum StopReason {
     MaxTokens,
     /// Prompt and generated ids fill the context window.
     ContextFull,
+    /// The caller answered [`Flow::Stop`] (e.g. the client disconnected).
+    Cancelled,
 }
 
 impl StopReason {
-    /// A short machine-readable name: `eos`, `stop_string`, `max_tokens`, `context_full`.
+    /// A short machine-readable name: `eos`, `stop_string`, `max_tokens`, `context_full`,
+    /// `cancelled`.
     pub fn name(&self) -> &'static str {
         match self {
             StopReason::Eos(_) => "eos",
             StopReason::StopString(_) => "stop_string",
             StopReason::MaxTokens => "max_tokens",
             StopReason::ContextFull => "context_full",
+            StopReason::Cancelled => "cancelled",
         }
     }
 }
@@ -166,10 +99,12 @@ impl StopReason {
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
     pub prompt_tokens: usize,
+    /// Prompt tokens whose KV-cache rows were kept from the previous call (not prefilled).
+    pub cached_tokens: usize,
     pub generated_tokens: usize,
     /// From the start of the prefill to the first sampled id.
     pub time_to_first_token: Duration,
-    /// The prompt's forward pass.
+    /// The prompt's forward pass (of the tokens not cached).
     pub prefill: Duration,
     /// Every decode step (forward of one id + sampling) after the first id.
     pub decode: Duration,
@@ -177,8 +112,9 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Prompt tokens run per second (the cached ones were not run).
     pub fn prefill_tok_s(&self) -> f64 {
-        self.prompt_tokens as f64 / self.prefill.as_secs_f64().max(1e-9)
+        (self.prompt_tokens - self.cached_tokens) as f64 / self.prefill.as_secs_f64().max(1e-9)
     }
     /// Decode steps per second: the first id comes from the prefill, so `n − 1` steps.
     pub fn decode_tok_s(&self) -> f64 {
@@ -187,8 +123,9 @@ impl Stats {
     /// One human-readable line.
     pub fn summary(&self) -> String {
         format!(
-            "prompt {} tok, generated {} tok | TTFT {:.0} ms | prefill {:.1} tok/s | decode {:.1} tok/s | KV-cache {:.1} MiB",
+            "prompt {} tok ({} cached), generated {} tok | TTFT {:.0} ms | prefill {:.1} tok/s | decode {:.1} tok/s | KV-cache {:.1} MiB",
             self.prompt_tokens,
+            self.cached_tokens,
             self.generated_tokens,
             self.time_to_first_token.as_secs_f64() * 1e3,
             self.prefill_tok_s(),
@@ -196,6 +133,22 @@ impl Stats {
             self.kv_cache_bytes as f64 / (1024.0 * 1024.0)
         )
     }
+}
+
+/// One generated token as the caller sees it: its id, `log p(id)` under the model's raw
+/// distribution, and the `top_logprobs` most likely `(id, log p)` at that step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenLogprob {
+    pub id: u32,
+    pub logprob: f32,
+    pub top: Vec<(u32, f32)>,
+}
+
+/// The caller's answer to each piece: go on, or stop now.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Flow {
+    Continue,
+    Stop,
 }
 
 /// Everything one run produced.
@@ -236,62 +189,6 @@ pub fn check_budget(prompt: usize, max_new: Option<usize>, context: usize) -> Re
     Ok(())
 }
 
-// ANCHOR: holdback
-/// Bytes at the end of `text` that could be the beginning of a stop string (held back).
-fn held_back(text: &str, stops: &[String]) -> usize {
-    let mut keep = 0;
-    for s in stops {
-        for k in (1..s.len()).rev() {
-            if k > keep && s.is_char_boundary(k) && text.ends_with(&s[..k]) {
-                keep = k;
-                break;
-            }
-        }
-    }
-    keep
-}
-
-/// The first stop string occurring in `text`: (byte offset, the string).
-fn find_stop<'s>(text: &str, stops: &'s [String]) -> Option<(usize, &'s String)> {
-    stops
-        .iter()
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| text.find(s.as_str()).map(|i| (i, s)))
-        .min_by_key(|(i, _)| *i)
-}
-// ANCHOR_END: holdback
-
-/// Text between the decoder and the caller: emits what can no longer be part of a stop string.
-struct Emitter<'c> {
-    pending: String,
-    text: String,
-    on_text: &'c mut dyn FnMut(&str),
-}
-
-impl Emitter<'_> {
-    fn emit(&mut self, s: &str) {
-        if !s.is_empty() {
-            self.text.push_str(s);
-            (self.on_text)(s);
-        }
-    }
-    /// Add a piece; returns the stop string if one is now complete.
-    fn push(&mut self, piece: &str, stops: &[String]) -> Option<String> {
-        self.pending.push_str(piece);
-        if let Some((at, s)) = find_stop(&self.pending, stops) {
-            let before = self.pending[..at].to_string();
-            self.emit(&before);
-            self.pending.clear();
-            return Some(s.clone());
-        }
-        let keep = held_back(&self.pending, stops);
-        let cut = self.pending.len() - keep;
-        let ready: String = self.pending.drain(..cut).collect();
-        self.emit(&ready);
-        None
-    }
-}
-
 // ANCHOR: generate
 /// Generate from `prompt_ids`, calling `on_text` with each new piece of text.
 pub fn generate(
@@ -301,6 +198,55 @@ pub fn generate(
     cfg: &GenerateConfig,
     on_text: &mut dyn FnMut(&str),
 ) -> Result<Output> {
+    generate_stream(model, tokenizer, prompt_ids, cfg, &mut |text, _| {
+        on_text(text);
+        Flow::Continue
+    })
+}
+
+/// [`generate`] where a constraint, if given, decides which ids each draw may pick.
+pub fn generate_constrained(
+    model: &mut dyn NextTokenModel,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    cfg: &GenerateConfig,
+    constraint: Option<&mut dyn TokenConstraint>,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<Output> {
+    generate_stream_constrained(
+        model,
+        tokenizer,
+        prompt_ids,
+        cfg,
+        constraint,
+        &mut |text, _| {
+            on_text(text);
+            Flow::Continue
+        },
+    )
+}
+
+/// Generate from `prompt_ids`, calling `on_piece` with each new piece of text and the tokens
+/// it came from; `Flow::Stop` ends the loop (`StopReason::Cancelled`).
+pub fn generate_stream(
+    model: &mut dyn NextTokenModel,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    cfg: &GenerateConfig,
+    on_piece: &mut dyn FnMut(&str, &[TokenLogprob]) -> Flow,
+) -> Result<Output> {
+    generate_stream_constrained(model, tokenizer, prompt_ids, cfg, None, on_piece)
+}
+
+/// [`generate_stream`] with an optional constraint (the sampler's step 0, the mask).
+pub fn generate_stream_constrained(
+    model: &mut dyn NextTokenModel,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    cfg: &GenerateConfig,
+    mut constraint: Option<&mut dyn TokenConstraint>,
+    on_piece: &mut dyn FnMut(&str, &[TokenLogprob]) -> Flow,
+) -> Result<Output> {
     let context = model.context_size();
     check_budget(prompt_ids.len(), cfg.max_new_tokens, context)?;
     let mut sampler = Sampler::new(cfg.sampler.clone())?;
@@ -308,7 +254,9 @@ pub fn generate(
     let mut out = Emitter {
         pending: String::new(),
         text: String::new(),
-        on_text,
+        tokens: Vec::new(),
+        flow: Flow::Continue,
+        on_piece,
     };
     let mut history = prompt_ids.to_vec(); // prompt + generated: what the penalties look at
     let (mut ids, mut logprobs) = (Vec::new(), Vec::new());
@@ -318,15 +266,24 @@ pub fn generate(
         ..Stats::default()
     };
 
-    // 1. prefill: the whole prompt in one forward pass
-    model.reset();
+    // 1. prefill: the prompt in one forward pass, after the prefix the cache already holds
     let start = Instant::now();
-    let mut logits = model.forward(prompt_ids)?.to_vec(); // logits: [vocab]
+    stats.cached_tokens = model.reuse_prefix(prompt_ids);
+    let mut logits = model.forward(&prompt_ids[stats.cached_tokens..])?.to_vec(); // logits: [vocab]
     stats.prefill = start.elapsed();
     let mut step_start = Instant::now();
     let stop_reason = loop {
-        // 2. sample the next id (the sampler may rewrite `logits`: penalties, temperature)
-        let s = sampler.sample_with_logprob(&mut logits, &history);
+        // 2. sample the next id (the sampler may rewrite `logits`: mask, bias, penalties,
+        //    temperature)
+        let top = top_logprobs(&logits, cfg.top_logprobs); // of the raw logits, before the sampler
+        let s = match constraint.as_deref_mut() {
+            Some(c) => {
+                let s = sampler.sample_masked(&mut logits, &history, Some(c.allowed()?));
+                c.advance(s.id)?;
+                s
+            }
+            None => sampler.sample_with_logprob(&mut logits, &history),
+        };
         ids.push(s.id);
         logprobs.push(s.logprob);
         history.push(s.id);
@@ -339,9 +296,17 @@ pub fn generate(
         if cfg.stop_ids.contains(&s.id) {
             break StopReason::Eos(s.id);
         }
+        out.tokens.push(TokenLogprob {
+            id: s.id,
+            logprob: s.logprob,
+            top,
+        });
         let piece = decoder.push(s.id)?;
         if let Some(stop) = out.push(&piece, &cfg.stop_strings) {
             break StopReason::StopString(stop);
+        }
+        if out.flow == Flow::Stop {
+            break StopReason::Cancelled;
         }
         if cfg.max_new_tokens.is_some_and(|n| ids.len() >= n) {
             break StopReason::MaxTokens;
@@ -354,7 +319,10 @@ pub fn generate(
         logits.clear();
         logits.extend_from_slice(model.forward(&[s.id])?);
     };
-    if !matches!(stop_reason, StopReason::StopString(_)) {
+    if !matches!(
+        stop_reason,
+        StopReason::StopString(_) | StopReason::Cancelled
+    ) {
         let tail = decoder.flush();
         if let Some(stop) = out.push(&tail, &cfg.stop_strings) {
             return finish(

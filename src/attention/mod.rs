@@ -18,15 +18,21 @@
 //! Grouped-query attention (GQA): several query heads share one K/V head (SmolLM2: 9 query
 //! heads, 3 KV heads, so groups of 3). Nothing is copied: the sharing is the index `h / group`.
 //!
-//! An encoder (BERT, chapter 14) uses the same attention without the mask: every token sees
-//! every token of its sentence, [`attention_bidirectional`], the same blocked kernel with the
-//! mask off.
+//! An encoder (BERT, chapter 14) uses the same attention without the mask, every token seeing
+//! every token of its sentence: [`attention_bidirectional`] (`bidirectional.rs`), the same two
+//! paths with the mask off.
 //!
 //! Reference: Vaswani et al. (2017); Ainslie et al., "GQA" (2023); PyTorch
 //! `scaled_dot_product_attention(is_causal=True, enable_gqa=True)`.
 
+mod bidirectional;
+mod blocked;
+
+pub use bidirectional::{attention_bidirectional, attention_bidirectional_naive};
+use blocked::{attention_prefill_blocked, BLOCKED_MIN_SEQ};
+
 use crate::kv_cache::KvCache;
-use crate::matmul::{dot, matmul_simd}; // f32x8 FMA kernels (src/matmul.rs, src/gemm.rs)
+use crate::matmul::dot; // the f32x8 FMA dot product (src/matmul/)
 use crate::softmax::{softmax_inplace, softmax_naive};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -242,214 +248,6 @@ fn attend_group(
         }
     }
 }
-
-// ANCHOR: blocked
-/// From this many new tokens on, `attention` takes the blocked path below.
-const BLOCKED_MIN_SEQ: usize = 16;
-/// Tokens per block of the blocked prefill: one block of one KV head is `32 × group` query rows.
-const PREFILL_BLOCK: usize = 32;
-
-/// The same attention for a prompt, as two matrix products per (KV head, block of 32 tokens), so
-/// that it runs at GEMM speed instead of one 64-float `dot` per (query, key) pair:
-///
-/// ```text
-/// qb: [rows, hd]  the block's queries of the heads that share KV head g   (rows = 32 · group)
-/// S = qb · Kgᵀ / √hd            Kg: [n, hd], n = keys the block's last token sees
-/// P = softmax of each row of S over its own causal prefix, 0 after it      P: [rows, n]
-/// O = P · Vg  (= P · (Vgᵀ)ᵀ)     Vgᵀ: [hd, n], so O: [rows, hd]
-/// ```
-/// Masked entries are computed and then set to exactly 0, so a row never depends on later
-/// tokens. K and Vᵀ of each KV head are gathered once per call. With `causal` false nothing is
-/// masked and every block sees all `start_pos + seq` keys: the encoder's attention.
-fn attention_prefill_blocked(
-    q: &[f32],
-    k_all: &[f32],
-    v_all: &[f32],
-    start_pos: usize,
-    seq: usize,
-    s: &AttentionShape,
-    out: &mut [f32],
-    causal: bool,
-) {
-    let (nh, nkv, hd, kv_dim, group) = (s.n_heads, s.n_kv_heads, s.head_dim, s.kv_dim(), s.group());
-    let total = start_pos + seq;
-    let scale = 1.0 / (hd as f32).sqrt();
-    let blocks = seq.div_ceil(PREFILL_BLOCK);
-    // per KV head g: kg: [total, hd] and vt: [hd, total], gathered from the cache's [pos, kv_dim]
-    let heads: Vec<(Vec<f32>, Vec<f32>)> = (0..nkv)
-        .into_par_iter()
-        .map(|g| {
-            let mut kg = Vec::with_capacity(total * hd);
-            let mut vt = vec![0.0f32; hd * total];
-            for j in 0..total {
-                kg.extend_from_slice(&k_all[j * kv_dim + g * hd..][..hd]);
-                for (d, v) in v_all[j * kv_dim + g * hd..][..hd].iter().enumerate() {
-                    vt[d * total + j] = *v;
-                }
-            }
-            (kg, vt)
-        })
-        .collect();
-    // task (g, b) writes, for each token t of block b, the heads g·group .. (g+1)·group of
-    // out row t: chunk t·n_kv_heads + g of `out` (disjoint &mut pieces, as in matmul)
-    let mut tasks: Vec<Vec<&mut [f32]>> = (0..nkv * blocks).map(|_| Vec::new()).collect();
-    for (idx, chunk) in out.chunks_mut(group * hd).enumerate() {
-        let (t, g) = (idx / nkv, idx % nkv);
-        tasks[g * blocks + t / PREFILL_BLOCK].push(chunk);
-    }
-    tasks
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(task, mut outs)| {
-            let (g, b) = (task / blocks, task % blocks);
-            let (kg, vt) = &heads[g];
-            let (t0, t1) = (b * PREFILL_BLOCK, ((b + 1) * PREFILL_BLOCK).min(seq));
-            let rows = (t1 - t0) * group;
-            let n = if causal { start_pos + t1 } else { total };
-            // qb: [rows, hd], row (t − t0)·group + r = query head g·group + r of token t
-            let mut qb = Vec::with_capacity(rows * hd);
-            for t in t0..t1 {
-                qb.extend_from_slice(&q[t * nh * hd + g * group * hd..][..group * hd]);
-            }
-            let mut p = vec![0.0f32; rows * n]; // p: [rows, n], scores then probabilities
-            matmul_simd(&qb, &kg[..n * hd], &mut p, rows, hd, n);
-            for (i, row) in p.chunks_exact_mut(n).enumerate() {
-                // causal: keys 0..=position of this token; bidirectional: all of them
-                let valid = if causal {
-                    start_pos + t0 + i / group + 1
-                } else {
-                    n
-                };
-                for x in &mut row[..valid] {
-                    *x *= scale;
-                }
-                softmax_inplace(&mut row[..valid]);
-                row[valid..].fill(0.0);
-            }
-            let mut vb = Vec::with_capacity(hd * n); // vb: [hd, n], the first n columns of vt
-            for d in 0..hd {
-                vb.extend_from_slice(&vt[d * total..][..n]);
-            }
-            let mut ob = vec![0.0f32; rows * hd]; // ob: [rows, hd]
-            matmul_simd(&p, &vb, &mut ob, rows, n, hd);
-            for (o, src) in outs.iter_mut().zip(ob.chunks_exact(group * hd)) {
-                o.copy_from_slice(src);
-            }
-        });
-}
-// ANCHOR_END: blocked
-
-// ANCHOR: bidirectional
-/// Bidirectional attention, an encoder's (chapter 14): every query of one sequence sees every
-/// key of it, before and after. `q, out: [seq, n_heads·hd]`, `k, v: [seq, n_kv·hd]` (no cache:
-/// an encoder reads the whole input at once). The same two paths as the causal kernel with the
-/// mask off: row by row (`attend_group` over all `seq` keys) below `BLOCKED_MIN_SEQ` tokens, the
-/// blocked GEMMs from there on (measured for 12 heads of 32: at 9 tokens the blocked kernel took
-/// 540 µs gathering and packing, the rows 15 µs; from 16 tokens on the blocked one is as fast or
-/// faster).
-pub fn attention_bidirectional(
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    s: &AttentionShape,
-    out: &mut [f32],
-) {
-    let seq = check_bidirectional(q, k, v, s, out);
-    if seq >= BLOCKED_MIN_SEQ {
-        return attention_prefill_blocked(q, k, v, 0, seq, s, out, false);
-    }
-    // a short sentence: one (query row, KV head) pair at a time, every key visible
-    let (nh, nkv, hd, group) = (s.n_heads, s.n_kv_heads, s.head_dim, s.group());
-    let scale = 1.0 / (hd as f32).sqrt();
-    let one = |idx: usize, o: &mut [f32]| {
-        let (t, g) = (idx / nkv, idx % nkv);
-        let qg = &q[t * nh * hd + g * group * hd..][..group * hd];
-        SCORES.with(|p| {
-            attend_group(
-                qg,
-                k,
-                v,
-                s.kv_dim(),
-                g * hd,
-                seq,
-                hd,
-                scale,
-                o,
-                &mut p.borrow_mut(),
-            )
-        });
-    };
-    if seq * seq * nh * hd < PARALLEL_MIN_WORK {
-        out.chunks_exact_mut(group * hd)
-            .enumerate()
-            .for_each(|(idx, o)| one(idx, o));
-    } else {
-        out.par_chunks_mut(group * hd)
-            .enumerate()
-            .for_each(|(idx, o)| one(idx, o));
-    }
-}
-// ANCHOR_END: bidirectional
-
-/// Shapes for the bidirectional pair (programming errors panic with the sizes); returns `seq`.
-fn check_bidirectional(q: &[f32], k: &[f32], v: &[f32], s: &AttentionShape, out: &[f32]) -> usize {
-    assert!(
-        s.head_dim > 0 && s.n_kv_heads > 0 && s.n_heads.is_multiple_of(s.n_kv_heads),
-        "attention: {} heads, {} KV heads of {}",
-        s.n_heads,
-        s.n_kv_heads,
-        s.head_dim
-    );
-    let seq = q.len() / s.q_dim();
-    assert!(
-        q.len() == seq * s.q_dim()
-            && k.len() == seq * s.kv_dim()
-            && v.len() == k.len()
-            && out.len() == q.len(),
-        "attention: q {}, k {}, v {}, out {} are not [seq, {}] / [seq, {}]",
-        q.len(),
-        k.len(),
-        v.len(),
-        out.len(),
-        s.q_dim(),
-        s.kv_dim()
-    );
-    seq
-}
-
-// ANCHOR: bidirectional_naive
-/// The reference for [`attention_bidirectional`]: one head and one query at a time, scores
-/// over every key, no mask.
-pub fn attention_bidirectional_naive(
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    s: &AttentionShape,
-    out: &mut [f32],
-) {
-    let seq = check_bidirectional(q, k, v, s, out);
-    let (nh, hd, kv_dim, group) = (s.n_heads, s.head_dim, s.kv_dim(), s.group());
-    let scale = 1.0 / (hd as f32).sqrt();
-    for h in 0..nh {
-        let g = h / group; // the KV head this query head reads
-        for t in 0..seq {
-            let scores: Vec<f32> = (0..seq)
-                .map(|j| {
-                    (0..hd)
-                        .map(|d| q[t * nh * hd + h * hd + d] * k[j * kv_dim + g * hd + d])
-                        .sum::<f32>()
-                        * scale
-                })
-                .collect();
-            let p = softmax_naive(&scores);
-            for d in 0..hd {
-                out[t * nh * hd + h * hd + d] =
-                    (0..seq).map(|j| p[j] * v[j * kv_dim + g * hd + d]).sum();
-            }
-        }
-    }
-}
-// ANCHOR_END: bidirectional_naive
 
 // ANCHOR: attention_naive
 /// The reference: K/V explicitly repeated to every query head, full score matrix with an
