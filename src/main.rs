@@ -43,7 +43,8 @@ enum Command {
     /// Serve the model over an OpenAI-compatible HTTP API, with a glass-box chat page.
     ///
     /// Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,
-    /// POST /tokenize, POST /detokenize, and a chat page at GET / that colours every token by
+    /// POST /tokenize, POST /detokenize, POST /v1/embeddings (sentence vectors from the
+    /// --embedder encoder, loaded by the first such request), and a chat page at GET / that colours every token by
     /// its probability. Any OpenAI client works by changing its base URL, e.g. in Python
     /// `OpenAI(base_url="http://127.0.0.1:8080/v1", api_key="unused")`. Requests are served one
     /// at a time in arrival order; the KV-cache of the previous request is reused for the
