@@ -18,6 +18,7 @@
 //! thread of its own. The route table is [`router`]: one line per endpoint.
 
 pub mod completions;
+pub mod embeddings;
 pub mod info;
 mod json;
 pub mod request;
@@ -65,6 +66,9 @@ pub struct Options {
     pub keepalive: Duration,
     /// Stop on Ctrl-C / SIGTERM (the CLI); tests and lessons stop with [`Running::stop`].
     pub handle_signals: bool,
+    /// The sentence encoder of `POST /v1/embeddings` (a sentence-transformers directory);
+    /// `None`: all-MiniLM-L6-v2, fetched by the first embeddings request.
+    pub embedder: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -79,6 +83,7 @@ impl Default for Options {
             model_name: None,
             keepalive: Duration::from_secs(2),
             handle_signals: false,
+            embedder: None,
         }
     }
 }
@@ -166,7 +171,7 @@ pub fn json_headers() -> [(header::HeaderName, &'static str); 1] {
 }
 
 // ANCHOR: routes
-/// Every endpoint, one line each. (`POST /v1/embeddings` will slot in here.)
+/// Every endpoint, one line each.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(info::page))
@@ -175,6 +180,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models", get(info::models))
         .route("/v1/chat/completions", post(completions::chat))
         .route("/v1/completions", post(completions::text))
+        .route("/v1/embeddings", post(embeddings::create))
         .route("/tokenize", post(info::tokenize))
         .route("/detokenize", post(info::detokenize))
         .fallback(unknown_route)
