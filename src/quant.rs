@@ -30,6 +30,8 @@
 use half::{bf16, f16};
 use wide::f32x8;
 
+pub mod gemv;
+
 /// The storage type of a weight matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types)]
