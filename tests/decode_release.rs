@@ -54,7 +54,10 @@ fn logits_match_the_release_on_both_paths() {
         {
             let row = &want.data[(2 * i + k) * vocab..][..vocab];
             let (at, d) = max_abs_diff(&got, row);
-            println!("{:10} {path:7}: max |Δlogit| vs release = {d:.2e} at id {at}", p.name);
+            println!(
+                "{:10} {path:7}: max |Δlogit| vs release = {d:.2e} at id {at}",
+                p.name
+            );
             glassbox::compare::assert_close(
                 &format!("{} {path} logits vs release", p.name),
                 &got,
