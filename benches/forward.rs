@@ -17,8 +17,8 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use glassbox::data;
 use glassbox::model::Llama;
-use glassbox::weights::fetch;
 
 fn pool(t: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
@@ -28,7 +28,7 @@ fn pool(t: usize) -> rayon::ThreadPool {
 }
 
 fn model() -> Llama {
-    let path = fetch::default_model().expect("the default model (fetched on first use)");
+    let path = data::default_model().expect("the default model (fetched on first use)");
     Llama::load(path).expect("load the default model")
 }
 
@@ -41,7 +41,7 @@ fn prompt(m: &Llama, n: usize) -> Vec<u32> {
 }
 
 fn load(c: &mut Criterion) {
-    let path = fetch::default_model().expect("the default model");
+    let path = data::default_model().expect("the default model");
     let mut g = c.benchmark_group("load");
     g.sample_size(10);
     g.bench_function("smollm2-135m-q4_1", |b| {

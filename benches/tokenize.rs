@@ -3,7 +3,7 @@
 //!
 //! `GLASSBOX_DATA=/work/data cargo bench --bench tokenize`
 //!
-//! Prose: the Brown corpus (`weights::fetch::brown_corpus`, fetched on first use); if it cannot
+//! Prose: the Brown corpus (`data::brown::brown_corpus`, fetched on first use); if it cannot
 //! be fetched, the Markdown documentation of the crates in ~/.cargo/registry. Code: the Rust
 //! sources of the crates in ~/.cargo/registry. Both cut to `TEXT_BYTES`.
 //! Before criterion runs, a plain timing loop prints a summary table with the ratio.
@@ -62,7 +62,7 @@ fn cut(mut s: String) -> String {
 }
 
 fn prose() -> (String, &'static str) {
-    match glassbox::weights::fetch::brown_corpus()
+    match glassbox::data::brown::brown_corpus()
         .and_then(|p| std::fs::read_to_string(&p).map_err(|e| glassbox::Error::io(&p, e)))
     {
         Ok(t) => (cut(t), "Brown corpus"),

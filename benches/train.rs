@@ -14,7 +14,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use glassbox::tokenizer::train::{train_files, TrainConfig};
+use glassbox::tokenizer::train::train_files;
+use glassbox::tokenizer::train_naive::TrainConfig;
 use glassbox::tokenizer::Pretokenizer;
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -61,7 +62,7 @@ fn hugging_face(corpus: &Path, vocab: usize) -> usize {
 }
 
 fn bench_train(c: &mut Criterion) {
-    let corpus = match glassbox::weights::fetch::brown_corpus() {
+    let corpus = match glassbox::data::brown::brown_corpus() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("skipping the training benchmark: no Brown corpus ({e})");

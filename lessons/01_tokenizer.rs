@@ -11,12 +11,10 @@
 
 use std::time::Instant;
 
-use glassbox::tokenizer::train::{
-    count_text, merges_from_counts, train_files_report, TrainConfig, CHUNK_BYTES,
-};
-use glassbox::tokenizer::train_naive::{merge, naive_merges};
+use glassbox::data;
+use glassbox::tokenizer::train::{count_text, merges_from_counts, train_files_report, CHUNK_BYTES};
+use glassbox::tokenizer::train_naive::{merge, naive_merges, TrainConfig};
 use glassbox::tokenizer::{Pretokenizer, Tokenizer};
-use glassbox::weights::fetch;
 
 /// "Building LLM applications is fun!" in o200k_base, as tiktoken encodes it.
 const O200K_CLAIM_TEXT: &str = "Building LLM applications is fun!";
@@ -40,7 +38,7 @@ fn main() -> glassbox::Result<()> {
 
     // ── 2. Train on real text ───────────────────────────────────────────────────────────────
     println!("\n== 2. Train a 512-token BPE on the Brown corpus ==");
-    let brown = fetch::brown_corpus()?;
+    let brown = data::brown::brown_corpus()?;
     let cfg = TrainConfig {
         vocab_size: 512,
         pattern: Pretokenizer::Gpt2,

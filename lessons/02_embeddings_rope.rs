@@ -11,9 +11,10 @@
 
 use std::time::Instant;
 
+use glassbox::data;
 use glassbox::rmsnorm::rms;
 use glassbox::rope::{inv_freq, RopeLayout, RopeTable};
-use glassbox::weights::{fetch, model_files::ModelFiles};
+use glassbox::weights::model_files::ModelFiles;
 
 fn norm(v: &[f32]) -> f32 {
     v.iter().map(|x| x * x).sum::<f32>().sqrt()
@@ -29,7 +30,7 @@ fn fmt(v: &[f32]) -> String {
 }
 
 fn main() -> glassbox::Result<()> {
-    let path = fetch::default_model()?;
+    let path = data::default_model()?;
     let model = ModelFiles::open(&path)?;
     let cfg = &model.config;
     let d = cfg.hidden_size;
@@ -44,10 +45,7 @@ fn main() -> glassbox::Result<()> {
     // ---- 1. embedding lookup ------------------------------------------------------------
     let prompt = "The capital of France is";
     let ids = model.tokenizer.encode(prompt);
-    let emb = model
-        .tensors
-        .get("model.embed_tokens.weight")
-        .ok_or_else(|| glassbox::Error::invalid("model has no model.embed_tokens.weight"))?;
+    let emb = &model.weights.embed_tokens;
     println!("\n1. lookup: {prompt:?} -> ids {ids:?}");
     println!(
         "   embedding table: [{}, {}] stored as {}",

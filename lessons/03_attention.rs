@@ -12,16 +12,11 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use glassbox::attention::{attention, AttentionShape, KvCache};
+use glassbox::data;
 use glassbox::rmsnorm::rmsnorm_rows;
 use glassbox::rope::{RopeLayout, RopeTable};
-use glassbox::weights::{fetch, model_files::ModelFiles, tensor::WeightMatrix};
+use glassbox::weights::model_files::ModelFiles;
 use glassbox::{Error, Result};
-
-fn weight<'a>(m: &'a ModelFiles, name: &str) -> Result<&'a WeightMatrix> {
-    m.tensors
-        .get(name)
-        .ok_or_else(|| Error::invalid(format!("model has no tensor `{name}`")))
-}
 
 /// One colour from white (0) to dark blue (1).
 fn blue(p: f32) -> String {
@@ -148,7 +143,7 @@ fn main() -> Result<()> {
     by_hand();
 
     // ---- 2. real layer 0 -----------------------------------------------------------------
-    let path = fetch::default_model()?;
+    let path = data::default_model()?;
     let m = ModelFiles::open(&path)?;
     let c = &m.config;
     let (d, nh, nkv) = (c.hidden_size, c.num_attention_heads, c.num_key_value_heads);
@@ -160,22 +155,20 @@ fn main() -> Result<()> {
     let prompt = "The capital of France is";
     let ids = m.tokenizer.encode(prompt);
     let t = ids.len();
-    let emb = weight(&m, "model.embed_tokens.weight")?;
+    let (emb, layer0) = (&m.weights.embed_tokens, &m.weights.layers[0]);
     let mut x = vec![0.0f32; t * d]; // x: [T, d]
     for (i, &id) in ids.iter().enumerate() {
         emb.dequantize_row(id as usize, &mut x[i * d..(i + 1) * d]);
     }
-    let mut norm_w = vec![0.0f32; d];
-    weight(&m, "model.layers.0.input_layernorm.weight")?.dequantize_row(0, &mut norm_w);
     let mut h = vec![0.0f32; t * d]; // h: [T, d] = rmsnorm(x)
-    rmsnorm_rows(&x, &norm_w, c.rms_norm_eps, &mut h);
+    rmsnorm_rows(&x, &layer0.input_layernorm.weight, c.rms_norm_eps, &mut h);
     let mut q = vec![0.0f32; t * shape.q_dim()]; // q: [T, n_heads·hd]
     let mut cache = KvCache::new(1, t, shape.kv_dim());
     {
         let (k, v) = cache.rows_mut(0, 0, t); // k, v: [T, n_kv·hd], projected straight into the cache
-        weight(&m, "model.layers.0.self_attn.q_proj.weight")?.matmul(&h, t, &mut q);
-        weight(&m, "model.layers.0.self_attn.k_proj.weight")?.matmul(&h, t, k);
-        weight(&m, "model.layers.0.self_attn.v_proj.weight")?.matmul(&h, t, v);
+        layer0.q_proj.matmul(&h, t, &mut q);
+        layer0.k_proj.matmul(&h, t, k);
+        layer0.v_proj.matmul(&h, t, v);
         let rope = RopeTable::new(shape.head_dim, t, c.rope_theta, c.rope_scaling.as_ref());
         rope.apply_rows(&mut q, nh, 0, RopeLayout::HalfSplit);
         rope.apply_rows(k, nkv, 0, RopeLayout::HalfSplit);

@@ -11,9 +11,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use glassbox::data;
 use glassbox::model::Llama;
 use glassbox::quant::{self, DType};
-use glassbox::weights::fetch;
 
 // ANCHOR: q4_1_by_hand
 /// One Q4_1 block (32 weights in 20 bytes) decoded by hand:
@@ -43,7 +43,7 @@ fn rms(x: &[f32]) -> f32 {
 }
 
 fn main() -> glassbox::Result<()> {
-    let path = fetch::default_model()?;
+    let path = data::default_model()?;
 
     // ANCHOR: load
     let t = Instant::now();
@@ -76,8 +76,8 @@ fn main() -> glassbox::Result<()> {
         e.0 += 1;
         e.1 += w.bytes().len();
     };
-    note(&model.embed_tokens);
-    for l in &model.layers {
+    note(&model.weights.embed_tokens);
+    for l in &model.weights.layers {
         for w in l.matrices() {
             note(w);
         }
@@ -92,7 +92,7 @@ fn main() -> glassbox::Result<()> {
     );
 
     // ANCHOR: first_values
-    let w = &model.layers[0].gate_proj; // [1536, 576], Q4_1
+    let w = &model.weights.layers[0].gate_proj; // [1536, 576], Q4_1
     let mut row = vec![0.0f32; w.cols];
     w.dequantize_row(0, &mut row);
     println!(
@@ -136,7 +136,7 @@ fn main() -> glassbox::Result<()> {
     let paris = model.tokenizer.encode(" Paris");
     let id = paris[0] as usize;
     let mut x = vec![0.0f32; c.hidden_size];
-    model.embed_tokens.dequantize_row(id, &mut x);
+    model.weights.embed_tokens.dequantize_row(id, &mut x);
     println!(
         "\nembedding row of {:?} (id {id}), rms {:.4}; quantized again:",
         " Paris",

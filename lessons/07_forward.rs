@@ -9,8 +9,8 @@
 
 use std::time::Instant;
 
+use glassbox::data;
 use glassbox::model::Llama;
-use glassbox::weights::fetch;
 
 fn norm(x: &[f32]) -> f32 {
     x.iter().map(|v| v * v).sum::<f32>().sqrt()
@@ -25,7 +25,7 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 fn main() -> glassbox::Result<()> {
-    let model = Llama::load(fetch::default_model()?)?;
+    let model = Llama::load(data::default_model()?)?;
     let prompt = "The capital of France is";
 
     // ANCHOR: run
@@ -68,9 +68,9 @@ fn main() -> glassbox::Result<()> {
     // ANCHOR: top5
     let max = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     let z: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
-    let top = glassbox::cli::logits::top_k(&logits, 5);
+    let top = glassbox::sampler::largest(&logits, 5);
     println!("\ntop-5 next tokens:");
-    for (id, l) in top {
+    for glassbox::sampler::Candidate { id, logit: l } in top {
         let text =
             String::from_utf8_lossy(model.tokenizer.token_bytes(id).unwrap_or(b"?")).into_owned();
         println!(

@@ -15,8 +15,8 @@
 
 use std::time::Instant;
 
+use glassbox::data;
 use glassbox::model::{Llama, Session};
-use glassbox::weights::fetch;
 
 const NEW_TOKENS: usize = 64;
 
@@ -67,7 +67,7 @@ fn without_cache(
 // ANCHOR_END: without_cache
 
 fn main() -> glassbox::Result<()> {
-    let model = Llama::load(fetch::default_model()?)?;
+    let model = Llama::load(data::default_model()?)?;
     let prompt = model
         .tokenizer
         .encode_with_special("The capital of France is");

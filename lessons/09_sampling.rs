@@ -29,7 +29,7 @@ fn softmax_t(logits: &[f32], t: f32) -> Vec<f64> {
 
 fn main() -> glassbox::Result<()> {
     // ANCHOR: logits
-    let model = Llama::load(glassbox::weights::fetch::default_model()?)?;
+    let model = Llama::load(glassbox::data::default_model()?)?;
     let tok = &model.tokenizer;
     let prompt = tok.encode("The capital of France is");
     let mut session = model.new_session(prompt.len())?;

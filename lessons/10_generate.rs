@@ -13,7 +13,7 @@ use std::time::Instant;
 
 fn main() -> glassbox::Result<()> {
     // ANCHOR: loop
-    let model = Llama::load(glassbox::weights::fetch::default_model()?)?;
+    let model = Llama::load(glassbox::data::default_model()?)?;
     let tok = &model.tokenizer;
     let prompt = tok.encode("The capital of France is");
     let max_new = 48;
@@ -53,8 +53,9 @@ fn main() -> glassbox::Result<()> {
     let ttft = ttft.unwrap_or_default().as_secs_f64();
     steps.sort_by(|a, b| a.total_cmp(b));
     let median = steps[steps.len() / 2];
-    let weight_bytes: usize = model.embed_tokens.bytes().len()
+    let weight_bytes: usize = model.weights.embed_tokens.bytes().len()
         + model
+            .weights
             .layers
             .iter()
             .map(|l| l.matrices().iter().map(|w| w.bytes().len()).sum::<usize>())

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 fn main() -> glassbox::Result<()> {
     // ANCHOR: render
-    let model = Llama::load(glassbox::weights::fetch::default_model()?)?;
+    let model = Llama::load(glassbox::data::default_model()?)?;
     let tok = &model.tokenizer;
     let template = ChatTemplate::for_model(model.chat_template.as_deref(), tok)?;
     let messages = [Message::user("What is the capital of France?")];

@@ -19,8 +19,6 @@
 //!   checkpoints and GGUF store them. A linear layer computes `y = x · Wᵀ`:
 //!   `x: [seq, in] , W: [out, in] → y: [seq, out]`. Each output element is a dot product of two
 //!   contiguous rows, which is what SIMD and quantized blocks want.
-//! * **ndarray views at the public surface where they make shapes readable** (lessons, tests,
-//!   inspection): `ArrayView2<f32>` of shape `[seq, d_model]` wraps the same memory, no copy.
 //! * Shapes are written in comments with one notation: `// x: [seq, d_model]`,
 //!   `// k_cache: [layer, pos, kv_dim]`.
 //! * Activations are always `f32`. Weights stay in their stored type (F32, F16, BF16, Q8_0, Q4_0,
@@ -29,6 +27,13 @@
 // Modules are listed in pipeline order, one per line with blank lines between them (rustfmt
 // would otherwise sort them alphabetically).
 pub mod error;
+
+// Below every stage: file formats (GGUF, safetensors, npy, JSON) and fetching data (the default
+// model, tiktoken files, the Brown corpus). They know nothing of tokenizers or models, so each
+// stage can read files without going through a later one.
+pub mod formats;
+
+pub mod data;
 
 // Stage 1: text → token ids → text
 pub mod tokenizer;
@@ -54,8 +59,6 @@ pub mod quant;
 pub mod weights;
 
 pub mod model;
-
-pub mod npy;
 
 // Stage 4: logits → text
 pub mod sampler;

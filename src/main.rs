@@ -48,15 +48,9 @@ fn main() {
         // Everything still works, several times slower: say why, once, on stderr.
         eprintln!("warning: {}", glassbox::matmul::simd_report());
     }
-    if let Some(n) = cli.threads {
-        if n == 0 {
-            eprintln!("error: --threads must be at least 1");
-            std::process::exit(2);
-        }
-        // The global pool can only be built once; nothing has touched rayon yet.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
+    if let Err(e) = cli::common::set_threads(cli.threads) {
+        eprintln!("error: {e}");
+        std::process::exit(2); // a usage error, as clap's own
     }
     let result = match cli.command {
         Command::Tokenize(a) => cli::tokenize::run(a),

@@ -97,9 +97,10 @@ pub fn matvec_naive(w: &[f32], x: &[f32], out: &mut [f32], n: usize, k: usize) {
 }
 // ANCHOR_END: naive
 
-/// Eight consecutive floats starting at `i` as one SIMD register (an unaligned load).
+/// Eight consecutive floats starting at `i` as one SIMD register (an unaligned load). Every
+/// kernel (f32 here, the stored types in `quant/`) loads its f32 operands through this.
 #[inline(always)]
-fn load8(s: &[f32], i: usize) -> f32x8 {
+pub(crate) fn load8(s: &[f32], i: usize) -> f32x8 {
     let a: [f32; 8] = s[i..i + 8].try_into().expect("slice of 8");
     f32x8::new(a)
 }
@@ -178,16 +179,25 @@ pub fn matvec_simd(w: &[f32], x: &[f32], out: &mut [f32], n: usize, k: usize) {
 /// Below this many multiply-adds a GEMV is not worth waking a second thread for.
 const PAR_MIN_MACS: usize = 1 << 15;
 
-/// GEMV on all rayon threads: disjoint chunks of output rows (and the weight rows they read).
-/// About four chunks per thread, so a thread slowed by a neighbour can be helped by the others,
-/// and never fewer than 16 rows per chunk.
+/// Rows of output per parallel GEMV task, for `n` rows on the current rayon pool: about four
+/// chunks per thread, so a thread slowed by a neighbour can be helped by the others; never
+/// fewer than 16 rows; a multiple of 4 (`matvec_simd` takes rows four at a time). Every GEMV,
+/// f32 or stored type (`WeightMatrix::matvec`), splits its rows by this rule.
+pub fn gemv_chunk_rows(n: usize) -> usize {
+    n.div_ceil(rayon::current_num_threads() * 4)
+        .max(16)
+        .next_multiple_of(4)
+}
+
+/// GEMV on all rayon threads: disjoint chunks of output rows (and the weight rows they read),
+/// [`gemv_chunk_rows`] each.
 pub fn matvec(w: &[f32], x: &[f32], out: &mut [f32], n: usize, k: usize) {
     check_matmul(x, w, out, 1, k, n);
     let threads = rayon::current_num_threads();
     if threads == 1 || n * k < PAR_MIN_MACS {
         return matvec_simd(w, x, out, n, k);
     }
-    let rows = n.div_ceil(threads * 4).max(16).next_multiple_of(4);
+    let rows = gemv_chunk_rows(n);
     out.par_chunks_mut(rows).enumerate().for_each(|(c, out_c)| {
         let j0 = c * rows;
         let nc = out_c.len();
@@ -201,7 +211,7 @@ pub fn matvec(w: &[f32], x: &[f32], out: &mut [f32], n: usize, k: usize) {
 /// 6 × two f32x8 = 12 accumulators; with 2 registers of x and 1 broadcast of w that is 15 of the
 /// 16 ymm registers of AVX2. Each k step loads 2 vectors, broadcasts 6 floats and does 12 FMAs,
 /// so the loads (up to 3 per cycle) keep the two FMA units busy.
-const WR: usize = 6;
+pub const WR: usize = 6;
 const XR: usize = 16;
 /// k-block (floats). Each tile is stored once and then added into once per further k-block, so
 /// long blocks keep that read-modify-write rare; a packed sliver of x [KC, 16] (64 KiB) then

@@ -30,6 +30,9 @@
 use half::{bf16, f16};
 use wide::f32x8;
 
+use crate::formats::gguf::{ggml_type, GgmlType};
+use crate::matmul::load8;
+
 pub mod gemv;
 
 /// The storage type of a weight matrix.
@@ -48,6 +51,16 @@ pub enum DType {
 pub const QK: usize = 32;
 
 impl DType {
+    /// Every storage type glassbox computes with.
+    pub const ALL: [DType; 6] = [
+        DType::F32,
+        DType::F16,
+        DType::BF16,
+        DType::Q8_0,
+        DType::Q4_0,
+        DType::Q4_1,
+    ];
+
     /// The type id used in GGUF tensor infos (`ggml_type`).
     pub fn gguf_type_id(self) -> u32 {
         match self {
@@ -62,35 +75,30 @@ impl DType {
 
     /// The DType for a GGUF type id, `None` for types glassbox does not handle.
     pub fn from_gguf_type_id(id: u32) -> Option<DType> {
-        [
-            DType::F32,
-            DType::F16,
-            DType::BF16,
-            DType::Q8_0,
-            DType::Q4_0,
-            DType::Q4_1,
-        ]
-        .into_iter()
-        .find(|t| t.gguf_type_id() == id)
+        DType::ALL.into_iter().find(|t| t.gguf_type_id() == id)
+    }
+
+    /// The ggml type's entry: name and block size, written once in `formats::gguf::types`.
+    fn ggml(self) -> &'static GgmlType {
+        ggml_type(self.gguf_type_id()).expect("every DType is a ggml type")
+    }
+
+    /// `(elements, bytes)` of one block: (1, 4) for F32, (32, 20) for Q4_1 (see the pictures in
+    /// the module doc).
+    fn block(self) -> (usize, usize) {
+        self.ggml()
+            .block
+            .expect("every DType has a known block size")
     }
 
     /// Elements per block: 1 for the float types, 32 for the quantized ones.
     pub fn block_size(self) -> usize {
-        match self {
-            DType::F32 | DType::F16 | DType::BF16 => 1,
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => QK,
-        }
+        self.block().0
     }
 
-    /// Bytes per block (see the pictures in the module doc).
+    /// Bytes per block.
     pub fn bytes_per_block(self) -> usize {
-        match self {
-            DType::F32 => 4,
-            DType::F16 | DType::BF16 => 2,
-            DType::Q8_0 => 2 + 32,
-            DType::Q4_0 => 2 + 16,
-            DType::Q4_1 => 2 + 2 + 16,
-        }
+        self.block().1
     }
 
     /// Bytes of one row of `cols` elements; `None` if `cols` is not a whole number of blocks.
@@ -103,19 +111,19 @@ impl DType {
 
     /// The name used by GGUF tools ("Q4_1", "BF16", ...).
     pub fn name(self) -> &'static str {
-        match self {
-            DType::F32 => "F32",
-            DType::F16 => "F16",
-            DType::BF16 => "BF16",
-            DType::Q8_0 => "Q8_0",
-            DType::Q4_0 => "Q4_0",
-            DType::Q4_1 => "Q4_1",
-        }
+        self.ggml().name
     }
 
     /// True for the block-quantized types.
     pub fn is_quantized(self) -> bool {
         self.block_size() > 1
+    }
+
+    /// "F32, F16, BF16, Q8_0, Q4_0 and Q4_1": what glassbox reads, for error messages.
+    pub fn names() -> String {
+        let names: Vec<&str> = DType::ALL.iter().map(|t| t.name()).collect();
+        let (last, rest) = names.split_last().expect("ALL is not empty");
+        format!("{} and {last}", rest.join(", "))
     }
 }
 
@@ -206,12 +214,6 @@ pub fn dot_row_naive(dtype: DType, row: &[u8], x: &[f32]) -> f32 {
     w.iter().zip(x).map(|(a, b)| a * b).sum()
 }
 // ANCHOR_END: dequantize
-
-#[inline(always)]
-fn load8(s: &[f32], i: usize) -> f32x8 {
-    let a: [f32; 8] = s[i..i + 8].try_into().expect("slice of 8");
-    f32x8::new(a)
-}
 
 /// Decoding eight stored values into one f32x8 register. On x86-64 with AVX2 + F16C (this
 /// build's `target-cpu=native`) each is two or three instructions; elsewhere a portable
@@ -487,14 +489,7 @@ mod tests {
         assert_eq!(DType::Q4_1.row_bytes(576), Some(18 * 20));
         assert_eq!(DType::Q8_0.row_bytes(33), None);
         assert_eq!(DType::BF16.row_bytes(3), Some(6));
-        for t in [
-            DType::F32,
-            DType::F16,
-            DType::BF16,
-            DType::Q8_0,
-            DType::Q4_0,
-            DType::Q4_1,
-        ] {
+        for t in DType::ALL {
             assert_eq!(DType::from_gguf_type_id(t.gguf_type_id()), Some(t));
         }
         assert_eq!(DType::from_gguf_type_id(12), None); // Q4_K: not handled

@@ -247,6 +247,15 @@ pub fn top_k(cands: &mut Vec<Candidate>, k: usize) {
 }
 // ANCHOR_END: top_k
 
+/// The `k` largest logits as candidates, highest first (ties: lower id first): what
+/// `glassbox logits --top K` and the lessons print. Unlike [`top_k`], `k = 0` keeps none.
+pub fn largest(logits: &[f32], k: usize) -> Vec<Candidate> {
+    let mut cands = candidates(logits);
+    sort_prefix(&mut cands, k);
+    cands.truncate(k);
+    cands
+}
+
 /// Make `cands[..m]` the `m` largest, sorted descending (the rest is left in any order).
 fn sort_prefix(cands: &mut [Candidate], m: usize) {
     let m = m.min(cands.len());
@@ -407,5 +416,19 @@ impl Sampler {
     /// The whole chain; returns only the id.
     pub fn sample(&mut self, logits: &mut [f32], history: &[u32]) -> u32 {
         self.sample_with_logprob(logits, history).id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn largest_is_sorted_and_breaks_ties_by_id() {
+        let l = [0.5, 2.0, -1.0, 2.0, 1.0];
+        let ids = |c: Vec<Candidate>| c.iter().map(|c| (c.id, c.logit)).collect::<Vec<_>>();
+        assert_eq!(ids(largest(&l, 3)), vec![(1, 2.0), (3, 2.0), (4, 1.0)]);
+        assert_eq!(largest(&l, 10).len(), 5);
+        assert!(largest(&l, 0).is_empty());
     }
 }

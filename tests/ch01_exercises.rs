@@ -6,7 +6,8 @@
 //! `cargo test --test ch01_exercises --features solutions` also runs the worked solutions,
 //! which print every step.
 
-use glassbox::tokenizer::train::{train_text, TrainConfig};
+use glassbox::tokenizer::train::train_text;
+use glassbox::tokenizer::train_naive::TrainConfig;
 use glassbox::tokenizer::train_naive::{merge, naive_merges};
 use glassbox::tokenizer::Pretokenizer;
 

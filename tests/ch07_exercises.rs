@@ -42,8 +42,7 @@ mod answer {
 const DOT_TOL: f32 = 1e-3;
 
 fn model() -> Llama {
-    Llama::load(glassbox::weights::fetch::default_model().expect("the default model"))
-        .expect("load")
+    Llama::load(glassbox::data::default_model().expect("the default model")).expect("load")
 }
 
 #[test]
@@ -80,7 +79,7 @@ fn exercise_2_a_logit_by_hand() {
     let h = s.captured().unwrap().last().unwrap().to_vec(); // after the final norm
     let mut row = vec![0.0f32; m.config.hidden_size];
     for id in [7042u32, 260, 4528, 0, 49151] {
-        m.embed_tokens.dequantize_row(id as usize, &mut row);
+        m.weights.embed_tokens.dequantize_row(id as usize, &mut row);
         let got = answer::logit_of(&h, &row);
         assert!(
             (got - logits[id as usize]).abs() <= DOT_TOL,

@@ -6,7 +6,7 @@ use glassbox::chat::{ChatTemplate, Message};
 use glassbox::weights::model_files::ModelFiles;
 
 fn smollm2() -> ModelFiles {
-    ModelFiles::open(&glassbox::weights::fetch::default_model().expect("the default model"))
+    ModelFiles::open(&glassbox::data::default_model().expect("the default model"))
         .expect("open SmolLM2")
 }
 

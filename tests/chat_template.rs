@@ -3,7 +3,7 @@
 //! scripts/fixtures_sampling.py), and the Python-isms other templates use work.
 
 use glassbox::chat::{ChatTemplate, Message, CHATML_TEMPLATE};
-use glassbox::weights::gguf::GgufFile;
+use glassbox::formats::gguf::GgufFile;
 use serde_json::Value;
 
 fn fixture() -> Value {
@@ -21,7 +21,7 @@ fn messages(v: &Value) -> Vec<Message> {
 
 /// The default model (fetched on first use, like every command; GLASSBOX_DATA may point at it).
 fn smollm2() -> GgufFile {
-    let path = glassbox::weights::fetch::default_model().expect("the default model");
+    let path = glassbox::data::default_model().expect("the default model");
     GgufFile::open(&path).expect("open the GGUF")
 }
 

@@ -18,7 +18,7 @@ const LOGPROB_TOL: f32 = 2e-2;
 fn model() -> &'static Llama {
     static M: OnceLock<Llama> = OnceLock::new();
     M.get_or_init(|| {
-        let path = glassbox::weights::fetch::default_model().expect("the default model");
+        let path = glassbox::data::default_model().expect("the default model");
         Llama::load(&path).expect("load SmolLM2")
     })
 }

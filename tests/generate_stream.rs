@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 fn tok() -> &'static Tokenizer {
     static T: OnceLock<Tokenizer> = OnceLock::new();
     T.get_or_init(|| {
-        let path = glassbox::weights::fetch::default_model().expect("the default model");
+        let path = glassbox::data::default_model().expect("the default model");
         glassbox::weights::model_files::ModelFiles::open(&path)
             .expect("open SmolLM2")
             .tokenizer

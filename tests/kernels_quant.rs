@@ -8,15 +8,6 @@ use glassbox::weights::tensor::WeightMatrix;
 use half::f16;
 use proptest::prelude::*;
 
-const ALL: [DType; 6] = [
-    DType::F32,
-    DType::F16,
-    DType::BF16,
-    DType::Q8_0,
-    DType::Q4_0,
-    DType::Q4_1,
-];
-
 /// |dot_row − dot_row_naive| allowed, relative to Σ|x_i| · max|w|: the two decode the same
 /// numbers (SIMD uses one fused d·q + m where the reference rounds twice, an ε·|m| difference
 /// per element) and add them in a different order.
@@ -69,7 +60,7 @@ proptest! {
 
     #[test]
     fn roundtrip_within_bound(t in 0usize..6, c in 1usize..700, seed in any::<u64>(), scale in 0.001f32..50.0) {
-        let dtype = ALL[t];
+        let dtype = DType::ALL[t];
         let cols = cols_for(dtype, c);
         let x = rand_vec(seed, cols, scale);
         let q = quantize_row(dtype, &x);
@@ -86,7 +77,7 @@ proptest! {
 
     #[test]
     fn simd_dot_row_equals_reference(t in 0usize..6, c in 1usize..1200, seed in any::<u64>(), scale in 0.01f32..10.0) {
-        let dtype = ALL[t];
+        let dtype = DType::ALL[t];
         let cols = cols_for(dtype, c);
         let w = rand_vec(seed, cols, scale);
         let x = rand_vec(seed ^ 0xABCD, cols, 1.0);
@@ -142,7 +133,7 @@ fn known_blocks() {
 /// WeightMatrix products against a naive f32 product over the dequantized matrix.
 #[test]
 fn weight_matrix_products_equal_dequantized_reference() {
-    for dtype in ALL {
+    for dtype in DType::ALL {
         for (rows, c, seq) in [
             (1, 32, 2),
             (7, 33, 3),

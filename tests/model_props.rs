@@ -235,7 +235,8 @@ fn capture_holds_every_layer_of_the_last_position() {
     assert_eq!(cap.len(), m.config.num_hidden_layers + 2);
     // row 0 is the embedding row of the last id
     let mut emb = vec![0.0; m.config.hidden_size];
-    m.embed_tokens
+    m.weights
+        .embed_tokens
         .dequantize_row(*ids.last().unwrap() as usize, &mut emb);
     assert_eq!(cap[0], &emb[..]);
     // the last row is the final-normed state: the head applied to it gives the logits

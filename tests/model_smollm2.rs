@@ -5,7 +5,7 @@
 //! an f32 forward pass on the prompt ids of SmolLM2's original tokenizer. glassbox keeps the
 //! weights quantized and must give the same logits, hidden states and greedy continuation.
 //!
-//! The model comes from `weights::fetch::default_model()` (downloaded on first use; set
+//! The model comes from `data::default_model()` (downloaded on first use; set
 //! `GLASSBOX_DATA` to a directory that already holds it).
 
 mod common;
@@ -76,7 +76,7 @@ fn hidden_states_match_transformers() {
     let m = load_gguf();
     let n = m.config.num_hidden_layers;
     for p in &prompts {
-        let want = glassbox::npy::read_f32(dir.join(&p.hidden_npy)).unwrap(); // [3, d]
+        let want = glassbox::formats::npy::read_f32(dir.join(&p.hidden_npy)).unwrap(); // [3, d]
         let d = m.config.hidden_size;
         assert_eq!(want.shape, vec![3, d]);
         let mut s = m.new_session(p.ids.len()).unwrap();
@@ -138,7 +138,7 @@ fn greedy_continuation_matches_transformers() {
 fn converted_safetensors_path_matches_transformers() {
     use glassbox::weights::convert::{convert_gguf, OutDType};
     let (dir, prompts) = fixtures();
-    let gguf = glassbox::weights::fetch::default_model().expect("the default model");
+    let gguf = glassbox::data::default_model().expect("the default model");
     let out = std::env::temp_dir().join(format!("glassbox-model-test-{}", std::process::id()));
     convert_gguf(&gguf, &out, OutDType::F32).expect("convert to safetensors");
     let m = Llama::load(&out).expect("load the converted directory");

@@ -1,6 +1,6 @@
 //! The tokenizer inside a GGUF file: a tiny hand-written GGUF, and the errors for bad ones.
+use glassbox::formats::gguf::GgufFile;
 use glassbox::tokenizer::{Pretokenizer, Tokenizer};
-use glassbox::weights::gguf::GgufFile;
 use glassbox::Error;
 
 enum V<'a> {

@@ -14,8 +14,7 @@ use tokenizer_common::text;
 fn smollm() -> &'static Tokenizer {
     static T: OnceLock<Tokenizer> = OnceLock::new();
     T.get_or_init(|| {
-        let path =
-            glassbox::weights::fetch::default_model().expect("default model (GLASSBOX_DATA)");
+        let path = glassbox::data::default_model().expect("default model (GLASSBOX_DATA)");
         Tokenizer::load(&path).expect("tokenizer from the GGUF")
     })
 }

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use glassbox::tokenizer::train::train_text;
 use glassbox::tokenizer::train::{count_files, count_text, merges_from_counts, safe_cut};
-use glassbox::tokenizer::train::{train_text, TrainConfig};
-use glassbox::tokenizer::train_naive::{chunk_ids, naive_merges, train_naive};
+use glassbox::tokenizer::train_naive::{chunk_ids, naive_merges, train_naive, TrainConfig};
 use glassbox::tokenizer::Pretokenizer;
 use proptest::prelude::*;
 

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use glassbox::tokenizer::train::{train_files, train_text, TrainConfig};
+use glassbox::tokenizer::train::{train_files, train_text};
 use glassbox::tokenizer::train_naive::train_naive;
+use glassbox::tokenizer::train_naive::TrainConfig;
 use glassbox::tokenizer::Pretokenizer;
 
 fn cfg(vocab_size: usize, specials: &[&str]) -> TrainConfig {

@@ -1,7 +1,8 @@
 //! A tokenizer we train and save as `tokenizer.json` loads in the Hugging Face `tokenizers`
 //! library, encodes every string to the same ids as ours and decodes back to the original text.
 
-use glassbox::tokenizer::train::{train_text, TrainConfig};
+use glassbox::tokenizer::train::train_text;
+use glassbox::tokenizer::train_naive::TrainConfig;
 use glassbox::tokenizer::{Pretokenizer, Tokenizer};
 use proptest::prelude::*;
 

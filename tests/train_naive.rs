@@ -1,7 +1,7 @@
 //! The naive trainer on the classic worked example (Wikipedia's "Byte pair encoding" page,
 //! also minbpe's test): "aaabdaaabac", 3 merges.
 
-use glassbox::tokenizer::train::TrainConfig;
+use glassbox::tokenizer::train_naive::TrainConfig;
 use glassbox::tokenizer::train_naive::{
     encode_naive, merge, naive_merges, pair_counts, train_naive,
 };

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use glassbox::weights::gguf::{GgufFile, GgufValue};
+use glassbox::formats::gguf::{GgufFile, GgufValue};
 use glassbox::weights::model_files::ModelFiles;
+use glassbox::weights::tensor::WeightMatrix;
 use glassbox::Error;
 
 fn fixture(name: &str) -> PathBuf {
@@ -121,7 +122,10 @@ fn tiny_parts() -> (Vec<(String, GgufValue)>, Vec<T>) {
             name: t.name.clone(),
             dims: t.dims.clone(),
             ty: t.type_id,
-            data: g.tensor(&t.name).expect("tensor").bytes().to_vec(),
+            data: WeightMatrix::from_gguf(&g, &t.name)
+                .expect("tensor")
+                .bytes()
+                .to_vec(),
         })
         .collect();
     (g.metadata.clone(), tensors)
@@ -146,7 +150,7 @@ fn writer_round_trips_the_tiny_model() {
     let (meta, tensors) = tiny_parts();
     let m = open_gguf_bytes("roundtrip", &write_gguf(&meta, &tensors))
         .expect("rewritten tiny model loads");
-    assert_eq!(m.tensors.len(), 21);
+    assert_eq!(m.weights.by_name().len(), 21);
 }
 
 #[test]
@@ -253,7 +257,7 @@ fn unsupported_tensor_type_is_named() {
     t.ty = 14; // Q6_K
     let bytes = write_gguf(&meta, &tensors);
     let g = GgufFile::from_bytes(Path::new("x.gguf"), &bytes).expect("header still parses");
-    let e = err_text(g.tensor("blk.1.ffn_down.weight"));
+    let e = err_text(WeightMatrix::from_gguf(&g, "blk.1.ffn_down.weight"));
     assert!(
         e.contains("blk.1.ffn_down.weight") && e.contains("Q6_K"),
         "{e}"

@@ -63,8 +63,8 @@ fn check(dtype: OutDType) {
     }
     assert_eq!(back.tokenizer.bos_id(), src.tokenizer.bos_id());
     assert_eq!(back.tokenizer.eos_ids(), src.tokenizer.eos_ids());
-    for (name, w) in &src.tensors {
-        let b = &back.tensors[name];
+    for (name, w) in &src.weights.by_name() {
+        let b = &back.weights.by_name()[name];
         assert_eq!((b.rows, b.cols), (w.rows, w.cols), "{name}");
         let (x, y) = (dequantize(w), dequantize(b));
         for (i, (p, q)) in x.iter().zip(&y).enumerate() {

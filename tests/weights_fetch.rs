@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use glassbox::weights::fetch;
+use glassbox::data;
 
 /// These tests change process-wide environment variables: one at a time.
 static ENV: Mutex<()> = Mutex::new(());
@@ -27,12 +27,12 @@ fn data_dir_precedence() {
     std::env::set_var("GLASSBOX_DATA", "/d/glassbox");
     std::env::set_var("XDG_CACHE_HOME", "/x");
     std::env::set_var("HOME", "/h");
-    assert_eq!(fetch::data_dir(), PathBuf::from("/d/glassbox"));
+    assert_eq!(data::data_dir(), PathBuf::from("/d/glassbox"));
     std::env::set_var("GLASSBOX_DATA", ""); // empty counts as unset
-    assert_eq!(fetch::data_dir(), PathBuf::from("/x/glassbox"));
+    assert_eq!(data::data_dir(), PathBuf::from("/x/glassbox"));
     std::env::remove_var("GLASSBOX_DATA");
     std::env::remove_var("XDG_CACHE_HOME");
-    assert_eq!(fetch::data_dir(), PathBuf::from("/h/.cache/glassbox"));
+    assert_eq!(data::data_dir(), PathBuf::from("/h/.cache/glassbox"));
     for (k, v) in saved {
         match v {
             Some(v) => std::env::set_var(k, v),
@@ -56,7 +56,7 @@ fn brown_files_become_plain_sentences() {
     .expect("write");
     std::fs::write(dir.join("package.json"), "{}").expect("write"); // not a corpus file
     let out = dir.join("brown.txt");
-    let n = fetch::brown_to_text(&dir, &out).expect("convert");
+    let n = data::brown::brown_to_text(&dir, &out).expect("convert");
     assert_eq!(n, 3);
     let text = std::fs::read_to_string(&out).expect("read");
     assert_eq!(
@@ -64,13 +64,13 @@ fn brown_files_become_plain_sentences() {
         "The Fulton County said \"no evidence\".\nIt is 1/2 done.\nDear Sirs: (Let) me?\n"
     );
     let empty = scratch("brown-empty");
-    let e = fetch::brown_to_text(&empty, &out).expect_err("no corpus files");
+    let e = data::brown::brown_to_text(&empty, &out).expect_err("no corpus files");
     assert!(e.to_string().contains("no Brown corpus files"), "{e}");
 }
 
 #[test]
 fn unknown_tiktoken_name_is_an_error() {
-    let e = fetch::tiktoken_file("p50k_base").expect_err("not shipped");
+    let e = data::tiktoken_file("p50k_base").expect_err("not shipped");
     assert!(e.to_string().contains("cl100k_base"), "{e}");
 }
 
@@ -80,7 +80,7 @@ fn sha256_of_a_known_string() {
     let p = dir.join("abc");
     std::fs::write(&p, b"abc").expect("write");
     assert_eq!(
-        fetch::sha256_file(&p).expect("hash"),
+        data::fetch::sha256_file(&p).expect("hash"),
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
 }
@@ -92,22 +92,22 @@ fn fetch_everything_into_a_fresh_directory() {
     let saved = std::env::var_os("GLASSBOX_DATA");
     let dir = scratch("fresh");
     std::env::set_var("GLASSBOX_DATA", &dir);
-    let model = fetch::default_model().expect("default model");
-    assert_eq!(model, dir.join(fetch::DEFAULT_MODEL_FILE));
+    let model = data::default_model().expect("default model");
+    assert_eq!(model, dir.join(data::DEFAULT_MODEL_FILE));
     assert_eq!(
-        fetch::sha256_file(&model).expect("hash"),
-        fetch::DEFAULT_MODEL_SHA256
+        data::fetch::sha256_file(&model).expect("hash"),
+        data::DEFAULT_MODEL_SHA256
     );
     // idempotent: the second call returns at once, same path
     let t = std::time::Instant::now();
-    assert_eq!(fetch::default_model().expect("again"), model);
+    assert_eq!(data::default_model().expect("again"), model);
     assert!(t.elapsed().as_secs_f64() < 1.0);
     for name in ["cl100k_base", "o200k_base"] {
-        let p = fetch::tiktoken_file(name).expect("tiktoken");
+        let p = data::tiktoken_file(name).expect("tiktoken");
         let first = std::fs::read_to_string(&p).expect("read");
         assert!(first.lines().count() > 100_000, "{name}");
     }
-    let brown = fetch::brown_corpus().expect("brown");
+    let brown = data::brown::brown_corpus().expect("brown");
     let text = std::fs::read_to_string(&brown).expect("read");
     assert_eq!(text.lines().count(), 57_340); // NLTK's count of Brown sentences
     assert!(text.starts_with("The Fulton County Grand Jury said Friday"));

@@ -3,10 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use glassbox::data;
+use glassbox::formats::gguf::{GgufFile, GgufValue};
 use glassbox::quant::DType;
 use glassbox::weights::config::LlamaConfig;
-use glassbox::weights::fetch;
-use glassbox::weights::gguf::{GgufFile, GgufValue};
+use glassbox::weights::tensor::WeightMatrix;
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -34,7 +35,7 @@ const FIXTURE_ROUNDING: f32 = 1e-6;
 
 #[test]
 fn real_model_header() {
-    let path = fetch::default_model().expect("default model (fetched on first use)");
+    let path = data::default_model().expect("default model (fetched on first use)");
     let g = GgufFile::open(&path).expect("open");
     assert_eq!(g.version, 3);
     assert_eq!(g.tensors.len(), 272);
@@ -57,9 +58,9 @@ fn real_model_header() {
     );
     let t = g.tensor_info("token_embd.weight").expect("embedding");
     assert_eq!(t.dims, vec![576, 49152]); // ne[0] = columns = d_model
-    assert_eq!(t.dtype(), Some(DType::Q8_0));
+    assert_eq!(DType::from_gguf_type_id(t.type_id), Some(DType::Q8_0));
     assert_eq!(t.shape(), vec![49152, 576]);
-    let q = g.tensor("blk.0.attn_k.weight").expect("attn_k");
+    let q = WeightMatrix::from_gguf(&g, "blk.0.attn_k.weight").expect("attn_k");
     assert_eq!((q.dtype, q.rows, q.cols), (DType::Q4_1, 192, 576));
 
     let c = LlamaConfig::from_gguf(&g).expect("config");
@@ -91,13 +92,13 @@ fn real_model_header() {
 
 #[test]
 fn real_model_dequantizes_like_gguf_py() {
-    let path = fetch::default_model().expect("default model");
+    let path = data::default_model().expect("default model");
     let g = GgufFile::open(&path).expect("open");
     let dump = json("smollm2_dequant.json");
     let tensors = dump["tensors"].as_object().expect("tensors");
     assert_eq!(tensors.len(), 4);
     for (name, t) in tensors {
-        let w = g.tensor(name).expect("tensor");
+        let w = WeightMatrix::from_gguf(&g, name).expect("tensor");
         assert_eq!(w.dtype.name(), t["type"].as_str().expect("type"), "{name}");
         for (row, want) in t["rows"].as_object().expect("rows") {
             let r: usize = row.parse().expect("row");
@@ -118,7 +119,10 @@ fn real_model_dequantizes_like_gguf_py() {
 fn tiny_gguf_header_and_types() {
     let g = GgufFile::open(&fixture("tiny.gguf")).expect("open tiny.gguf");
     assert_eq!(g.tensors.len(), 21);
-    let ty = |n: &str| g.tensor_info(n).and_then(|t| t.dtype());
+    let ty = |n: &str| {
+        g.tensor_info(n)
+            .and_then(|t| DType::from_gguf_type_id(t.type_id))
+    };
     assert_eq!(ty("token_embd.weight"), Some(DType::Q8_0));
     assert_eq!(ty("blk.0.attn_q.weight"), Some(DType::Q4_1));
     assert_eq!(ty("blk.1.attn_q.weight"), Some(DType::Q4_0));

@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use glassbox::weights::model_files::{gguf_name_of, ModelFiles, ModelFormat};
+use glassbox::weights::checkpoint::gguf_name_of;
+use glassbox::weights::model_files::{ModelFiles, ModelFormat};
 use glassbox::weights::tensor::WeightMatrix;
 use serde_json::Value;
 
@@ -42,23 +43,23 @@ fn gguf_and_safetensors_hold_the_same_hf_matrices() {
     // the GGUF has no place for these two HF-only values; everything else must agree
     a.max_position_embeddings = b.max_position_embeddings;
     assert_eq!(a, b);
-    assert_eq!(hf.tensors.len(), 21);
+    assert_eq!(hf.weights.by_name().len(), 21);
     assert_eq!(
-        hf.tensors.keys().collect::<Vec<_>>(),
-        gg.tensors.keys().collect::<Vec<_>>()
+        hf.weights.by_name().keys().collect::<Vec<_>>(),
+        gg.weights.by_name().keys().collect::<Vec<_>>()
     );
 
     let r = reference();
     let err = r["max_abs_quant_error"].as_object().expect("errors");
-    for (name, h) in &hf.tensors {
-        let g = &gg.tensors[name];
+    for (name, h) in &hf.weights.by_name() {
+        let g = &gg.weights.by_name()[name];
         assert_eq!((h.rows, h.cols), (g.rows, g.cols), "{name}");
         assert_eq!(g.name, *name, "GGUF tensors are renamed to HF names");
         let (x, y) = (dequantize(h), dequantize(g));
         // each stored value differs from the f32 original by at most the quantization error
         // gguf-py measured for this tensor (plus f32 rounding); a row-order mistake would be
         // off by the size of the weights themselves (≈ 0.15), far above it.
-        let bound = err[name].as_f64().expect("error bound") as f32 * 1.0001 + 1e-6;
+        let bound = err[*name].as_f64().expect("error bound") as f32 * 1.0001 + 1e-6;
         let max = x
             .iter()
             .zip(&y)
@@ -71,7 +72,7 @@ fn gguf_and_safetensors_hold_the_same_hf_matrices() {
     }
     // and the GGUF's un-permuted Q/K equal gguf-py's dequantization, un-permuted in numpy
     for (name, d) in r["dequantized"].as_object().expect("dequantized") {
-        let got = dequantize(&gg.tensors[name]);
+        let got = dequantize(gg.weights.by_name()[name.as_str()]);
         let want: Vec<f32> = d["values"]
             .as_array()
             .expect("values")
@@ -89,14 +90,15 @@ fn gguf_and_safetensors_hold_the_same_hf_matrices() {
 fn weights_stay_mapped_except_permuted_qk() {
     use glassbox::weights::tensor::Storage;
     let gg = ModelFiles::open(&fixture("tiny.gguf")).expect("open GGUF");
-    for (name, w) in &gg.tensors {
+    for (name, w) in &gg.weights.by_name() {
         let owned = matches!(w.storage, Storage::Owned(_));
         let qk = name.ends_with("q_proj.weight") || name.ends_with("k_proj.weight");
         assert_eq!(owned, qk, "{name}: only Q/K are copied (permuted) at load");
     }
     let hf = ModelFiles::open(&fixture("hf")).expect("open HF dir");
     assert!(hf
-        .tensors
+        .weights
+        .by_name()
         .values()
         .all(|w| matches!(w.storage, Storage::Mapped { .. })));
 }
@@ -141,7 +143,7 @@ fn gguf_names_round_trip() {
 
 #[test]
 fn sharded_safetensors_load_like_one_file() {
-    use glassbox::weights::safetensors::SafetensorsModel;
+    use glassbox::formats::safetensors::SafetensorsModel;
     use safetensors::tensor::{Dtype, TensorView};
     let one = SafetensorsModel::open(&fixture("hf")).expect("one file");
     let dir = std::env::temp_dir().join(format!("glassbox-shards-{}", std::process::id()));
@@ -154,7 +156,7 @@ fn sharded_safetensors_load_like_one_file() {
     let names: Vec<String> = one.names().map(str::to_string).collect();
     let tensors: Vec<WeightMatrix> = names
         .iter()
-        .map(|n| one.tensor(n).expect("tensor"))
+        .map(|n| WeightMatrix::from_safetensors(&one, n).expect("tensor"))
         .collect();
     let mut weight_map = serde_json::Map::new();
     for (s, chunk) in names.chunks(names.len().div_ceil(2)).enumerate() {
@@ -163,7 +165,7 @@ fn sharded_safetensors_load_like_one_file() {
             .iter()
             .map(|n| {
                 let w = &tensors[names.iter().position(|x| x == n).expect("name")];
-                let (shape, _) = one.shape(n).expect("shape");
+                let shape = one.tensor(n).expect("tensor").shape.to_vec();
                 weight_map.insert(n.clone(), Value::from(file.clone()));
                 (
                     n.clone(),
@@ -178,9 +180,12 @@ fn sharded_safetensors_load_like_one_file() {
     std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).expect("index");
     let sharded = ModelFiles::open(&dir).expect("sharded model loads");
     let single = ModelFiles::open(&fixture("hf")).expect("single file");
-    assert_eq!(sharded.tensors.len(), single.tensors.len());
-    for (name, w) in &single.tensors {
-        assert_eq!(sharded.tensors[name].bytes(), w.bytes(), "{name}");
+    assert_eq!(
+        sharded.weights.by_name().len(),
+        single.weights.by_name().len()
+    );
+    for (name, w) in &single.weights.by_name() {
+        assert_eq!(sharded.weights.by_name()[name].bytes(), w.bytes(), "{name}");
     }
     // an index that promises a tensor its shard lacks is an error naming it
     let mut bad = index.clone();

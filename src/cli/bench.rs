@@ -6,19 +6,17 @@
 //! prompt is a fixed pseudo-random id sequence, so runs are comparable. Threads: the global
 //! `-t/--threads` flag.
 
-use crate::cli::generate::load_model;
+use crate::cli::common::ModelArg;
 use crate::generate::{LlamaRunner, NextTokenModel};
 use crate::sampler::{argmax, Pcg32};
 use crate::{Error, Result};
 use serde_json::json;
-use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A .gguf file or a Hugging Face directory (default: SmolLM2-135M-Instruct, fetched once).
-    #[arg(long, short = 'm')]
-    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArg,
     /// Prompt tokens to prefill.
     #[arg(long = "n-prompt", short = 'p', default_value_t = 128)]
     pub p: usize,
@@ -50,7 +48,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.p == 0 || args.r == 0 {
         return Err(Error::invalid("bench needs -p ≥ 1 and -r ≥ 1"));
     }
-    let model = load_model(args.model.as_deref())?;
+    let model = args.model.load()?;
     let ctx = args.p + args.n;
     let mut runner = LlamaRunner::new(&model, ctx)?;
     let vocab = model.config.vocab_size as u32;

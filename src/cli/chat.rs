@@ -6,17 +6,15 @@
 //! Commands: `/reset` (forget the conversation), `/exit` or Ctrl-D (leave).
 
 use crate::chat::{stop_token_ids, Message};
-use crate::cli::generate::{chat_template, context_size, load_model, SamplingArgs};
+use crate::cli::common::{chat_template, context_size, ModelArg, SamplingArgs};
 use crate::generate::{generate, GenerateConfig, LlamaRunner};
 use crate::{Error, Result};
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A .gguf file or a Hugging Face directory (default: SmolLM2-135M-Instruct, fetched once).
-    #[arg(long, short = 'm')]
-    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArg,
     /// System prompt (default: the template's own, if any).
     #[arg(long)]
     pub system: Option<String>,
@@ -34,9 +32,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let sampler = args.sampling.config();
-    sampler.validate()?;
-    let model = load_model(args.model.as_deref())?;
+    let sampler = args.sampling.config()?;
+    let model = args.model.load()?;
     let tok = &model.tokenizer;
     let template = chat_template(&model)?;
     let ctx = context_size(&model, args.ctx_size)?;

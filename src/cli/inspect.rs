@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::weights::fetch;
+use crate::cli::common::model_path;
 use crate::weights::model_files::{ModelFiles, ModelFormat};
 use crate::Result;
 
@@ -54,10 +54,7 @@ fn group_of(name: &str) -> &'static str {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let path = match args.model {
-        Some(p) => p,
-        None => fetch::default_model()?,
-    };
+    let path = model_path(args.model)?;
     let m = ModelFiles::open(&path)?;
     let c = &m.config;
 
@@ -68,7 +65,8 @@ pub fn run(args: Args) -> Result<()> {
         .collect();
     // bytes by stored type: (tensors, parameters, bytes)
     let mut types: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
-    for (name, w) in &m.tensors {
+    let tensors = m.weights.by_name();
+    for (name, w) in &tensors {
         let n = w.rows * w.cols;
         if let Some(g) = groups.iter_mut().find(|g| g.0 == group_of(name)) {
             g.1 += n;
@@ -174,7 +172,7 @@ pub fn run(args: Args) -> Result<()> {
     println!(
         "  {:<10} {:>8} {:>14} {:>14}  ({:.2} bits per weight)",
         "total",
-        m.tensors.len(),
+        tensors.len(),
         group(total),
         group(total_bytes),
         8.0 * total_bytes as f64 / total.max(1) as f64

@@ -14,29 +14,18 @@
 
 use std::path::PathBuf;
 
+use crate::cli::common::{ModelArg, PromptArgs};
 use crate::model::Llama;
-use crate::weights::fetch;
+use crate::sampler::largest;
 use crate::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A .gguf file or a Hugging Face directory (default: SmolLM2-135M-Instruct, fetched on first use).
-    #[arg(long, short = 'm', value_name = "MODEL")]
-    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArg,
 
-    /// The prompt text (special-token text such as <|im_start|> is recognised).
-    #[arg(
-        long,
-        short = 'p',
-        value_name = "TEXT",
-        conflicts_with = "prompt_file",
-        required_unless_present = "prompt_file"
-    )]
-    pub prompt: Option<String>,
-
-    /// Read the prompt from a file (UTF-8).
-    #[arg(long, value_name = "PATH")]
-    pub prompt_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub prompt: PromptArgs,
 
     /// How many of the highest logits to print.
     #[arg(long, default_value_t = 10, value_name = "K")]
@@ -55,33 +44,9 @@ pub struct Args {
     pub add_bos: bool,
 }
 
-/// The `k` largest logits, highest first (ties: lower id first): `(id, logit)`.
-pub fn top_k(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
-    let mut idx: Vec<u32> = (0..logits.len() as u32).collect();
-    let k = k.min(idx.len());
-    let by_logit = |a: &u32, b: &u32| {
-        logits[*b as usize]
-            .total_cmp(&logits[*a as usize])
-            .then(a.cmp(b))
-    };
-    if k > 0 && k < idx.len() {
-        idx.select_nth_unstable_by(k - 1, by_logit);
-    }
-    idx.truncate(k);
-    idx.sort_by(by_logit);
-    idx.into_iter().map(|i| (i, logits[i as usize])).collect()
-}
-
 pub fn run(args: Args) -> Result<()> {
-    let text = match (&args.prompt, &args.prompt_file) {
-        (Some(p), _) => p.clone(),
-        (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?,
-        (None, None) => return Err(Error::invalid("give --prompt TEXT or --prompt-file PATH")),
-    };
-    let path = match &args.model {
-        Some(p) => p.clone(),
-        None => fetch::default_model()?,
-    };
+    let text = args.prompt.text()?;
+    let path = args.model.path()?;
     let model = Llama::load(&path)?;
     let tok = &model.tokenizer;
 
@@ -107,13 +72,16 @@ pub fn run(args: Args) -> Result<()> {
     let mut session = model.new_session(ids.len())?;
     let logits = model.forward(&mut session, &ids)?;
     if let Some(out) = &args.dump {
-        crate::npy::write_f32(out, logits, &[logits.len()])?;
+        crate::formats::npy::write_f32(out, logits, &[logits.len()])?;
     }
 
     // probabilities: softmax over all logits, in f64 for the sum
     let max = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     let z: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
-    let top = top_k(logits, args.top);
+    let top: Vec<(u32, f32)> = largest(logits, args.top)
+        .iter()
+        .map(|c| (c.id, c.logit))
+        .collect();
     let prob = |l: f32| ((l - max) as f64).exp() / z;
     let token_text = |id: u32| {
         tok.decode_bytes(&[id])
@@ -151,17 +119,4 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::top_k;
-
-    #[test]
-    fn top_k_is_sorted_and_breaks_ties_by_id() {
-        let l = [0.5, 2.0, -1.0, 2.0, 1.0];
-        assert_eq!(top_k(&l, 3), vec![(1, 2.0), (3, 2.0), (4, 1.0)]);
-        assert_eq!(top_k(&l, 10).len(), 5);
-        assert!(top_k(&l, 0).is_empty());
-    }
 }

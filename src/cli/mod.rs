@@ -1,5 +1,8 @@
 //! The `glassbox` commands, one file each. `src/main.rs` parses the command line and calls
-//! `run` here; everything a command does is built from the library's stage modules.
+//! `run` here; everything a command does is built from the library's stage modules. What the
+//! model commands share (model, prompt, sampling flags, context, threads) is in [`common`].
+
+pub mod common;
 
 pub mod bench;
 pub mod chat;

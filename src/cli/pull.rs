@@ -1,6 +1,6 @@
 //! `glassbox pull`: bring the data glassbox uses into its data directory, once.
 
-use crate::weights::fetch;
+use crate::data;
 use crate::Result;
 
 /// Fetch the default model (SmolLM2-135M-Instruct, GGUF Q4_1, 98 MB) and check its SHA-256.
@@ -28,18 +28,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    println!("data directory: {}", fetch::data_dir().display());
+    println!("data directory: {}", data::data_dir().display());
     let model = if args.verify {
-        fetch::verify_default_model()?
+        data::verify_default_model()?
     } else {
-        fetch::default_model()?
+        data::default_model()?
     };
     report("default model", &model, args.verify.then_some("SHA-256 ok"));
     if args.all {
         for name in ["cl100k_base", "o200k_base"] {
-            report(name, &fetch::tiktoken_file(name)?, None);
+            report(name, &data::tiktoken_file(name)?, None);
         }
-        report("Brown corpus", &fetch::brown_corpus()?, None);
+        report("Brown corpus", &data::brown::brown_corpus()?, None);
     }
     Ok(())
 }

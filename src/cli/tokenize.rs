@@ -1,5 +1,6 @@
 //! `glassbox tokenize`: show how a tokenizer cuts text into tokens, count them, price them.
 
+use crate::cli::common::model_path;
 use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
 use serde_json::json;
@@ -63,7 +64,7 @@ pub struct Args {
 /// Resolve a SPEC (see `--tokenizer`) to a tokenizer.
 pub fn load_spec(spec: Option<&str>) -> Result<Tokenizer> {
     match spec {
-        None => Tokenizer::load(&crate::weights::fetch::default_model()?),
+        None => Tokenizer::load(&model_path(None)?),
         Some(s) if !Path::new(s).exists() && matches!(s, "cl100k_base" | "o200k_base") => {
             Tokenizer::from_tiktoken_name(s)
         }

@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::tokenizer::train::{train_files_report, TrainConfig, CHUNK_BYTES};
+use crate::tokenizer::train::{train_files_report, CHUNK_BYTES};
+use crate::tokenizer::train_naive::TrainConfig;
 use crate::tokenizer::{Pretokenizer, Tokenizer};
 use crate::{Error, Result};
 

@@ -8,7 +8,7 @@
 //! q   = h · W_qᵀ,  k = h · W_kᵀ,  v = h · W_vᵀ               q: [seq, n_heads·hd], k, v: [seq, n_kv·hd]
 //! q, k ← RoPE(q, k) at positions pos ..                      (half-split pairs (i, i + hd/2))
 //! cache[layer, pos ..] ← k, v
-//! a   = softmax(q·Kᵀ/√hd + causal mask) · V                   a: [seq, n_heads·hd]   (GQA: head h reads KV head h / 3)
+//! a   = softmax(q·Kᵀ/√hd + causal mask) · V                   a: [seq, n_heads·hd]   (GQA: head h reads KV head h / group)
 //! x   = x + a · W_oᵀ
 //! h   = RMSNorm(x; post_attention_layernorm)
 //! x   = x + (silu(h · W_gateᵀ) ⊙ (h · W_upᵀ)) · W_downᵀ          (the SwiGLU MLP, ffn wide)
@@ -34,41 +34,11 @@ use crate::rmsnorm::{rmsnorm, rmsnorm_rows};
 use crate::rope::RopeLayout;
 use crate::swiglu::swiglu_inplace;
 use crate::tokenizer::Tokenizer;
+use crate::weights::checkpoint::{LlamaWeights, TensorSource};
 use crate::weights::config::LlamaConfig;
 use crate::weights::model_files::ModelFiles;
 use crate::weights::tensor::WeightMatrix;
 use crate::{Error, Result};
-
-/// The weights of one transformer block, named as in the Hugging Face checkpoint
-/// (`model.layers.N.<name>`). Matrices are `[out, in]`.
-#[derive(Debug)]
-pub struct LayerWeights {
-    pub input_layernorm: Vec<f32>,          // [d]
-    pub q_proj: WeightMatrix,               // [n_heads·hd, d]
-    pub k_proj: WeightMatrix,               // [n_kv·hd, d]
-    pub v_proj: WeightMatrix,               // [n_kv·hd, d]
-    pub o_proj: WeightMatrix,               // [d, n_heads·hd]
-    pub post_attention_layernorm: Vec<f32>, // [d]
-    pub gate_proj: WeightMatrix,            // [ffn, d]
-    pub up_proj: WeightMatrix,              // [ffn, d]
-    pub down_proj: WeightMatrix,            // [d, ffn]
-}
-
-impl LayerWeights {
-    /// The seven weight matrices of the block, in forward-pass order (for counting bytes,
-    /// listing stored types, and lessons).
-    pub fn matrices(&self) -> [&WeightMatrix; 7] {
-        [
-            &self.q_proj,
-            &self.k_proj,
-            &self.v_proj,
-            &self.o_proj,
-            &self.gate_proj,
-            &self.up_proj,
-            &self.down_proj,
-        ]
-    }
-}
 
 /// A Llama-architecture model: its config, tokenizer and weights as stored.
 pub struct Llama {
@@ -77,50 +47,8 @@ pub struct Llama {
     pub path: PathBuf,
     pub tokenizer: Tokenizer,
     pub chat_template: Option<String>,
-    pub embed_tokens: WeightMatrix, // [vocab, d]
-    pub layers: Vec<LayerWeights>,
-    pub norm: Vec<f32>, // [d]
-    /// The output head `[vocab, d]`; `None` when tied to `embed_tokens`.
-    pub lm_head: Option<WeightMatrix>,
-}
-
-/// Take a tensor out of the map, checking its shape against the config.
-fn take(
-    t: &mut BTreeMap<String, WeightMatrix>,
-    name: &str,
-    rows: usize,
-    cols: usize,
-) -> Result<WeightMatrix> {
-    let w = t
-        .remove(name)
-        .ok_or_else(|| Error::invalid(format!("missing tensor `{name}`")))?;
-    if (w.rows, w.cols) != (rows, cols) {
-        return Err(Error::Shape {
-            name: name.into(),
-            expected: vec![rows, cols],
-            found: vec![w.rows, w.cols],
-        });
-    }
-    Ok(w)
-}
-
-/// Take a norm weight (stored as one row or one column) as an f32 vector of length `d`.
-fn take_vector(t: &mut BTreeMap<String, WeightMatrix>, name: &str, d: usize) -> Result<Vec<f32>> {
-    let w = t
-        .remove(name)
-        .ok_or_else(|| Error::invalid(format!("missing tensor `{name}`")))?;
-    if w.rows * w.cols != d || (w.rows != 1 && w.cols != 1) {
-        return Err(Error::Shape {
-            name: name.into(),
-            expected: vec![d],
-            found: vec![w.rows, w.cols],
-        });
-    }
-    let mut out = vec![0.0f32; d];
-    for (r, chunk) in out.chunks_exact_mut(w.cols).enumerate() {
-        w.dequantize_row(r, chunk);
-    }
-    Ok(out)
+    /// Every weight, under its Hugging Face name (`weights::checkpoint`).
+    pub weights: LlamaWeights,
 }
 
 impl Llama {
@@ -129,99 +57,50 @@ impl Llama {
         Llama::from_files(ModelFiles::open(path.as_ref())?)
     }
 
-    /// Build the model from opened model files (tensors already under Hugging Face names,
-    /// GGUF Q/K rows already in half-split order).
+    /// Build the model from opened model files (config and tokenizer checked, every weight
+    /// under its Hugging Face name, GGUF Q/K rows already in half-split order).
     pub fn from_files(files: ModelFiles) -> Result<Llama> {
         let ModelFiles {
             path,
             config,
             tokenizer,
             chat_template,
-            tensors,
+            weights,
             ..
         } = files;
-        let mut m = Llama::from_tensors(config, tensors, tokenizer)?;
-        m.path = path;
-        m.chat_template = chat_template;
-        Ok(m)
+        Ok(Llama {
+            config,
+            path,
+            tokenizer,
+            chat_template,
+            weights,
+        })
     }
 
-    /// Build the model from Hugging Face-named tensors (used by [`Llama::from_files`] and by
-    /// tests that make a small random model). Every tensor's shape is checked against the
-    /// config; a missing one is named.
+    /// Build the model from Hugging Face-named tensors in memory (tests make small random
+    /// models this way), with the same checks as a model file: the config, the tokenizer
+    /// against the vocabulary, and every tensor's presence and shape.
     pub fn from_tensors(
         config: LlamaConfig,
-        mut t: BTreeMap<String, WeightMatrix>,
+        tensors: BTreeMap<String, WeightMatrix>,
         tokenizer: Tokenizer,
     ) -> Result<Llama> {
-        let c = &config;
-        let (d, ffn, vocab) = (c.hidden_size, c.intermediate_size, c.vocab_size);
-        if c.num_attention_heads == 0
-            || c.num_key_value_heads == 0
-            || !c.num_attention_heads.is_multiple_of(c.num_key_value_heads)
-        {
-            return Err(Error::invalid(format!(
-                "config: {} attention heads are not a multiple of {} KV heads",
-                c.num_attention_heads, c.num_key_value_heads
-            )));
-        }
-        if d % c.num_attention_heads != 0 || !c.head_dim().is_multiple_of(2) {
-            return Err(Error::invalid(format!(
-                "config: hidden_size {d} does not split into {} even heads",
-                c.num_attention_heads
-            )));
-        }
-        if tokenizer.vocab_size() > vocab {
-            return Err(Error::invalid(format!(
-                "the tokenizer has {} tokens but the model's vocabulary has {vocab}: they do not belong together",
-                tokenizer.vocab_size()
-            )));
-        }
-        let (q_dim, kv_dim) = (c.num_attention_heads * c.head_dim(), c.kv_dim());
-        let embed_tokens = take(&mut t, "model.embed_tokens.weight", vocab, d)?;
-        let mut layers = Vec::with_capacity(c.num_hidden_layers);
-        for l in 0..c.num_hidden_layers {
-            let p = format!("model.layers.{l}");
-            layers.push(LayerWeights {
-                input_layernorm: take_vector(&mut t, &format!("{p}.input_layernorm.weight"), d)?,
-                q_proj: take(&mut t, &format!("{p}.self_attn.q_proj.weight"), q_dim, d)?,
-                k_proj: take(&mut t, &format!("{p}.self_attn.k_proj.weight"), kv_dim, d)?,
-                v_proj: take(&mut t, &format!("{p}.self_attn.v_proj.weight"), kv_dim, d)?,
-                o_proj: take(&mut t, &format!("{p}.self_attn.o_proj.weight"), d, q_dim)?,
-                post_attention_layernorm: take_vector(
-                    &mut t,
-                    &format!("{p}.post_attention_layernorm.weight"),
-                    d,
-                )?,
-                gate_proj: take(&mut t, &format!("{p}.mlp.gate_proj.weight"), ffn, d)?,
-                up_proj: take(&mut t, &format!("{p}.mlp.up_proj.weight"), ffn, d)?,
-                down_proj: take(&mut t, &format!("{p}.mlp.down_proj.weight"), d, ffn)?,
-            });
-        }
-        let norm = take_vector(&mut t, "model.norm.weight", d)?;
-        // Tied: no lm_head (or one the loader already resolved to the embedding's name).
-        let lm_head = match t.contains_key("lm_head.weight") {
-            true => Some(take(&mut t, "lm_head.weight", vocab, d)?),
-            false if config.tie_word_embeddings => None,
-            false => return Err(Error::invalid(
-                "missing tensor `lm_head.weight` (and the config does not tie it to the embedding)",
-            )),
-        };
+        let source = Path::new("<tensors in memory>");
+        config.validate(source)?;
+        config.check_tokenizer(&tokenizer, source)?;
+        let weights = LlamaWeights::load(TensorSource::Memory(tensors), &config)?;
         Ok(Llama {
             config,
             path: PathBuf::new(),
             tokenizer,
             chat_template: None,
-            embed_tokens,
-            layers,
-            norm,
-            lm_head,
+            weights,
         })
     }
 
     /// The output head: `lm_head`, or the embedding matrix when tied.
     pub fn head(&self) -> &WeightMatrix {
-        self.lm_head.as_ref().unwrap_or(&self.embed_tokens)
+        self.weights.head()
     }
 
     /// Head counts and size, as the attention module wants them.
@@ -240,8 +119,7 @@ impl Llama {
         Session::new(&self.config, max_seq)
     }
 
-    /// KV-cache memory for `seq_len` positions in f32, by the formula
-    /// `2 × layers × kv_heads × head_dim × seq_len × 4`.
+    /// KV-cache memory for `seq_len` positions in f32 (the formula is `KvCache::bytes_for`).
     pub fn kv_cache_bytes(&self, seq_len: usize) -> usize {
         self.config
             .kv_cache_bytes(seq_len, std::mem::size_of::<f32>())
@@ -282,7 +160,8 @@ impl Llama {
         let d = self.config.hidden_size;
         let last = (ids.len() - 1) % s.chunk_rows(); // row of the last id inside the last chunk
         let x_last = &s.x[last * d..(last + 1) * d];
-        rmsnorm(x_last, &self.norm, self.config.rms_norm_eps, &mut s.last);
+        let norm = &self.weights.norm.weight;
+        rmsnorm(x_last, norm, self.config.rms_norm_eps, &mut s.last);
         if let Some(cap) = s.capture.as_mut() {
             cap[(self.config.num_hidden_layers + 1) * d..].copy_from_slice(&s.last);
         }
@@ -332,13 +211,13 @@ impl Llama {
 
         // Embedding lookup: row `id` of the embedding matrix, decoded from its stored type.
         for (row, &id) in x.chunks_exact_mut(d).zip(ids) {
-            self.embed_tokens.dequantize_row(id as usize, row);
+            self.weights.embed_tokens.dequantize_row(id as usize, row);
         }
         keep(0, x);
 
-        for (l, w) in self.layers.iter().enumerate() {
+        for (l, w) in self.weights.layers.iter().enumerate() {
             // ---- attention branch: x = x + o_proj(attention(rope(q), rope(k), v))
-            rmsnorm_rows(x, &w.input_layernorm, eps, xn);
+            rmsnorm_rows(x, &w.input_layernorm.weight, eps, xn);
             w.q_proj.matmul(xn, seq, q);
             rope.apply_rows(q, nh, pos, RopeLayout::HalfSplit);
             {
@@ -353,7 +232,7 @@ impl Llama {
             add_assign(x, xn);
 
             // ---- MLP branch: x = x + down(silu(gate(h)) ⊙ up(h))
-            rmsnorm_rows(x, &w.post_attention_layernorm, eps, xn);
+            rmsnorm_rows(x, &w.post_attention_layernorm.weight, eps, xn);
             w.gate_proj.matmul(xn, seq, gate);
             w.up_proj.matmul(xn, seq, up);
             swiglu_inplace(gate, up);

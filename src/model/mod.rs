@@ -26,5 +26,5 @@ pub mod llama;
 pub mod reference;
 pub mod session;
 
-pub use llama::{LayerWeights, Llama};
+pub use llama::Llama;
 pub use session::Session;

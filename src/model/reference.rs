@@ -67,12 +67,12 @@ pub fn forward_naive(m: &Llama, ids: &[u32]) -> Result<Vec<f32>> {
     // x: [seq, d] = the embedding rows of the ids
     let mut x = vec![0.0f32; seq * d];
     for (row, &id) in x.chunks_exact_mut(d).zip(ids) {
-        m.embed_tokens.dequantize_row(id as usize, row);
+        m.weights.embed_tokens.dequantize_row(id as usize, row);
     }
     let mut cache = KvCache::new(c.num_hidden_layers, seq, c.kv_dim());
     let mut h = vec![0.0f32; seq * d];
-    for (l, w) in m.layers.iter().enumerate() {
-        rmsnorm_rows_naive(&x, &w.input_layernorm, eps, &mut h);
+    for (l, w) in m.weights.layers.iter().enumerate() {
+        rmsnorm_rows_naive(&x, &w.input_layernorm.weight, eps, &mut h);
         let mut q = linear(&h, &w.q_proj, seq); // q: [seq, nh·hd]
         let mut k = linear(&h, &w.k_proj, seq); // k: [seq, nkv·hd]
         let v = linear(&h, &w.v_proj, seq); //     v: [seq, nkv·hd]
@@ -84,7 +84,7 @@ pub fn forward_naive(m: &Llama, ids: &[u32]) -> Result<Vec<f32>> {
         let o = linear(&a, &w.o_proj, seq);
         x.iter_mut().zip(&o).for_each(|(xi, oi)| *xi += oi);
 
-        rmsnorm_rows_naive(&x, &w.post_attention_layernorm, eps, &mut h);
+        rmsnorm_rows_naive(&x, &w.post_attention_layernorm.weight, eps, &mut h);
         let mut mlp = vec![0.0f32; seq * d];
         let (g, u, dn) = (
             dequantize(&w.gate_proj),
@@ -94,7 +94,7 @@ pub fn forward_naive(m: &Llama, ids: &[u32]) -> Result<Vec<f32>> {
         mlp_naive(&h, &g, &u, &dn, seq, d, ffn, &mut mlp);
         x.iter_mut().zip(&mlp).for_each(|(xi, mi)| *xi += mi);
     }
-    rmsnorm_rows_naive(&x, &m.norm, eps, &mut h);
+    rmsnorm_rows_naive(&x, &m.weights.norm.weight, eps, &mut h);
     Ok(linear(&h, m.head(), seq)) // [seq, vocab]
 }
 // ANCHOR_END: forward_naive

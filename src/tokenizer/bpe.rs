@@ -32,17 +32,24 @@
 //!
 //! Reference: Sennrich et al. 2016 (BPE for NMT); openai/tiktoken `src/lib.rs` (`_byte_pair_merge`).
 
-use super::bytes::FxHashMap;
+use super::fxhash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// `(left, right)` ids → `(rank, merged id)`.
 pub type MergeMap = FxHashMap<u64, (u32, u32)>;
 
-/// The hash key of an adjacent pair.
+/// The hash key of an adjacent pair: `left << 32 | right`. Comparing keys compares
+/// `(left, right)` lexicographically (the trainers' tie-break order).
 #[inline(always)]
 pub fn pair_key(a: u32, b: u32) -> u64 {
     ((a as u64) << 32) | b as u64
+}
+
+/// The pair a [`pair_key`] stands for.
+#[inline(always)]
+pub fn pair_of(key: u64) -> (u32, u32) {
+    ((key >> 32) as u32, key as u32)
 }
 
 /// Pieces at least this many bytes long use the heap version (tiktoken uses 100 too).

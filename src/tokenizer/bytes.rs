@@ -1,4 +1,4 @@
-//! Stage 1 helper: the GPT-2 byte ↔ unicode alphabet, and a fast hash for token lookups.
+//! Stage 1 helper: the GPT-2 byte ↔ unicode alphabet.
 //!
 //! Byte-level BPE works on raw bytes, but GPT-2's `encoder.json` (and every Hugging Face
 //! `tokenizer.json` and GGUF vocabulary descended from it) stores tokens as *strings*. To make
@@ -8,8 +8,6 @@
 //! a newline `Ċ` (U+010A): the token " the" is stored as "Ġthe".
 //!
 //! Reference: `bytes_to_unicode()` in openai/gpt-2 `src/encoder.py`.
-
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// `true` for the bytes GPT-2 keeps as their own Latin-1 character.
 fn printable(b: u8) -> bool {
@@ -65,65 +63,6 @@ pub fn bytes_to_gpt2(bytes: &[u8], table: &[char; 256]) -> String {
 pub fn gpt2_to_bytes(s: &str) -> Option<Vec<u8>> {
     s.chars().map(char_to_byte).collect()
 }
-
-/// FxHash (the hash rustc uses): one multiply and rotate per 8 bytes. Token lookups hash short
-/// byte strings and `u64` pair keys millions of times per second, where SipHash's DoS
-/// resistance buys nothing and costs ~3×.
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher {
-    hash: u64,
-}
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("chunk of 8")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        // The low bits of a product depend only on the low bits of the key, and the hash table
-        // picks the bucket from the low bits: a pair key `(a << 32) | b` would then bucket by
-        // `b` alone. Rotating brings the well-mixed high bits down (as rustc-hash 2 does).
-        self.hash.rotate_left(26)
-    }
-}
-
-/// A `HashMap` with [`FxHasher`].
-pub type FxHashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 #[cfg(test)]
 mod tests {

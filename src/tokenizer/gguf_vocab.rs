@@ -15,7 +15,7 @@
 
 use super::bytes::gpt2_to_bytes;
 use super::{MergeRules, Pretokenizer, Tokenizer};
-use crate::weights::gguf::GgufFile;
+use crate::formats::gguf::GgufFile;
 use crate::{Error, Result};
 
 /// `tokenizer.ggml.pre` → our pre-tokenizer.

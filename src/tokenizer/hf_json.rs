@@ -19,6 +19,7 @@
 
 use super::bytes::{byte_to_char_table, bytes_to_gpt2, gpt2_to_bytes};
 use super::{Kind, MergeRules, Pretokenizer, Tokenizer};
+use crate::formats::file;
 use crate::{Error, Result};
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -91,10 +92,7 @@ impl Tokenizer {
 
     /// Read a Hugging Face `tokenizer.json` (byte-level BPE only).
     pub fn from_tokenizer_json_file(path: &Path) -> Result<Tokenizer> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
-        Tokenizer::from_tokenizer_json(&v, path)
+        Tokenizer::from_tokenizer_json(&file::read_json(path)?, path)
     }
 
     /// Build from a parsed `tokenizer.json`; `path` names the file in errors.

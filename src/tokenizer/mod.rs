@@ -20,6 +20,7 @@
 
 pub mod bpe;
 pub mod bytes;
+pub mod fxhash;
 pub mod gguf_vocab;
 pub mod hf_json;
 pub mod pretokenize;
@@ -31,9 +32,10 @@ pub mod train_naive;
 pub use pretokenize::Pretokenizer;
 pub use stream::StreamDecoder;
 
+use crate::formats::gguf;
 use crate::{Error, Result};
 use bpe::{merge_heap, merge_small, pair_key, MergeMap, HEAP_THRESHOLD};
-use bytes::FxHashMap;
+use fxhash::FxHashMap;
 use std::path::Path;
 
 /// `byte_ids[b]` for a byte the vocabulary has no token for.
@@ -337,9 +339,8 @@ impl Tokenizer {
             let mut f = std::fs::File::open(spec).map_err(|e| Error::io(spec, e))?;
             f.read(&mut head).map_err(|e| Error::io(spec, e))?
         };
-        if name.ends_with(".gguf") || &head[..n] == b"GGUF" {
-            let file = crate::weights::gguf::GgufFile::open(spec)?;
-            return Tokenizer::from_gguf(&file);
+        if gguf::looks_like_gguf(spec) {
+            return Tokenizer::from_gguf(&gguf::GgufFile::open(spec)?);
         }
         if name.ends_with(".json") || head[..n].first() == Some(&b'{') {
             return Tokenizer::from_tokenizer_json_file(spec);

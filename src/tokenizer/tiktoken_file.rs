@@ -121,9 +121,9 @@ impl Tokenizer {
         Ok(tok)
     }
 
-    /// `"cl100k_base"` or `"o200k_base"`, fetched on first use (`weights::fetch::tiktoken_file`).
+    /// `"cl100k_base"` or `"o200k_base"`, fetched on first use (`data::tiktoken_file`).
     pub fn from_tiktoken_name(name: &str) -> Result<Tokenizer> {
-        let path = crate::weights::fetch::tiktoken_file(name)?;
+        let path = crate::data::tiktoken_file(name)?;
         Tokenizer::from_tiktoken_file(&path)
     }
 }

@@ -28,8 +28,7 @@
 //! huggingface/tokenizers `models/bpe/trainer.rs` (the same incremental scheme).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasher, Hasher};
+use std::collections::BinaryHeap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -37,37 +36,11 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
+use super::bpe::{pair_key, pair_of};
+use super::fxhash::FxHashMap;
+use super::train_naive::{TrainConfig, FIRST_MERGE_ID};
 use super::{Pretokenizer, Tokenizer};
 use crate::{Error, Result};
-
-/// What to train.
-#[derive(Clone, Debug)]
-pub struct TrainConfig {
-    /// Final vocabulary size: 256 bytes + merges + special tokens.
-    pub vocab_size: usize,
-    /// How text is cut into pre-tokens before BPE.
-    pub pattern: Pretokenizer,
-    /// Reserved tokens, appended after the merges in this order (never produced by BPE).
-    pub special_tokens: Vec<String>,
-    /// Show progress bars on stderr (reading, then merges/s with an ETA).
-    pub show_progress: bool,
-}
-
-impl TrainConfig {
-    /// The number of merges to learn: `vocab_size - 256 - specials`.
-    pub fn num_merges(&self) -> Result<usize> {
-        let floor = 256 + self.special_tokens.len();
-        if self.vocab_size < floor {
-            return Err(Error::invalid(format!(
-                "vocab size {} is too small: a byte-level BPE needs at least 256 byte tokens + {} \
-                 special token(s) = {floor}",
-                self.vocab_size,
-                self.special_tokens.len()
-            )));
-        }
-        Ok(self.vocab_size - floor)
-    }
-}
 
 /// What happened during training (the CLI prints it).
 #[derive(Clone, Debug, Default)]
@@ -77,55 +50,14 @@ pub struct TrainReport {
     pub pretokens: u64,
     /// Distinct pre-tokens ("words").
     pub unique_pretokens: usize,
-    /// The merges learned, in rank order (`256 + i` is the id of merge `i`).
+    /// The merges learned, in rank order (`FIRST_MERGE_ID + i` is the id of merge `i`).
     pub merges: Vec<(u32, u32)>,
     pub count_secs: f64,
     pub merge_secs: f64,
 }
 
-/// Cut `text` into pre-tokens with `pattern` (the tokenizer's own splitter).
-pub fn pretokenize(pattern: Pretokenizer, text: &str) -> Vec<&str> {
-    pattern.split_vec(text)
-}
-
-/// A fast non-cryptographic hasher (the FxHash multiply-rotate of rustc-hash 2). The keys are
-/// our own pre-tokens and pairs, so hash flooding is not a concern; SipHash would be ~2× slower.
-#[derive(Clone, Copy, Default, Debug)]
-pub struct FxBuild;
-pub struct FxHasher(u64);
-const FX_K: u64 = 0xf135_7aea_2e62_a9c5;
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            self.write_u64(w);
-        }
-        let mut tail = 0u64;
-        for (i, &b) in chunks.remainder().iter().enumerate() {
-            tail |= (b as u64) << (8 * i);
-        }
-        self.write_u64(tail ^ bytes.len() as u64);
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = self.0.wrapping_add(i).wrapping_mul(FX_K);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0.rotate_left(26)
-    }
-}
-impl BuildHasher for FxBuild {
-    type Hasher = FxHasher;
-    fn build_hasher(&self) -> FxHasher {
-        FxHasher(0)
-    }
-}
-
 /// Pre-token bytes → number of occurrences.
-pub type Counts = HashMap<Vec<u8>, u64, FxBuild>;
+pub type Counts = FxHashMap<Vec<u8>, u64>;
 
 // ---------------------------------------------------------------------------------------------
 // 1. Stream: files → chunks cut at safe places
@@ -324,15 +256,6 @@ fn progress(show: bool, len: u64, template: &str) -> ProgressBar {
 // 3–4. Index the words, then merge with incremental pair counts
 // ---------------------------------------------------------------------------------------------
 
-/// A pair packed into one `u64`: `left << 32 | right`. Comparing packed pairs compares
-/// `(left, right)` lexicographically, which is the tie-break order.
-fn pack(a: u32, b: u32) -> u64 {
-    (a as u64) << 32 | b as u64
-}
-fn unpack(p: u64) -> (u32, u32) {
-    ((p >> 32) as u32, p as u32)
-}
-
 // ANCHOR: fast_merges
 /// Learn up to `num_merges` merges from pre-token counts. Same result as
 /// `train_naive::naive_merges` over the corpus those counts describe.
@@ -347,11 +270,11 @@ pub fn merges_from_counts<'a>(
         .filter(|(w, c)| w.len() >= 2 && *c > 0)
         .map(|(w, c)| (w.iter().map(|&b| b as u32).collect(), c as i64))
         .unzip();
-    let mut pair_count: HashMap<u64, i64, FxBuild> = HashMap::default();
-    let mut where_: HashMap<u64, Vec<u32>, FxBuild> = HashMap::default();
+    let mut pair_count: FxHashMap<u64, i64> = FxHashMap::default();
+    let mut where_: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
     for (wi, w) in words.iter().enumerate() {
         for x in w.windows(2) {
-            let p = pack(x[0], x[1]);
+            let p = pair_key(x[0], x[1]);
             *pair_count.entry(p).or_insert(0) += freq[wi];
             let list = where_.entry(p).or_default();
             if list.last() != Some(&(wi as u32)) {
@@ -370,8 +293,8 @@ pub fn merges_from_counts<'a>(
     );
     let started = Instant::now();
     let mut merges = Vec::with_capacity(num_merges);
-    let mut delta: HashMap<u64, i64, FxBuild> = HashMap::default();
-    let mut new_where: HashMap<u64, Vec<u32>, FxBuild> = HashMap::default();
+    let mut delta: FxHashMap<u64, i64> = FxHashMap::default();
+    let mut new_where: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
     // 4. merge
     while merges.len() < num_merges {
         let Some((c, Reverse(p))) = heap.pop() else {
@@ -384,8 +307,8 @@ pub fn merges_from_counts<'a>(
             }
             continue;
         }
-        let (a, b) = unpack(p);
-        let x = super::train_naive::FIRST_MERGE_ID + merges.len() as u32;
+        let (a, b) = pair_of(p);
+        let x = FIRST_MERGE_ID + merges.len() as u32;
         merges.push((a, b));
         let mut list = where_.remove(&p).unwrap_or_default();
         list.sort_unstable();
@@ -399,14 +322,14 @@ pub fn merges_from_counts<'a>(
             // only pairs touching a or b (before) or a, b or X (after) can change
             for s in w.windows(2) {
                 if s[0] == a || s[0] == b || s[1] == a || s[1] == b {
-                    *delta.entry(pack(s[0], s[1])).or_insert(0) -= f;
+                    *delta.entry(pair_key(s[0], s[1])).or_insert(0) -= f;
                 }
             }
             merge_in_place(w, a, b, x);
             for s in w.windows(2) {
                 let touches_x = s[0] == x || s[1] == x;
                 if touches_x || s[0] == a || s[0] == b || s[1] == a || s[1] == b {
-                    let q = pack(s[0], s[1]);
+                    let q = pair_key(s[0], s[1]);
                     *delta.entry(q).or_insert(0) += f;
                     if touches_x {
                         let l = new_where.entry(q).or_default();
@@ -528,9 +451,4 @@ pub fn train_files_report(
     };
     let tok = Tokenizer::from_merges(&report.merges, cfg.pattern, &cfg.special_tokens);
     Ok((tok, report))
-}
-
-/// Convenience for one path.
-pub fn train_file(path: &Path, cfg: &TrainConfig) -> Result<Tokenizer> {
-    train_files(&[path.to_path_buf()], cfg)
 }

@@ -15,9 +15,10 @@
 //! can never glue the end of one word to the start of the next.
 //!
 //! This file is deliberately slow and plain, like karpathy/minbpe's `BasicTokenizer.train`: every
-//! step recounts every pair of every chunk. `train.rs` is the fast trainer (streamed, parallel
-//! counting, incremental pair updates); a property test (`tests/train_equivalence.rs`) proves both
-//! produce the same merges.
+//! step recounts every pair of every chunk. It stands alone; `train.rs` builds the fast trainer
+//! on it (the same [`TrainConfig`], ids and tie-break; streamed, parallel counting, incremental
+//! pair updates), and a property test (`tests/train_equivalence.rs`) proves both produce the
+//! same merges.
 //!
 //! **Tie-break (both trainers):** the highest count wins; among equal counts, the smallest pair
 //! `(left id, right id)` in lexicographic order wins. On "aaabdaaabac" this picks (a, a), then
@@ -26,12 +27,41 @@
 
 use std::collections::HashMap;
 
-use super::train::{pretokenize, TrainConfig};
-use super::Tokenizer;
+use super::{Pretokenizer, Tokenizer};
 use crate::{Error, Result};
 
 /// The id of the first merged token: ids 0..=255 are the single bytes.
 pub const FIRST_MERGE_ID: u32 = 256;
+
+/// What to train (both trainers take it).
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    /// Final vocabulary size: 256 bytes + merges + special tokens.
+    pub vocab_size: usize,
+    /// How text is cut into pre-tokens before BPE.
+    pub pattern: Pretokenizer,
+    /// Reserved tokens, appended after the merges in this order (never produced by BPE).
+    pub special_tokens: Vec<String>,
+    /// Show progress bars on stderr (the fast trainer: reading, then merges/s with an ETA;
+    /// the naive one prints nothing).
+    pub show_progress: bool,
+}
+
+impl TrainConfig {
+    /// The number of merges to learn: `vocab_size - 256 - specials`.
+    pub fn num_merges(&self) -> Result<usize> {
+        let floor = FIRST_MERGE_ID as usize + self.special_tokens.len();
+        if self.vocab_size < floor {
+            return Err(Error::invalid(format!(
+                "vocab size {} is too small: a byte-level BPE needs at least 256 byte tokens + {} \
+                 special token(s) = {floor}",
+                self.vocab_size,
+                self.special_tokens.len()
+            )));
+        }
+        Ok(self.vocab_size - floor)
+    }
+}
 
 // ANCHOR: tie_break
 /// Does candidate `a` beat candidate `b`? Each is `(count, (left id, right id))`.
@@ -128,7 +158,8 @@ pub fn encode_naive(bytes: &[u8], merges: &[(u32, u32)]) -> Vec<u32> {
 /// The chunks of `text` as byte ids, one `Vec` per pre-token occurrence (no de-duplication:
 /// the naive trainer sees the corpus exactly as written).
 pub fn chunk_ids(text: &str, cfg: &TrainConfig) -> Vec<Vec<u32>> {
-    pretokenize(cfg.pattern, text)
+    cfg.pattern
+        .split_vec(text)
         .into_iter()
         .map(|piece| piece.bytes().map(u32::from).collect())
         .collect()

@@ -17,15 +17,18 @@
 //! tie_word_embeddings               true when there is no output.weight tensor
 //! ```
 //!
-//! KV-cache memory, per the formula that `attention::KvCache` allocates:
-//! `bytes = 2 (K and V) × layers × kv_heads × head_dim × seq_len × bytes_per_elem`.
+//! Every check of a config happens here: [`LlamaConfig::validate`] (shapes the forward pass can
+//! run) and [`LlamaConfig::check_tokenizer`] (a tokenizer that fits the embedding table).
 
 use std::path::Path;
 
 use serde_json::Value;
 
+use crate::attention::KvCache;
+use crate::formats::file;
+use crate::formats::gguf::GgufFile;
 use crate::rope::Llama3RopeScaling;
-use crate::weights::gguf::GgufFile;
+use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
 
 /// A Llama-architecture model's shape and constants.
@@ -73,14 +76,15 @@ impl LlamaConfig {
         self.num_key_value_heads * self.head_dim()
     }
 
-    /// Bytes of a KV-cache for `seq_len` positions:
-    /// `2 × layers × kv_heads × head_dim × seq_len × bytes_per_elem`.
+    /// Bytes of a KV-cache for `seq_len` positions (the formula is `KvCache::bytes_for`).
     pub fn kv_cache_bytes(&self, seq_len: usize, bytes_per_elem: usize) -> usize {
-        2 * self.num_hidden_layers
-            * self.num_key_value_heads
-            * self.head_dim()
-            * seq_len
-            * bytes_per_elem
+        KvCache::bytes_for(
+            self.num_hidden_layers,
+            self.num_key_value_heads,
+            self.head_dim(),
+            seq_len,
+            bytes_per_elem,
+        )
     }
 
     // ANCHOR: param_counts
@@ -145,12 +149,23 @@ impl LlamaConfig {
         Ok(())
     }
 
+    /// The tokenizer must not produce ids past the embedding table (a smaller tokenizer is
+    /// fine: models often pad their vocabulary to a round number). `source` names the model.
+    pub fn check_tokenizer(&self, tokenizer: &Tokenizer, source: &Path) -> Result<()> {
+        let (tv, mv) = (tokenizer.vocab_size(), self.vocab_size);
+        if tv > mv {
+            return Err(Error::invalid(format!(
+                "{}: the tokenizer has {tv} tokens but the model's vocabulary (embedding rows) is {mv}: \
+                 the tokenizer does not belong to this model",
+                source.display()
+            )));
+        }
+        Ok(())
+    }
+
     /// Read a Hugging Face `config.json` (LlamaForCausalLM).
     pub fn from_hf_json(path: &Path) -> Result<LlamaConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
-        Self::from_hf_value(&v, path)
+        Self::from_hf_value(&file::read_json(path)?, path)
     }
 
     /// The same from an already parsed JSON value (`source` names it in errors).

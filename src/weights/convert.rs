@@ -11,17 +11,18 @@
 //! already in Hugging Face order (`ModelFiles` converts them at the loading boundary), so
 //! the converter itself never thinks about RoPE layouts.
 //!
-//! The safetensors file is written by hand, streaming one row at a time, so converting never
-//! holds more than one row in f32:
+//! The safetensors file is written by hand, streaming one row at a time (to a temporary name,
+//! fsynced, renamed), so converting never holds more than one row in f32:
 //! `u64 header length │ JSON header (padded with spaces to a multiple of 8) │ data`.
 
 use std::fs;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use crate::weights::model_files::{expected_tensors, ModelFiles, ModelFormat};
+use crate::formats::file;
+use crate::weights::checkpoint::hf_shape;
+use crate::weights::model_files::{ModelFiles, ModelFormat};
 use crate::{Error, Result};
 
 /// Element type of the written safetensors.
@@ -76,8 +77,7 @@ pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<Convert
     // 1. config.json and generation_config.json
     let write_json = |name: &str, v: &Value, files: &mut Vec<PathBuf>| -> Result<()> {
         let p = out.join(name);
-        let text = serde_json::to_string_pretty(v).map_err(|e| Error::invalid(e.to_string()))?;
-        fs::write(&p, text + "\n").map_err(|e| Error::io(&p, e))?;
+        file::write_json_pretty(&p, v)?;
         files.push(p);
         Ok(())
     };
@@ -119,14 +119,15 @@ pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<Convert
     write_json("tokenizer_config.json", &tok_config, &mut files)?;
 
     // 3. model.safetensors, tensors in name order
-    let shapes = expected_tensors(c);
+    let tensors = m.weights.by_name();
     let mut header = Map::new();
     let mut offset = 0usize;
-    for (name, shape) in &shapes {
+    for (name, w) in &tensors {
+        let shape = hf_shape(w);
         let n: usize = shape.iter().product();
         let len = n * dtype.bytes();
         header.insert(
-            name.clone(),
+            name.to_string(),
             json!({"dtype": dtype.safetensors_name(), "shape": shape, "data_offsets": [offset, offset + len]}),
         );
         offset += len;
@@ -146,41 +147,28 @@ pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<Convert
         head.push(' ');
     }
     let st = out.join("model.safetensors");
-    let part = out.join("model.safetensors.part");
-    let f = fs::File::create(&part).map_err(|e| Error::io(&part, e))?;
-    let mut w = BufWriter::with_capacity(1 << 20, f);
-    let io = |e| Error::io(&part, e);
-    w.write_all(&(head.len() as u64).to_le_bytes())
-        .map_err(io)?;
-    w.write_all(head.as_bytes()).map_err(io)?;
-    let mut row = Vec::new();
-    for (name, _) in &shapes {
-        let wm = &m.tensors[name];
-        row.resize(wm.cols, 0f32);
-        for r in 0..wm.rows {
-            wm.dequantize_row(r, &mut row);
-            match dtype {
-                OutDType::F32 => {
-                    for v in &row {
-                        w.write_all(&v.to_le_bytes()).map_err(io)?;
-                    }
-                }
-                OutDType::Bf16 => {
-                    for v in &row {
-                        w.write_all(&half::bf16::from_f32(*v).to_le_bytes())
-                            .map_err(io)?;
+    file::write_atomic_with(&st, |w| {
+        w.write_all(&(head.len() as u64).to_le_bytes())?;
+        w.write_all(head.as_bytes())?;
+        let mut row = Vec::new();
+        for wm in tensors.values() {
+            row.resize(wm.cols, 0f32);
+            for r in 0..wm.rows {
+                wm.dequantize_row(r, &mut row);
+                for v in &row {
+                    match dtype {
+                        OutDType::F32 => w.write_all(&v.to_le_bytes())?,
+                        OutDType::Bf16 => w.write_all(&half::bf16::from_f32(*v).to_le_bytes())?,
                     }
                 }
             }
         }
-    }
-    w.flush().map_err(io)?;
-    drop(w);
-    fs::rename(&part, &st).map_err(|e| Error::io(&st, e))?;
+        Ok(())
+    })?;
     files.push(st);
     Ok(ConvertReport {
         files,
-        tensors: shapes.len(),
+        tensors: tensors.len(),
         safetensors_bytes: (8 + head.len() + offset) as u64,
     })
 }

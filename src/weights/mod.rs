@@ -1,21 +1,20 @@
 //! Stage 3, loading: real weights as people have them, mapped into memory as stored.
 //!
 //! ```text
-//! fetch        where the data lives; brings the default model / tiktoken files / Brown corpus on first use
-//! gguf         hand-written GGUF v2/v3 reader: header, metadata, tensor infos, aligned data
-//! gguf_value   GGUF typed values and the bounds-checked cursor that reads them
-//! safetensors  Hugging Face safetensors (one file or sharded), F32 / BF16 / F16, memory-mapped
 //! config       LlamaConfig from config.json or from GGUF metadata
 //! tensor       WeightMatrix: one weight as stored (dtype, rows, cols, mapped or owned bytes)
-//! model_files  one entry point: a .gguf or an HF directory → config + tokenizer + HF-named tensors
+//! mapped       a GGUF or safetensors tensor as a WeightMatrix over the mapped bytes
+//! checkpoint   LlamaWeights: every tensor taken under its Hugging Face name, shape checked (once)
+//! model_files  one entry point: a .gguf or an HF directory → config + tokenizer + LlamaWeights
 //! convert      GGUF → Hugging Face directory (config.json, model.safetensors, tokenizer files)
 //! ```
+//!
+//! The containers themselves (GGUF, safetensors) are read in `formats/`; fetching the default
+//! model is `data/`.
 
+pub mod checkpoint;
 pub mod config;
 pub mod convert;
-pub mod fetch;
-pub mod gguf;
-pub mod gguf_value;
+pub mod mapped;
 pub mod model_files;
-pub mod safetensors;
 pub mod tensor;

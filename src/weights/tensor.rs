@@ -57,6 +57,8 @@ pub struct WeightMatrix {
 
 /// Bytes of dequantized weights per prefill tile: fits the L2 cache with room for `x`.
 const TILE_BYTES: usize = 192 * 1024;
+/// At most this many weight rows per prefill tile (40 groups of the GEMM kernel's 6 rows).
+const MAX_TILE_ROWS: usize = 240;
 
 impl WeightMatrix {
     /// A matrix over stored bytes, checked: `cols` must be whole blocks of `dtype` and the
@@ -216,7 +218,7 @@ impl WeightMatrix {
             return matmul::matvec(w, x, out, self.rows, self.cols);
         }
         let (dtype, rb, bytes) = (self.dtype, self.row_bytes(), self.bytes());
-        let chunk = self.rows.div_ceil(rayon::current_num_threads() * 4).max(16);
+        let chunk = matmul::gemv_chunk_rows(self.rows);
         out.par_chunks_mut(chunk)
             .enumerate()
             .for_each(|(c, out_c)| {
@@ -258,7 +260,8 @@ impl WeightMatrix {
         // tile: [tile_rows, cols] of decoded weights, a whole number of the kernel's 6-row groups;
         // each task decodes its tile once and multiplies all `seq` rows of x by it, writing its
         // own column block of `out` (see `matmul::column_panels`)
-        let tile_rows = (TILE_BYTES / (4 * cols.max(1))).clamp(6, 240) / 6 * 6;
+        let wr = matmul::WR;
+        let tile_rows = (TILE_BYTES / (4 * cols.max(1))).clamp(wr, MAX_TILE_ROWS) / wr * wr;
         let x = matmul::PackedX::new_parallel(x, seq, cols); // packed once, read by every task
         matmul::column_panels(out, rows, tile_rows)
             .into_par_iter()

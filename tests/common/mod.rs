@@ -21,7 +21,7 @@ impl Prompt {
     pub fn full_logits(&self, dir: &Path) -> Option<Vec<f32>> {
         let f = self.logits_npy.as_ref()?;
         Some(
-            glassbox::npy::read_f32(dir.join(f))
+            glassbox::formats::npy::read_f32(dir.join(f))
                 .expect("fixture .npy")
                 .data,
         )
@@ -78,8 +78,7 @@ pub fn fixtures() -> (PathBuf, Vec<Prompt>) {
 }
 
 pub fn load_gguf() -> Llama {
-    let path = glassbox::weights::fetch::default_model()
-        .expect("the default model (fetched on first use)");
+    let path = glassbox::data::default_model().expect("the default model (fetched on first use)");
     Llama::load(&path).expect("load the default model")
 }
 

@@ -15,8 +15,7 @@ pub fn ours(name: &'static str) -> &'static Tokenizer {
         &CL100K
     };
     cell.get_or_init(|| {
-        let path =
-            glassbox::weights::fetch::tiktoken_file(name).expect("tiktoken file (GLASSBOX_DATA)");
+        let path = glassbox::data::tiktoken_file(name).expect("tiktoken file (GLASSBOX_DATA)");
         Tokenizer::load(&path).expect("load the .tiktoken file")
     })
 }

@@ -1,4 +1,4 @@
-//! NumPy `.npy` files of `float32`: the format reference dumps travel in.
+//! # NumPy `.npy` files of `float32`: the format reference dumps travel in.
 //!
 //! `glassbox logits --dump out.npy` writes the last position's logits so that
 //! `numpy.load("out.npy")` reads them, and the tests read the logits and hidden states that
@@ -54,7 +54,7 @@ pub fn write_f32(path: impl AsRef<Path>, data: &[f32], shape: &[usize]) -> Resul
     for v in data {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
-    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+    crate::formats::file::write_atomic(path, &bytes)
 }
 // ANCHOR_END: write
 

@@ -1,23 +1,28 @@
-//! # Stage 3 · GGUF: llama.cpp's single-file model format, read by hand
+//! # GGUF: llama.cpp's single-file model format, read by hand
 //!
 //! ```text
-//! offset 0   "GGUF"  u32 version (2 or 3)  u64 tensor_count  u64 metadata_kv_count
-//!            metadata_kv_count × { string key, u32 value_type, value }
+//! offset 0   "GGUF"  u32 version (2 or 3)  u64 tensor_count  u64 metadata_kv_count   ← header
+//!            metadata_kv_count × { string key, u32 value_type, value }                 ← metadata
 //!            tensor_count      × { string name, u32 n_dims, u64 dims[n_dims], u32 ggml_type, u64 offset }
 //!            padding to `general.alignment` (default 32)
 //! data_offset  tensor data; each tensor at data_offset + its offset (a multiple of the alignment)
 //!
 //! string = u64 length + UTF-8 bytes (no NUL)       all integers little-endian
-//! value_type: 0 u8  1 i8  2 u16  3 i16  4 u32  5 i32  6 f32  7 bool  8 string
-//!             9 array = { u32 element_type, u64 count, count × value }   10 u64  11 i64  12 f64
+//! value_type: see `gguf_value.rs`
 //! ```
 //!
 //! `dims[0]` moves fastest: a weight stored as `dims = [cols, rows]` is `[rows, cols]` row-major
 //! in our notation (`[out_features, in_features]`), the same bytes PyTorch has.
 //!
-//! Every read is bounds-checked against the file length, so a truncated or corrupt file gives a
+//! Reading is three steps, one function each: the **header**, the **metadata** and tensor
+//! infos, then the **extents** (every tensor's bytes must lie inside the file). Every read is
+//! bounds-checked against the file length, so a truncated or corrupt file gives an
 //! `Error::Format` naming the field and the offsets, never a panic, and a corrupt count never
 //! allocates more than the bytes that remain could hold.
+//!
+//! This module knows the container only: it hands out metadata values and the bytes of a tensor.
+//! Which stored types glassbox can compute with is `quant::DType`; a tensor becomes a weight
+//! matrix in `weights/`. The tokenizer reads its vocabulary from here without loading weights.
 //!
 //! Reference: the GGUF specification, ggml `docs/gguf.md`; `gguf-py/gguf/gguf_reader.py`.
 
@@ -28,18 +33,41 @@ use std::sync::Arc;
 
 use memmap2::Mmap;
 
-use crate::quant::DType;
-pub use crate::weights::gguf_value::GgufValue;
-use crate::weights::gguf_value::Reader;
-use crate::weights::tensor::{Storage, WeightMatrix};
+mod read;
+pub mod types;
+pub mod value;
+
 use crate::{Error, Result};
+use read::{check_extents, read_header, read_metadata, read_tensor_info};
+pub use types::{ggml_type, ggml_type_name, GgmlType, GGML_TYPES};
+pub use value::GgufValue;
+use value::Reader;
 
 /// The four bytes every GGUF file starts with.
 pub const GGUF_MAGIC: &[u8; 4] = b"GGUF";
+/// magic (4) + version (4) + tensor_count (8) + metadata_kv_count (8).
+const HEADER_BYTES: usize = 24;
 /// Alignment of the data section when `general.alignment` is absent.
 pub const DEFAULT_ALIGNMENT: usize = 32;
 /// ggml supports at most 4 dimensions.
 const MAX_DIMS: u32 = 4;
+/// The least bytes one metadata pair can take: key length (8) + value type (4) + 1 byte.
+const MIN_KV_BYTES: u64 = 8 + 4 + 1;
+/// The least bytes one tensor info can take: name length, n_dims, one dim, type, offset.
+const MIN_TENSOR_INFO_BYTES: u64 = 8 + 4 + 8 + 4 + 8;
+
+/// Whether `path` is a GGUF file: its first four bytes are the magic, or its name ends in
+/// `.gguf` (so that a truncated or corrupt model still reaches the GGUF reader's errors).
+pub fn looks_like_gguf(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    let has_magic = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok_and(|_| &magic == GGUF_MAGIC);
+    has_magic
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+}
 
 /// One tensor's description in the header.
 #[derive(Clone, Debug)]
@@ -47,17 +75,13 @@ pub struct GgufTensorInfo {
     pub name: String,
     /// `dims[0]` is the fastest-moving dimension (the columns of a matrix).
     pub dims: Vec<u64>,
-    /// The `ggml_type` id (see [`ggml_type_name`]).
+    /// The `ggml_type` id (see [`GGML_TYPES`]).
     pub type_id: u32,
     /// Byte offset relative to the start of the data section.
     pub offset: u64,
 }
 
 impl GgufTensorInfo {
-    /// The storage type, if glassbox supports it.
-    pub fn dtype(&self) -> Option<DType> {
-        DType::from_gguf_type_id(self.type_id)
-    }
     /// Matrix view: `cols = dims[0]`, `rows = dims[1] × dims[2] × …` (1 for a vector).
     pub fn rows_cols(&self) -> (usize, usize) {
         let cols = self.dims.first().copied().unwrap_or(1) as usize;
@@ -68,27 +92,19 @@ impl GgufTensorInfo {
     pub fn n_elements(&self) -> u64 {
         self.dims.iter().product()
     }
-    /// Bytes in the data section, for supported types.
+    /// Bytes in the data section: `None` for a type of unknown size, or rows that are not a
+    /// whole number of the type's blocks.
     pub fn n_bytes(&self) -> Option<usize> {
+        let (block, bytes) = ggml_type(self.type_id)?.block?;
         let (rows, cols) = self.rows_cols();
-        self.dtype()?.row_bytes(cols)?.checked_mul(rows)
+        if !cols.is_multiple_of(block) {
+            return None;
+        }
+        (cols / block * bytes).checked_mul(rows)
     }
     /// Shape in PyTorch order (slowest first): `[rows, cols]` for a matrix, `[n]` for a vector.
     pub fn shape(&self) -> Vec<usize> {
         self.dims.iter().rev().map(|&d| d as usize).collect()
-    }
-}
-
-/// The ggml type name for a GGUF tensor type id (also for types glassbox cannot compute with).
-pub fn ggml_type_name(id: u32) -> String {
-    const NAMES: [&str; 31] = [
-        "F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1", "Q2_K",
-        "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL",
-        "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M", "BF16",
-    ];
-    match NAMES.get(id as usize) {
-        Some(n) => (*n).to_string(),
-        None => format!("type id {id}"),
     }
 }
 
@@ -128,14 +144,15 @@ impl GgufFile {
             // mapping an empty file fails on some systems; report it as what it is
             return Err(Error::format(
                 path,
-                "truncated: the file is empty (a GGUF header has 24 bytes)",
+                format!("truncated: the file is empty (a GGUF header has {HEADER_BYTES} bytes)"),
             ));
         }
         // SAFETY: the map is read-only and private to this process. Like every mmap-based model
         // loader we assume nobody truncates or rewrites the file while it is open; all offsets
         // are bounds-checked against the map's length, which is fixed at map time.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-        Self::parse(path, Arc::new(map))
+        let len = map.len();
+        Self::parse(path, Arc::new(map), len)
     }
 
     /// Parse GGUF bytes held in memory (tests, corrupt-file experiments); `name` labels errors.
@@ -144,20 +161,18 @@ impl GgufFile {
             memmap2::MmapMut::map_anon(bytes.len().max(1)).map_err(|e| Error::io(name, e))?;
         m[..bytes.len()].copy_from_slice(bytes);
         let map = m.make_read_only().map_err(|e| Error::io(name, e))?;
-        Self::parse_prefix(name, Arc::new(map), bytes.len())
+        Self::parse(name, Arc::new(map), bytes.len())
     }
 
-    fn parse(path: &Path, map: Arc<Mmap>) -> Result<GgufFile> {
-        let len = map.len();
-        Self::parse_prefix(path, map, len)
-    }
-
-    /// Parse the first `len` bytes of `map` (all of it, except for an empty `from_bytes`).
-    fn parse_prefix(path: &Path, map: Arc<Mmap>, len: usize) -> Result<GgufFile> {
-        if len < 24 {
+    /// Parse the first `len` bytes of `map` (all of it, except for an empty `from_bytes`):
+    /// header, metadata and tensor infos, then the extents of the data.
+    fn parse(path: &Path, map: Arc<Mmap>, len: usize) -> Result<GgufFile> {
+        if len < HEADER_BYTES {
             return Err(Error::format(
                 path,
-                format!("truncated: {len} bytes is shorter than the 24-byte GGUF header"),
+                format!(
+                    "truncated: {len} bytes is shorter than the {HEADER_BYTES}-byte GGUF header"
+                ),
             ));
         }
         let mut r = Reader {
@@ -165,45 +180,17 @@ impl GgufFile {
             pos: 0,
             path,
         };
-        // ANCHOR: header
-        let magic = r.bytes(4, "magic")?;
-        if magic != GGUF_MAGIC {
-            return Err(Error::format(
-                path,
-                format!("wrong magic {magic:?} (expected \"GGUF\"): not a GGUF file"),
-            ));
-        }
-        let version = r.u32("version")?;
-        if version != 2 && version != 3 {
-            return Err(Error::Unsupported(format!(
-                "{}: GGUF version {version} (glassbox reads versions 2 and 3)",
-                path.display()
-            )));
-        }
-        let tensor_count = r.u64("tensor_count")?;
-        let kv_count = r.u64("metadata_kv_count")?;
-        // ANCHOR_END: header
-        // Each key-value pair takes at least 8 (key length) + 4 (type) + 1 bytes; each tensor
-        // info at least 8 + 4 + 8 + 4 + 8. A larger count cannot be honest.
-        r.check_count(kv_count, 13, "metadata_kv_count")?;
-        let mut metadata = Vec::with_capacity(kv_count as usize);
-        for i in 0..kv_count {
-            let key = r.string(&format!("metadata key #{i}"))?;
-            let ty = r.u32(&format!("type of metadata `{key}`"))?;
-            let value = r.value(ty, &format!("metadata `{key}`"), 0)?;
-            metadata.push((key, value));
-        }
-        r.check_count(tensor_count, 32, "tensor_count")?;
-        let mut tensors = Vec::with_capacity(tensor_count as usize);
-        for i in 0..tensor_count {
-            tensors.push(read_tensor_info(&mut r, i)?);
-        }
-
+        let (version, tensor_count, kv_count) = read_header(&mut r)?;
+        let metadata = read_metadata(&mut r, kv_count)?;
         let key_index: HashMap<String, usize> = metadata
             .iter()
             .enumerate()
             .map(|(i, (k, _))| (k.clone(), i))
             .collect();
+        r.check_count(tensor_count, MIN_TENSOR_INFO_BYTES, "tensor_count")?;
+        let tensors = (0..tensor_count)
+            .map(|i| read_tensor_info(&mut r, i))
+            .collect::<Result<Vec<_>>>()?;
         let alignment = match key_index.get("general.alignment").map(|&i| &metadata[i].1) {
             None => DEFAULT_ALIGNMENT,
             Some(v) => match v.as_u64() {
@@ -218,46 +205,7 @@ impl GgufFile {
         };
         // data_offset = end of the tensor infos rounded up to the alignment
         let data_offset = r.pos.div_ceil(alignment) * alignment;
-        let file_len = len;
-        if data_offset > file_len {
-            return Err(Error::format(
-                path,
-                format!("truncated: the data section would start at {data_offset}, past the end of the file ({file_len} bytes)"),
-            ));
-        }
-        let mut tensor_index = HashMap::with_capacity(tensors.len());
-        for (i, t) in tensors.iter().enumerate() {
-            if tensor_index.insert(t.name.clone(), i).is_some() {
-                return Err(Error::format(
-                    path,
-                    format!("tensor `{}` appears twice", t.name),
-                ));
-            }
-            if t.offset % alignment as u64 != 0 {
-                return Err(Error::format(
-                    path,
-                    format!(
-                        "tensor `{}`: offset {} is not a multiple of the alignment {alignment}",
-                        t.name, t.offset
-                    ),
-                ));
-            }
-            // Types we cannot size are checked when (if) someone asks for the tensor.
-            if let Some(n) = t.n_bytes() {
-                let end = (data_offset as u64)
-                    .checked_add(t.offset)
-                    .and_then(|s| s.checked_add(n as u64));
-                if end.is_none_or(|e| e > file_len as u64) {
-                    return Err(Error::format(
-                        path,
-                        format!(
-                            "tensor `{}`: offset {} + {n} bytes is past the end of the file ({file_len} bytes, data section at {data_offset})",
-                            t.name, t.offset
-                        ),
-                    ));
-                }
-            }
-        }
+        let tensor_index = check_extents(path, &tensors, alignment, data_offset, len)?;
         Ok(GgufFile {
             path: path.to_path_buf(),
             version,
@@ -281,14 +229,8 @@ impl GgufFile {
     pub fn get_u32(&self, key: &str) -> Option<u32> {
         self.get(key)?.as_u32()
     }
-    pub fn get_u64(&self, key: &str) -> Option<u64> {
-        self.get(key)?.as_u64()
-    }
     pub fn get_f32(&self, key: &str) -> Option<f32> {
         self.get(key)?.as_f32()
-    }
-    pub fn get_bool(&self, key: &str) -> Option<bool> {
-        self.get(key)?.as_bool()
     }
     pub fn get_array(&self, key: &str) -> Option<&[GgufValue]> {
         self.get(key)?.as_array()
@@ -355,87 +297,15 @@ impl GgufFile {
         self.tensor_index.get(name).map(|&i| &self.tensors[i])
     }
 
-    /// A tensor as a matrix over the mapped bytes (no copy): `rows = dims[1] × …`, `cols = dims[0]`.
-    pub fn tensor(&self, name: &str) -> Result<WeightMatrix> {
-        let t = self.tensor_info(name).ok_or_else(|| {
-            Error::format(
-                &self.path,
-                format!(
-                    "missing tensor `{name}` ({} tensors in the file)",
-                    self.tensors.len()
-                ),
-            )
-        })?;
-        let dtype = t.dtype().ok_or_else(|| {
-            Error::Unsupported(format!(
-                "tensor `{name}` in {} has type {} (id {}); glassbox reads F32, F16, BF16, Q8_0, Q4_0 and Q4_1",
-                self.path.display(),
-                ggml_type_name(t.type_id),
-                t.type_id
-            ))
-        })?;
-        let (rows, cols) = t.rows_cols();
-        let len = t.n_bytes().ok_or_else(|| {
-            Error::format(
-                &self.path,
-                format!(
-                    "tensor `{name}`: {cols} columns is not a whole number of {} blocks",
-                    dtype.name()
-                ),
-            )
-        })?;
-        // In bounds: checked in `parse` for every tensor of a supported type.
-        let offset = self.data_offset + t.offset as usize;
-        WeightMatrix::new(
-            name,
-            dtype,
-            rows,
-            cols,
-            Storage::Mapped {
-                map: Arc::clone(&self.map),
-                offset,
-                len,
-            },
-        )
+    /// Where a tensor's bytes are in the mapped file: `(offset, len)`, for a type of known size
+    /// (in bounds: checked for every such tensor when the file was opened). `None` for a type
+    /// of unknown size or rows that are not whole blocks.
+    pub fn tensor_extent(&self, t: &GgufTensorInfo) -> Option<(usize, usize)> {
+        Some((self.data_offset + t.offset as usize, t.n_bytes()?))
     }
 
-    /// The shared memory map (for callers that build their own views).
+    /// The memory map the tensor extents point into (shared by every matrix made from it).
     pub fn map(&self) -> &Arc<Mmap> {
         &self.map
     }
-}
-
-/// One tensor info: name, n_dims, dims (ne[0] first), ggml type, offset.
-fn read_tensor_info(r: &mut Reader<'_>, i: u64) -> Result<GgufTensorInfo> {
-    let name = r.string(&format!("name of tensor #{i}"))?;
-    let n_dims = r.u32(&format!("n_dims of tensor `{name}`"))?;
-    if n_dims == 0 || n_dims > MAX_DIMS {
-        return Err(Error::format(
-            r.path,
-            format!("tensor `{name}`: n_dims = {n_dims} (expected 1..=4)"),
-        ));
-    }
-    let mut dims = Vec::with_capacity(n_dims as usize);
-    for d in 0..n_dims {
-        dims.push(r.u64(&format!("dims[{d}] of tensor `{name}`"))?);
-    }
-    // The element count must fit in memory-sized integers; no real tensor comes close to 2^48.
-    if dims
-        .iter()
-        .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-        .is_none_or(|n| n > 1 << 48)
-    {
-        return Err(Error::format(
-            r.path,
-            format!("tensor `{name}`: dims {dims:?} are too large"),
-        ));
-    }
-    let type_id = r.u32(&format!("type of tensor `{name}`"))?;
-    let offset = r.u64(&format!("offset of tensor `{name}`"))?;
-    Ok(GgufTensorInfo {
-        name,
-        dims,
-        type_id,
-        offset,
-    })
 }

@@ -1,4 +1,4 @@
-//! # Stage 3 · safetensors: Hugging Face's weight files, memory-mapped
+//! # safetensors: Hugging Face's weight files, memory-mapped
 //!
 //! ```text
 //! u64 n (little-endian) │ n bytes of JSON header │ tensor data
@@ -10,8 +10,8 @@
 //! (row-major), little-endian. A big model is split into shards `model-00001-of-00002.safetensors`
 //! …, with `model.safetensors.index.json` mapping each tensor name to its shard (`weight_map`).
 //!
-//! Each tensor becomes a `WeightMatrix` over the mapped bytes (`Storage::Mapped`): a bf16 model
-//! stays bf16 in memory. A 1-D tensor (a norm weight `[d]`) is a matrix with one row.
+//! This module finds a tensor's stored dtype, shape and bytes; `weights/` makes it a
+//! `WeightMatrix` over the mapped bytes, so a bf16 model stays bf16 in memory.
 //!
 //! Reference: <https://github.com/huggingface/safetensors> (format in its README).
 
@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use memmap2::Mmap;
-use safetensors::tensor::{Dtype, Metadata, SafeTensors};
+pub use safetensors::tensor::Dtype;
+use safetensors::tensor::{Metadata, SafeTensors};
 
-use crate::quant::DType;
-use crate::weights::tensor::{Storage, WeightMatrix};
+use crate::formats::file;
 use crate::{Error, Result};
 
 /// One `.safetensors` file, mapped, with its parsed header.
@@ -58,44 +58,36 @@ impl SafetensorsFile {
         v
     }
 
-    /// The stored shape (slowest dimension first) and dtype name.
-    pub fn shape(&self, name: &str) -> Option<(Vec<usize>, String)> {
-        self.metadata
-            .info(name)
-            .map(|i| (i.shape.clone(), format!("{:?}", i.dtype)))
-    }
-
-    /// A tensor as a matrix over the mapped bytes: `[rows, cols]` with `cols` the last
-    /// dimension and `rows` the product of the others (1 for a vector).
-    pub fn tensor(&self, name: &str) -> Result<WeightMatrix> {
-        let info = self
-            .metadata
-            .info(name)
-            .ok_or_else(|| Error::format(&self.path, format!("missing tensor `{name}`")))?;
-        let dtype = match info.dtype {
-            Dtype::F32 => DType::F32,
-            Dtype::BF16 => DType::BF16,
-            Dtype::F16 => DType::F16,
-            other => {
-                return Err(Error::Unsupported(format!(
-                    "tensor `{name}` in {} has dtype {other:?}; glassbox reads F32, BF16 and F16 safetensors",
-                    self.path.display()
-                )))
-            }
-        };
-        let (rows, cols) = match info.shape.as_slice() {
-            [] => (1, 1),
-            [n] => (1, *n),
-            [outer @ .., last] => (outer.iter().product(), *last),
-        };
+    /// Where tensor `name` is: its stored dtype and shape, and its bytes in [`Self::map`].
+    pub fn tensor(&self, name: &str) -> Option<StoredTensor<'_>> {
+        let info = self.metadata.info(name)?;
         let (start, end) = info.data_offsets;
-        let storage = Storage::Mapped {
-            map: Arc::clone(&self.map),
+        Some(StoredTensor {
+            file: self,
+            dtype: info.dtype,
+            shape: &info.shape,
             offset: self.data_start + start,
             len: end - start,
-        };
-        WeightMatrix::new(name, dtype, rows, cols, storage)
+        })
     }
+
+    /// The memory map the tensor extents point into.
+    pub fn map(&self) -> &Arc<Mmap> {
+        &self.map
+    }
+}
+
+/// One tensor of a safetensors file, located (the safetensors crate has checked that the
+/// offsets lie inside the file and agree with the dtype and shape).
+pub struct StoredTensor<'a> {
+    /// The shard it is in.
+    pub file: &'a SafetensorsFile,
+    pub dtype: Dtype,
+    /// Slowest dimension first (C order).
+    pub shape: &'a [usize],
+    /// Byte offset of its data in the mapped file.
+    pub offset: usize,
+    pub len: usize,
 }
 
 /// All tensors of a model: one file or the shards listed in `model.safetensors.index.json`.
@@ -150,9 +142,7 @@ impl SafetensorsModel {
 
     /// Sharded: `{"weight_map": {"model.norm.weight": "model-00002-of-00002.safetensors", ...}}`.
     fn open_index(index_path: &Path) -> Result<SafetensorsModel> {
-        let text = std::fs::read_to_string(index_path).map_err(|e| Error::io(index_path, e))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::format(index_path, format!("not valid JSON: {e}")))?;
+        let v = file::read_json(index_path)?;
         let map = v
             .get("weight_map")
             .and_then(|m| m.as_object())
@@ -203,27 +193,15 @@ impl SafetensorsModel {
         self.index.keys().map(String::as_str)
     }
 
-    pub fn contains(&self, name: &str) -> bool {
-        self.index.contains_key(name)
+    /// Where tensor `name` is, in whichever shard holds it.
+    pub fn tensor(&self, name: &str) -> Option<StoredTensor<'_>> {
+        self.shards[*self.index.get(name)?].tensor(name)
     }
 
-    /// Stored shape and dtype name of a tensor.
-    pub fn shape(&self, name: &str) -> Option<(Vec<usize>, String)> {
-        self.shards[*self.index.get(name)?].shape(name)
-    }
-
-    /// A tensor as a memory-mapped `WeightMatrix`.
-    pub fn tensor(&self, name: &str) -> Result<WeightMatrix> {
-        match self.index.get(name) {
-            Some(&i) => self.shards[i].tensor(name),
-            None => {
-                let where_ = self
-                    .shards
-                    .first()
-                    .map(|s| s.path.clone())
-                    .unwrap_or_default();
-                Err(Error::format(where_, format!("missing tensor `{name}`")))
-            }
-        }
+    /// The file a missing tensor is reported against: the first shard.
+    pub fn first_file(&self) -> &Path {
+        self.shards
+            .first()
+            .map_or(Path::new(""), |s| s.path.as_path())
     }
 }

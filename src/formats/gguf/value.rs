@@ -1,4 +1,4 @@
-//! # Stage 3 · GGUF typed values, and the bounds-checked cursor that reads them
+//! # GGUF typed values, and the bounds-checked cursor that reads them
 //!
 //! ```text
 //! value_type: 0 u8  1 i8  2 u16  3 i16  4 u32  5 i32  6 f32  7 bool (1 byte, 0 or 1)

@@ -1,0 +1,278 @@
+//! # Stage 3 · a Llama checkpoint: every weight under its Hugging Face name, named once
+//!
+//! The loader *is* the structure (candle's `vb.pp("q_proj")` idea): [`LayerWeights::load`] and
+//! [`LlamaWeights::load`] take each field under its Hugging Face name with the shape the config
+//! gives it, so a tensor name is written once, here, and every check (is the tensor there, does
+//! its shape fit) happens once, in [`TensorSource::take`]. Whatever the file, the model code
+//! then sees the same struct, in Hugging Face names and Hugging Face row order:
+//!
+//! ```text
+//! GGUF                         Hugging Face                                   shape [rows, cols]
+//! token_embd.weight            model.embed_tokens.weight                      [vocab, d]
+//! blk.N.attn_norm.weight       model.layers.N.input_layernorm.weight          [d]
+//! blk.N.attn_q.weight    (*)   model.layers.N.self_attn.q_proj.weight         [heads·hd, d]
+//! blk.N.attn_k.weight    (*)   model.layers.N.self_attn.k_proj.weight         [kv_heads·hd, d]
+//! blk.N.attn_v.weight          model.layers.N.self_attn.v_proj.weight         [kv_heads·hd, d]
+//! blk.N.attn_output.weight     model.layers.N.self_attn.o_proj.weight         [d, heads·hd]
+//! blk.N.ffn_norm.weight        model.layers.N.post_attention_layernorm.weight [d]
+//! blk.N.ffn_gate.weight        model.layers.N.mlp.gate_proj.weight            [ffn, d]
+//! blk.N.ffn_up.weight          model.layers.N.mlp.up_proj.weight              [ffn, d]
+//! blk.N.ffn_down.weight        model.layers.N.mlp.down_proj.weight            [d, ffn]
+//! output_norm.weight           model.norm.weight                              [d]
+//! output.weight                lm_head.weight (absent when tied)              [vocab, d]
+//! ```
+//!
+//! (*) llama.cpp's converter reorders the rows of Q and K inside each head so that RoPE rotates
+//! neighbouring pairs (2i, 2i+1) instead of Hugging Face's (i, i + hd/2). We undo it at this
+//! boundary, once ([`TensorSource::take_rope`]), with `rope::gguf_row_of_hf_row`: HF row `h` of a
+//! head is GGUF row `2i + j` where `h = j·hd/2 + i`. The permutation never crosses heads.
+
+use std::collections::BTreeMap;
+
+use crate::formats::gguf::GgufFile;
+use crate::formats::safetensors::SafetensorsModel;
+use crate::rope::gguf_row_of_hf_row;
+use crate::weights::config::LlamaConfig;
+use crate::weights::tensor::WeightMatrix;
+use crate::{Error, Result};
+
+/// An RMSNorm weight: the tensor as stored (`[1, d]`), and its values decoded to f32 once at
+/// load time, which is what the forward pass reads.
+#[derive(Debug)]
+pub struct Norm {
+    pub stored: WeightMatrix,
+    pub weight: Vec<f32>, // [d]
+}
+
+/// The weights of one transformer block, named as in the Hugging Face checkpoint
+/// (`model.layers.N.<name>`). Matrices are `[out, in]`.
+#[derive(Debug)]
+pub struct LayerWeights {
+    pub input_layernorm: Norm,          // [d]
+    pub q_proj: WeightMatrix,           // [n_heads·hd, d]
+    pub k_proj: WeightMatrix,           // [n_kv·hd, d]
+    pub v_proj: WeightMatrix,           // [n_kv·hd, d]
+    pub o_proj: WeightMatrix,           // [d, n_heads·hd]
+    pub post_attention_layernorm: Norm, // [d]
+    pub gate_proj: WeightMatrix,        // [ffn, d]
+    pub up_proj: WeightMatrix,          // [ffn, d]
+    pub down_proj: WeightMatrix,        // [d, ffn]
+}
+
+/// Every weight of a Llama checkpoint.
+#[derive(Debug)]
+pub struct LlamaWeights {
+    pub embed_tokens: WeightMatrix, // [vocab, d]
+    pub layers: Vec<LayerWeights>,
+    pub norm: Norm, // [d]
+    /// The output head `[vocab, d]`; `None` when tied to `embed_tokens`.
+    pub lm_head: Option<WeightMatrix>,
+}
+
+impl LayerWeights {
+    /// Block `l`, every tensor under `model.layers.{l}.<field name>`.
+    fn load(src: &mut TensorSource, c: &LlamaConfig, l: usize) -> Result<LayerWeights> {
+        let (d, ffn, hd) = (c.hidden_size, c.intermediate_size, c.head_dim());
+        let (q, kv) = (c.num_attention_heads * hd, c.kv_dim());
+        let name = |field: &str| format!("model.layers.{l}.{field}");
+        Ok(LayerWeights {
+            input_layernorm: src.take_norm(&name("input_layernorm.weight"), d)?,
+            q_proj: src.take_rope(&name("self_attn.q_proj.weight"), [q, d], hd)?,
+            k_proj: src.take_rope(&name("self_attn.k_proj.weight"), [kv, d], hd)?,
+            v_proj: src.take(&name("self_attn.v_proj.weight"), &[kv, d])?,
+            o_proj: src.take(&name("self_attn.o_proj.weight"), &[d, q])?,
+            post_attention_layernorm: src.take_norm(&name("post_attention_layernorm.weight"), d)?,
+            gate_proj: src.take(&name("mlp.gate_proj.weight"), &[ffn, d])?,
+            up_proj: src.take(&name("mlp.up_proj.weight"), &[ffn, d])?,
+            down_proj: src.take(&name("mlp.down_proj.weight"), &[d, ffn])?,
+        })
+    }
+
+    /// The nine stored tensors of the block in checkpoint order (norms as stored).
+    pub fn tensors(&self) -> [&WeightMatrix; 9] {
+        [
+            &self.input_layernorm.stored,
+            &self.q_proj,
+            &self.k_proj,
+            &self.v_proj,
+            &self.o_proj,
+            &self.post_attention_layernorm.stored,
+            &self.gate_proj,
+            &self.up_proj,
+            &self.down_proj,
+        ]
+    }
+
+    /// The seven weight matrices of the block, in forward-pass order (for counting bytes,
+    /// listing stored types, and lessons).
+    pub fn matrices(&self) -> [&WeightMatrix; 7] {
+        [
+            &self.q_proj,
+            &self.k_proj,
+            &self.v_proj,
+            &self.o_proj,
+            &self.gate_proj,
+            &self.up_proj,
+            &self.down_proj,
+        ]
+    }
+}
+
+impl LlamaWeights {
+    /// Every weight the config calls for, from `src`, each checked on the way in.
+    pub fn load(mut src: TensorSource, c: &LlamaConfig) -> Result<LlamaWeights> {
+        let (d, vocab) = (c.hidden_size, c.vocab_size);
+        let embed_tokens = src.take("model.embed_tokens.weight", &[vocab, d])?;
+        let layers = (0..c.num_hidden_layers)
+            .map(|l| LayerWeights::load(&mut src, c, l))
+            .collect::<Result<_>>()?;
+        let norm = src.take_norm("model.norm.weight", d)?;
+        let lm_head = match c.tie_word_embeddings {
+            true => None,
+            false => Some(src.take("lm_head.weight", &[vocab, d])?),
+        };
+        Ok(LlamaWeights {
+            embed_tokens,
+            layers,
+            norm,
+            lm_head,
+        })
+    }
+
+    /// The output head: `lm_head`, or the embedding matrix when tied.
+    pub fn head(&self) -> &WeightMatrix {
+        self.lm_head.as_ref().unwrap_or(&self.embed_tokens)
+    }
+
+    /// Every stored tensor under its Hugging Face name (inspect, convert, tests).
+    pub fn by_name(&self) -> BTreeMap<&str, &WeightMatrix> {
+        let layers = self.layers.iter().flat_map(|l| l.tensors());
+        std::iter::once(&self.embed_tokens)
+            .chain(layers)
+            .chain([&self.norm.stored])
+            .chain(self.lm_head.as_ref())
+            .map(|w| (w.name.as_str(), w))
+            .collect()
+    }
+
+    /// Stored bytes of all weights.
+    pub fn bytes(&self) -> usize {
+        self.by_name().values().map(|w| w.bytes().len()).sum()
+    }
+}
+
+/// A matrix's shape as the checkpoint writes it: `[n]` for a vector (one row), else
+/// `[rows, cols]`.
+pub fn hf_shape(w: &WeightMatrix) -> Vec<usize> {
+    if w.rows == 1 {
+        vec![w.cols]
+    } else {
+        vec![w.rows, w.cols]
+    }
+}
+
+/// Where the loader takes tensors from, by Hugging Face name.
+pub enum TensorSource<'a> {
+    /// A GGUF file: names translated to llama.cpp's ([`gguf_name_of`]), Q/K rows converted.
+    Gguf(&'a GgufFile),
+    /// A Hugging Face checkpoint: one safetensors file or shards.
+    Safetensors(&'a SafetensorsModel),
+    /// Tensors already in memory under Hugging Face names (tests build small random models).
+    Memory(BTreeMap<String, WeightMatrix>),
+}
+
+impl TensorSource<'_> {
+    /// Tensor `name` (a Hugging Face name) with shape `shape` (`[n]` for a vector), or an error
+    /// naming the file and the tensor as the file calls it.
+    pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<WeightMatrix> {
+        let (stored_name, found) = match self {
+            TensorSource::Gguf(g) => {
+                let gname = gguf_name_of(name)
+                    .ok_or_else(|| Error::invalid(format!("no GGUF name for `{name}`")))?;
+                if g.tensor_info(&gname).is_none() {
+                    return Err(Error::format(
+                        &g.path,
+                        format!("missing tensor `{gname}` (Hugging Face `{name}`)"),
+                    ));
+                }
+                let w = WeightMatrix::from_gguf(g, &gname)?;
+                (gname, w)
+            }
+            TensorSource::Safetensors(st) => {
+                (name.to_string(), WeightMatrix::from_safetensors(st, name)?)
+            }
+            TensorSource::Memory(map) => {
+                let w = map
+                    .remove(name)
+                    .ok_or_else(|| Error::invalid(format!("missing tensor `{name}`")))?;
+                (name.to_string(), w)
+            }
+        };
+        let got = hf_shape(&found);
+        if got != shape {
+            return Err(Error::Shape {
+                name: stored_name,
+                expected: shape.to_vec(),
+                found: got,
+            });
+        }
+        let mut w = found;
+        w.name = name.to_string();
+        Ok(w)
+    }
+
+    /// [`Self::take`] for Q and K: from a GGUF, each head's rows are put back from llama.cpp's
+    /// interleaved RoPE order into Hugging Face's half-split order.
+    pub fn take_rope(
+        &mut self,
+        name: &str,
+        shape: [usize; 2],
+        head_dim: usize,
+    ) -> Result<WeightMatrix> {
+        let w = self.take(name, &shape)?;
+        Ok(match self {
+            // ANCHOR: qk_permute
+            TensorSource::Gguf(_) => {
+                // new row h (HF order) = stored row gguf_row_of_hf_row(h) (GGUF order)
+                w.permute_rows(|h| gguf_row_of_hf_row(h, head_dim))
+            }
+            // ANCHOR_END: qk_permute
+            _ => w,
+        })
+    }
+
+    /// A norm weight `[d]`, decoded to f32 once.
+    pub fn take_norm(&mut self, name: &str, d: usize) -> Result<Norm> {
+        let stored = self.take(name, &[d])?;
+        let mut weight = vec![0.0f32; d];
+        stored.dequantize_row(0, &mut weight);
+        Ok(Norm { stored, weight })
+    }
+}
+
+/// The per-layer parts: Hugging Face name after `model.layers.N.`, and llama.cpp's after `blk.N.`.
+const GGUF_LAYER_NAMES: [(&str, &str); 9] = [
+    ("input_layernorm.weight", "attn_norm.weight"),
+    ("self_attn.q_proj.weight", "attn_q.weight"),
+    ("self_attn.k_proj.weight", "attn_k.weight"),
+    ("self_attn.v_proj.weight", "attn_v.weight"),
+    ("self_attn.o_proj.weight", "attn_output.weight"),
+    ("post_attention_layernorm.weight", "ffn_norm.weight"),
+    ("mlp.gate_proj.weight", "ffn_gate.weight"),
+    ("mlp.up_proj.weight", "ffn_up.weight"),
+    ("mlp.down_proj.weight", "ffn_down.weight"),
+];
+
+/// The GGUF (llama.cpp) name of a Hugging Face tensor name, per the table in the module docs.
+pub fn gguf_name_of(hf: &str) -> Option<String> {
+    match hf {
+        "model.embed_tokens.weight" => return Some("token_embd.weight".into()),
+        "model.norm.weight" => return Some("output_norm.weight".into()),
+        "lm_head.weight" => return Some("output.weight".into()),
+        _ => {}
+    }
+    let (n, part) = hf.strip_prefix("model.layers.")?.split_once('.')?;
+    let n: usize = n.parse().ok()?;
+    let (_, gguf) = GGUF_LAYER_NAMES.iter().find(|(h, _)| *h == part)?;
+    Some(format!("blk.{n}.{gguf}"))
+}
