@@ -42,7 +42,7 @@ fn both_paths(m: &Llama, ids: &[u32]) -> [Vec<f32>; 2] {
 #[test]
 fn logits_match_the_release_on_both_paths() {
     let (_, prompts) = fixtures();
-    let want = glassbox::npy::read_f32(fixture_dir().join(FIXTURE)).expect(FIXTURE);
+    let want = glassbox::formats::npy::read_f32(fixture_dir().join(FIXTURE)).expect(FIXTURE);
     let m = load_gguf();
     let vocab = m.config.vocab_size;
     assert_eq!(want.shape, vec![2 * prompts.len(), vocab]);
@@ -85,5 +85,5 @@ fn write_release_logits() {
         }
     }
     let shape = [2 * prompts.len(), m.config.vocab_size];
-    glassbox::npy::write_f32(fixture_dir().join(FIXTURE), &data, &shape).unwrap();
+    glassbox::formats::npy::write_f32(fixture_dir().join(FIXTURE), &data, &shape).unwrap();
 }

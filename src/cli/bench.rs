@@ -4,11 +4,14 @@
 //! `-n` decode steps of one token each (greedy argmax, so the sampler costs nothing worth
 //! noting). Reported: the median and the spread (min–max) of tokens/s over the repeats. The
 //! prompt is a fixed pseudo-random id sequence, so runs are comparable. Threads: the global
-//! `-t/--threads` flag.
+//! `-t/--threads` flag. `--profile` adds where a decode step's time goes (see `bench_profile`).
 
+use crate::cli::bench_profile::DecodeProfile;
 use crate::cli::common::ModelArg;
 use crate::generate::{LlamaRunner, NextTokenModel};
+use crate::model::profile::{Profile, Step};
 use crate::sampler::{argmax, Pcg32};
+use crate::weights::tensor::{set_busy_timing, take_busy_nanos};
 use crate::{Error, Result};
 use serde_json::json;
 use std::time::Instant;
@@ -29,6 +32,11 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Also time every step of the decode (each matrix, attention, norms, RoPE, the head,
+    /// sampling, thread hand-offs) and measure this machine's memory bandwidth: where a token's
+    /// time goes, and how far it is from the memory-bound limit.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 /// (median, min, max)
@@ -55,16 +63,31 @@ pub fn run(args: Args) -> Result<()> {
     let mut rng = Pcg32::new(0);
     let prompt: Vec<u32> = (0..args.p).map(|_| rng.next_u32() % vocab).collect();
     let (mut prefill, mut decode) = (Vec::new(), Vec::new());
+    let (mut steps, mut busy_ns) = (Profile::default(), 0);
     for rep in 0..=args.r {
         runner.reset();
         let t = Instant::now();
         let mut next = argmax(runner.forward(&prompt)?);
         let pf = args.p as f64 / t.elapsed().as_secs_f64();
+        let profiling = args.profile && rep > 0; // decode steps only, not the warm-up
+        runner.session.set_profile(profiling);
+        set_busy_timing(profiling);
+        take_busy_nanos();
         let t = Instant::now();
         for _ in 0..args.n {
-            next = argmax(runner.forward(&[next])?);
+            let logits = runner.forward(&[next])?;
+            let ts = Instant::now();
+            next = argmax(logits);
+            if let Some(p) = runner.session.profile_mut() {
+                p.add(Step::Sampling, ts.elapsed().as_nanos() as u64);
+            }
         }
         let dc = args.n as f64 / t.elapsed().as_secs_f64().max(1e-9);
+        if let Some(p) = runner.session.take_profile() {
+            steps.merge(&p);
+            busy_ns += take_busy_nanos();
+        }
+        set_busy_timing(false);
         if rep > 0 {
             prefill.push(pf);
             decode.push(dc);
@@ -76,6 +99,10 @@ pub fn run(args: Args) -> Result<()> {
     let threads = rayon::current_num_threads();
     let (pm, pmin, pmax) = summary(&prefill);
     let (dm, dmin, dmax) = summary(&decode);
+    let profile = args.profile.then(|| {
+        let mean_ctx = args.p as f64 + (args.n as f64 + 1.0) / 2.0;
+        DecodeProfile::new(&model, &steps, busy_ns, threads, mean_ctx)
+    });
     if args.json {
         let v = json!({
             "model": model.path.display().to_string(),
@@ -83,6 +110,7 @@ pub fn run(args: Args) -> Result<()> {
             "prefill_tok_s": pm, "prefill_tok_s_min": pmin, "prefill_tok_s_max": pmax,
             "decode_tok_s": dm, "decode_tok_s_min": dmin, "decode_tok_s_max": dmax,
             "kv_cache_bytes": runner.kv_cache_bytes(),
+            "profile": profile.as_ref().map(DecodeProfile::to_json),
         });
         println!("{v}");
     } else {
@@ -102,6 +130,10 @@ pub fn run(args: Args) -> Result<()> {
                 "| tg{:<4} | {:>6} | {dm:>14.1} | {dmin:.1} – {dmax:.1} |",
                 args.n, args.n
             );
+        }
+        if let Some(p) = &profile {
+            println!();
+            p.print(args.p, args.n);
         }
     }
     Ok(())

@@ -23,6 +23,7 @@
 //! the same [`Llama::forward`]: the number of new ids decides.
 
 pub mod llama;
+pub mod profile;
 pub mod reference;
 pub mod session;
 

@@ -17,6 +17,7 @@
 //! per token in the model.
 
 use crate::attention::KvCache;
+use crate::model::profile::Profile;
 use crate::rope::RopeTable;
 use crate::weights::config::LlamaConfig;
 use crate::{Error, Result};
@@ -43,6 +44,8 @@ pub struct Session {
     /// With capture on: `[n_layers + 2, d]`, the last position's hidden state after the
     /// embedding (row 0), after each layer (rows 1..=n_layers) and after the final norm.
     pub(crate) capture: Option<Vec<f32>>,
+    /// With profiling on: the time of every step of every forward pass so far.
+    pub(crate) profile: Option<Profile>,
 }
 
 impl Session {
@@ -86,6 +89,7 @@ impl Session {
             last: vec![0.0; d],
             logits: vec![0.0; c.vocab_size],
             capture: None,
+            profile: None,
         })
     }
 
@@ -164,6 +168,26 @@ impl Session {
         self.capture
             .as_ref()
             .map(|c| c.chunks_exact(self.hidden).collect())
+    }
+
+    /// Turn step timing on (a fresh [`Profile`]) or off.
+    pub fn set_profile(&mut self, on: bool) {
+        self.profile = on.then(Profile::default);
+    }
+
+    /// The step times so far, when profiling is on.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
+    }
+
+    /// The step times so far, mutable (the caller adds the steps it times itself: sampling).
+    pub fn profile_mut(&mut self) -> Option<&mut Profile> {
+        self.profile.as_mut()
+    }
+
+    /// The step times so far; profiling is off afterwards.
+    pub fn take_profile(&mut self) -> Option<Profile> {
+        self.profile.take()
     }
 
     /// Refuse a session made for a different model.

@@ -14,6 +14,7 @@
 //! a tile of rows once into an f32 scratch buffer (small enough for the L2 cache) and run the
 //! f32 GEMM kernel of `matmul.rs` against all `seq` rows: GEMM speed, not `seq` × GEMV.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -195,9 +196,54 @@ impl WeightMatrix {
 
     // ANCHOR: matvec
     /// out = W · x (decode). `x: [cols], out: [rows]`. Rows are split across rayon threads in
-    /// disjoint chunks; each row is one `dot_row` on the stored bytes. Shapes are checked at
-    /// load time, so a mismatch here is a programmer error and panics.
+    /// disjoint chunks; each chunk is one `quant::gemv::dot_rows` call on the stored bytes.
+    /// Shapes are checked at load time, so a mismatch here is a programmer error and panics.
     pub fn matvec(&self, x: &[f32], out: &mut [f32]) {
+        WeightMatrix::matvec_many(x, [(self, out)]);
+    }
+
+    /// Several products of the same `x` (Q, K and V; gate and up) as **one** parallel job over
+    /// all their rows: `out_i = W_i · x`. One hand-off to the threads instead of one per matrix,
+    /// and the small matrices (K, V: 192 rows) share their job with a larger one.
+    pub fn matvec_many<const N: usize>(x: &[f32], products: [(&WeightMatrix, &mut [f32]); N]) {
+        for (w, out) in &products {
+            w.check_matvec(x, out);
+        }
+        if rayon::current_num_threads() == 1 {
+            for (w, out) in products {
+                busy_timer(|| quant::gemv::dot_rows(w.dtype, w.bytes(), x, out));
+            }
+            return;
+        }
+        products
+            .into_par_iter()
+            .flat_map(|(w, out)| {
+                let (rows, rb) = (matmul::gemv_chunk_rows(w.rows), w.row_bytes());
+                out.par_chunks_mut(rows)
+                    .zip(w.bytes().par_chunks(rows * rb))
+                    .map(move |(o, bytes)| (w.dtype, bytes, o))
+            })
+            .for_each(|(dtype, bytes, o)| {
+                busy_timer(|| quant::gemv::dot_rows(dtype, bytes, x, o));
+            });
+    }
+
+    /// [`WeightMatrix::matmul`] of several matrices by the same `x`; one token (decode) goes
+    /// through [`WeightMatrix::matvec_many`] as one parallel job.
+    pub fn matmul_many<const N: usize>(
+        x: &[f32],
+        seq: usize,
+        products: [(&WeightMatrix, &mut [f32]); N],
+    ) {
+        if seq == 1 {
+            return WeightMatrix::matvec_many(x, products);
+        }
+        for (w, out) in products {
+            w.matmul(x, seq, out);
+        }
+    }
+
+    fn check_matvec(&self, x: &[f32], out: &[f32]) {
         assert_eq!(
             x.len(),
             self.cols,
@@ -214,19 +260,6 @@ impl WeightMatrix {
             out.len(),
             self.rows
         );
-        if let Some(w) = self.as_f32() {
-            return matmul::matvec(w, x, out, self.rows, self.cols);
-        }
-        let (dtype, rb, bytes) = (self.dtype, self.row_bytes(), self.bytes());
-        let chunk = matmul::gemv_chunk_rows(self.rows);
-        out.par_chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(c, out_c)| {
-                for (i, o) in out_c.iter_mut().enumerate() {
-                    let r = c * chunk + i;
-                    *o = quant::dot_row(dtype, &bytes[r * rb..(r + 1) * rb], x);
-                }
-            });
     }
     // ANCHOR_END: matvec
 
@@ -293,6 +326,32 @@ impl WeightMatrix {
             storage: Storage::Owned(bytes),
         }
     }
+}
+
+static BUSY_TIMING: AtomicBool = AtomicBool::new(false);
+static BUSY_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Turn per-task busy-time accounting of [`WeightMatrix::matvec`] on or off (process-wide: a
+/// matrix does not know which session it serves). For the profile of `glassbox bench`.
+pub fn set_busy_timing(on: bool) {
+    BUSY_TIMING.store(on, Ordering::Relaxed);
+}
+
+/// Busy nanoseconds of all matrix–vector tasks, summed over threads, since the last call.
+pub fn take_busy_nanos() -> u64 {
+    BUSY_NANOS.swap(0, Ordering::Relaxed)
+}
+
+/// Run one task of a matrix–vector product, adding its time to the busy counter when on.
+#[inline]
+fn busy_timer<R>(task: impl FnOnce() -> R) -> R {
+    if !BUSY_TIMING.load(Ordering::Relaxed) {
+        return task();
+    }
+    let t = std::time::Instant::now();
+    let r = task();
+    BUSY_NANOS.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    r
 }
 
 #[cfg(test)]
