@@ -34,6 +34,7 @@ use crate::formats::gguf::{ggml_type, GgmlType};
 use crate::matmul::load8;
 
 pub mod gemv;
+pub mod q8act;
 
 /// The storage type of a weight matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -59,6 +59,7 @@ pub fn run(args: Args) -> Result<()> {
     let model = args.model.load()?;
     let ctx = args.p + args.n;
     let mut runner = LlamaRunner::new(&model, ctx)?;
+    runner.session.set_activations(args.model.activations)?;
     let vocab = model.config.vocab_size as u32;
     let mut rng = Pcg32::new(0);
     let prompt: Vec<u32> = (0..args.p).map(|_| rng.next_u32() % vocab).collect();

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use crate::attention::{attention, AttentionShape};
 use crate::model::profile::{Clock, Step};
 use crate::model::session::Session;
+use crate::quant::q8act::{Activations, Q8Act};
 use crate::rmsnorm::{rmsnorm, rmsnorm_rows};
 use crate::rope::RopeLayout;
 use crate::swiglu::swiglu_inplace;
@@ -178,7 +179,8 @@ impl Llama {
             cap[(self.config.num_hidden_layers + 1) * d..].copy_from_slice(&s.last);
         }
         clock.lap(Step::FinalNorm);
-        self.head().matvec(&s.last, &mut s.logits);
+        let xq = quantize_if(s.activations, &mut s.xq, &s.last);
+        WeightMatrix::matvec_many(&s.last, xq, [(self.head(), &mut s.logits)]);
         clock.lap(Step::Head);
         if let Some(p) = s.profile.as_mut() {
             p.forwards += 1;
@@ -209,8 +211,15 @@ impl Llama {
             up,
             capture,
             profile,
+            activations,
+            xq,
             ..
         } = s;
+        // 8-bit activations apply to one-token (matrix–vector) products only
+        let act = match seq {
+            1 => *activations,
+            _ => Activations::F32,
+        };
         let mut clock = Clock::start(profile.as_mut());
         // With capture on, keep the last position's hidden state: row 0 after the embedding,
         // row l + 1 after layer l (row n_layers + 1, after the final norm, is written by forward).
@@ -241,7 +250,7 @@ impl Llama {
                 // K and V are projected straight into their rows of the cache.
                 let (k, v) = cache.rows_mut(l, pos, seq); // k, v: [seq, n_kv·hd]
                 let qkv = [(&w.q_proj, &mut *q), (&w.k_proj, &mut *k), (&w.v_proj, v)];
-                WeightMatrix::matmul_many(xn, seq, qkv);
+                WeightMatrix::matmul_many(xn, quantize_if(act, xq, xn), seq, qkv);
                 clock.lap(Step::Qkv);
                 rope.apply_rows(q, nh, pos, RopeLayout::HalfSplit);
                 rope.apply_rows(k, nkv, pos, RopeLayout::HalfSplit);
@@ -249,7 +258,7 @@ impl Llama {
             }
             attention(q, cache, l, pos, &shape, att, None);
             clock.lap(Step::Attention);
-            w.o_proj.matmul(att, seq, xn);
+            WeightMatrix::matmul_many(att, quantize_if(act, xq, att), seq, [(&w.o_proj, xn)]);
             clock.lap(Step::OProj);
             add_assign(x, xn);
             clock.lap(Step::Residual);
@@ -258,11 +267,11 @@ impl Llama {
             rmsnorm_rows(x, &w.post_attention_layernorm.weight, eps, xn);
             clock.lap(Step::FfnNorm);
             let gate_up = [(&w.gate_proj, &mut *gate), (&w.up_proj, &mut *up)];
-            WeightMatrix::matmul_many(xn, seq, gate_up);
+            WeightMatrix::matmul_many(xn, quantize_if(act, xq, xn), seq, gate_up);
             clock.lap(Step::GateUp);
             swiglu_inplace(gate, up);
             clock.lap(Step::SwiGlu);
-            w.down_proj.matmul(gate, seq, xn);
+            WeightMatrix::matmul_many(gate, quantize_if(act, xq, gate), seq, [(&w.down_proj, xn)]);
             clock.lap(Step::Down);
             add_assign(x, xn);
             keep(l + 1, x);
@@ -271,6 +280,14 @@ impl Llama {
         cache.set_len(pos + seq);
     }
     // ANCHOR_END: block
+}
+
+/// `x` as 8-bit blocks in `buf` when the activations are 8-bit, else `None` (f32).
+fn quantize_if<'b>(act: Activations, buf: &'b mut Q8Act, x: &[f32]) -> Option<&'b Q8Act> {
+    (act == Activations::Q8).then(|| {
+        buf.quantize(x);
+        &*buf
+    })
 }
 
 /// Run `f` on a thread of the current rayon pool (the caller waits), unless it already is one

@@ -18,6 +18,7 @@
 
 use crate::attention::KvCache;
 use crate::model::profile::Profile;
+use crate::quant::q8act::{Activations, Q8Act};
 use crate::rope::RopeTable;
 use crate::weights::config::LlamaConfig;
 use crate::{Error, Result};
@@ -46,6 +47,10 @@ pub struct Session {
     pub(crate) capture: Option<Vec<f32>>,
     /// With profiling on: the time of every step of every forward pass so far.
     pub(crate) profile: Option<Profile>,
+    /// f32 (default) or 8-bit activations for the matrix–vector products.
+    pub(crate) activations: Activations,
+    /// xq: the current product's x as 8-bit blocks (8-bit activations only).
+    pub(crate) xq: Q8Act,
 }
 
 impl Session {
@@ -90,6 +95,8 @@ impl Session {
             logits: vec![0.0; c.vocab_size],
             capture: None,
             profile: None,
+            activations: Activations::F32,
+            xq: Q8Act::default(),
         })
     }
 
@@ -168,6 +175,24 @@ impl Session {
         self.capture
             .as_ref()
             .map(|c| c.chunks_exact(self.hidden).collect())
+    }
+
+    /// f32 (default) or 8-bit activations for the matrix–vector products of this session
+    /// (every one-token product: decode steps and the output head). Refused for a model whose
+    /// widths are not whole blocks of 32.
+    pub fn set_activations(&mut self, a: Activations) -> Result<()> {
+        if a == Activations::Q8 && !self.hidden.is_multiple_of(32) {
+            return Err(Error::invalid(format!(
+                "8-bit activations need widths that are multiples of 32 (hidden size {})",
+                self.hidden
+            )));
+        }
+        self.activations = a;
+        Ok(())
+    }
+
+    pub fn activations(&self) -> Activations {
+        self.activations
     }
 
     /// Turn step timing on (a fresh [`Profile`]) or off.

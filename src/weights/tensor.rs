@@ -20,6 +20,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::matmul;
+use crate::quant::q8act::{self, Q8Act};
 use crate::quant::{self, DType};
 use crate::{Error, Result};
 
@@ -199,19 +200,30 @@ impl WeightMatrix {
     /// disjoint chunks; each chunk is one `quant::gemv::dot_rows` call on the stored bytes.
     /// Shapes are checked at load time, so a mismatch here is a programmer error and panics.
     pub fn matvec(&self, x: &[f32], out: &mut [f32]) {
-        WeightMatrix::matvec_many(x, [(self, out)]);
+        WeightMatrix::matvec_many(x, None, [(self, out)]);
     }
 
     /// Several products of the same `x` (Q, K and V; gate and up) as **one** parallel job over
     /// all their rows: `out_i = W_i · x`. One hand-off to the threads instead of one per matrix,
-    /// and the small matrices (K, V: 192 rows) share their job with a larger one.
-    pub fn matvec_many<const N: usize>(x: &[f32], products: [(&WeightMatrix, &mut [f32]); N]) {
+    /// and the small matrices (K, V: 192 rows) share their job with a larger one. With `xq`
+    /// (x as 8-bit blocks, opt-in) the Q4_0/Q4_1/Q8_0 matrices use the integer kernels.
+    pub fn matvec_many<const N: usize>(
+        x: &[f32],
+        xq: Option<&Q8Act>,
+        products: [(&WeightMatrix, &mut [f32]); N],
+    ) {
         for (w, out) in &products {
             w.check_matvec(x, out);
         }
+        let run = |dtype: DType, w: &[u8], out: &mut [f32]| {
+            busy_timer(|| match xq {
+                Some(xq) if q8act::has_int_kernel(dtype) => q8act::dot_rows_q8(dtype, w, xq, out),
+                _ => quant::gemv::dot_rows(dtype, w, x, out),
+            })
+        };
         if rayon::current_num_threads() == 1 {
             for (w, out) in products {
-                busy_timer(|| quant::gemv::dot_rows(w.dtype, w.bytes(), x, out));
+                run(w.dtype, w.bytes(), out);
             }
             return;
         }
@@ -223,20 +235,19 @@ impl WeightMatrix {
                     .zip(w.bytes().par_chunks(rows * rb))
                     .map(move |(o, bytes)| (w.dtype, bytes, o))
             })
-            .for_each(|(dtype, bytes, o)| {
-                busy_timer(|| quant::gemv::dot_rows(dtype, bytes, x, o));
-            });
+            .for_each(|(dtype, bytes, o)| run(dtype, bytes, o));
     }
 
     /// [`WeightMatrix::matmul`] of several matrices by the same `x`; one token (decode) goes
-    /// through [`WeightMatrix::matvec_many`] as one parallel job.
+    /// through [`WeightMatrix::matvec_many`] as one parallel job (with `xq` if given).
     pub fn matmul_many<const N: usize>(
         x: &[f32],
+        xq: Option<&Q8Act>,
         seq: usize,
         products: [(&WeightMatrix, &mut [f32]); N],
     ) {
         if seq == 1 {
-            return WeightMatrix::matvec_many(x, products);
+            return WeightMatrix::matvec_many(x, xq, products);
         }
         for (w, out) in products {
             w.matmul(x, seq, out);
