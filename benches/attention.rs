@@ -15,7 +15,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use glassbox::attention::{attention, AttentionShape, KvCache};
+use glassbox::attention::{attention, AttentionShape};
+use glassbox::compare::rand_vec;
+use glassbox::kv_cache::KvCache;
 
 const SHAPE: AttentionShape = AttentionShape {
     n_heads: 9,
@@ -24,17 +26,11 @@ const SHAPE: AttentionShape = AttentionShape {
 };
 const CONTEXTS: [usize; 3] = [128, 1024, 4096];
 
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len as u32)
-        .map(|i| ((i.wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 1000.0 - 0.5)
-        .collect()
-}
-
 /// A one-layer cache holding `ctx` random keys and values.
 fn filled_cache(ctx: usize) -> KvCache {
     let kv = SHAPE.kv_dim();
     let mut cache = KvCache::new(1, ctx, kv);
-    cache.write_rows(0, 0, &data(ctx * kv, 1), &data(ctx * kv, 2));
+    cache.write_rows(0, 0, &rand_vec(1, ctx * kv), &rand_vec(2, ctx * kv));
     cache.set_len(ctx);
     cache
 }
@@ -48,14 +44,14 @@ fn bench_attention(c: &mut Criterion) {
     for &ctx in &CONTEXTS {
         let cache = filled_cache(ctx);
         // decode: seq = 1 at position ctx − 1
-        let q = data(SHAPE.q_dim(), 3);
+        let q = rand_vec(3, SHAPE.q_dim());
         let mut out = vec![0.0f32; q.len()];
         g.throughput(Throughput::Elements(4 * nh * hd * ctx as u64));
         g.bench_with_input(BenchmarkId::new("decode", ctx), &ctx, |b, &ctx| {
             b.iter(|| attention(black_box(&q), &cache, 0, ctx - 1, &SHAPE, &mut out, None))
         });
         // prefill: seq = ctx from position 0
-        let q = data(ctx * SHAPE.q_dim(), 4);
+        let q = rand_vec(4, ctx * SHAPE.q_dim());
         let mut out = vec![0.0f32; q.len()];
         let n = ctx as u64;
         g.throughput(Throughput::Elements(4 * nh * hd * n * (n + 1) / 2));

@@ -14,18 +14,14 @@
 //! context). Compare: llama.cpp on this kind of machine, 2 threads, Q4_1: prefill ≈ 222 tok/s,
 //! decode ≈ 104 tok/s.
 
+mod common;
+
 use std::time::Duration;
 
+use common::pool;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use glassbox::data;
 use glassbox::model::Llama;
-
-fn pool(t: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(t)
-        .build()
-        .expect("rayon pool")
-}
 
 fn model() -> Llama {
     let path = data::default_model().expect("the default model (fetched on first use)");

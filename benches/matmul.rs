@@ -17,33 +17,17 @@
 //! ~2 s and then the other, so one of a pair can land in a slow phase. Alternating short batches
 //! exposes both to the same phases, and the best batch of each is its speed undisturbed.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{bench_memcpy_head, pool, threads};
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use glassbox::compare::rand_vec;
 use glassbox::matmul::{matmul, matvec};
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
-
-fn threads() -> usize {
-    std::env::var("GLASSBOX_BENCH_THREADS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-}
-
-fn pool(t: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(t)
-        .build()
-        .expect("rayon pool")
-}
-
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len as u32)
-        .map(|i| ((i.wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 1000.0 - 0.5)
-        .collect()
-}
 
 /// (label, m, k, n): x: [m, k], w: [n, k].
 const GEMM_SHAPES: &[(&str, usize, usize, usize)] = &[
@@ -77,7 +61,7 @@ fn gemm(c: &mut Criterion) {
     let pool = pool(t);
     let mut g = c.benchmark_group(format!("gemm_t{t}"));
     for &(label, m, k, n) in GEMM_SHAPES {
-        let (x, w) = (data(m * k, 1), data(n * k, 2));
+        let (x, w) = (rand_vec(1, m * k), rand_vec(2, n * k));
         let mut out = vec![0.0f32; m * n];
         g.throughput(Throughput::Elements((2 * m * k * n) as u64));
         g.bench_function(BenchmarkId::new("glassbox", label), |b| {
@@ -98,7 +82,7 @@ fn gemv(c: &mut Criterion) {
     let pool = pool(t);
     let mut g = c.benchmark_group(format!("gemv_t{t}"));
     for &(label, k, n) in GEMV_SHAPES {
-        let (x, w) = (data(k, 3), data(n * k, 4));
+        let (x, w) = (rand_vec(3, k), rand_vec(4, n * k));
         let mut out = vec![0.0f32; n];
         g.throughput(Throughput::Bytes((n * k * 4) as u64));
         g.bench_function(BenchmarkId::new("glassbox", label), |b| {
@@ -111,17 +95,7 @@ fn gemv(c: &mut Criterion) {
             b.iter(|| general_mat_vec_mul(1.0, &wa, &xa, 0.0, &mut oa))
         });
     }
-    // The bandwidth reference: copy as many bytes as the largest SmolLM2 matrix (the head).
-    let bytes = 576 * 49152 * 4;
-    let src = vec![1u8; bytes];
-    let mut dst = vec![0u8; bytes];
-    g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("memcpy 113 MB (bytes read)", |b| {
-        b.iter(|| {
-            dst.copy_from_slice(std::hint::black_box(&src));
-            std::hint::black_box(&dst);
-        })
-    });
+    bench_memcpy_head(&mut g); // the bandwidth reference
     g.finish();
 }
 
@@ -156,7 +130,7 @@ fn interleaved_tables() {
     println!("| GEMM m × k × n | glassbox GFLOP/s | matrixmultiply GFLOP/s | ratio |");
     println!("|---|---:|---:|---:|");
     for &(label, m, k, n) in GEMM_SHAPES {
-        let (x, w) = (data(m * k, 1), data(n * k, 2));
+        let (x, w) = (rand_vec(1, m * k), rand_vec(2, n * k));
         let mut out = vec![0.0f32; m * n];
         let xa = Array2::from_shape_vec((m, k), x.clone()).expect("shape");
         let wa = Array2::from_shape_vec((n, k), w.clone()).expect("shape");
@@ -179,7 +153,7 @@ fn interleaved_tables() {
     println!("|---|---:|---:|---:|");
     let gib = |bytes: usize, s: f64| bytes as f64 / s / (1u64 << 30) as f64;
     for &(label, k, n) in GEMV_SHAPES {
-        let (x, w) = (data(k, 3), data(n * k, 4));
+        let (x, w) = (rand_vec(3, k), rand_vec(4, n * k));
         let mut out = vec![0.0f32; n];
         let xa = Array1::from_vec(x.clone());
         let wa = Array2::from_shape_vec((n, k), w.clone()).expect("shape");
@@ -202,7 +176,7 @@ fn interleaved_tables() {
     let bytes = 576 * 49152 * 4;
     let src = vec![1.0f32; bytes / 4];
     let mut dst = vec![0.0f32; bytes / 4];
-    let x = data(576, 3);
+    let x = rand_vec(3, 576);
     let mut out = vec![0.0f32; 49152];
     let chunk = (bytes / 4).div_ceil(t);
     let (copy, head) = interleaved(

@@ -8,46 +8,25 @@
 //! ```
 //! GEMV throughput is in stored bytes read per second; prefill throughput in FLOP/s.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{bench_memcpy_head, pool, threads};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use glassbox::compare::rand_vec;
 use glassbox::quant::DType;
 use glassbox::weights::tensor::WeightMatrix;
 
-fn threads() -> usize {
-    std::env::var("GLASSBOX_BENCH_THREADS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-}
-
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len as u32)
-        .map(|i| ((i.wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 1000.0 - 0.5)
-        .collect()
-}
-
-const TYPES: [DType; 6] = [
-    DType::Q4_1,
-    DType::Q8_0,
-    DType::Q4_0,
-    DType::F16,
-    DType::BF16,
-    DType::F32,
-];
-
 fn quant_gemv(c: &mut Criterion) {
     let t = threads();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(t)
-        .build()
-        .expect("rayon pool");
+    let pool = pool(t);
     let mut g = c.benchmark_group(format!("quant_gemv_t{t}"));
     for (rows, cols) in [(49152, 576), (1536, 576)] {
-        let w = data(rows * cols, 5);
-        let x = data(cols, 6);
+        let w = rand_vec(5, rows * cols);
+        let x = rand_vec(6, cols);
         let mut out = vec![0.0f32; rows];
-        for dtype in TYPES {
+        for dtype in DType::ALL {
             let wm = WeightMatrix::quantized_from_f32("bench.weight", dtype, rows, cols, &w);
             g.throughput(Throughput::Bytes(wm.bytes().len() as u64));
             g.bench_function(
@@ -56,27 +35,16 @@ fn quant_gemv(c: &mut Criterion) {
             );
         }
     }
-    let bytes = 576 * 49152 * 4;
-    let (src, mut dst) = (vec![1u8; bytes], vec![0u8; bytes]);
-    g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("memcpy 113 MB (bytes read)", |b| {
-        b.iter(|| {
-            dst.copy_from_slice(std::hint::black_box(&src));
-            std::hint::black_box(&dst);
-        })
-    });
+    bench_memcpy_head(&mut g);
     g.finish();
 }
 
 fn quant_prefill(c: &mut Criterion) {
     let t = threads();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(t)
-        .build()
-        .expect("rayon pool");
+    let pool = pool(t);
     let mut g = c.benchmark_group(format!("quant_prefill_t{t}"));
     let (seq, rows, cols) = (128, 1536, 576);
-    let (w, x) = (data(rows * cols, 7), data(seq * cols, 8));
+    let (w, x) = (rand_vec(7, rows * cols), rand_vec(8, seq * cols));
     let mut out = vec![0.0f32; seq * rows];
     g.throughput(Throughput::Elements((2 * seq * rows * cols) as u64));
     for dtype in [DType::Q4_1, DType::Q8_0, DType::F32] {

@@ -12,8 +12,9 @@
 use std::time::Instant;
 
 use glassbox::data;
-use glassbox::tokenizer::train::{count_text, merges_from_counts, train_files_report, CHUNK_BYTES};
-use glassbox::tokenizer::train_naive::{merge, naive_merges, TrainConfig};
+use glassbox::tokenizer::corpus::{count_text, CHUNK_BYTES};
+use glassbox::tokenizer::train::{merges_from_counts, train_files_report};
+use glassbox::tokenizer::train_naive::{merge, naive_merges, TrainConfig, FIRST_MERGE_ID};
 use glassbox::tokenizer::{Pretokenizer, Tokenizer};
 
 /// "Building LLM applications is fun!" in o200k_base, as tiktoken encodes it.
@@ -31,7 +32,7 @@ fn main() -> glassbox::Result<()> {
     println!("  bytes:              {ids:?}");
     let merges = naive_merges(vec![ids.clone()], 3);
     for (i, &pair) in merges.iter().enumerate() {
-        let new_id = 256 + i as u32;
+        let new_id = FIRST_MERGE_ID + i as u32;
         ids = merge(&ids, pair, new_id);
         println!("  merge {pair:?} -> {new_id}: {ids:?}");
     }
@@ -59,13 +60,13 @@ fn main() -> glassbox::Result<()> {
     for (i, &(a, b)) in report.merges.iter().enumerate().take(12) {
         println!(
             "    {:>3}: {:>6} + {:<6} -> {:?}",
-            256 + i,
+            FIRST_MERGE_ID as usize + i,
             show(&ours, a),
             show(&ours, b),
-            text(&ours, 256 + i as u32)
+            text(&ours, FIRST_MERGE_ID + i as u32)
         );
     }
-    let last = report.merges.len() as u32 + 255;
+    let last = FIRST_MERGE_ID + report.merges.len() as u32 - 1;
     println!(
         "  ... and the last one: {} -> {:?}",
         last,

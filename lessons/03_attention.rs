@@ -11,8 +11,9 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use glassbox::attention::{attention, AttentionShape, KvCache};
+use glassbox::attention::{attention, AttentionShape};
 use glassbox::data;
+use glassbox::kv_cache::KvCache;
 use glassbox::rmsnorm::rmsnorm_rows;
 use glassbox::rope::{RopeLayout, RopeTable};
 use glassbox::weights::model_files::ModelFiles;

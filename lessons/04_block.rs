@@ -13,8 +13,9 @@
 
 use std::time::{Duration, Instant};
 
-use glassbox::attention::{attention, attention_naive, AttentionShape, KvCache};
+use glassbox::attention::{attention, attention_naive, AttentionShape};
 use glassbox::compare::check_close;
+use glassbox::kv_cache::KvCache;
 use glassbox::matmul::{matmul, matmul_naive};
 use glassbox::rmsnorm::{rms, rmsnorm_rows, rmsnorm_rows_naive};
 use glassbox::rope::{RopeLayout, RopeTable};

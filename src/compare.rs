@@ -12,7 +12,9 @@
 //! ```
 //!
 //! The comparison is absolute: `|got[i] - want[i]| <= tol` for every `i`. Tests choose `tol`
-//! as a named constant with a comment saying why that size. A NaN (or an infinity that the
+//! as a named constant with a comment saying why that size. Kernels that add the same products
+//! in another order are compared relative to the size of the terms instead
+//! ([`assert_close_scaled`] with [`matmul_abs_scale`]). [`rand_vec`] makes the inputs. A NaN (or an infinity that the
 //! other side does not have at the same place) is always a failure, and a length mismatch too.
 
 /// How many leading values [`assert_close`] prints from each side.
@@ -85,6 +87,61 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f32], tol: f32) {
     panic!("{name}: max |got - want| = {diff:.3e} at index {i} > tol {tol:.1e}");
 }
 // ANCHOR_END: assert_close
+
+/// Assert `|got[i] - want[i]| <= rel · scale[i]` for every `i`: a tolerance that grows with the
+/// size of what each value was computed from. For a dot product reordered (SIMD lanes, blocks),
+/// `scale` is `Σ |a_p · b_p|` ([`matmul_abs_scale`]): the rounding of a sum is bounded by its
+/// terms' magnitudes, not by the (possibly cancelling) result. On failure prints the worst
+/// element (a NaN counts as infinitely far) and panics with `name`.
+pub fn assert_close_scaled(name: &str, got: &[f32], want: &[f32], scale: &[f32], rel: f32) {
+    assert_eq!(got.len(), want.len(), "{name}: length mismatch");
+    assert_eq!(got.len(), scale.len(), "{name}: one scale per value");
+    let mut worst = (0usize, 0.0f32, 0.0f32); // (index, |diff|, allowed)
+    for (i, ((&g, &w), &s)) in got.iter().zip(want).zip(scale).enumerate() {
+        let (_, diff) = max_abs_diff(&[g], &[w]);
+        let allowed = rel * s + 1e-30;
+        if diff / allowed > worst.1 / worst.2.max(1e-30) {
+            worst = (i, diff, allowed);
+        }
+    }
+    let (i, diff, allowed) = worst;
+    if diff <= allowed {
+        return;
+    }
+    eprintln!("  got [0:{SHOW}] = {}", head(got));
+    eprintln!("  want[0:{SHOW}] = {}", head(want));
+    panic!(
+        "{name}: |got - want| = {diff:.3e} at index {i} (got {}, want {}) > {rel:.1e} × scale {:.3e}",
+        got[i], want[i], scale[i]
+    );
+}
+
+/// `scale[i][j] = Σ_p |x[i][p] · w[j][p]|` for `out = x · wᵀ` (x: [m, k], w: [n, k],
+/// scale: [m, n]): the error scale of each output of a matrix product, for
+/// [`assert_close_scaled`].
+pub fn matmul_abs_scale(x: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    let mut scale = vec![0.0f32; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            scale[i * n + j] = (0..k).map(|p| (x[i * k + p] * w[j * k + p]).abs()).sum();
+        }
+    }
+    scale
+}
+
+/// Deterministic pseudo-random values in [-1, 1) (xorshift64 seeded by `seed`): test and
+/// benchmark inputs that are the same on every run, so a failing case can be rerun.
+pub fn rand_vec(seed: u64, len: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
 
 /// Like [`assert_close`], but returns the max difference on success, so a test or a lesson can
 /// print the "max diff" line the book shows.

@@ -17,13 +17,31 @@ pub enum Error {
     },
 
     /// A file whose contents are not what its format promises (truncated, corrupt, wrong magic,
-    /// a field of the wrong type). `file` names the file, `what` says which field and why.
-    #[error("{}: {what}", file.display())]
+    /// a field of the wrong type, files of one model that disagree). `file` names the file,
+    /// `what` says which field and why.
+    #[error("{}{what}", in_file(file))]
     Format { file: PathBuf, what: String },
 
+    /// A tensor the model needs is not in the file. `name` is the tensor as the file calls it;
+    /// `hf_name` its Hugging Face name when that differs (a GGUF's `blk.0.attn_q.weight`).
+    #[error(
+        "{}missing tensor `{name}`{}",
+        in_file(file),
+        hf_name.as_ref().map(|h| format!(" (Hugging Face `{h}`)")).unwrap_or_default()
+    )]
+    MissingTensor {
+        file: PathBuf,
+        name: String,
+        hf_name: Option<String>,
+    },
+
     /// A tensor whose shape disagrees with the config or with the operation.
-    #[error("tensor `{name}`: expected shape {expected:?}, found {found:?}")]
+    #[error(
+        "{}tensor `{name}`: expected shape {expected:?}, found {found:?}",
+        in_file(file)
+    )]
     Shape {
+        file: PathBuf,
         name: String,
         expected: Vec<usize>,
         found: Vec<usize>,
@@ -39,6 +57,15 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// `"path: "`, or nothing when the error is not about a file.
+fn in_file(file: &Path) -> String {
+    if file.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", file.display())
+    }
+}
 
 impl Error {
     /// Wrap an I/O error with the path it happened on.
@@ -60,5 +87,28 @@ impl Error {
     /// Bad user input.
     pub fn invalid(what: impl Into<String>) -> Self {
         Error::Invalid(what.into())
+    }
+
+    /// Tensor `name` is missing from `file`.
+    pub fn missing_tensor(file: impl AsRef<Path>, name: impl Into<String>) -> Self {
+        Error::MissingTensor {
+            file: file.as_ref().to_path_buf(),
+            name: name.into(),
+            hf_name: None,
+        }
+    }
+
+    /// Name the file of an error raised where the file was not known (a weight matrix checks
+    /// its bytes without knowing which file they were mapped from): fills an empty `file`.
+    pub fn in_file(mut self, path: &Path) -> Self {
+        if let Error::Format { file, .. }
+        | Error::MissingTensor { file, .. }
+        | Error::Shape { file, .. } = &mut self
+        {
+            if file.as_os_str().is_empty() {
+                *file = path.to_path_buf();
+            }
+        }
+        self
     }
 }

@@ -25,7 +25,16 @@
 //!   Q4_1) and are memory-mapped; each type has its own matrix–vector kernel.
 
 // Modules are listed in pipeline order, one per line with blank lines between them (rustfmt
-// would otherwise sort them alphabetically).
+// would otherwise sort them alphabetically). A module imports only from modules above it
+// (the check: `grep -rn "use crate::" src/<module>`), so each can be read knowing only what
+// comes before it.
+//
+// Where the next stages go: new stored types as one file each in `quant/`; a GGUF writer
+// beside the reader in `formats/gguf/`; an encoder as `model/bert.rs` with
+// `tokenizer/wordpiece.rs`, and retrieval on top of it in `rag/`; what Gemma 3 does
+// differently from Llama in `model/gemma.rs` (its tokenizer in `tokenizer/sentencepiece.rs`);
+// constrained decoding in `constrain/`, entering the sampler chain as one more step; the HTTP
+// server in `server/` with its command in `cli/serve.rs`, built on `cli/common.rs`.
 pub mod error;
 
 // Below every stage: file formats (GGUF, safetensors, npy, JSON) and fetching data (the default
@@ -47,10 +56,13 @@ pub mod rmsnorm;
 
 pub mod rope;
 
+pub mod kv_cache;
+
 pub mod attention;
 
 pub mod swiglu;
 
+// Comparing tensors (and making deterministic test inputs): what every numerical test uses.
 pub mod compare;
 
 // Stage 3: real weights as stored, and the forward pass over a KV-cache

@@ -12,8 +12,10 @@
 //!    every query head that reads it; the test checks that GQA over the original cache equals
 //!    plain multi-head attention over your repeated one.
 
-use glassbox::attention::{attention, AttentionShape, KvCache};
+use glassbox::attention::{attention, AttentionShape};
 use glassbox::compare::assert_close;
+use glassbox::compare::rand_vec;
+use glassbox::kv_cache::KvCache;
 use rand::{Rng, SeedableRng};
 
 #[cfg(not(feature = "solutions"))]
@@ -49,10 +51,6 @@ mod answer {
     }
 }
 
-fn random(rng: &mut rand::rngs::StdRng, n: usize) -> Vec<f32> {
-    (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
-}
-
 #[test]
 fn exercise_1_row_zero() {
     let shape = AttentionShape {
@@ -63,9 +61,9 @@ fn exercise_1_row_zero() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let mut cache = KvCache::new(1, 4, 3);
     let mut v = vec![0.5, -1.0, 2.0];
-    v.extend(random(&mut rng, 9));
-    cache.write_rows(0, 0, &random(&mut rng, 12), &v);
-    let q = random(&mut rng, 12);
+    v.extend(rand_vec(rng.random(), 9));
+    cache.write_rows(0, 0, &rand_vec(rng.random(), 12), &v);
+    let q = rand_vec(rng.random(), 12);
     let mut out = vec![0.0; 12];
     attention(&q, &cache, 0, 0, &shape, &mut out, None);
     assert_close("output of query 0", &out[..3], &answer::ROW0, 0.0);
@@ -96,8 +94,8 @@ fn exercise_3_repeat_kv() {
     cache.write_rows(
         0,
         0,
-        &random(&mut rng, seq * nkv * hd),
-        &random(&mut rng, seq * nkv * hd),
+        &rand_vec(rng.random(), seq * nkv * hd),
+        &rand_vec(rng.random(), seq * nkv * hd),
     );
     let mut repeated = KvCache::new(1, seq, nh * hd);
     for pos in 0..seq {
@@ -105,7 +103,7 @@ fn exercise_3_repeat_kv() {
         let v = answer::repeat_kv(cache.v_row(0, pos), nh, nkv, hd);
         repeated.write(0, pos, &k, &v);
     }
-    let q = random(&mut rng, seq * nh * hd);
+    let q = rand_vec(rng.random(), seq * nh * hd);
     let (mut a, mut b) = (vec![0.0; q.len()], vec![0.0; q.len()]);
     attention(&q, &cache, 0, 0, &gqa, &mut a, None);
     attention(&q, &repeated, 0, 0, &mha, &mut b, None);

@@ -10,6 +10,7 @@
 //!    one `dot` per output; rewrite it with a 2×2 register tile of `f32x8` accumulators and keep
 //!    the test green. The reference answers: `cargo test --test ch05_exercises --features solutions`.
 
+use glassbox::compare::{assert_close_scaled, matmul_abs_scale, rand_vec};
 use glassbox::matmul::{matmul, matmul_naive, matmul_simd, matvec, matvec_naive, matvec_simd};
 
 /// SmolLM2-135M's config: hidden_size, kv heads × head_dim, intermediate_size, layers, vocab.
@@ -104,12 +105,6 @@ mod answer {
 /// the kernels add the same products in a different order).
 const REL_TOL: f32 = 2e-5;
 
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len as u32)
-        .map(|i| ((i.wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 1000.0 - 0.5)
-        .collect()
-}
-
 #[test]
 fn flops_per_token_of_smollm2() {
     let s = Shapes {
@@ -133,9 +128,10 @@ fn all_kernels_equal_naive_on_awkward_shapes() {
     for m in sizes {
         for k in sizes {
             for n in sizes {
-                let (x, w) = (data(m * k, 1), data(n * k, 2));
+                let (x, w) = (rand_vec(1, m * k), rand_vec(2, n * k));
                 let mut want = vec![0.0; m * n];
                 matmul_naive(&x, &w, &mut want, m, k, n);
+                let scale = matmul_abs_scale(&x, &w, m, k, n);
                 let gemms: [(&str, Gemm); 3] = [
                     ("matmul_simd", matmul_simd),
                     ("matmul", matmul),
@@ -144,14 +140,8 @@ fn all_kernels_equal_naive_on_awkward_shapes() {
                 for (name, f) in gemms {
                     let mut got = vec![f32::NAN; m * n];
                     f(&x, &w, &mut got, m, k, n);
-                    for (o, (g, v)) in got.iter().zip(&want).enumerate() {
-                        let (i, j) = (o / n, o % n);
-                        let scale: f32 = (0..k).map(|p| (x[i * k + p] * w[j * k + p]).abs()).sum();
-                        assert!(
-                            (g - v).abs() <= REL_TOL * scale,
-                            "{name} [{m}×{k}]·[{n}×{k}]ᵀ at ({i},{j}): {g} vs naive {v}"
-                        );
-                    }
+                    let name = format!("{name} [{m}×{k}]·[{n}×{k}]ᵀ");
+                    assert_close_scaled(&name, &got, &want, &scale, REL_TOL);
                 }
                 if m == 1 {
                     let mut want_v = vec![0.0; n];
@@ -161,13 +151,8 @@ fn all_kernels_equal_naive_on_awkward_shapes() {
                     for (name, f) in gemvs {
                         let mut got = vec![f32::NAN; n];
                         f(&w, &x, &mut got, n, k);
-                        for (j, (g, v)) in got.iter().zip(&want_v).enumerate() {
-                            let scale: f32 = (0..k).map(|p| (x[p] * w[j * k + p]).abs()).sum();
-                            assert!(
-                                (g - v).abs() <= REL_TOL * scale,
-                                "{name} k={k} n={n} row {j}: {g} vs {v}"
-                            );
-                        }
+                        let name = format!("{name} k={k} n={n}");
+                        assert_close_scaled(&name, &got, &want_v, &scale, REL_TOL);
                     }
                 }
             }

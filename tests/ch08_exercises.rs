@@ -60,7 +60,7 @@ mod answer {
 #[test]
 fn exercise_1_kv_cache_bytes() {
     // SmolLM2-135M's shapes, as the config says (no download needed for this one)
-    let bytes_for = |ctx| glassbox::attention::KvCache::bytes_for(30, 3, 64, ctx, 4);
+    let bytes_for = |ctx| glassbox::kv_cache::KvCache::bytes_for(30, 3, 64, ctx, 4);
     assert_eq!(answer::KV_BYTES_PER_TOKEN, bytes_for(1));
     assert_eq!(answer::KV_BYTES_8192, bytes_for(8192));
 }

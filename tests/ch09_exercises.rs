@@ -77,14 +77,37 @@ fn exercise_3_frequency_presence() {
 #[cfg(feature = "solutions")]
 #[test]
 fn solutions() {
+    // 1. softmax of [0.1, 0.2, 0.3, 0.4] by hand, in f64
     let e: Vec<f64> = [0.1f64, 0.2, 0.3, 0.4].iter().map(|x| x.exp()).collect();
     let s: f64 = e.iter().sum();
+    let p: Vec<f64> = e.iter().map(|x| x / s).collect();
+    println!("1. softmax = {p:?}");
+    // top-k 2 keeps ids 2, 3; renormalised, p3 = e^0.4 / (e^0.3 + e^0.4) = 1/(1+e^-0.1) ≥ 0.5,
+    // so top-p 0.5 keeps id 3 alone
+    let p3 = 1.0 / (1.0 + (-0.1f64).exp());
+    println!("   top-k 2 → ids 2, 3 renormalised: p3 = 1/(1+e^-0.1) = {p3:.4} ≥ 0.5 → top-p keeps id 3 alone");
+    assert!(p3 >= 0.5);
+    assert_eq!(ANSWER_1_K_THEN_P, &[3]);
+    // top-p 0.5 first: p3 < 0.5 ≤ p3 + p2 → ids 3, 2; top-k 2 keeps both, renormalised
+    assert!(p[3] < 0.5 && p[3] + p[2] >= 0.5);
+    let want = [(2, e[2] / (e[2] + e[3])), (3, e[3] / (e[2] + e[3]))];
     println!(
-        "1. softmax = {:?}",
-        e.iter().map(|x| x / s).collect::<Vec<_>>()
+        "   top-p 0.5 first: {:.4} < 0.5 ≤ {:.4} → ids 3, 2; top-k 2 keeps both: {want:?}",
+        p[3],
+        p[3] + p[2]
     );
-    println!("   top-k 2 → ids 2, 3 renormalised: p3 = 1/(1+e^-0.1) = {:.4} ≥ 0.5 → top-p keeps id 3 alone", 1.0 / (1.0 + (-0.1f64).exp()));
-    println!("   top-p 0.5 first: 0.2887 < 0.5, 0.2887 + 0.2612 = 0.5498 ≥ 0.5 → ids 3, 2; top-k 2 keeps both: [0.4750, 0.5250]");
+    assert_eq!(ANSWER_1_P_THEN_K.len(), want.len());
+    for (&(id, q), (wid, wq)) in ANSWER_1_P_THEN_K.iter().zip(want) {
+        assert!(id == wid && (q - wq).abs() < 5e-5, "{id}: {q} vs {wq}");
+    }
+    // 2. Hugging Face: a seen logit is divided by the penalty if positive, multiplied if
+    //    negative, once per id however often it was seen
     println!("2. id 0 seen: 2.0 > 0 → 2.0 / 2 = 1.0; id 1 seen (twice, penalised once): -1.0 < 0 → -1.0 × 2 = -2.0");
+    assert_eq!(ANSWER_2, [2.0 / 2.0, -2.0, 0.5, 3.0]);
+    // 3. OpenAI: logit − count × frequency − presence, for each seen id
     println!("3. id 0: 2.0 - 1×0.5 - 1.0 = 0.5; id 1: -1.0 - 2×0.5 - 1.0 = -3.0");
+    assert_eq!(
+        ANSWER_3,
+        [2.0 - 0.5 - 1.0, -1.0 - 2.0 * 0.5 - 1.0, 0.5, 3.0]
+    );
 }

@@ -55,7 +55,35 @@ fn exercise_2_template_cost() {
 fn solutions() {
     let files = smollm2();
     let tok = &files.tokenizer;
+    // 1. Each push returns the longest prefix of the bytes held so far that is whole UTF-8.
+    let mut held: Vec<u8> = Vec::new();
+    let mut pieces = Vec::new();
     for id in tok.encode("héllo 😉") {
-        println!("id {id:>6}: bytes {:02x?}", tok.token_bytes(id).unwrap());
+        let bytes = tok.token_bytes(id).expect("a token");
+        println!("id {id:>6}: bytes {bytes:02x?}");
+        held.extend_from_slice(bytes);
+        let whole = match std::str::from_utf8(&held) {
+            Ok(s) => s.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        pieces.push(String::from_utf8(held.drain(..whole).collect()).expect("whole UTF-8"));
     }
+    assert_eq!(pieces, ANSWER_1_PIECES);
+    // 2. Count the rendered prompt by hand: each special token is one id, the text between
+    //    them is encoded as ordinary text.
+    let t = ChatTemplate::for_model(files.chat_template.as_deref(), tok).unwrap();
+    let text = t.render(&[Message::user("Hi")], true).unwrap();
+    println!("rendered: {text:?}");
+    let specials = ["<|im_start|>", "<|im_end|>"];
+    let (mut ids, mut rest) = (0, text.as_str());
+    while let Some((at, sp)) = specials
+        .iter()
+        .filter_map(|s| rest.find(s).map(|i| (i, *s)))
+        .min()
+    {
+        ids += tok.encode(&rest[..at]).len() + 1; // the text before it, then the special
+        rest = &rest[at + sp.len()..];
+    }
+    ids += tok.encode(rest).len();
+    assert_eq!(ids, ANSWER_2_IDS);
 }

@@ -1,4 +1,4 @@
-//! The generation loop (src/generate.rs) driven by a scripted-logits model over a byte-level
+//! The generation loop (src/generate/) driven by a scripted-logits model over a byte-level
 //! tokenizer (ids 0..256 are the bytes, 256 is `<|im_end|>`): exact ids, exact text, the stop
 //! reason for each stop condition, what the model was fed, and the budget check.
 

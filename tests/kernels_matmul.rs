@@ -2,6 +2,7 @@
 //! not multiples of 8 (7, 33, 577) nor of the 16 × 6 register tile, long rows (past the
 //! 1024-float k-block), and `matmul`'s split of the output columns over 1, 2 and 3 threads.
 
+use glassbox::compare::{assert_close_scaled, matmul_abs_scale, rand_vec};
 use glassbox::matmul::{dot, matmul, matmul_naive, matmul_simd, matvec, matvec_naive, matvec_simd};
 use proptest::prelude::*;
 
@@ -12,20 +13,7 @@ use proptest::prelude::*;
 /// any real indexing bug, which produces errors of order 1.
 const REL_TOL: f32 = 2e-5;
 
-/// Deterministic pseudo-random values in [-1, 1) (xorshift), so a failing case can be rerun.
-fn rand_vec(seed: u64, len: usize) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
-/// Compare every output of `got` with `want` under REL_TOL, printing the worst one on failure.
+/// Compare every output of `got` with `want` under REL_TOL of its Σ|x·w|.
 fn check(
     name: &str,
     got: &[f32],
@@ -34,27 +22,13 @@ fn check(
     w: &[f32],
     (m, k, n): (usize, usize, usize),
 ) {
-    assert_eq!(got.len(), want.len());
-    let mut worst = (0usize, 0.0f32, 0.0f32); // (index, |diff|, allowed)
-    for i in 0..m {
-        for j in 0..n {
-            let scale: f32 = (0..k).map(|p| (x[i * k + p] * w[j * k + p]).abs()).sum();
-            let (diff, allowed) = (
-                (got[i * n + j] - want[i * n + j]).abs(),
-                REL_TOL * scale + 1e-30,
-            );
-            let diff = if diff.is_nan() { f32::INFINITY } else { diff }; // a skipped output is NaN
-            if diff / allowed > worst.1 / worst.2.max(1e-30) {
-                worst = (i * n + j, diff, allowed);
-            }
-        }
-    }
-    let (idx, diff, allowed) = worst;
-    assert!(
-        diff <= allowed,
-        "{name} [m={m}, k={k}, n={n}]: max |diff| = {diff:e} at index {idx} (got {}, want {}), allowed {allowed:e}",
-        got[idx],
-        want[idx]
+    let scale = matmul_abs_scale(x, w, m, k, n);
+    assert_close_scaled(
+        &format!("{name} [m={m}, k={k}, n={n}]"),
+        got,
+        want,
+        &scale,
+        REL_TOL,
     );
 }
 
@@ -111,7 +85,7 @@ proptest! {
     }
 }
 
-/// Long rows: k past the k-block (1024), n past one panel of w (180 rows), and the real shapes
+/// Long rows: k past the k-block (1024), n past one panel of w (W_PANEL = 360 rows), and the real shapes
 /// of the model's projections.
 #[test]
 fn long_rows_and_model_shapes() {

@@ -34,15 +34,11 @@ fn roundtrip_bound(dtype: DType, block: &[f32], v: f32) -> f32 {
     }
 }
 
+/// `compare::rand_vec` scaled to [-scale, scale).
 fn rand_vec(seed: u64, len: usize, scale: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 23) as f32 - 1.0) * scale
-        })
+    glassbox::compare::rand_vec(seed, len)
+        .into_iter()
+        .map(|v| v * scale)
         .collect()
 }
 

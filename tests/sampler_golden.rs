@@ -22,6 +22,14 @@ fn fixture() -> Value {
     serde_json::from_str(&text).expect("valid JSON")
 }
 
+fn u32s(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
 fn f32s(v: &Value) -> Vec<f32> {
     v.as_array()
         .unwrap()
@@ -69,12 +77,7 @@ fn each_step_matches_transformers() {
     let fx = fixture();
     for (n, case) in fx["cases"].as_array().unwrap().iter().enumerate() {
         let logits = f32s(&case["logits"]);
-        let history: Vec<u32> = case["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_u64().unwrap() as u32)
-            .collect();
+        let history = u32s(&case["history"]);
         let cfg = &case["config"];
         let single = &case["single"];
 
@@ -132,12 +135,7 @@ fn the_whole_chain_matches_transformers_generate_order() {
     let fx = fixture();
     for (n, case) in fx["cases"].as_array().unwrap().iter().enumerate() {
         let mut logits = f32s(&case["logits"]);
-        let history: Vec<u32> = case["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_u64().unwrap() as u32)
-            .collect();
+        let history = u32s(&case["history"]);
         let c = &case["config"];
         let cfg = SamplerConfig {
             temperature: c["temperature"].as_f64().unwrap() as f32,

@@ -1,4 +1,4 @@
-//! Properties of the sampler chain (src/sampler.rs): greedy limits, the chi-square fit of
+//! Properties of the sampler chain (src/sampler/): greedy limits, the chi-square fit of
 //! plain sampling to softmax(logits / T), filters never leak, seeds reproduce, the by-hand
 //! example of the book (chapter 9), and the PCG32 reference stream.
 

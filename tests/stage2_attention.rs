@@ -2,8 +2,10 @@
 //! GQA == MHA with K/V repeated, KV-cache one token at a time == whole sequence at once,
 //! row 0 == v₀, the weights are probabilities.
 
-use glassbox::attention::{attention, attention_naive, AttentionShape, KvCache};
+use glassbox::attention::{attention, attention_naive, AttentionShape};
 use glassbox::compare::assert_close;
+use glassbox::compare::rand_vec;
+use glassbox::kv_cache::KvCache;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 
@@ -48,20 +50,16 @@ fn long_case() -> impl Strategy<Value = Case> {
     (case(), 16usize..90).prop_map(|(c, seq)| Case { seq, ..c })
 }
 
-fn random(rng: &mut rand::rngs::StdRng, n: usize) -> Vec<f32> {
-    (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
-}
-
 /// q: [seq, q_dim], and a 2-layer cache holding random K/V for positions 0..start_pos+seq at layer 1.
 fn setup(c: &Case) -> (Vec<f32>, KvCache) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(c.seed);
     let total = c.start_pos + c.seq;
     let kv_dim = c.shape.kv_dim();
-    let q = random(&mut rng, c.seq * c.shape.q_dim());
+    let q = rand_vec(rng.random(), c.seq * c.shape.q_dim());
     let mut cache = KvCache::new(2, total + 3, kv_dim);
     let (k, v) = (
-        random(&mut rng, total * kv_dim),
-        random(&mut rng, total * kv_dim),
+        rand_vec(rng.random(), total * kv_dim),
+        rand_vec(rng.random(), total * kv_dim),
     );
     cache.write_rows(1, 0, &k, &v);
     (q, cache)
@@ -82,7 +80,10 @@ fn later_tokens_change_nothing(c: &Case, i_frac: f64) {
     }
     let mut cache2 = cache.clone();
     for pos in c.start_pos + i + 1..total {
-        let (k, v) = (random(&mut rng, kv_dim), random(&mut rng, kv_dim));
+        let (k, v) = (
+            rand_vec(rng.random(), kv_dim),
+            rand_vec(rng.random(), kv_dim),
+        );
         cache2.write(1, pos, &k, &v);
     }
     for f in [attention, attention_naive] {
@@ -226,11 +227,11 @@ fn long_context_decode_and_large_logits() {
     cache.write_rows(
         0,
         0,
-        &random(&mut rng, total * 192),
-        &random(&mut rng, total * 192),
+        &rand_vec(rng.random(), total * 192),
+        &rand_vec(rng.random(), total * 192),
     );
     for scale in [1.0f32, 1000.0] {
-        let q: Vec<f32> = random(&mut rng, shape.q_dim())
+        let q: Vec<f32> = rand_vec(rng.random(), shape.q_dim())
             .iter()
             .map(|v| v * scale)
             .collect();

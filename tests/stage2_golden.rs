@@ -2,8 +2,9 @@
 //! fixtures that scripts/fixtures_stage2.py wrote into tests/fixtures/stage2/ (versions and
 //! seeds recorded in each file's "meta").
 
-use glassbox::attention::{attention, attention_naive, AttentionShape, KvCache};
+use glassbox::attention::{attention, attention_naive, AttentionShape};
 use glassbox::compare::check_close;
+use glassbox::kv_cache::KvCache;
 use glassbox::rmsnorm::{rmsnorm_rows, rmsnorm_rows_naive};
 use glassbox::rope::{inv_freq, Llama3RopeScaling, RopeLayout, RopeTable};
 use glassbox::swiglu::mlp_naive;

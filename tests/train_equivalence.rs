@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use glassbox::tokenizer::corpus::{count_files, count_text, safe_cut};
+use glassbox::tokenizer::train::merges_from_counts;
 use glassbox::tokenizer::train::train_text;
-use glassbox::tokenizer::train::{count_files, count_text, merges_from_counts, safe_cut};
 use glassbox::tokenizer::train_naive::{chunk_ids, naive_merges, train_naive, TrainConfig};
 use glassbox::tokenizer::Pretokenizer;
 use proptest::prelude::*;

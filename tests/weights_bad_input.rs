@@ -293,9 +293,34 @@ fn unknown_metadata_type_is_an_error() {
 fn missing_tensor_is_named() {
     let (meta, mut tensors) = tiny_parts();
     tensors.retain(|t| t.name != "blk.1.attn_v.weight");
+    let r = open_gguf_bytes("missing", &write_gguf(&meta, &tensors));
     let e = err_text(open_gguf_bytes("missing", &write_gguf(&meta, &tensors)));
     assert!(e.contains("missing tensor `blk.1.attn_v.weight`"), "{e}");
     assert!(e.contains("model.layers.1.self_attn.v_proj.weight"), "{e}");
+    assert!(e.contains("model.gguf"), "the error names the file: {e}");
+    assert!(
+        matches!(r, Err(Error::MissingTensor { .. })),
+        "a missing tensor has its own error variant"
+    );
+}
+
+/// `r` is the shape error of gate_proj with intermediate_size 96 instead of 128, naming the
+/// file and the tensor as that file calls it.
+fn assert_shape_error(r: glassbox::Result<ModelFiles>, file_name: &str, tensor: &str) {
+    match r {
+        Err(Error::Shape {
+            file,
+            name,
+            expected,
+            found,
+        }) => {
+            assert!(file.ends_with(file_name), "{}", file.display());
+            assert_eq!(name, tensor);
+            assert_eq!((expected, found), (vec![96, 64], vec![128, 64]));
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("loaded a model whose shapes disagree with its config"),
+    }
 }
 
 #[test]
@@ -308,18 +333,7 @@ fn wrong_shape_names_tensor_expected_and_found() {
         }
     }
     let r = open_gguf_bytes("shape", &write_gguf(&meta, &tensors));
-    match r {
-        Err(Error::Shape {
-            name,
-            expected,
-            found,
-        }) => {
-            assert_eq!(name, "blk.0.ffn_gate.weight");
-            assert_eq!((expected, found), (vec![96, 64], vec![128, 64]));
-        }
-        Err(e) => panic!("wrong error: {e}"),
-        Ok(_) => panic!("loaded a model whose shapes disagree with its config"),
-    }
+    assert_shape_error(r, "model.gguf", "blk.0.ffn_gate.weight");
 }
 
 fn copy_hf(name: &str) -> PathBuf {
@@ -347,18 +361,12 @@ fn edit_config(dir: &Path, key: &str, value: serde_json::Value) {
 fn hf_wrong_shape_missing_tensor_and_vocab() {
     let d = copy_hf("hf-shape");
     edit_config(&d, "intermediate_size", 96.into());
-    match ModelFiles::open(&d) {
-        Err(Error::Shape {
-            name,
-            expected,
-            found,
-        }) => {
-            assert_eq!(name, "model.layers.0.mlp.gate_proj.weight");
-            assert_eq!((expected, found), (vec![96, 64], vec![128, 64]));
-        }
-        Err(e) => panic!("wrong error: {e}"),
-        Ok(_) => panic!("loaded a model whose shapes disagree with its config"),
-    }
+    let r = ModelFiles::open(&d);
+    assert_shape_error(
+        r,
+        "model.safetensors",
+        "model.layers.0.mlp.gate_proj.weight",
+    );
     let d = copy_hf("hf-layers");
     edit_config(&d, "num_hidden_layers", 3.into());
     let e = err_text(ModelFiles::open(&d));

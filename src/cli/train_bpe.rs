@@ -9,8 +9,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::tokenizer::train::{train_files_report, CHUNK_BYTES};
-use crate::tokenizer::train_naive::TrainConfig;
+use crate::tokenizer::corpus::CHUNK_BYTES;
+use crate::tokenizer::train::train_files_report;
+use crate::tokenizer::train_naive::{TrainConfig, FIRST_MERGE_ID};
 use crate::tokenizer::{Pretokenizer, Tokenizer};
 use crate::{Error, Result};
 
@@ -92,7 +93,7 @@ pub fn run(args: Args) -> Result<()> {
 /// `"  3: 'h' + 'e' -> 'he'"`: merge `i` of `merges` shown with the tokens' text.
 pub fn describe_merge(tok: &Tokenizer, merges: &[(u32, u32)], i: usize) -> String {
     let (a, b) = merges[i];
-    let id = 256 + i as u32;
+    let id = FIRST_MERGE_ID + i as u32;
     let show = |id: u32| {
         let bytes = tok.token_bytes(id).unwrap_or(&[]);
         format!("{:?}", String::from_utf8_lossy(bytes))

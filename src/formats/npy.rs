@@ -29,7 +29,8 @@ pub fn write_f32(path: impl AsRef<Path>, data: &[f32], shape: &[usize]) -> Resul
     let n: usize = shape.iter().product();
     if n != data.len() {
         return Err(Error::Shape {
-            name: path.display().to_string(),
+            file: path.to_path_buf(),
+            name: "data".into(),
             expected: shape.to_vec(),
             found: vec![data.len()],
         });

@@ -175,13 +175,8 @@ impl SafetensorsModel {
             match model.index.get(name) {
                 Some(&i) if model.shards[i].path == want => {}
                 _ => {
-                    return Err(Error::format(
-                        &want,
-                        format!(
-                            "missing tensor `{name}` (listed in {})",
-                            index_path.display()
-                        ),
-                    ))
+                    // the index lists it in this shard; the shard lacks it
+                    return Err(Error::missing_tensor(&want, name.as_str()));
                 }
             }
         }

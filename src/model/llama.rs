@@ -36,7 +36,7 @@ use crate::rmsnorm::{rmsnorm, rmsnorm_rows};
 use crate::rope::RopeLayout;
 use crate::swiglu::swiglu_inplace;
 use crate::tokenizer::Tokenizer;
-use crate::weights::checkpoint::{LlamaWeights, TensorSource};
+use crate::weights::checkpoint::{LlamaWeights, TensorSource, IN_MEMORY};
 use crate::weights::config::LlamaConfig;
 use crate::weights::model_files::ModelFiles;
 use crate::weights::tensor::WeightMatrix;
@@ -87,7 +87,7 @@ impl Llama {
         tensors: BTreeMap<String, WeightMatrix>,
         tokenizer: Tokenizer,
     ) -> Result<Llama> {
-        let source = Path::new("<tensors in memory>");
+        let source = Path::new(IN_MEMORY);
         config.validate(source)?;
         config.check_tokenizer(&tokenizer, source)?;
         let weights = LlamaWeights::load(TensorSource::Memory(tensors), &config)?;

@@ -9,7 +9,8 @@
 //!
 //! Slow and memory-hungry on purpose (f32 copies of all weights): use it on small models.
 
-use crate::attention::{attention_naive, KvCache};
+use crate::attention::attention_naive;
+use crate::kv_cache::KvCache;
 use crate::matmul::matmul_naive;
 use crate::model::Llama;
 use crate::rmsnorm::rmsnorm_rows_naive;

@@ -16,7 +16,7 @@
 //! bounds the scratch memory. Decoding one token writes into these same buffers: no allocation
 //! per token in the model.
 
-use crate::attention::KvCache;
+use crate::kv_cache::KvCache;
 use crate::model::profile::Profile;
 use crate::quant::q8act::{Activations, Q8Act};
 use crate::rope::RopeTable;
@@ -143,20 +143,6 @@ impl Session {
     /// Bytes really allocated for the KV-cache (K and V of every layer and position).
     pub fn kv_cache_bytes(&self) -> usize {
         self.cache.bytes()
-    }
-
-    /// Bytes of the scratch buffers and the RoPE table (everything but the cache).
-    pub fn scratch_bytes(&self) -> usize {
-        let floats = self.x.capacity()
-            + self.xn.capacity()
-            + self.q.capacity()
-            + self.att.capacity()
-            + self.gate.capacity()
-            + self.up.capacity()
-            + self.last.capacity()
-            + self.logits.capacity()
-            + self.capture.as_ref().map_or(0, |c| c.capacity());
-        floats * 4 + self.rope.max_pos() * self.rope.head_dim() * 4
     }
 
     /// The logits of the last forward pass `[vocab]`.

@@ -22,7 +22,7 @@
 //! Performance notes (measured with `cargo bench --bench tokenize`, 1 MB of the Brown corpus
 //! and 1 MB of Rust sources, one thread; numbers in benches/README.md):
 //! * Pre-tokenization by regex (fancy-regex, as tiktoken-rs does) runs at ~2–10 MB/s; the
-//!   hand-written scanner in `pretokenize.rs` at ~80–250 MB/s. With it, BPE is the cost.
+//!   hand-written scanner in `pretokenize/scan.rs` at ~80–250 MB/s. With it, BPE is the cost.
 //! * Most pre-tokens of prose are whole tokens: one hash lookup replaces the merge loop
 //!   (`WholePieces` in mod.rs packs keys of ≤ 7 bytes into a `u64`, no pointer chasing).
 //! * Merge rules are looked up by `u64` pair key with FxHash. Dropped: FxHash without a final

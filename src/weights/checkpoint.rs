@@ -1,6 +1,6 @@
 //! # Stage 3 · a Llama checkpoint: every weight under its Hugging Face name, named once
 //!
-//! The loader *is* the structure (candle's `vb.pp("q_proj")` idea): [`LayerWeights::load`] and
+//! The loader *is* the structure (candle's `vb.pp("q_proj")` idea): `LayerWeights::load` and
 //! [`LlamaWeights::load`] take each field under its Hugging Face name with the shape the config
 //! gives it, so a tensor name is written once, here, and every check (is the tensor there, does
 //! its shape fit) happens once, in [`TensorSource::take`]. Whatever the file, the model code
@@ -28,6 +28,7 @@
 //! head is GGUF row `2i + j` where `h = j·hd/2 + i`. The permutation never crosses heads.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::formats::gguf::GgufFile;
 use crate::formats::safetensors::SafetensorsModel;
@@ -171,6 +172,9 @@ pub fn hf_shape(w: &WeightMatrix) -> Vec<usize> {
     }
 }
 
+/// How errors name the source of [`TensorSource::Memory`].
+pub const IN_MEMORY: &str = "<tensors in memory>";
+
 /// Where the loader takes tensors from, by Hugging Face name.
 pub enum TensorSource<'a> {
     /// A GGUF file: names translated to llama.cpp's ([`gguf_name_of`]), Q/K rows converted.
@@ -185,38 +189,44 @@ impl TensorSource<'_> {
     /// Tensor `name` (a Hugging Face name) with shape `shape` (`[n]` for a vector), or an error
     /// naming the file and the tensor as the file calls it.
     pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<WeightMatrix> {
-        let (stored_name, found) = match self {
+        let (file, stored_name, mut w) = match self {
             TensorSource::Gguf(g) => {
                 let gname = gguf_name_of(name)
                     .ok_or_else(|| Error::invalid(format!("no GGUF name for `{name}`")))?;
                 if g.tensor_info(&gname).is_none() {
-                    return Err(Error::format(
-                        &g.path,
-                        format!("missing tensor `{gname}` (Hugging Face `{name}`)"),
-                    ));
+                    return Err(Error::MissingTensor {
+                        file: g.path.clone(),
+                        name: gname,
+                        hf_name: Some(name.to_string()),
+                    });
                 }
                 let w = WeightMatrix::from_gguf(g, &gname)?;
-                (gname, w)
+                (g.path.clone(), gname, w)
             }
             TensorSource::Safetensors(st) => {
-                (name.to_string(), WeightMatrix::from_safetensors(st, name)?)
+                let w = WeightMatrix::from_safetensors(st, name)?;
+                let file = st
+                    .tensor(name)
+                    .map(|t| t.file.path.clone())
+                    .unwrap_or_default();
+                (file, name.to_string(), w)
             }
             TensorSource::Memory(map) => {
                 let w = map
                     .remove(name)
-                    .ok_or_else(|| Error::invalid(format!("missing tensor `{name}`")))?;
-                (name.to_string(), w)
+                    .ok_or_else(|| Error::missing_tensor(IN_MEMORY, name))?;
+                (PathBuf::from(IN_MEMORY), name.to_string(), w)
             }
         };
-        let got = hf_shape(&found);
-        if got != shape {
+        let found = hf_shape(&w);
+        if found != shape {
             return Err(Error::Shape {
+                file,
                 name: stored_name,
                 expected: shape.to_vec(),
-                found: got,
+                found,
             });
         }
-        let mut w = found;
         w.name = name.to_string();
         Ok(w)
     }

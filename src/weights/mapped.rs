@@ -22,15 +22,9 @@ use crate::{Error, Result};
 impl WeightMatrix {
     /// Tensor `name` of a GGUF file, over the mapped bytes.
     pub fn from_gguf(g: &GgufFile, name: &str) -> Result<WeightMatrix> {
-        let t = g.tensor_info(name).ok_or_else(|| {
-            Error::format(
-                &g.path,
-                format!(
-                    "missing tensor `{name}` ({} tensors in the file)",
-                    g.tensors.len()
-                ),
-            )
-        })?;
+        let t = g
+            .tensor_info(name)
+            .ok_or_else(|| Error::missing_tensor(&g.path, name))?;
         let dtype = DType::from_gguf_type_id(t.type_id).ok_or_else(|| {
             Error::Unsupported(format!(
                 "tensor `{name}` in {} has type {} (id {}); glassbox reads {}",
@@ -55,13 +49,14 @@ impl WeightMatrix {
             cols,
             Storage::Mapped { map, offset, len },
         )
+        .map_err(|e| e.in_file(&g.path))
     }
 
     /// Tensor `name` of a safetensors model (one file or shards), over the mapped bytes.
     pub fn from_safetensors(st: &SafetensorsModel, name: &str) -> Result<WeightMatrix> {
         let t = st
             .tensor(name)
-            .ok_or_else(|| Error::format(st.first_file(), format!("missing tensor `{name}`")))?;
+            .ok_or_else(|| Error::missing_tensor(st.first_file(), name))?;
         let dtype = match t.dtype {
             Dtype::F32 => DType::F32,
             Dtype::BF16 => DType::BF16,
@@ -83,6 +78,6 @@ impl WeightMatrix {
             offset: t.offset,
             len: t.len,
         };
-        WeightMatrix::new(name, dtype, rows, cols, storage)
+        WeightMatrix::new(name, dtype, rows, cols, storage).map_err(|e| e.in_file(&t.file.path))
     }
 }

@@ -1,7 +1,8 @@
 //! Stage 3, loading: real weights as people have them, mapped into memory as stored.
 //!
 //! ```text
-//! config       LlamaConfig from config.json or from GGUF metadata
+//! config       LlamaConfig from GGUF metadata; its checks and derived sizes
+//! hf_config    LlamaConfig ⇄ Hugging Face config.json
 //! tensor       WeightMatrix: one weight as stored (dtype, rows, cols, mapped or owned bytes)
 //! mapped       a GGUF or safetensors tensor as a WeightMatrix over the mapped bytes
 //! checkpoint   LlamaWeights: every tensor taken under its Hugging Face name, shape checked (once)
@@ -15,6 +16,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod convert;
+pub mod hf_config;
 pub mod mapped;
 pub mod model_files;
 pub mod tensor;

@@ -10,9 +10,9 @@
 //! ```
 //!
 //! Decode streams every weight byte once per token, so it reads the compact stored form
-//! directly (`quant::dot_row`). Prefill reuses each weight row `seq` times, so it pays to decode
+//! directly (`quant::gemv::dot_rows`, many rows per call). Prefill reuses each weight row `seq` times, so it pays to decode
 //! a tile of rows once into an f32 scratch buffer (small enough for the L2 cache) and run the
-//! f32 GEMM kernel of `matmul.rs` against all `seq` rows: GEMM speed, not `seq` × GEMV.
+//! f32 GEMM kernel of `matmul/gemm.rs` against all `seq` rows: GEMM speed, not `seq` × GEMV.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -83,10 +83,13 @@ impl WeightMatrix {
         let len = match &storage {
             Storage::Mapped { map, offset, len } => {
                 if offset.checked_add(*len).is_none_or(|end| end > map.len()) {
-                    return Err(Error::invalid(format!(
-                        "tensor `{name}`: bytes {offset}..{offset}+{len} lie past the end of the file ({} bytes)",
-                        map.len()
-                    )));
+                    return Err(Error::format(
+                        "",
+                        format!(
+                            "tensor `{name}`: bytes {offset}..{offset}+{len} lie past the end of the file ({} bytes)",
+                            map.len()
+                        ),
+                    ));
                 }
                 *len
             }
@@ -94,6 +97,7 @@ impl WeightMatrix {
         };
         if len != rows * row_bytes {
             return Err(Error::Shape {
+                file: Default::default(),
                 name,
                 expected: vec![rows, cols],
                 found: vec![len / row_bytes.max(1), cols],
@@ -237,6 +241,7 @@ impl WeightMatrix {
             })
             .for_each(|(dtype, bytes, o)| run(dtype, bytes, o));
     }
+    // ANCHOR_END: matvec
 
     /// [`WeightMatrix::matmul`] of several matrices by the same `x`; one token (decode) goes
     /// through [`WeightMatrix::matvec_many`] as one parallel job (with `xq` if given).
@@ -272,7 +277,6 @@ impl WeightMatrix {
             self.rows
         );
     }
-    // ANCHOR_END: matvec
 
     // ANCHOR: matmul
     /// out = x · Wᵀ (prefill). x: [seq, cols], out: [seq, rows]. For stored types other than

