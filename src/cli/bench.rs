@@ -56,7 +56,10 @@ pub fn run(args: Args) -> Result<()> {
     if args.p == 0 || args.r == 0 {
         return Err(Error::invalid("bench needs -p ≥ 1 and -r ≥ 1"));
     }
+    let t_load = Instant::now();
     let model = args.model.load()?;
+    let load_s = t_load.elapsed().as_secs_f64();
+    let first_token_s = first_token(&model, t_load)?;
     let ctx = args.p + args.n;
     let mut runner = LlamaRunner::new(&model, ctx)?;
     runner.session.set_activations(args.model.activations)?;
@@ -97,6 +100,10 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
     }
+    // what is resident now, after the last decode step, against what must be: the weights and
+    // the K/V rows of the positions used
+    let rss = resident_bytes();
+    let (weights, kv_used) = (model.weights.bytes(), model.kv_cache_bytes(ctx));
     let threads = rayon::current_num_threads();
     let (pm, pmin, pmax) = summary(&prefill);
     let (dm, dmin, dmax) = summary(&decode);
@@ -111,6 +118,8 @@ pub fn run(args: Args) -> Result<()> {
             "prefill_tok_s": pm, "prefill_tok_s_min": pmin, "prefill_tok_s_max": pmax,
             "decode_tok_s": dm, "decode_tok_s_min": dmin, "decode_tok_s_max": dmax,
             "kv_cache_bytes": runner.kv_cache_bytes(),
+            "load_ms": load_s * 1e3, "first_token_ms": first_token_s * 1e3,
+            "rss_bytes": rss, "weights_bytes": weights, "kv_used_bytes": kv_used,
             "profile": profile.as_ref().map(DecodeProfile::to_json),
         });
         println!("{v}");
@@ -132,10 +141,47 @@ pub fn run(args: Args) -> Result<()> {
                 args.n, args.n
             );
         }
+        println!(
+            "\nload {:.0} ms; first token of a {}-token prompt {:.0} ms after the load began",
+            load_s * 1e3,
+            FIRST_PROMPT_IDS,
+            first_token_s * 1e3
+        );
+        if let Some(rss) = rss {
+            let need = (weights + kv_used) as f64;
+            println!(
+                "resident memory after decoding: {:.1} MB = {:.2} × (weights {:.1} MB + K/V of {ctx} positions {:.1} MB)",
+                rss as f64 / 1e6,
+                rss as f64 / need,
+                weights as f64 / 1e6,
+                kv_used as f64 / 1e6
+            );
+        }
         if let Some(p) = &profile {
             println!();
             p.print(args.p, args.n);
         }
     }
     Ok(())
+}
+
+/// Tokens in the prompt of the first-token measurement.
+const FIRST_PROMPT_IDS: usize = 5;
+
+/// Seconds from `start` (when loading began) until the first token of a short prompt is
+/// chosen: tokenize, prefill, argmax. What a user waits for before text appears.
+fn first_token(model: &crate::model::Llama, start: Instant) -> Result<f64> {
+    let ids = model.tokenizer.encode("The capital of France is");
+    let ids = &ids[..ids.len().min(FIRST_PROMPT_IDS)];
+    let mut s = model.new_session(ids.len())?;
+    argmax(model.forward(&mut s, ids)?);
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Bytes resident in memory now (`VmRSS` of /proc/self/status; `None` where there is none).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

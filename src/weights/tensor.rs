@@ -325,6 +325,34 @@ impl WeightMatrix {
     }
     // ANCHOR_END: matmul
 
+    /// Tell the OS that this matrix's pages of the mapped file are not needed any more (after
+    /// an owned copy, such as [`WeightMatrix::permute_rows`], replaced it): they leave the
+    /// resident set instead of sitting there twice. Only whole pages inside the matrix are
+    /// released; nothing happens to owned matrices or where `madvise` is not available.
+    pub fn release_mapped_pages(&self) {
+        #[cfg(unix)]
+        if let Storage::Mapped { map, offset, len } = &self.storage {
+            const PAGE: usize = 4096;
+            let base = map.as_ptr() as usize;
+            let start = (base + offset).next_multiple_of(PAGE) - base;
+            let end = (base + offset + len) / PAGE * PAGE - base;
+            if end > start {
+                // SAFETY: MADV_DONTNEED on a read-only, file-backed shared mapping drops the
+                // pages from memory; a later read would fault them back in from the file with
+                // the same bytes, so no borrow of the map can observe a change. The range lies
+                // inside this matrix (checked when it was made) and is page-aligned inward.
+                // A failure only means the pages stay resident.
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        start,
+                        end - start,
+                    )
+                };
+            }
+        }
+    }
+
     /// An owned copy whose row `r` is this matrix's row `perm(r)` (whole stored rows, so any
     /// dtype works). Used at load time to turn GGUF's Q/K row order into Hugging Face's.
     /// Panics if `perm` returns an index out of range.
