@@ -11,7 +11,7 @@ use crate::cli::common::ModelArg;
 use crate::generate::{LlamaRunner, NextTokenModel};
 use crate::model::profile::{Profile, Step};
 use crate::sampler::{argmax, Pcg32};
-use crate::weights::tensor::{set_busy_timing, take_busy_nanos};
+use crate::weights::matvec::{set_busy_timing, take_busy_nanos};
 use crate::{Error, Result};
 use serde_json::json;
 use std::time::Instant;

@@ -7,7 +7,7 @@
 //! For the products split across threads the wall time of a step hides two things: the
 //! arithmetic, and the time threads spend being handed the work, waiting for it, or waiting for
 //! the slowest of them. While profiling, every task of a matrix–vector product also adds its own
-//! busy time to a counter (`weights::tensor::busy_timer`); `wall − busy / threads` is then the
+//! busy time to a counter (`weights::matvec::busy_timer`); `wall − busy / threads` is then the
 //! *hand-off* share, shown as its own line.
 
 use std::time::Instant;
