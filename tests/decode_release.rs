@@ -21,6 +21,7 @@ mod common;
 use common::{fixture_dir, fixtures, load_gguf};
 use glassbox::compare::max_abs_diff;
 use glassbox::model::{Llama, Session};
+use glassbox::quant::q8act::Activations;
 
 /// max |Δlogit| against the release, the bound of issue 10. The fast kernels are built to do
 /// the release's arithmetic in the release's order (they are bit-identical on this machine);
@@ -66,6 +67,58 @@ fn logits_match_the_release_on_both_paths() {
             );
         }
     }
+}
+
+/// The opt-in 8-bit activations (`--activations q8`) change the logits: x is rounded to 8 bits
+/// per block of 32 before every product. Measured here on the decode path (every id its own
+/// step, so every product is a q8 one) against the f32 path (the release's decode logits) and
+/// against transformers (the stage-3 fixtures: top ids everywhere, full logits where stored).
+/// The bound is not the 1e-2 of the f32 path, which q8 does not meet: it is a regression guard,
+/// about twice the largest difference measured on this machine (0.33 against the f32 path),
+/// while a broken kernel (a wrong scale, a missed offset term) moves logits by whole units.
+const Q8_GUARD: f32 = 0.75;
+
+#[test]
+fn q8_activations_difference_is_measured() {
+    let (dir, prompts) = fixtures();
+    let want = glassbox::formats::npy::read_f32(fixture_dir().join(FIXTURE)).expect(FIXTURE);
+    let m = load_gguf();
+    let vocab = m.config.vocab_size;
+    let (mut worst_f32, mut worst_hf) = (0.0f32, 0.0f32);
+    for (i, p) in prompts.iter().enumerate() {
+        let mut s = Session::with_chunk(&m.config, p.ids.len(), 1).unwrap();
+        s.set_activations(Activations::Q8).unwrap();
+        let got = m.forward(&mut s, &p.ids).unwrap().to_vec();
+        let (at, d) = max_abs_diff(&got, &want.data[(2 * i + 1) * vocab..][..vocab]);
+        let mut hf = p
+            .top
+            .iter()
+            .map(|&(id, l)| (got[id as usize] - l).abs())
+            .fold(0.0f32, f32::max);
+        if let Some(full) = p.full_logits(&dir) {
+            hf = hf.max(max_abs_diff(&got, &full).1);
+        }
+        let same_top = glassbox::sampler::argmax(&got) == p.top[0].0;
+        println!(
+            "{:10} q8: max |Δlogit| vs f32 path {d:.2e} (id {at}), vs transformers {hf:.2e}, \
+             top-1 {}",
+            p.name,
+            if same_top { "same" } else { "differs" }
+        );
+        worst_f32 = worst_f32.max(d);
+        worst_hf = worst_hf.max(hf);
+    }
+    println!(
+        "q8 activations, worst over {} prompts: {worst_f32:.2e} vs the f32 path, {worst_hf:.2e} \
+         vs transformers (the default path's bound is 1e-2: {})",
+        prompts.len(),
+        if worst_hf <= 1e-2 {
+            "met"
+        } else {
+            "not met, so q8 stays opt-in"
+        }
+    );
+    assert!(worst_f32 <= Q8_GUARD && worst_hf <= Q8_GUARD + 1e-2);
 }
 
 /// Writes the fixture (run once, by the release; see the module doc).

@@ -26,7 +26,7 @@
 //! in a 16-entry table (`q4.rs`): the measured step from 1.5× to 4.8× the release kernel
 //! (`cargo bench --bench decode`).
 
-use super::{float, q4, q8_0, DType};
+use super::{float, q2_k, q3_k, q4, q4_k, q5, q5_k, q6_k, q8_0, DType};
 
 // ANCHOR: dot_rows
 /// `out[i] = row_i · x` for the consecutive stored rows in `w` (each `x.len()` elements of
@@ -58,6 +58,14 @@ fn rows<const WIDE: bool>(dtype: DType, w: &[u8], x: &[f32], out: &mut [f32]) {
         DType::Q4_1 => each_row(w, rb, out, |r| {
             q4::row_kernel::<{ q4::Q4_1_BYTES }, WIDE>(r, x)
         }),
+        // issue 14's types: their own row kernels, one width
+        DType::Q5_0 => each_row(w, rb, out, |r| q5::dot(r, x, false)),
+        DType::Q5_1 => each_row(w, rb, out, |r| q5::dot(r, x, true)),
+        DType::Q2_K => each_row(w, rb, out, |r| q2_k::dot(r, x)),
+        DType::Q3_K => each_row(w, rb, out, |r| q3_k::dot(r, x)),
+        DType::Q4_K => each_row(w, rb, out, |r| q4_k::dot(r, x)),
+        DType::Q5_K => each_row(w, rb, out, |r| q5_k::dot(r, x)),
+        DType::Q6_K => each_row(w, rb, out, |r| q6_k::dot(r, x)),
     }
 }
 // ANCHOR_END: dot_rows
