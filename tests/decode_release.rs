@@ -73,10 +73,12 @@ fn logits_match_the_release_on_both_paths() {
 /// per block of 32 before every product. Measured here on the decode path (every id its own
 /// step, so every product is a q8 one) against the f32 path (the release's decode logits) and
 /// against transformers (the stage-3 fixtures: top ids everywhere, full logits where stored).
-/// The bound is not the 1e-2 of the f32 path, which q8 does not meet: it is a regression guard,
-/// about twice the largest difference measured on this machine (0.33 against the f32 path),
-/// while a broken kernel (a wrong scale, a missed offset term) moves logits by whole units.
-const Q8_GUARD: f32 = 0.75;
+/// The bound is not the 1e-2 of the f32 path (the test prints whether q8 meets that one): it
+/// is a regression guard. Rounding x to 8 bits per block of 32 errs by at most half a step,
+/// 1/254 of the block's largest |x|, per element; through 30 layers that moves logits by tenths,
+/// while a broken kernel (a wrong scale, a missed offset term, a wrong block) moves them by
+/// whole units.
+const Q8_GUARD: f32 = 1.0;
 
 #[test]
 fn q8_activations_difference_is_measured() {
