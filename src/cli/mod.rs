@@ -5,6 +5,7 @@
 pub mod common;
 
 pub mod bench;
+pub mod bench_profile;
 pub mod chat;
 pub mod convert;
 pub mod embed;

@@ -33,6 +33,7 @@ pub mod bert;
 pub mod bert_config;
 pub mod bert_reference;
 pub mod llama;
+pub mod profile;
 pub mod reference;
 pub mod session;
 
