@@ -40,6 +40,10 @@ enum Command {
     Chat(cli::chat::Args),
     /// Measure prefill and decode speed (tokens/s), like llama-bench.
     Bench(cli::bench::Args),
+    /// The logit lens: the model's next-token guess after every layer, and when a target token wins.
+    Lens(cli::lens::Args),
+    /// Draw the attention weights of any layer and head for your prompt (SVG, or --json).
+    Attention(cli::attention::Args),
 }
 
 fn main() {
@@ -62,6 +66,8 @@ fn main() {
         Command::Generate(a) => cli::generate::run(a),
         Command::Chat(a) => cli::chat::run(a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Lens(a) => cli::lens::run(a),
+        Command::Attention(a) => cli::attention::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -4,12 +4,15 @@
 
 pub mod common;
 
+pub mod attention;
 pub mod bench;
 pub mod chat;
 pub mod convert;
 pub mod generate;
 pub mod inspect;
+pub mod lens;
 pub mod logits;
 pub mod pull;
+pub mod svg;
 pub mod tokenize;
 pub mod train_bpe;

@@ -227,7 +227,8 @@ impl Llama {
                 w.v_proj.matmul(xn, seq, v);
                 rope.apply_rows(k, nkv, pos, RopeLayout::HalfSplit);
             }
-            attention(q, cache, l, pos, &shape, att, None);
+            let probe = s.attn_probe.as_mut().filter(|p| p.0 == l).map(|p| &mut p.1);
+            attention(q, cache, l, pos, &shape, att, probe);
             w.o_proj.matmul(att, seq, xn);
             add_assign(x, xn);
 
