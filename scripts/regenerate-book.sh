@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate every lesson output and every measured number chapters 0–11 of the book show, on
+# Regenerate every lesson output and every measured number chapters 0–12 of the book show, on
 # this machine, into the files the chapters include. Nothing in those chapters is typed in: run
 # this, rebuild the book (`mdbook build book`), and it shows your machine's numbers.
 #
@@ -11,8 +11,8 @@
 #   machine.txt                  the machine, the compiler, the date and the load at the start
 #   ch00-bench.txt               `glassbox bench`: the one prefill/decode speed the book quotes
 #   chNN-lesson-output.txt       what `cargo run --release --example NN_…` prints, for every lesson
-#   img/ch05-gflops.svg, img/ch07-layers.svg, img/ch09-next-token.svg, img/ch11-chatml-tokens.svg
-#                                the lessons' pictures
+#   img/ch05-gflops.svg, img/ch07-layers.svg, img/ch09-next-token.svg, img/ch11-chatml-tokens.svg,
+#   img/ch12-ttft.svg            the lessons' pictures
 #   ch01-tokenize.txt, ch01-cost.txt          two `glassbox tokenize` runs
 #   ch03-attention-head.txt, img/ch03-attention-layer0.svg, img/ch03-attention-mid.svg,
 #   img/ch03-attention-head.svg  `glassbox attention`: layer 0, and the mid-layer head where " is"
@@ -73,7 +73,7 @@ step "glassbox bench: the prefill and decode speed every chapter quotes"
 } | put "$OUT/ch00-bench.txt"
 cat "$OUT/ch00-bench.txt" >&2
 
-step "lessons 01–11"
+step "lessons 01–12"
 lesson() { # NN NAME [ARGS…]: run the lesson, its stdout into chNN-lesson-output.txt
   local nn=$1 name=$2; shift 2
   echo "  $nn $name" >&2
@@ -90,6 +90,7 @@ lesson 08 kv_cache
 lesson 09 sampling "$IMG/ch09-next-token.svg"
 lesson 10 generate
 lesson 11 chat "$IMG/ch11-chatml-tokens.svg"
+lesson 12 serve "$IMG/ch12-ttft.svg"
 
 step "glassbox tokenize (chapter 1)"
 {
