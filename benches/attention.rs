@@ -5,7 +5,7 @@
 //! * `prefill/N`: N queries at positions 0..N, causal (the whole prompt at once).
 //!
 //! ```text
-//! cargo bench --bench attention
+//! cargo bench --features oracles --bench attention
 //! ```
 //! Throughput is in FLOPs (criterion's "elem/s"): decode 4·n_heads·head_dim·N (QKᵀ and P·V),
 //! prefill 4·n_heads·head_dim·N(N+1)/2 (only the unmasked half is computed). Prefill grows ≈4×

@@ -2,8 +2,8 @@
 //! at a context of 128, with 1 and 2 rayon threads, and the time to load the model.
 //!
 //! ```text
-//! GLASSBOX_DATA=... cargo bench --bench forward
-//! cargo bench --bench forward -- decode      # only the decode benchmarks (~1 minute)
+//! GLASSBOX_DATA=... cargo bench --features oracles --bench forward
+//! cargo bench --features oracles --bench forward -- decode      # only the decode benchmarks (~1 minute)
 //! ```
 //!
 //! The full run takes several minutes: criterion's minimum of 10 samples of a 512-token prefill.

@@ -5,8 +5,8 @@
 //! measures one thread count, for glassbox and ndarray alike:
 //!
 //! ```text
-//! GLASSBOX_BENCH_THREADS=1 cargo bench --bench matmul
-//! GLASSBOX_BENCH_THREADS=2 cargo bench --bench matmul
+//! GLASSBOX_BENCH_THREADS=1 cargo bench --features oracles --bench matmul
+//! GLASSBOX_BENCH_THREADS=2 cargo bench --features oracles --bench matmul
 //! ```
 //! GEMM throughput is in FLOP/s (criterion's "elem/s" = 2·m·k·n per call); GEMV and memcpy
 //! throughput is in bytes of weights read per second.
@@ -243,7 +243,7 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     // `cargo bench -- <filter>` runs only the criterion benchmarks that match; the interleaved
-    // tables run on a plain `cargo bench --bench matmul` (or with the filter `interleaved`), and
+    // tables run on a plain `cargo bench --features oracles --bench matmul` (or with the filter `interleaved`), and
     // not under `cargo test`, which runs each benchmark once without `--bench` to check it works
     let args: Vec<String> = std::env::args().skip(1).collect();
     let benching = args.iter().any(|a| a == "--bench");

@@ -3,8 +3,8 @@
 //! memory copy in the same run as the bandwidth reference.
 //!
 //! ```text
-//! GLASSBOX_BENCH_THREADS=1 cargo bench --bench quant
-//! GLASSBOX_BENCH_THREADS=2 cargo bench --bench quant
+//! GLASSBOX_BENCH_THREADS=1 cargo bench --features oracles --bench quant
+//! GLASSBOX_BENCH_THREADS=2 cargo bench --features oracles --bench quant
 //! ```
 //! GEMV throughput is in stored bytes read per second; prefill throughput in FLOP/s.
 

@@ -1,7 +1,7 @@
 //! Encode throughput (MB/s, one thread): glassbox vs tiktoken-rs on English prose and on code,
 //! for o200k_base and cl100k_base; and the hand-written pre-tokenizer vs the regex reference.
 //!
-//! `GLASSBOX_DATA=/work/data cargo bench --bench tokenize`
+//! `GLASSBOX_DATA=/work/data cargo bench --features oracles --bench tokenize`
 //!
 //! Prose: the Brown corpus (`data::brown::brown_corpus`, fetched on first use); if it cannot
 //! be fetched, the Markdown documentation of the crates in ~/.cargo/registry. Code: the Rust

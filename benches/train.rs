@@ -3,7 +3,7 @@
 //! (GPT-2 byte-level), same rayon thread pool (both use the global pool; set
 //! `RAYON_NUM_THREADS` to change it for both).
 //!
-//! `cargo bench --bench train` (one training run takes seconds, so 10 samples each).
+//! `cargo bench --features oracles --bench train` (one training run takes seconds, so 10 samples each).
 //!
 //! Differences worth knowing when reading the ratio: `tokenizers` reads the file line by line
 //! and pre-tokenizes each line on its own (so its pre-tokens never span a newline; ours follow

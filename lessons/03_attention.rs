@@ -1,102 +1,26 @@
 //! Lesson 03 — causal attention with grouped-query heads, over a KV-cache.
 //!
 //! ```text
-//! cargo run --release --example 03_attention [-- heatmap.svg]
+//! cargo run --release --example 03_attention
 //! ```
 //! 1. By hand: three tokens, one head of size 2: scores, mask, softmax, output (row 0 = v₀).
 //! 2. SmolLM2's real layer 0 on "The capital of France is": embed → RMSNorm → Q/K/V →
-//!    RoPE → cache → attention. Prints head 0's weights and writes all 9 heads as an SVG heatmap.
+//!    RoPE → cache → attention, step by step. Prints head 0's weights and checks all nine heads
+//!    against the model's own forward pass (`model::probe::attention_map`, what
+//!    `glassbox attention --layer 0` draws).
 //! 3. Cost: one decode step and one prefill as the context doubles.
 
-use std::fmt::Write as _;
 use std::time::Instant;
 
 use glassbox::attention::{attention, AttentionShape};
+use glassbox::compare::max_abs_diff;
 use glassbox::data;
 use glassbox::kv_cache::KvCache;
+use glassbox::model::probe::attention_map;
+use glassbox::model::Llama;
 use glassbox::rmsnorm::rmsnorm_rows;
 use glassbox::rope::{RopeLayout, RopeTable};
-use glassbox::weights::model_files::ModelFiles;
-use glassbox::{Error, Result};
-
-/// One colour from white (0) to dark blue (1).
-fn blue(p: f32) -> String {
-    let p = p.clamp(0.0, 1.0);
-    let c = |white: f32, full: f32| (white + (full - white) * p.sqrt()) as u8;
-    format!(
-        "rgb({},{},{})",
-        c(255.0, 8.0),
-        c(255.0, 48.0),
-        c(255.0, 107.0)
-    )
-}
-
-// ANCHOR: heatmap
-/// An SVG with one T×T heatmap per head (`w: [n_heads, T, T]`), masked cells grey;
-/// `group` query heads share one KV head.
-fn heatmap_svg(w: &[f32], n_heads: usize, group: usize, labels: &[String]) -> String {
-    let t = labels.len();
-    let (cell, gap, label_w, cols) = (22.0, 30.0, 70.0, 3usize);
-    let panel = label_w + t as f32 * cell;
-    let rows = n_heads.div_ceil(cols);
-    let row_h = t as f32 * cell + 40.0; // one row of panels: the cells and the heading above
-    let (width, height) = (cols as f32 * (panel + gap), rows as f32 * row_h + 10.0);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="10">"#
-    );
-    let _ = writeln!(
-        s,
-        r#"<title>Attention weights of SmolLM2-135M layer 0, one panel per query head; row = query token, column = key token; grey = masked (future)</title>"#
-    );
-    for h in 0..n_heads {
-        let (ox, oy) = (
-            (h % cols) as f32 * (panel + gap),
-            (h / cols) as f32 * row_h + 30.0,
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}" font-weight="bold">head {h} (KV head {})</text>"#,
-            ox + label_w,
-            oy - 6.0,
-            h / group
-        );
-        for i in 0..t {
-            let _ = writeln!(
-                s,
-                r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
-                ox + label_w - 4.0,
-                oy + (i as f32 + 0.7) * cell,
-                xml(&labels[i])
-            );
-            for j in 0..t {
-                let p = w[(h * t + i) * t + j];
-                let fill = if j > i {
-                    "#d0d0d0".to_string()
-                } else {
-                    blue(p)
-                };
-                let (x, y) = (ox + label_w + j as f32 * cell, oy + i as f32 * cell);
-                let _ = writeln!(
-                    s,
-                    r#"<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{fill}" stroke="white"><title>{:.3}</title></rect>"#,
-                    p
-                );
-            }
-        }
-    }
-    s.push_str("</svg>\n");
-    s
-}
-// ANCHOR_END: heatmap
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace(' ', "\u{2423}")
-}
+use glassbox::Result;
 
 fn by_hand() {
     // ANCHOR: by_hand
@@ -145,7 +69,7 @@ fn main() -> Result<()> {
 
     // ---- 2. real layer 0 -----------------------------------------------------------------
     let path = data::default_model()?;
-    let m = ModelFiles::open(&path)?;
+    let m = Llama::load(&path)?;
     let c = &m.config;
     let (d, nh, nkv) = (c.hidden_size, c.num_attention_heads, c.num_key_value_heads);
     let shape = AttentionShape {
@@ -201,12 +125,11 @@ fn main() -> Result<()> {
         }
         println!();
     }
-    let svg_path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "target/03_attention_heatmap.svg".into());
-    std::fs::write(&svg_path, heatmap_svg(&w, nh, shape.group(), &labels))
-        .map_err(|e| Error::io(&svg_path, e))?;
-    println!("   wrote all {nh} heads to {svg_path}");
+    // the same weights from the model's own forward pass, through the attention probe
+    let model_w = attention_map(&m, &ids, 0)?;
+    let (_, diff) = max_abs_diff(&w, &model_w);
+    println!("   all {nh} heads equal the forward pass's layer 0 (model::probe::attention_map): max |Δ| {diff:.1e}");
+    println!("   the picture: glassbox attention --prompt {prompt:?} --layer 0 --out layer0.svg");
     println!(
         "   KV-cache for this prompt: {} bytes in f32 for one layer ({} per token)",
         cache.bytes(),

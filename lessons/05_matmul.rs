@@ -4,8 +4,12 @@
 //! of SmolLM2-135M's real shapes: one decode step through the FFN's gate projection (GEMV,
 //! 576 → 1536) and a 128-token prefill through the same matrix (GEMM, 128 × 576 × 1536).
 //!
-//! Run: `cargo run --release --example 05_matmul`
+//! Draws the six rates as a bar chart (to the path given, default `target/lessons/ch05-gflops.svg`;
+//! `scripts/regenerate-book.sh` gives the book's).
+//!
+//! Run: `cargo run --release --example 05_matmul [-- picture.svg]`
 
+use std::fmt::Write as _;
 use std::time::Instant;
 
 use glassbox::matmul::{
@@ -63,7 +67,8 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn main() {
+fn main() -> glassbox::Result<()> {
+    let mut rates: Vec<(&str, f64)> = Vec::new(); // (kernel, GFLOP/s) for the chart
     println!(
         "SIMD in this build: {simd_report}",
         simd_report = simd_report()
@@ -95,6 +100,7 @@ fn main() {
     );
     let flops = 2.0 * (n * k) as f64;
     let t = best_of(20, || matvec_naive(&w, &x, &mut want, n, k));
+    rates.push(("naive", flops / t / 1e9));
     println!(
         "  naive     {:8.1} µs  {:6.1} GFLOP/s",
         t * 1e6,
@@ -105,6 +111,7 @@ fn main() {
     for (name, f) in [("simd", matvec_simd as Gemv), ("parallel", matvec)] {
         let t = best_of(50, || f(&w, &x, &mut got, n, k));
         gemv_rate = flops / t;
+        rates.push((name, flops / t / 1e9));
         let gbs = (n * k * 4) as f64 / t / 1e9;
         println!(
             "  {name:9} {:8.1} µs  {:6.1} GFLOP/s  {gbs:5.1} GB/s   max |Δ| vs naive {:.1e}",
@@ -121,6 +128,7 @@ fn main() {
     println!("\nGEMM {m}×{k}×{n} (prefill, {m} tokens):");
     let flops = 2.0 * (m * n * k) as f64;
     let t = best_of(2, || matmul_naive(&xs, &w, &mut want, m, k, n));
+    rates.push(("naive", flops / t / 1e9));
     println!(
         "  naive     {:8.2} ms  {:6.1} GFLOP/s",
         t * 1e3,
@@ -131,6 +139,7 @@ fn main() {
     for (name, f) in [("simd", matmul_simd as Gemm), ("parallel", matmul)] {
         let t = best_of(10, || f(&xs, &w, &mut got, m, k, n));
         gemm_rate = flops / t;
+        rates.push((name, flops / t / 1e9));
         println!(
             "  {name:9} {:8.2} ms  {:6.1} GFLOP/s   max |Δ| vs naive {:.1e}",
             t * 1e3,
@@ -147,4 +156,70 @@ fn main() {
         f as f64 / gemv_rate * 1e3,
         f as f64 / gemm_rate * 1e3
     );
+
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/lessons/ch05-gflops.svg".into());
+    let path = std::path::Path::new(&path);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| glassbox::Error::io(dir, e))?;
+    }
+    let groups = [
+        ("GEMV 576 → 1536 (decode, 1 token)", &rates[..3]),
+        ("GEMM 128 × 576 × 1536 (prefill)", &rates[3..]),
+    ];
+    glassbox::formats::file::write_atomic(path, chart(&groups).as_bytes())?;
+    eprintln!("wrote the chart to {}", path.display());
+    Ok(())
+}
+
+/// Two groups of three bars (naive, simd, parallel), GFLOP/s on one linear axis, each bar
+/// labelled with its number.
+fn chart(groups: &[(&str, &[(&str, f64)])]) -> String {
+    let (w, h, base, top) = (900.0, 330.0, 270.0, 90.0);
+    let max = groups
+        .iter()
+        .flat_map(|g| g.1.iter().map(|r| r.1))
+        .fold(1.0, f64::max);
+    let scale = (base - top) / max; // pixels per GFLOP/s
+    let mut desc = String::new();
+    for (g, bars) in groups {
+        let _ = write!(desc, "{g}:");
+        for (name, r) in bars.iter() {
+            let _ = write!(desc, " {name} {r:.1}");
+        }
+        desc.push_str(" GFLOP/s. ");
+    }
+    let mut s = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" font-family="sans-serif" role="img" aria-label="GFLOP/s of naive, SIMD and parallel matmul measured by lessons/05_matmul.rs. {desc}"><title>GFLOP/s of naive, SIMD and parallel matmul on this machine. {desc}</title><rect width="100%" height="100%" fill="#fff"/><text x="{}" y="26" text-anchor="middle" font-size="16" font-weight="bold">naive → SIMD → threads, GFLOP/s measured by lessons/05_matmul.rs</text>"##,
+        w / 2.0
+    );
+    let colours = ["#9e9e9e", "#1565c0", "#2e7d32"];
+    for (gi, (title, bars)) in groups.iter().enumerate() {
+        let x0 = 90.0 + gi as f64 * 440.0;
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="66" text-anchor="middle" font-size="14">{title}</text>"#,
+            x0 + 150.0
+        );
+        for (bi, (name, r)) in bars.iter().enumerate() {
+            let (x, bh) = (x0 + bi as f64 * 110.0, (r * scale).max(1.0));
+            let _ = write!(
+                s,
+                r#"<rect x="{x}" y="{:.1}" width="80" height="{bh:.1}" fill="{}"/><text x="{}" y="{:.1}" text-anchor="middle" font-size="13">{r:.1}</text><text x="{}" y="{}" text-anchor="middle" font-size="13">{name}</text>"#,
+                base - bh,
+                colours[bi % 3],
+                x + 40.0,
+                base - bh - 6.0,
+                x + 40.0,
+                base + 18.0
+            );
+        }
+    }
+    let _ = write!(
+        s,
+        r##"<line x1="80" y1="{base}" x2="{}" y2="{base}" stroke="#444"/></svg>"##,
+        w - 40.0
+    );
+    s
 }

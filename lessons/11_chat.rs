@@ -1,8 +1,9 @@
 //! Lesson 11: one chat turn — the model's own template rendered and shown, the token
 //! boundaries, how many tokens the template costs, then the reply streamed with its
-//! inter-token latencies.
+//! inter-token latencies. The token boundaries are drawn as an SVG (to the path given, default
+//! `target/lessons/ch11-chatml-tokens.svg`; `scripts/regenerate-book.sh` gives the book's).
 //!
-//!     cargo run --release --example 11_chat
+//!     cargo run --release --example 11_chat [-- picture.svg]
 
 use glassbox::chat::{stop_token_ids, ChatTemplate, Message};
 use glassbox::generate::{generate, GenerateConfig, LlamaRunner};
@@ -39,13 +40,15 @@ fn main() -> glassbox::Result<()> {
         ids.len() - content
     );
     // ANCHOR_END: boundaries
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("book/src/img/ch11-chatml-tokens.svg");
-    std::fs::write(&path, token_svg(&ids, tok)).map_err(|e| glassbox::Error::io(&path, e))?;
-    println!(
-        "wrote book/src/img/{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("")
-    );
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/lessons/ch11-chatml-tokens.svg".into());
+    let path = std::path::Path::new(&path);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| glassbox::Error::io(dir, e))?;
+    }
+    glassbox::formats::file::write_atomic(path, token_svg(&ids, tok).as_bytes())?;
+    eprintln!("wrote the token boundaries to {}", path.display());
 
     // ANCHOR: reply
     let cfg = GenerateConfig {
@@ -108,7 +111,10 @@ fn token_svg(ids: &[u32], tok: &glassbox::tokenizer::Tokenizer) -> String {
     for &id in ids {
         let text = String::from_utf8_lossy(tok.token_bytes(id).unwrap_or(b"?")).into_owned();
         let shown = text.replace('\n', "\\n").replace(' ', "\u{2423}");
-        let w = 8.0 + 7.2 * shown.chars().count() as f64;
+        // wide enough for the token (7.2 px a character) and for its id underneath (5 px a
+        // digit), so neither the boxes nor the ids of neighbours can touch
+        let digits = id.to_string().len() as f64;
+        let w = (8.0 + 7.2 * shown.chars().count() as f64).max(6.0 + 5.0 * digits);
         let (fill, ink) = if tok.is_special(id) {
             ("#2b6cb0", "#fff")
         } else {

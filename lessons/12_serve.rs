@@ -1,9 +1,11 @@
 //! Lesson 12: the generation loop behind an HTTP API. Starts `glassbox serve` in-process on a
 //! free port, sends one streamed chat request over a plain TCP socket and prints every byte of
 //! the answer's Server-Sent Events, then measures the prefix cache: time to first token of
-//! turns 1–5 of a chat, and turn 5 again after another conversation has taken the cache.
+//! turns 1–5 of a chat, and turn 5 again after another conversation has taken the cache, and
+//! draws those times as an SVG (to the path given, default `target/lessons/ch12-ttft.svg`;
+//! `scripts/regenerate-book.sh` gives the book's).
 //!
-//!     cargo run --release --example 12_serve
+//!     cargo run --release --example 12_serve [-- OUT.svg]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -105,9 +107,15 @@ fn main() -> glassbox::Result<()> {
         .as_u64()
         .unwrap_or(0);
     rows.push((0, p, cached, cold));
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/img/ch12-ttft.svg");
-    std::fs::write(&path, ttft_svg(&rows)).map_err(|e| glassbox::Error::io(&path, e))?;
-    println!("wrote book/src/img/ch12-ttft.svg");
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/lessons/ch12-ttft.svg".into());
+    let path = std::path::Path::new(&path);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| glassbox::Error::io(dir, e))?;
+    }
+    glassbox::formats::file::write_atomic(path, ttft_svg(&rows).as_bytes())?;
+    eprintln!("wrote the chart to {}", path.display());
     server.stop()
 }
 

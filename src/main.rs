@@ -64,6 +64,10 @@ enum Command {
     Similarity(cli::similarity::Args),
     /// Retrieval-augmented generation: index your files, then ask questions answered from them.
     Rag(cli::rag::Args),
+    /// The logit lens: the model's next-token guess after every layer, and when a target token wins.
+    Lens(cli::lens::Args),
+    /// Draw the attention weights of any layer and head for your prompt (SVG, or --json).
+    Attention(cli::attention::Args),
 }
 
 fn main() {
@@ -92,6 +96,8 @@ fn main() {
         Command::Embed(a) => cli::embed::run(a),
         Command::Similarity(a) => cli::similarity::run(a),
         Command::Rag(a) => cli::rag::run(a),
+        Command::Lens(a) => cli::lens::run(a),
+        Command::Attention(a) => cli::attention::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -1,60 +1,74 @@
-//! Chapter 2 exercises: `cargo test --test ch02_exercises`.
+//! Chapter 2 exercises: RoPE.
 //!
-//! The answers below are filled in so that the book's CI stays green. Cover them up, write your
-//! own, and run the test. The reference answers, derived rather than typed, are behind the
-//! `solutions` feature: `cargo test --test ch02_exercises --features solutions`.
+//! The exercises ship open: each function in `answer` below is a `todo!()` for you to replace.
+//! A plain `cargo test` skips them (they are `#[ignore]`d, so the suite stays green); run yours
+//! with
+//!
+//! ```text
+//! cargo test --test ch02_exercises -- --ignored
+//! ```
+//!
+//! The reference solutions are in `tests/solutions/ch02.rs` (and the book's appendix);
+//! `cargo test --test ch02_exercises --features solutions` checks them.
 //!
 //! 1. **Predict the number.** x = [3, 4, 0, 0] (head_dim 4) is rotated to position 7 with
 //!    θ = 10,000. What is ‖rope(x, 7)‖?
 //! 2. **Predict the position.** ⟨rope(q, 10), rope(k, 7)⟩ = s. For which key position n is
-//!    ⟨rope(q, 25), rope(k, n)⟩ = s again (for every q and k)?
-//! 3. **Make it pass.** Write `answer::rotate_pair`, the rotation of one pair (a, b) by an angle;
-//!    the test rotates random heads pair by pair with it and compares with `RopeTable::apply`.
+//!    ⟨rope(q, 25), rope(k, n)⟩ = s again, for every q and k?
+//! 3. **Make it pass.** Write `rotate_pair`, the rotation of one pair (a, b) by an angle; the
+//!    test rotates random heads pair by pair with it and compares with `RopeTable::apply`.
 
 use glassbox::compare::assert_close;
 use glassbox::rope::{inv_freq, RopeLayout, RopeTable};
 use rand::{Rng, SeedableRng};
 
+/// Your answers: replace each `todo!()`.
 #[cfg(not(feature = "solutions"))]
+#[allow(unused_variables)]
 mod answer {
-    pub const NORM_AFTER_ROPE: f32 = 5.0;
-    pub const SAME_SCORE_KEY_POSITION: usize = 22;
+    /// Exercise 1: ‖rope([3, 4, 0, 0], 7)‖.
+    pub fn norm_after_rope() -> f32 {
+        todo!("exercise 1: what does a rotation do to a vector's length?")
+    }
 
+    /// Exercise 2: the key position n with ⟨rope(q, 25), rope(k, n)⟩ = ⟨rope(q, 10), rope(k, 7)⟩.
+    pub fn same_score_key_position() -> usize {
+        todo!("exercise 2: the score depends only on m − n")
+    }
+
+    /// Exercise 3: (a, b) rotated by `angle` radians.
     pub fn rotate_pair(a: f32, b: f32, angle: f32) -> (f32, f32) {
-        let (s, c) = angle.sin_cos();
-        (a * c - b * s, b * c + a * s)
+        todo!("exercise 3: (a·cos − b·sin, b·cos + a·sin)")
     }
 }
 
+/// The reference solutions (`--features solutions`).
 #[cfg(feature = "solutions")]
-mod answer {
-    /// A rotation keeps lengths: ‖[3, 4, 0, 0]‖ = √(9 + 16) = 5 at every position.
-    pub const NORM_AFTER_ROPE: f32 = 5.0;
-    /// The score depends only on m − n = 10 − 7 = 3, so n = 25 − 3.
-    pub const SAME_SCORE_KEY_POSITION: usize = 25 - (10 - 7);
+#[path = "solutions/ch02.rs"]
+mod answer;
 
-    /// (a, b) as the complex number a + ib, times e^{i·angle}.
-    pub fn rotate_pair(a: f32, b: f32, angle: f32) -> (f32, f32) {
-        let (s, c) = (angle as f64).sin_cos();
-        let (a, b) = (a as f64, b as f64);
-        ((a * c - b * s) as f32, (b * c + a * s) as f32)
-    }
-}
-
-/// Both answers check against the library, not against a typed number.
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: fill in answer::norm_after_rope, then run with -- --ignored"
+)]
 fn exercise_1_norm_after_rope() {
     let t = RopeTable::new(4, 8, 10000.0, None);
     let mut x = [3.0f32, 4.0, 0.0, 0.0];
     t.apply(&mut x, 7, RopeLayout::HalfSplit);
     let norm = x.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let yours = answer::norm_after_rope();
     assert!(
-        (norm - answer::NORM_AFTER_ROPE).abs() < 1e-5,
-        "‖rope(x, 7)‖ = {norm}"
+        (norm - yours).abs() < 1e-5,
+        "your answer {yours}, computed ‖rope(x, 7)‖ = {norm}"
     );
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: fill in answer::same_score_key_position, then run with -- --ignored"
+)]
 fn exercise_2_relative_positions() {
     let t = RopeTable::new(64, 64, 100000.0, None);
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
@@ -66,14 +80,20 @@ fn exercise_2_relative_positions() {
         t.apply(&mut b, n, RopeLayout::HalfSplit);
         a.iter().zip(&b).map(|(x, y)| x * y).sum::<f32>()
     };
-    let (s, s2) = (score(10, 7), score(25, answer::SAME_SCORE_KEY_POSITION));
+    let n = answer::same_score_key_position();
+    assert!(n < 64, "position {n} is past the table (64 positions)");
+    let (s, s2) = (score(10, 7), score(25, n));
     assert!(
         (s - s2).abs() < 1e-5,
-        "<rope(q,10), rope(k,7)> = {s} but at your position {s2}"
+        "<rope(q, 10), rope(k, 7)> = {s} but <rope(q, 25), rope(k, {n})> = {s2}"
     );
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: write answer::rotate_pair, then run with -- --ignored"
+)]
 fn exercise_3_rotate_pair() {
     let (d, theta) = (16, 10000.0f32);
     let t = RopeTable::new(d, 100, theta, None);

@@ -1,16 +1,24 @@
-//! Chapter 3 exercises: `cargo test --test ch03_exercises`.
+//! Chapter 3 exercises: attention.
 //!
-//! The answers below are filled in so that the book's CI stays green. Cover them up, write your
-//! own, and run the test. Reference answers: `cargo test --test ch03_exercises --features solutions`.
+//! The exercises ship open: each function in `answer` below is a `todo!()` for you to replace.
+//! A plain `cargo test` skips them (they are `#[ignore]`d, so the suite stays green); run yours
+//! with
+//!
+//! ```text
+//! cargo test --test ch03_exercises -- --ignored
+//! ```
+//!
+//! The reference solutions are in `tests/solutions/ch03.rs` (and the book's appendix);
+//! `cargo test --test ch03_exercises --features solutions` checks them.
 //!
 //! 1. **Predict the output.** With causal attention, what is the output of query 0 for any
 //!    q, k and v₀ = [0.5, −1, 2]?
 //! 2. **Predict the bytes.** SmolLM2-135M (30 layers, 3 KV heads of 64) keeps K and V in f32.
 //!    How many bytes of KV-cache per token of context? And if every one of its 9 query heads had
 //!    its own KV head (plain multi-head attention)?
-//! 3. **Make it pass.** Write `answer::repeat_kv`, which copies each KV head of one position to
-//!    every query head that reads it; the test checks that GQA over the original cache equals
-//!    plain multi-head attention over your repeated one.
+//! 3. **Make it pass.** Write `repeat_kv`, which copies each KV head of one position to every
+//!    query head that reads it; the test checks that GQA over the original cache equals plain
+//!    multi-head attention over your repeated one.
 
 use glassbox::attention::{attention, AttentionShape};
 use glassbox::compare::assert_close;
@@ -18,40 +26,36 @@ use glassbox::compare::rand_vec;
 use glassbox::kv_cache::KvCache;
 use rand::{Rng, SeedableRng};
 
+/// Your answers: replace each `todo!()`.
 #[cfg(not(feature = "solutions"))]
+#[allow(unused_variables)]
 mod answer {
-    pub const ROW0: [f32; 3] = [0.5, -1.0, 2.0];
-    pub const KV_BYTES_PER_TOKEN_GQA: usize = 46_080;
-    pub const KV_BYTES_PER_TOKEN_MHA: usize = 138_240;
+    /// Exercise 1: the output of query 0 when v₀ = [0.5, −1, 2].
+    pub fn row0() -> [f32; 3] {
+        todo!("exercise 1: which keys can query 0 see, and what is a softmax over one score?")
+    }
 
-    /// row: [n_kv·hd] → [n_heads·hd], query head h gets KV head h / (n_heads / n_kv).
+    /// Exercise 2: KV-cache bytes per token of context, (with 3 KV heads, with 9).
+    pub fn kv_bytes_per_token() -> (usize, usize) {
+        todo!("exercise 2: K and V × layers × KV heads × head_dim × bytes per f32")
+    }
+
+    /// Exercise 3: `row: [n_kv·hd]` → `[n_heads·hd]`; query head h gets KV head h / (n_heads / n_kv).
     pub fn repeat_kv(row: &[f32], n_heads: usize, n_kv: usize, hd: usize) -> Vec<f32> {
-        let mut out = Vec::with_capacity(n_heads * hd);
-        for h in 0..n_heads {
-            let g = h / (n_heads / n_kv);
-            out.extend_from_slice(&row[g * hd..(g + 1) * hd]);
-        }
-        out
+        todo!("exercise 3: for each query head, copy the hd values of the KV head it reads")
     }
 }
 
+/// The reference solutions (`--features solutions`).
 #[cfg(feature = "solutions")]
-mod answer {
-    /// Query 0 sees only key 0: softmax of one score is 1, so the output is exactly v₀.
-    pub const ROW0: [f32; 3] = [0.5, -1.0, 2.0];
-    /// 2 (K and V) × layers × kv_heads × head_dim × 4 bytes.
-    pub const KV_BYTES_PER_TOKEN_GQA: usize = 2 * 30 * 3 * 64 * 4;
-    pub const KV_BYTES_PER_TOKEN_MHA: usize = 2 * 30 * 9 * 64 * 4;
-
-    pub fn repeat_kv(row: &[f32], n_heads: usize, n_kv: usize, hd: usize) -> Vec<f32> {
-        let group = n_heads / n_kv;
-        row.chunks(hd)
-            .flat_map(|head| std::iter::repeat_n(head, group).flatten().copied())
-            .collect()
-    }
-}
+#[path = "solutions/ch03.rs"]
+mod answer;
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: fill in answer::row0, then run with -- --ignored"
+)]
 fn exercise_1_row_zero() {
     let shape = AttentionShape {
         n_heads: 1,
@@ -66,17 +70,26 @@ fn exercise_1_row_zero() {
     let q = rand_vec(rng.random(), 12);
     let mut out = vec![0.0; 12];
     attention(&q, &cache, 0, 0, &shape, &mut out, None);
-    assert_close("output of query 0", &out[..3], &answer::ROW0, 0.0);
+    assert_close("output of query 0", &answer::row0(), &out[..3], 0.0);
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: fill in answer::kv_bytes_per_token, then run with -- --ignored"
+)]
 fn exercise_2_kv_bytes() {
     let per_token = |n_kv: usize| KvCache::new(30, 1, n_kv * 64).bytes();
-    assert_eq!(answer::KV_BYTES_PER_TOKEN_GQA, per_token(3));
-    assert_eq!(answer::KV_BYTES_PER_TOKEN_MHA, per_token(9));
+    let (gqa, mha) = answer::kv_bytes_per_token();
+    assert_eq!(gqa, per_token(3), "3 KV heads: your answer {gqa}");
+    assert_eq!(mha, per_token(9), "9 KV heads: your answer {mha}");
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: write answer::repeat_kv, then run with -- --ignored"
+)]
 fn exercise_3_repeat_kv() {
     let (nh, nkv, hd, seq) = (9, 3, 8, 6);
     let gqa = AttentionShape {
@@ -101,6 +114,11 @@ fn exercise_3_repeat_kv() {
     for pos in 0..seq {
         let k = answer::repeat_kv(cache.k_row(0, pos), nh, nkv, hd);
         let v = answer::repeat_kv(cache.v_row(0, pos), nh, nkv, hd);
+        assert_eq!(
+            k.len(),
+            nh * hd,
+            "repeat_kv must return n_heads × hd values"
+        );
         repeated.write(0, pos, &k, &v);
     }
     let q = rand_vec(rng.random(), seq * nh * hd);

@@ -1,60 +1,55 @@
-//! Chapter 6 exercises: `cargo test --test ch06_exercises`.
+//! Chapter 6 exercises: quantized blocks.
 //!
-//! The answers below are filled in so that the book's CI stays green. Cover them up, write your
-//! own, and run the test. The reference answers are behind the `solutions` feature:
-//! `cargo test --test ch06_exercises --features solutions`.
+//! The exercises ship open: each function in `answer` below is a `todo!()` for you to replace.
+//! A plain `cargo test` skips them (they are `#[ignore]`d, so the suite stays green); run yours
+//! with
+//!
+//! ```text
+//! cargo test --test ch06_exercises -- --ignored
+//! ```
+//!
+//! The reference solutions are in `tests/solutions/ch06.rs` (and the book's appendix);
+//! `cargo test --test ch06_exercises --features solutions` checks them.
 //!
 //! 1. **Predict the numbers.** A Q4_1 block has d = 0.5, m = −1.0 and all 16 bytes of nibbles
 //!    equal to 0x10. What are elements 0–15, and elements 16–31?
 //! 2. **Predict the size.** How many bytes does SmolLM2's `q_proj` ([576, 576]) take in Q4_1?
-//! 3. **Make it pass.** Write `answer::dequantize_q4_1_block`, the 20 bytes of one block → its
-//!    32 weights; the test compares it with `quant::dequantize_row` on random blocks.
+//! 3. **Make it pass.** Write `dequantize_q4_1_block`, the 20 bytes of one block → its 32
+//!    weights; the test compares it with `quant::dequantize_row` on random blocks.
 
 use glassbox::quant::{self, DType};
 use rand::{Rng, SeedableRng};
 
+/// Your answers: replace each `todo!()`.
 #[cfg(not(feature = "solutions"))]
+#[allow(unused_variables)]
 mod answer {
-    pub const ELEMENTS_0_TO_15: f32 = -1.0;
-    pub const ELEMENTS_16_TO_31: f32 = -0.5;
-    pub const Q_PROJ_BYTES: usize = 207_360;
+    /// Exercise 1: (the value of elements 0–15, the value of elements 16–31).
+    pub fn block_values() -> (f32, f32) {
+        todo!("exercise 1: x = d·q + m; which nibble of byte j is element j?")
+    }
 
+    /// Exercise 2: bytes of a [576, 576] matrix in Q4_1.
+    pub fn q_proj_bytes() -> usize {
+        todo!("exercise 2: blocks of 32 weights, 20 bytes each")
+    }
+
+    /// Exercise 3: one Q4_1 block (f16 d, f16 m, 16 bytes of nibbles) → 32 weights.
     pub fn dequantize_q4_1_block(b: &[u8]) -> [f32; 32] {
-        let d = half::f16::from_le_bytes([b[0], b[1]]).to_f32();
-        let m = half::f16::from_le_bytes([b[2], b[3]]).to_f32();
-        let mut out = [0.0; 32];
-        for j in 0..16 {
-            out[j] = d * (b[4 + j] & 15) as f32 + m;
-            out[j + 16] = d * (b[4 + j] >> 4) as f32 + m;
-        }
-        out
+        todo!("exercise 3: half::f16::from_le_bytes for d and m, then the low and high nibbles")
     }
 }
 
+/// The reference solutions (`--features solutions`).
 #[cfg(feature = "solutions")]
-mod answer {
-    /// Byte 0x10: low nibble 0 (element j), high nibble 1 (element j + 16). x = d·q + m.
-    pub const ELEMENTS_0_TO_15: f32 = 0.5 * 0.0 - 1.0;
-    pub const ELEMENTS_16_TO_31: f32 = 0.5 * 1.0 - 1.0;
-    /// 576 rows × (576 / 32 blocks × 20 bytes): 5 bits per weight.
-    pub const Q_PROJ_BYTES: usize = 576 * (576 / 32) * (2 + 2 + 16);
-
-    /// f16 d, f16 m, then 16 bytes: low nibbles are elements 0..16, high nibbles 16..32.
-    pub fn dequantize_q4_1_block(b: &[u8]) -> [f32; 32] {
-        let f16 = |i: usize| half::f16::from_bits(u16::from_le_bytes([b[i], b[i + 1]])).to_f32();
-        let (d, m) = (f16(0), f16(2));
-        std::array::from_fn(|i| {
-            let q = if i < 16 {
-                b[4 + i] & 0x0F
-            } else {
-                b[4 + i - 16] >> 4
-            };
-            d * q as f32 + m
-        })
-    }
-}
+#[path = "solutions/ch06.rs"]
+mod answer;
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: fill in answer::block_values, then run with -- --ignored"
+)]
 fn exercise_1_a_block_by_hand() {
     let mut block = Vec::new();
     block.extend_from_slice(&half::f16::from_f32(0.5).to_le_bytes());
@@ -62,25 +57,35 @@ fn exercise_1_a_block_by_hand() {
     block.extend_from_slice(&[0x10; 16]);
     let mut out = [0.0f32; 32];
     quant::dequantize_row(DType::Q4_1, &block, &mut out);
+    let (low, high) = answer::block_values();
     assert!(
-        out[..16].iter().all(|&v| v == answer::ELEMENTS_0_TO_15),
-        "elements 0–15 are {:?}",
+        out[..16].iter().all(|&v| v == low),
+        "elements 0–15 are {:?}, your answer {low}",
         &out[..16]
     );
     assert!(
-        out[16..].iter().all(|&v| v == answer::ELEMENTS_16_TO_31),
-        "elements 16–31 are {:?}",
+        out[16..].iter().all(|&v| v == high),
+        "elements 16–31 are {:?}, your answer {high}",
         &out[16..]
     );
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: fill in answer::q_proj_bytes, then run with -- --ignored"
+)]
 fn exercise_2_bytes_of_q_proj() {
     let row = DType::Q4_1.row_bytes(576).expect("576 is whole blocks");
-    assert_eq!(answer::Q_PROJ_BYTES, 576 * row);
+    let yours = answer::q_proj_bytes();
+    assert_eq!(yours, 576 * row, "your answer {yours}");
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: write answer::dequantize_q4_1_block, then run with -- --ignored"
+)]
 fn exercise_3_your_decoder_equals_the_library() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(6);
     for _ in 0..200 {

@@ -1,6 +1,21 @@
 //! Chapter 12 exercises: read a stream the way a client does, and predict what the prefix cache
-//! keeps. Each `ANSWER_*` constant holds the correct value; cover it, work the answer out, run
-//! `cargo test --test ch12_exercises`. `--features solutions` prints the worked answers.
+//! keeps.
+//!
+//! The exercises ship open: each function in `answer` below is a `todo!()` for you to replace.
+//! A plain `cargo test` skips them (they are `#[ignore]`d, so the suite stays green); run yours
+//! with
+//!
+//! ```text
+//! cargo test --test ch12_exercises -- --ignored
+//! ```
+//!
+//! A wrong answer fails with the computed value beside yours. The reference solutions are in
+//! `tests/solutions/ch12.rs` (and the book's appendix); `cargo test --test ch12_exercises
+//! --features solutions -- --nocapture` checks them and prints the worked steps.
+//!
+//! 1. **Read a stream by hand.** What text does the user see for the bytes of `RAW` below?
+//! 2. **Predict the prefix cache.** The cache holds 7 ids; turn 2's prompt shares a prefix with
+//!    them. How many ids does the prefill reuse, and how many does it run?
 
 use glassbox::generate::{generate, GenerateConfig, NextTokenModel, ScriptedModel};
 use glassbox::tokenizer::{Pretokenizer, Tokenizer};
@@ -14,7 +29,6 @@ data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Par\"},\"finish_reason
 data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"is.\\n\"},\"finish_reason\":null}]}\n\n\
 data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n\
 data: [DONE]\n\n";
-const ANSWER_1_TEXT: &str = "Paris.\n";
 
 /// Exercise 1, the reader: split on blank lines, keep `data: ` lines, stop at `[DONE]`, and
 /// concatenate `choices[0].delta.content`.
@@ -39,15 +53,41 @@ fn sse_text(raw: &[u8]) -> String {
 // (7 ids). Turn 2's prompt re-renders that history and adds a question:
 // [1, 10, 11, 2, 1, 20, 22, 2, 1, 30, 2, 1, 40] (the answer's last token re-tokenized as 22).
 // How many ids does the prefill reuse, and how many does it run?
-const ANSWER_2_CACHED: usize = 6;
-const ANSWER_2_RUN: usize = 7;
+
+/// Your answers: replace each `todo!()`.
+#[cfg(not(feature = "solutions"))]
+mod answer {
+    /// Exercise 1: the text the user sees.
+    pub fn stream_text() -> &'static str {
+        todo!("exercise 1: keep the `data: ` events up to [DONE], join their delta.content")
+    }
+
+    /// Exercise 2: (ids reused from the cache, ids the prefill runs).
+    pub fn prefix_cache() -> (usize, usize) {
+        todo!("exercise 2: the longest common prefix of the cached ids and the new prompt")
+    }
+}
+
+/// The reference solutions (`--features solutions`).
+#[cfg(feature = "solutions")]
+#[path = "solutions/ch12.rs"]
+mod answer;
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: fill in answer::stream_text, then run with -- --ignored"
+)]
 fn exercise_1_read_a_stream() {
-    assert_eq!(sse_text(RAW), ANSWER_1_TEXT);
+    let yours = answer::stream_text();
+    assert_eq!(yours, sse_text(RAW), "your answer {yours:?}");
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: fill in answer::prefix_cache, then run with -- --ignored"
+)]
 fn exercise_2_prefix_cache() {
     let tok = Tokenizer::from_merges(&[], Pretokenizer::Gpt2, &[]);
     let mut m = ScriptedModel::new(vec![ScriptedModel::one_hot(256, 0)], 64);
@@ -60,11 +100,7 @@ fn exercise_2_prefix_cache() {
     };
     let out = generate(&mut m, &tok, &turn2, &cfg, &mut |_| {}).unwrap();
     let run = m.calls.last().unwrap().len();
-    #[cfg(feature = "solutions")]
-    println!(
-        "common prefix of [1 10 11 2 1 20 21] and [1 10 11 2 1 20 22 …] = 6 ids (they differ at \
-         position 6: 21 vs 22); the prefill runs the other {run} of the 13"
-    );
-    assert_eq!(out.stats.cached_tokens, ANSWER_2_CACHED);
-    assert_eq!(run, ANSWER_2_RUN);
+    let got = (out.stats.cached_tokens, run);
+    let yours = answer::prefix_cache();
+    assert_eq!(yours, got, "your answer {yours:?}; (reused, run) = {got:?}");
 }

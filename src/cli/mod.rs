@@ -4,6 +4,7 @@
 
 pub mod common;
 
+pub mod attention;
 pub mod bench;
 pub mod bench_profile;
 pub mod chat;
@@ -12,6 +13,7 @@ pub mod embed;
 pub mod generate;
 pub mod inspect;
 pub mod inspect_gguf;
+pub mod lens;
 pub mod logits;
 pub mod perplexity;
 pub mod pull;
@@ -19,5 +21,6 @@ pub mod quantize;
 pub mod rag;
 pub mod serve;
 pub mod similarity;
+pub mod svg;
 pub mod tokenize;
 pub mod train_bpe;

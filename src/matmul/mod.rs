@@ -110,9 +110,11 @@ pub(crate) fn load8(s: &[f32], i: usize) -> f32x8 {
 }
 
 // ANCHOR: dot
-/// `Σ a[i]·b[i]` with f32x8 fused multiply-adds. Four accumulators, because one FMA takes ~4
-/// cycles and the core can start two per cycle: a single running sum would wait on itself.
-/// Panics if the lengths differ.
+/// `Σ a[i]·b[i]` with f32x8 fused multiply-adds. Independent accumulators, because one FMA takes
+/// ~4 cycles to finish: a single running sum would start one FMA every 4 cycles. Keeping both
+/// FMA pipes busy would take latency × throughput = 4 × 2 = 8 sums in flight; four suffice here
+/// because each FMA of a dot product needs two vector loads, and at two loads per cycle the
+/// loads, not the FMA pipes, cap it at one FMA per cycle. Panics if the lengths differ.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "dot: lengths differ");
     let n = a.len();

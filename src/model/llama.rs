@@ -257,7 +257,8 @@ impl Llama {
                 rope.apply_rows(k, nkv, pos, RopeLayout::HalfSplit);
                 clock.lap(Step::Rope);
             }
-            attention(q, cache, l, pos, &shape, att, None);
+            let probe = s.attn_probe.as_mut().filter(|p| p.0 == l).map(|p| &mut p.1);
+            attention(q, cache, l, pos, &shape, att, probe);
             clock.lap(Step::Attention);
             WeightMatrix::matmul_many(att, quantize_if(act, xq, att), seq, [(&w.o_proj, xn)]);
             clock.lap(Step::OProj);

@@ -15,6 +15,8 @@
 //! * [`session`]: one sequence being processed ([`Session`]): its KV-cache, preallocated for the
 //!   context asked for, and every scratch buffer, allocated once, so decoding a token allocates
 //!   nothing in the model.
+//! * [`probe`]: the logit lens and attention maps of one prompt, read through the session's
+//!   hooks (`glassbox lens`, `glassbox attention`).
 //! * [`reference`](mod@reference): the same forward pass the slow way (weights dequantized to f32, naive
 //!   kernels, no cache, every position's logits), the yardstick for the fast one.
 //!
@@ -34,6 +36,7 @@ pub mod bert_config;
 pub mod bert_reference;
 pub mod llama;
 pub mod profile;
+pub mod probe;
 pub mod reference;
 pub mod session;
 

@@ -44,6 +44,9 @@ pub struct Session {
     pub(crate) up: Vec<f32>,     // up: [chunk, ffn]
     pub(crate) last: Vec<f32>,   // last: [d]
     pub(crate) logits: Vec<f32>, // logits: [vocab]
+    /// With an attention probe on layer `l`: `(l, weights)`, that layer's attention
+    /// probabilities `[n_heads, seq, start + seq]` for the last chunk a forward pass ran.
+    pub(crate) attn_probe: Option<(usize, Vec<f32>)>,
     /// With capture on: `[n_layers + 2, d]`, the last position's hidden state after the
     /// embedding (row 0), after each layer (rows 1..=n_layers) and after the final norm.
     pub(crate) capture: Option<Vec<f32>>,
@@ -96,6 +99,7 @@ impl Session {
             up: vec![0.0; chunk * ffn],
             last: vec![0.0; d],
             logits: vec![0.0; c.vocab_size],
+            attn_probe: None,
             capture: None,
             profile: None,
             activations: Activations::F32,
@@ -183,6 +187,21 @@ impl Session {
     /// The logits of the last forward pass `[vocab]`.
     pub fn logits(&self) -> &[f32] {
         &self.logits
+    }
+
+    /// Keep the attention probabilities of `layer` on every forward pass from now on (`None`:
+    /// stop). The weights are those of the last chunk run, so run a prompt in one chunk
+    /// ([`Session::with_chunk`]) to see all of it; asking for them takes the row-by-row
+    /// attention path, which computes exactly the probabilities it returns.
+    pub fn set_attention_probe(&mut self, layer: Option<usize>) {
+        self.attn_probe = layer.map(|l| (l, Vec::new()));
+    }
+
+    /// The probed layer's attention probabilities from the last forward pass:
+    /// `[n_heads, seq, start + seq]` (row `t` of head `h` is query position `start + t`; 0 where
+    /// masked). Empty until a forward pass has run.
+    pub fn attention_probe(&self) -> Option<&[f32]> {
+        self.attn_probe.as_ref().map(|(_, w)| w.as_slice())
     }
 
     /// Turn hidden-state capture on or off (on allocates `[n_layers + 2, d]` once).

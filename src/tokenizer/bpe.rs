@@ -19,7 +19,7 @@
 //! every split `p + q = t` of every token `t` into two tokens (see `Tokenizer::from_ranks`),
 //! which makes the two definitions agree exactly.
 //!
-//! Performance notes (measured with `cargo bench --bench tokenize`, 1 MB of the Brown corpus
+//! Performance notes (measured with `cargo bench --features oracles --bench tokenize`, 1 MB of the Brown corpus
 //! and 1 MB of Rust sources, one thread; numbers in benches/README.md):
 //! * Pre-tokenization by regex (fancy-regex, as tiktoken-rs does) runs at ~2–10 MB/s; the
 //!   hand-written scanner in `pretokenize/scan.rs` at ~80–250 MB/s. With it, BPE is the cost.

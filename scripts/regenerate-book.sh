@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Regenerate every lesson output and every measured number chapters 0–12 of the book show, on
+# this machine, into the files the chapters include. Nothing in those chapters is typed in: run
+# this, rebuild the book (`mdbook build book`), and it shows your machine's numbers.
+#
+#   ./scripts/regenerate-book.sh            everything (the criterion benchmarks take ~30 min)
+#   ./scripts/regenerate-book.sh --quick    lessons, commands and test outputs only (~5 min);
+#                                           the benchmark tables keep their last run
+#
+# What it writes (all under book/src/):
+#   machine.txt                  the machine, the compiler, the date and the load at the start
+#   ch00-bench.txt               `glassbox bench`: the one prefill/decode speed the book quotes
+#   chNN-lesson-output.txt       what `cargo run --release --example NN_…` prints, for every lesson
+#   img/ch05-gflops.svg, img/ch07-layers.svg, img/ch09-next-token.svg, img/ch11-chatml-tokens.svg,
+#   img/ch12-ttft.svg            the lessons' pictures
+#   ch01-tokenize.txt, ch01-cost.txt          two `glassbox tokenize` runs
+#   ch03-attention-head.txt, img/ch03-attention-layer0.svg, img/ch03-attention-mid.svg,
+#   img/ch03-attention-head.svg  `glassbox attention`: layer 0, and the mid-layer head where " is"
+#                                looks most at " France" (found here, by running every layer)
+#   ch07-lens.txt, ch07-lens-summary.txt, img/ch07-lens.svg
+#                                `glassbox lens` on the running prompt, " Paris" against " London"
+#   chNN-check.txt               the max-difference lines the golden tests print
+#   ch01-bench-train.md, ch01-train-101mb.txt, ch03-bench-attention.md, ch05-bench-matmul-t1.md,
+#   ch05-bench-matmul-t2.md      the criterion benchmarks and a 101 MB training run (not with --quick)
+#
+# Run it on a quiet machine: every time is measured, and other programs on the same cores slow
+# them down (machine.txt records the load average at the start, and the chapters show it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK=0
+case "${1:-}" in
+  --quick) QUICK=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
+esac
+
+OUT=book/src
+IMG=$OUT/img
+PROMPT="The capital of France is"
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+# Write stdin to FILE through a temporary name in the same directory, so an interrupted run
+# never leaves a half-written file for the book to include.
+put() { local tmp="$1.part"; cat > "$tmp"; mv "$tmp" "$1"; }
+
+step "building the glassbox binary and the lessons (release)"
+cargo build --release --quiet --bin glassbox --examples
+BIN=target/release/glassbox
+EX=target/release/examples
+
+step "fetching the default model, tokenizer files and corpus (first run only)"
+"$BIN" pull --all >&2
+
+step "the machine"
+{
+  cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
+  simd=$(grep -m1 -o -w -e avx512f -e avx2 /proc/cpuinfo | sort -u | tr '\n' ' ' || true)
+  fma=$(grep -m1 -o -w fma /proc/cpuinfo | head -1 || true)
+  mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  printf '%s, %s cores (%s%s), %s of memory, %s, %s; run on %s with a load average of %s at the start%s.\n' \
+    "${cpu:-an unknown CPU}" "$(nproc)" "${simd:-no AVX2 }" "${fma:+FMA}" "$mem" \
+    "$(uname -sr)" "$(rustc --version | cut -d' ' -f1-2)" "$(date -u +%Y-%m-%d)" "$load" \
+    "$(awk -v l="$load" -v n="$(nproc)" 'BEGIN { if (l > 0.5 * n) print " (other programs were running: the times are upper bounds)" }')"
+} | put "$OUT/machine.txt"
+cat "$OUT/machine.txt" >&2
+
+step "glassbox bench: the prefill and decode speed every chapter quotes"
+{
+  echo "\$ glassbox bench -p 128 -n 64 -r 5"
+  "$BIN" bench -p 128 -n 64 -r 5 2>/dev/null | sed "s|$HOME|~|g"
+} | put "$OUT/ch00-bench.txt"
+cat "$OUT/ch00-bench.txt" >&2
+
+step "lessons 01–12"
+lesson() { # NN NAME [ARGS…]: run the lesson, its stdout into chNN-lesson-output.txt
+  local nn=$1 name=$2; shift 2
+  echo "  $nn $name" >&2
+  "$EX/${nn}_$name" "$@" | sed "s|$HOME|~|g" | put "$OUT/ch$nn-lesson-output.txt"
+}
+lesson 01 tokenizer
+lesson 02 embeddings_rope
+lesson 03 attention
+lesson 04 block
+lesson 05 matmul "$IMG/ch05-gflops.svg"
+lesson 06 load_llama
+lesson 07 forward "$IMG/ch07-layers.svg"
+lesson 08 kv_cache
+lesson 09 sampling "$IMG/ch09-next-token.svg"
+lesson 10 generate
+lesson 11 chat "$IMG/ch11-chatml-tokens.svg"
+lesson 12 serve "$IMG/ch12-ttft.svg"
+
+step "glassbox tokenize (chapter 1)"
+{
+  echo "\$ glassbox tokenize --json \"$PROMPT\""
+  "$BIN" tokenize --json "$PROMPT"
+} | put "$OUT/ch01-tokenize.txt"
+{
+  echo "\$ glassbox tokenize --tokenizer o200k_base --price-in 2.50 --file brown.txt | tail -2"
+  "$BIN" tokenize --tokenizer o200k_base --price-in 2.50 --file "${GLASSBOX_DATA:-$HOME/.cache/glassbox}/brown.txt" | tail -2
+} | put "$OUT/ch01-cost.txt"
+
+step "glassbox attention (chapter 3): layer 0, and the head where \" is\" looks at \" France\""
+"$BIN" attention --prompt "$PROMPT" --layer 0 --out "$IMG/ch03-attention-layer0.svg" > /dev/null
+layers=$("$BIN" inspect --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["config"]["num_hidden_layers"])')
+# every layer's weights as JSON, one line each; python finds the head and writes the sentence
+# the chapter includes (first output line: "LAYER HEAD")
+found=$(for ((l = 0; l < layers; l++)); do
+  "$BIN" attention --prompt "$PROMPT" --layer "$l" --json
+done | python3 -c '
+import json, sys
+# the key " France", the last query " is"; the mid layers are the middle third of the model
+runs = [json.loads(line) for line in sys.stdin]
+n = len(runs)
+mid = runs[n // 3 : 2 * n // 3 + 1]
+best = None
+for run in mid:
+    key = run["tokens"].index(" France")
+    for h, rows in zip(run["heads"], run["weights"]):
+        if best is None or rows[-1][key] > best[0]:
+            best = (rows[-1][key], run["layer"], h, rows[-1], run["tokens"])
+w, layer, head, row, tokens = best
+lo, hi = mid[0]["layer"], mid[-1]["layer"]
+print(layer, head)
+print(f"In the middle third of the model (layers {lo} to {hi}), the head where")
+print(f"\" is\" looks most at \" France\" is layer {layer}, head {head}: \" France\" gets {w:.2f} of its attention")
+print("(" + ", ".join(f"{t!r} {p:.2f}" for t, p in zip(tokens, row)) + ").")
+')
+read -r best_layer best_head <<< "$(head -1 <<< "$found")"
+tail -n +2 <<< "$found" | put "$OUT/ch03-attention-head.txt"
+"$BIN" attention --prompt "$PROMPT" --layer "$best_layer" --out "$IMG/ch03-attention-mid.svg" > /dev/null
+"$BIN" attention --prompt "$PROMPT" --layer "$best_layer" --head "$best_head" \
+  --out "$IMG/ch03-attention-head.svg" > /dev/null
+cat "$OUT/ch03-attention-head.txt" >&2
+
+step "glassbox lens (chapter 7): when does \" Paris\" overtake \" London\"?"
+{
+  echo "\$ glassbox lens --prompt \"$PROMPT\" --target \" Paris\" --target \" London\""
+  "$BIN" lens --prompt "$PROMPT" --target " Paris" --target " London" --out "$IMG/ch07-lens.svg"
+} | grep -v '^wrote ' | put "$OUT/ch07-lens.txt"
+"$BIN" lens --prompt "$PROMPT" --target " Paris" --target " London" --json | python3 -c '
+import json, sys
+layers = json.load(sys.stdin)["layers"]
+ranks = [(l["layer"], l["targets"][0]["rank"], l["targets"][1]["rank"]) for l in layers]
+# the first layer from which " Paris" ranks above " London" in every later layer
+over = next(i for i in range(len(ranks)) if all(p < q for _, p, q in ranks[i:]))
+first_top = next((l["layer"] for l in layers if l["targets"][0]["rank"] == 1), None)
+layer, p, q = ranks[over]
+before = ranks[over - 1] if over > 0 else None
+s = f"\" Paris\" overtakes \" London\" after layer {layer} (rank {p} against {q}) and stays ahead to the end"
+if before:
+    s += f"; after layer {before[0]} it was still rank {before[1]} against {before[2]}"
+s += f". It first becomes the top token after layer {first_top}." if first_top is not None else "."
+print(s)
+' | put "$OUT/ch07-lens-summary.txt"
+cat "$OUT/ch07-lens-summary.txt" >&2
+
+step "the golden tests' max-difference lines (chapters 2, 3, 4, 6, 7)"
+cargo test --test stage2_golden --test model_smollm2 -- --nocapture --test-threads 1 2>&1 \
+  | sed "s|$HOME|~|g" > target/golden-checks.txt
+# (-o: with --nocapture a test's first line shares its line with libtest's "test NAME ... ")
+grep -oE 'rope [a-z0-9]+ [qk]: max diff .*' target/golden-checks.txt | put "$OUT/ch02-check.txt"
+grep -oE 'attention AttentionShape .*: max diff .*' target/golden-checks.txt | put "$OUT/ch03-check.txt"
+grep -oE '(rmsnorm|mlp) d=.*: max diff .*' target/golden-checks.txt | put "$OUT/ch04-check.txt"
+grep -oE '[a-z_]+ +safetensors f32: max \|Δlogit\| = .*' target/golden-checks.txt | put "$OUT/ch06-check.txt"
+grep -oE '[a-z_]+ +[0-9]+ tokens: max \|Δlogit\| = .*' target/golden-checks.txt | put "$OUT/ch07-check.txt"
+
+if [ "$QUICK" = 1 ]; then
+  step "--quick: the benchmark tables keep their last run"
+  exit 0
+fi
+
+# Criterion's estimate of one benchmark, in seconds: target/criterion/GROUP/ID/new/estimates.json.
+estimate() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mean"]["point_estimate"] / 1e9)' "target/criterion/$1/new/estimates.json"; }
+
+step "cargo bench --bench train (chapter 1): glassbox against Hugging Face tokenizers"
+cargo bench --quiet --features oracles --bench train > target/bench-train.txt 2>&1
+{
+  echo "| vocabulary | glassbox | HF tokenizers | ratio |"
+  echo "|---|---:|---:|---:|"
+  for v in 8192 32768; do
+    g=$(estimate "train_bpe_brown/glassbox/$v"); t=$(estimate "train_bpe_brown/tokenizers/$v")
+    python3 -c 'import sys; g, t = map(float, sys.argv[2:]); print(f"| {int(sys.argv[1]):,} | {g:.2f} s | {t:.2f} s | {t / g:.1f}× |")' "$v" "$g" "$t"
+  done
+} | put "$OUT/ch01-bench-train.md"
+
+step "train-bpe on 101 MB (chapter 1): time and peak memory"
+big=target/brown-x17.txt
+for _ in $(seq 17); do cat "${GLASSBOX_DATA:-$HOME/.cache/glassbox}/brown.txt"; done > "$big"
+/usr/bin/time -v "$BIN" train-bpe --vocab-size 32768 --out target/brown-x17-tokenizer.json "$big" \
+  2> target/train-101mb.txt > /dev/null
+{
+  echo "\$ /usr/bin/time -v glassbox train-bpe --vocab-size 32768 --out tok.json brown-x17.txt   # $(du -m "$big" | cut -f1) MB"
+  grep -E 'Elapsed \(wall clock\)|Maximum resident set size' target/train-101mb.txt | sed 's/^[[:space:]]*//'
+} | put "$OUT/ch01-train-101mb.txt"
+rm -f "$big"
+
+step "cargo bench --bench attention (chapter 3)"
+cargo bench --quiet --features oracles --bench attention > target/bench-attention.txt 2>&1
+{
+  echo "| context | decode step | prefill |"
+  echo "|---:|---:|---:|"
+  for ctx in 128 1024 4096; do
+    d=$(estimate "attention/decode/$ctx"); p=$(estimate "attention/prefill/$ctx")
+    python3 -c 'import sys; c, d, p = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]); f = lambda s: f"{s * 1e6:.0f} µs" if s < 1e-3 else (f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"); print(f"| {c:,} | {f(d)} | {f(p)} |")' "$ctx" "$d" "$p"
+  done
+} | put "$OUT/ch03-bench-attention.md"
+
+for t in 1 2; do
+  step "cargo bench --bench matmul, $t thread(s) (chapter 5): glassbox against matrixmultiply"
+  GLASSBOX_BENCH_THREADS=$t cargo bench --quiet --features oracles --bench matmul > "target/bench-matmul-t$t.txt" 2>&1
+  # the interleaved tables the benchmark prints after criterion: its markdown lines
+  grep -E '^(\||## )' "target/bench-matmul-t$t.txt" | sed 's/^## /**/; s/$//' | awk '/^\*\*/ { print $0 "**"; next } { print }' \
+    | put "$OUT/ch05-bench-matmul-t$t.md"
+done
+
+step "done: rebuild the book with 'mdbook build book'"
