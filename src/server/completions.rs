@@ -128,8 +128,9 @@ fn prepare(loaded: &Loaded, input: Input) -> Result<Prepared, ApiError> {
             })?;
             (ids, params)
         }
-        // Special-token text in a raw prompt is honoured (as `glassbox generate` does).
-        Input::Prompt(Prompt::Text(t), params) => (tok.encode_with_special(&t), params),
+        // Special-token text in a raw prompt is honoured (as `glassbox generate` does), and BOS
+        // goes first when the model's file says so.
+        Input::Prompt(Prompt::Text(t), params) => (tok.encode_prompt(&t), params),
         Input::Prompt(Prompt::Ids(ids), params) => (ids, params),
     };
     let vocab = tok.vocab_size();

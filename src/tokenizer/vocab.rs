@@ -217,6 +217,8 @@ impl Tokenizer {
             special_first,
             bos: None,
             eos: Vec::new(),
+            add_bos: false,
+            sentencepiece: None,
         };
         let mut scratch = Scratch::default();
         let mut out = Vec::new();
