@@ -43,6 +43,7 @@ pub struct KvCache {
     k: Vec<f32>,            // k: [Σ rows, kv_dim], layer by layer
     v: Vec<f32>,            // v: [Σ rows, kv_dim]
     len: usize,
+    written: usize, // the most positions ever held since `reset` (what a ring has overwritten)
 }
 
 /// One layer's part of the cache.
@@ -92,6 +93,7 @@ impl KvCache {
             k: vec![0.0; total * kv_dim],
             v: vec![0.0; total * kv_dim],
             len: 0,
+            written: 0,
         }
     }
 
@@ -145,10 +147,24 @@ impl KvCache {
             self.max_seq
         );
         self.len = len;
+        self.written = self.written.max(len);
+    }
+
+    /// Whether the cache can go back to `len` positions: a sliding-window layer's ring has
+    /// overwritten positions before `written − rows`, and the next query (at `len`) needs the
+    /// `window − 1` before it. Full-attention layers can always go back.
+    pub fn can_rewind_to(&self, len: usize) -> bool {
+        let lost_before = |l: &LayerRows| self.written.saturating_sub(l.rows);
+        len == 0
+            || self.layers.iter().all(|l| match l.window {
+                None => true,
+                Some(w) => len.saturating_sub(w.saturating_sub(1)) >= lost_before(l),
+            })
     }
     /// Forget the sequence: the next one starts at position 0.
     pub fn reset(&mut self) {
         self.len = 0;
+        self.written = 0;
     }
 
     fn layer(&self, layer: usize) -> LayerRows {

@@ -85,13 +85,15 @@ fn prompts_start_with_bos_as_the_file_says() {
 }
 
 /// Decoding gives back the text: byte fallback tokens reassemble the characters the
-/// vocabulary lacks, `▁` is a space again.
+/// vocabulary lacks, `▁` is a space again (so a `▁` typed in the text, which encodes exactly
+/// like a space, as in llama.cpp, decodes as a space: the one way decoding cannot invert).
 #[test]
 fn decode_inverts_encode() {
     let t = gemma_tokenizer();
     for c in cases() {
-        assert_eq!(t.decode(&c.ordinary).unwrap(), c.text, "{:?}", c.text);
-        assert_eq!(t.decode(&c.special).unwrap(), c.text, "{:?}", c.text);
+        let text = c.text.replace('▁', " ");
+        assert_eq!(t.decode(&c.ordinary).unwrap(), text, "{:?}", c.text);
+        assert_eq!(t.decode(&c.special).unwrap(), text, "{:?}", c.text);
     }
     // a lookup by text accepts both spellings of a space
     assert_eq!(t.token_id(" Paris"), t.token_id("▁Paris"));

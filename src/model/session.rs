@@ -132,12 +132,17 @@ impl Session {
     }
 
     /// Go back to `len` positions (e.g. to re-run the end of a prompt). Panics if `len` is
-    /// more than what is cached.
+    /// more than what is cached, or if a sliding-window layer's ring no longer holds the
+    /// positions position `len` would attend to (`KvCache::can_rewind_to`).
     pub fn truncate(&mut self, len: usize) {
         assert!(
             len <= self.cache.len(),
             "truncate to {len} > {} cached positions",
             self.cache.len()
+        );
+        assert!(
+            self.cache.can_rewind_to(len),
+            "truncate to {len}: a sliding-window layer has overwritten the rows it needs"
         );
         self.cache.set_len(len);
         self.tokens.truncate(len);
@@ -167,7 +172,10 @@ impl Session {
             .zip(ids)
             .take_while(|(a, b)| a == b)
             .count();
-        let keep = common.min(ids.len().saturating_sub(1));
+        let mut keep = common.min(ids.len().saturating_sub(1));
+        if !self.cache.can_rewind_to(keep) {
+            keep = 0; // a ring (sliding-window layer) overwrote rows the kept prefix needs
+        }
         self.truncate(keep);
         keep
     }

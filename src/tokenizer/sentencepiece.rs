@@ -37,6 +37,22 @@ const CONTROL: i64 = 3;
 const USER_DEFINED: i64 = 4;
 const BYTE: i64 = 6;
 
+/// Token texts llama.cpp treats as end-of-turn whatever the file's type says
+/// (`llama_vocab::impl::load`: a user-defined token spelled like this becomes a control token,
+/// with the warning "control-looking token ... its type will be overridden"). Gemma 3's
+/// user-defined `</s>` (id 212) is one: llama.cpp never cuts it out of ordinary text, so
+/// neither do we (`tests/tokenizer_sentencepiece.rs` has a string with it).
+const END_OF_TURN_TEXTS: [&str; 8] = [
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<|end_of_text|>",
+];
+
 /// What a SentencePiece tokenizer adds to [`Tokenizer`].
 #[derive(Clone, Debug)]
 pub(super) struct SentencePiece {
@@ -232,6 +248,10 @@ impl Tokenizer {
             }
             let id32 = id as u32;
             pieces.insert(text.as_bytes().into(), (id32, scores[id]));
+            let ty = match ty {
+                USER_DEFINED if END_OF_TURN_TEXTS.contains(&text) => CONTROL,
+                other => other,
+            };
             let (kind, bytes) = match ty {
                 UNKNOWN | CONTROL | USER_DEFINED => {
                     specials.push((text.to_string(), id32));
