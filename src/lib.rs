@@ -89,6 +89,9 @@ pub mod perplexity;
 // Stage 5: the generation loop behind an OpenAI-compatible HTTP API
 pub mod server;
 
+// Stage 6: structured output — a JSON-schema mask on the logits
+pub mod constrain;
+
 // The command-line front end (`glassbox <command>`), one file per command.
 pub mod cli;
 
