@@ -113,3 +113,28 @@ fn smollm2_adds_no_bos() {
         t.encode_with_special("The capital of France is")
     );
 }
+
+/// A Gemma file without a chat template gets Gemma's turn format. Reference: llama.cpp's
+/// built-in `gemma` template (`llama_chat_apply_template(b"gemma", ...)`, llama-cpp-python
+/// 0.3.36), which leaves BOS to the tokenizer; ours writes `<bos>` itself, and encoding does not
+/// add a second one.
+#[test]
+fn gemma_chat_format_equals_llama_cpp() {
+    use glassbox::chat::{ChatTemplate, Message};
+    let t = gemma_tokenizer();
+    let template = ChatTemplate::for_model(None, &t).unwrap();
+    let messages = [
+        Message::system("You are terse."),
+        Message::user("What is the capital of France?"),
+        Message::assistant("Paris."),
+        Message::user("And of Italy?"),
+    ];
+    let llama_cpp = "<start_of_turn>user\nYou are terse.\n\nWhat is the capital of France?<end_of_turn>\n<start_of_turn>model\nParis.<end_of_turn>\n<start_of_turn>user\nAnd of Italy?<end_of_turn>\n<start_of_turn>model\n";
+    assert_eq!(
+        template.render(&messages, true).unwrap(),
+        format!("<bos>{llama_cpp}")
+    );
+    let ids = template.encode(&t, &messages, true).unwrap();
+    assert_eq!(&ids[..2], &[2, 105], "one <bos>, then <start_of_turn>");
+    assert_eq!(ids.iter().filter(|&&i| i == 2).count(), 1);
+}
