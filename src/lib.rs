@@ -92,6 +92,9 @@ pub mod server;
 // Stage 6: structured output — a JSON-schema mask on the logits
 pub mod constrain;
 
+// Stage 6: tool calls — the schema of "call one of these functions", and the reply split back
+pub mod tools;
+
 // The command-line front end (`glassbox <command>`), one file per command.
 pub mod cli;
 
