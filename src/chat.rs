@@ -18,7 +18,16 @@
 //! (`.strip()`, `.startswith()`, …). The rendered text is then encoded with special tokens
 //! recognised (`<|im_start|>` → id 1), never through BPE. Reference: transformers
 //! `PreTrainedTokenizerBase.apply_chat_template` (it renders, then tokenizes without adding
-//! BOS/EOS); checked against it in `tests/chat_template.rs`.
+//! BOS/EOS); checked against it in `tests/chat_template.rs`. A model whose file says prompts
+//! start with BOS gets it if the template did not write it (`Tokenizer::with_bos`).
+//!
+//! A file without a template gets a default by its vocabulary: Gemma's turn format when it has
+//! `<start_of_turn>`, ChatML otherwise.
+//!
+//! ```text
+//! <bos><start_of_turn>user\n{system}\n\nWhat is the capital of France?<end_of_turn>\n
+//! <start_of_turn>model\n            ← the reply ends with <end_of_turn> (a stop token)
+//! ```
 
 use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
@@ -128,6 +137,24 @@ impl Message {
 /// ChatML, for models that ship no template (SmolLM2's own template is this plus a default
 /// system prompt).
 pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+// ANCHOR: gemma_template
+/// Gemma's turn format, for Gemma files that ship no template: roles `user` and `model`
+/// (the assistant), a system prompt folded into the first user turn, each turn's text
+/// trimmed, turns alternating (as Google's template and llama.cpp's built-in `gemma` format).
+pub const GEMMA_TEMPLATE: &str = "{{ bos_token }}\
+{% if messages and messages[0]['role'] == 'system' %}\
+{% set first_user_prefix = messages[0]['content'] | trim + '\\n\\n' %}{% set loop_messages = messages[1:] %}\
+{% else %}{% set first_user_prefix = '' %}{% set loop_messages = messages %}{% endif %}\
+{% for message in loop_messages %}\
+{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}\
+{{ raise_exception('Gemma conversations alternate user/assistant/user/... (after an optional system message)') }}\
+{% endif %}\
+{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}\
+{{ '<start_of_turn>' + role + '\\n' + (first_user_prefix if loop.first else '') + message['content'] | trim + '<end_of_turn>\\n' }}\
+{% endfor %}\
+{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}";
+// ANCHOR_END: gemma_template
 
 /// A compiled chat template together with the BOS/EOS texts it may refer to.
 pub struct ChatTemplate {
@@ -239,7 +266,17 @@ impl ChatTemplate {
         })
     }
 
-    /// The model's template (or ChatML if it has none), with BOS/EOS texts from the tokenizer.
+    /// The template for a file that has none: Gemma's turn format if the vocabulary has
+    /// `<start_of_turn>`, else ChatML.
+    pub fn default_for(tokenizer: &Tokenizer) -> &'static str {
+        match tokenizer.token_id("<start_of_turn>") {
+            Some(_) => GEMMA_TEMPLATE,
+            None => CHATML_TEMPLATE,
+        }
+    }
+
+    /// The model's template (or [`ChatTemplate::default_for`] it), with BOS/EOS texts from the
+    /// tokenizer.
     pub fn for_model(template: Option<&str>, tokenizer: &Tokenizer) -> Result<ChatTemplate> {
         let text = |id: Option<u32>| {
             id.and_then(|i| tokenizer.token_bytes(i))
@@ -248,7 +285,8 @@ impl ChatTemplate {
         };
         let bos = text(tokenizer.bos_id());
         let eos = text(tokenizer.eos_ids().first().copied());
-        ChatTemplate::new(template.unwrap_or(CHATML_TEMPLATE), &bos, &eos)
+        let source = template.unwrap_or_else(|| Self::default_for(tokenizer));
+        ChatTemplate::new(source, &bos, &eos)
     }
 
     // ANCHOR: render
@@ -268,27 +306,29 @@ impl ChatTemplate {
         .map_err(|e| Error::invalid(format!("rendering the chat template failed: {e:#}")))
     }
 
-    /// Render, then encode with special tokens recognised (`apply_chat_template(tokenize=True)`).
+    /// Render, then encode with special tokens recognised (`apply_chat_template(tokenize=True)`),
+    /// BOS first if the model adds one and the template did not write it.
     pub fn encode(
         &self,
         tokenizer: &Tokenizer,
         messages: &[Message],
         add_generation_prompt: bool,
     ) -> Result<Vec<u32>> {
-        Ok(tokenizer.encode_with_special(&self.render(messages, add_generation_prompt)?))
+        Ok(tokenizer.encode_prompt(&self.render(messages, add_generation_prompt)?))
     }
     // ANCHOR_END: render
 }
 
 /// The chat-end tokens a model may emit, found by name in the vocabulary: ChatML's
-/// `<|im_end|>`, Llama 3's `<|eot_id|>` and `<|eom_id|>`, GPT-style `<|endoftext|>`, plus the
-/// tokenizer's own EOS ids. Sorted, without duplicates.
+/// `<|im_end|>`, Llama 3's `<|eot_id|>` and `<|eom_id|>`, Gemma's `<end_of_turn>`, GPT-style
+/// `<|endoftext|>`, plus the tokenizer's own EOS ids. Sorted, without duplicates.
 pub fn stop_token_ids(tokenizer: &Tokenizer) -> Vec<u32> {
     let mut ids: Vec<u32> = tokenizer.eos_ids().to_vec();
     for name in [
         "<|im_end|>",
         "<|eot_id|>",
         "<|eom_id|>",
+        "<end_of_turn>",
         "<|endoftext|>",
         "<|end_of_text|>",
         "</s>",

@@ -80,6 +80,24 @@ pub fn rmsnorm_rows(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     }
 }
 
+/// RMSNorm of every row in place: `x: [seq, d]` ← RMSNorm(x), `weight: [d]`. With a weight
+/// of one head's width it normalises each head of `[seq, n_heads·hd]` on its own (Gemma 3's
+/// QK-norm); with `d_model` it is a sandwich norm on a branch's output.
+pub fn rmsnorm_rows_inplace(x: &mut [f32], weight: &[f32], eps: f32) {
+    let d = weight.len();
+    assert!(
+        d > 0 && x.len().is_multiple_of(d),
+        "rmsnorm_rows_inplace: len {} is not seq × {d}",
+        x.len()
+    );
+    for row in x.chunks_exact_mut(d) {
+        let inv_rms = 1.0 / (sum_squares(row) / d as f32 + eps).sqrt();
+        for (xi, &wi) in row.iter_mut().zip(weight) {
+            *xi = (*xi * inv_rms) * wi; // the same order as `rmsnorm`
+        }
+    }
+}
+
 /// [`rmsnorm_rows`] with the naive row function (the reference for tests).
 pub fn rmsnorm_rows_naive(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     let d = weight.len();

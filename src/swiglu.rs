@@ -11,8 +11,19 @@
 //! this module provides the element-wise middle, [`swiglu`], and an all-f32 reference MLP,
 //! [`mlp_naive`], that tests compare against.
 //!
+//! Gemma 3 uses the same gated MLP with another gate function, GeGLU: GELU in its tanh
+//! approximation instead of SiLU ([`Activation`]; Hugging Face's `gelu_pytorch_tanh`):
+//!
+//! ```text
+//! gelu_tanh(z) = ½ · z · (1 + tanh(√(2/π) · (z + 0.044715 · z³)))
+//! ```
+//!
+//! Both are smooth gates that pass large positive inputs and squash negative ones; GELU dips
+//! less below zero (min ≈ −0.17 against SiLU's −0.28).
+//!
 //! Reference: Shazeer, "GLU Variants Improve Transformer" (2020);
-//! `transformers.models.llama.modeling_llama.LlamaMLP`.
+//! `transformers.models.llama.modeling_llama.LlamaMLP`, `transformers.activations.GELUTanh`
+//! (PyTorch `gelu(approximate="tanh")`).
 
 use crate::matmul::matmul_naive;
 
@@ -43,11 +54,76 @@ pub fn swiglu_inplace(gate: &mut [f32], up: &[f32]) {
     }
 }
 
+// ANCHOR: gelu_tanh
+/// GELU, tanh approximation: `½ z (1 + tanh(√(2/π) (z + 0.044715 z³)))`, in f32 as PyTorch's
+/// `gelu(approximate="tanh")` computes it.
+pub fn gelu_tanh(z: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6; // √(2/π)
+    let inner = SQRT_2_OVER_PI * (z + 0.044715 * z * z * z);
+    0.5 * z * (1.0 + inner.tanh())
+}
+// ANCHOR_END: gelu_tanh
+
+/// The gate function of a gated MLP: what differs between SwiGLU (Llama) and GeGLU (Gemma).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// `silu(z) = z · σ(z)`: SwiGLU (Llama, SmolLM2; Hugging Face `hidden_act: "silu"`).
+    Silu,
+    /// `gelu_tanh(z)`: GeGLU (Gemma; `hidden_activation: "gelu_pytorch_tanh"`).
+    GeluTanh,
+}
+
+impl Activation {
+    pub fn apply(self, z: f32) -> f32 {
+        match self {
+            Activation::Silu => silu(z),
+            Activation::GeluTanh => gelu_tanh(z),
+        }
+    }
+
+    /// The Hugging Face `hidden_act` name.
+    pub fn hf_name(self) -> &'static str {
+        match self {
+            Activation::Silu => "silu",
+            Activation::GeluTanh => "gelu_pytorch_tanh",
+        }
+    }
+}
+
+/// `gate ← act(gate) ⊙ up`, in place: [`swiglu_inplace`] for SiLU, the GeGLU middle otherwise.
+pub fn glu_inplace(act: Activation, gate: &mut [f32], up: &[f32]) {
+    match act {
+        Activation::Silu => swiglu_inplace(gate, up),
+        Activation::GeluTanh => {
+            assert_eq!(gate.len(), up.len(), "geglu: gate and up lengths differ");
+            for (g, &u) in gate.iter_mut().zip(up) {
+                *g = gelu_tanh(*g) * u;
+            }
+        }
+    }
+}
+
 // ANCHOR: mlp_naive
 /// The whole MLP in f32 with naive matrix products: the reference for tests and lessons.
 ///
 /// `x: [seq, d]`, `w_gate, w_up: [ffn, d]`, `w_down: [d, ffn]`, `out: [seq, d]`.
 pub fn mlp_naive(
+    x: &[f32],
+    w_gate: &[f32],
+    w_up: &[f32],
+    w_down: &[f32],
+    seq: usize,
+    d: usize,
+    ffn: usize,
+    out: &mut [f32],
+) {
+    glu_mlp_naive(Activation::Silu, x, w_gate, w_up, w_down, seq, d, ffn, out);
+}
+
+/// [`mlp_naive`] with any gate function: `down(act(x · W_gateᵀ) ⊙ (x · W_upᵀ))`, the gate
+/// applied element by element in its own loop (the reference for [`glu_inplace`]).
+pub fn glu_mlp_naive(
+    act: Activation,
     x: &[f32],
     w_gate: &[f32],
     w_up: &[f32],
@@ -66,8 +142,10 @@ pub fn mlp_naive(
     let mut up = vec![0.0f32; seq * ffn]; //   up:   [seq, ffn] = x · W_upᵀ
     matmul_naive(x, w_gate, &mut gate, seq, d, ffn);
     matmul_naive(x, w_up, &mut up, seq, d, ffn);
-    let mut h = vec![0.0f32; seq * ffn]; //    h:    [seq, ffn] = silu(gate) ⊙ up
-    swiglu(&gate, &up, &mut h);
+    let mut h = vec![0.0f32; seq * ffn]; //    h:    [seq, ffn] = act(gate) ⊙ up
+    for ((hi, &g), &u) in h.iter_mut().zip(&gate).zip(&up) {
+        *hi = act.apply(g) * u;
+    }
     matmul_naive(&h, w_down, out, seq, ffn, d); // out: [seq, d] = h · W_downᵀ
 }
 // ANCHOR_END: mlp_naive
@@ -83,5 +161,16 @@ mod tests {
         assert!((silu(-1.0) + 0.26894143).abs() < 1e-6);
         assert_eq!(silu(-200.0), 0.0);
         assert_eq!(silu(200.0), 200.0);
+    }
+
+    #[test]
+    fn gelu_tanh_values() {
+        // torch.nn.functional.gelu(torch.tensor([1., -1., 3.]), approximate="tanh")
+        assert_eq!(gelu_tanh(0.0), 0.0);
+        assert!((gelu_tanh(1.0) - 0.841_192).abs() < 1e-6);
+        assert!((gelu_tanh(-1.0) + 0.158_808).abs() < 1e-6);
+        assert!((gelu_tanh(3.0) - 2.996_363_4).abs() < 1e-6);
+        assert_eq!(gelu_tanh(-20.0), 0.0);
+        assert_eq!(gelu_tanh(20.0), 20.0);
     }
 }

@@ -16,6 +16,7 @@ use glassbox::model::{Llama, Session};
 use glassbox::quant::DType;
 use glassbox::tokenizer::{Pretokenizer, Tokenizer};
 use glassbox::weights::config::LlamaConfig;
+use glassbox::weights::family::Family;
 use glassbox::weights::tensor::WeightMatrix;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -42,6 +43,7 @@ fn config(tied: bool, n_kv: usize) -> LlamaConfig {
         max_position_embeddings: 64,
         bos_token_id: None,
         eos_token_ids: vec![],
+        family: Family::Llama,
     }
 }
 

@@ -11,8 +11,8 @@
 
 use rayon::prelude::*;
 
-use super::blocked::{attention_prefill_blocked, BLOCKED_MIN_SEQ};
-use super::{attend_group, AttentionShape, PARALLEL_MIN_WORK, SCORES};
+use super::blocked::{attention_prefill_blocked, Band, BLOCKED_MIN_SEQ};
+use super::{attend_group, AttentionShape, KvRows, PARALLEL_MIN_WORK, SCORES};
 use crate::softmax::softmax_naive;
 
 // ANCHOR: bidirectional
@@ -32,7 +32,7 @@ pub fn attention_bidirectional(
 ) {
     let seq = check_bidirectional(q, k, v, s, out);
     if seq >= BLOCKED_MIN_SEQ {
-        return attention_prefill_blocked(q, k, v, 0, seq, s, out, false);
+        return attention_prefill_blocked(q, k, v, Band::All, 0, seq, s, out);
     }
     // a short sentence: one (query row, KV head) pair at a time, every key visible
     let (nh, nkv, hd, group) = (s.n_heads, s.n_kv_heads, s.head_dim, s.group());
@@ -41,18 +41,8 @@ pub fn attention_bidirectional(
         let (t, g) = (idx / nkv, idx % nkv);
         let qg = &q[t * nh * hd + g * group * hd..][..group * hd];
         SCORES.with(|p| {
-            attend_group(
-                qg,
-                k,
-                v,
-                s.kv_dim(),
-                g * hd,
-                seq,
-                hd,
-                scale,
-                o,
-                &mut p.borrow_mut(),
-            )
+            let kv = KvRows { k_all: k, v_all: v, kv_dim: s.kv_dim(), first: 0, rows: seq };
+            attend_group(qg, &kv, g * hd, seq, hd, scale, o, &mut p.borrow_mut())
         });
     };
     if seq * seq * nh * hd < PARALLEL_MIN_WORK {

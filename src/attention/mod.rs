@@ -22,6 +22,19 @@
 //! every token of its sentence: [`attention_bidirectional`] (`bidirectional.rs`), the same two
 //! paths with the mask off.
 //!
+//! Sliding-window attention (Gemma 3's local layers): a layer whose cache has a window `w`
+//! only lets position `p` see `j = p + 1 − w ..= p`, a band under the diagonal instead of the
+//! whole triangle ([`KvCache::first_visible`]); its cache is a ring of rows, and position `j`
+//! is read from row `j mod rows`. The window is a property of the layer's cache, so the same
+//! call serves both kinds of layer.
+//!
+//! ```text
+//!            full causal (global layer)        window w = 3 (local layer)
+//!   keys j:  0 1 2 3 4 5                       0 1 2 3 4 5
+//!   p = 3    ■ ■ ■ ■ · ·                       · ■ ■ ■ · ·
+//!   p = 5    ■ ■ ■ ■ ■ ■                       · · · ■ ■ ■
+//! ```
+//!
 //! Reference: Vaswani et al. (2017); Ainslie et al., "GQA" (2023); PyTorch
 //! `scaled_dot_product_attention(is_causal=True, enable_gqa=True)`.
 
@@ -29,7 +42,7 @@ mod bidirectional;
 mod blocked;
 
 pub use bidirectional::{attention_bidirectional, attention_bidirectional_naive};
-use blocked::{attention_prefill_blocked, BLOCKED_MIN_SEQ};
+use blocked::{attention_prefill_blocked, Band, BLOCKED_MIN_SEQ};
 
 use crate::kv_cache::KvCache;
 use crate::matmul::dot; // the f32x8 FMA dot product (src/matmul/)
@@ -109,6 +122,13 @@ fn check(
         "attention: positions up to {total} exceed the cache ({})",
         cache.max_seq()
     );
+    // every key this call reads must still be in the layer's rows (a ring forgets old ones)
+    let keys = total - cache.first_visible(layer, start_pos);
+    assert!(
+        keys <= cache.layer_rows(layer),
+        "attention: {keys} keys do not fit layer {layer}'s {} cached rows",
+        cache.layer_rows(layer)
+    );
     (seq, total)
 }
 
@@ -172,7 +192,8 @@ fn attention_decode(
 /// Causal GQA attention for queries at positions `start_pos .. start_pos + seq`.
 ///
 /// `q, out: [seq, n_heads × head_dim]` (Q already rotated); K/V for positions
-/// `0 .. start_pos + seq` must already be in `cache` at `layer`. If `weights_out` is given it is
+/// `0 .. start_pos + seq` must already be in `cache` at `layer` (for a sliding-window layer,
+/// the last `window` before each query). If `weights_out` is given it is
 /// resized to `[n_heads, seq, start_pos + seq]` and filled with the attention probabilities
 /// (0 where masked). Parallel over (query row, KV head) pairs; a prompt of `BLOCKED_MIN_SEQ`
 /// or more queries with no weights asked for goes through `attention_prefill_blocked` instead
@@ -195,16 +216,21 @@ pub fn attention(
         shape.group(),
     );
     let scale = 1.0 / (hd as f32).sqrt();
-    let (k_all, v_all) = (cache.k_layer(layer), cache.v_layer(layer)); // [max_seq, kv_dim]
+    let (k_all, v_all) = (cache.k_layer(layer), cache.v_layer(layer)); // [rows, kv_dim]
+    let rows = cache.layer_rows(layer); // max_seq, or a sliding-window layer's ring
 
     // One (query row t, KV head g) pair and the `group` query heads that share g (see
-    // `attend_group`). `idx = t × n_kv_heads + g` is also the index of the chunk of `out`
-    // holding those heads (heads g·group .. (g+1)·group are contiguous in row t).
+    // `attend_group`), over keys lo ..= start_pos + t. `idx = t × n_kv_heads + g` is also the
+    // index of the chunk of `out` holding those heads (heads g·group .. (g+1)·group are
+    // contiguous in row t).
     let one = |idx: usize, o: &mut [f32], p: &mut Vec<f32>| {
         let (t, g) = (idx / nkv, idx % nkv);
         let qg = &q[t * nh * hd + g * group * hd..][..group * hd]; // qg: [group, hd]
-        let n = start_pos + t + 1; // causal: keys 0..=pos, the rest never computed
-        attend_group(qg, k_all, v_all, kv_dim, g * hd, n, hd, scale, o, p);
+        let pos = start_pos + t;
+        let lo = cache.first_visible(layer, pos); // 0, or the window's first position
+        let n = pos + 1 - lo; // causal: keys lo..=pos, the rest never computed
+        let kv = KvRows { k_all, v_all, kv_dim, first: lo % rows, rows };
+        attend_group(qg, &kv, g * hd, n, hd, scale, o, p);
     };
 
     // The score buffer is per thread and lives as long as the thread (rayon's workers live for
@@ -215,10 +241,10 @@ pub fn attention(
     };
     let (work, chunk) = (seq * nh * total * hd, group * hd);
     match weights_out {
-        None if seq == 1 => SCORES
+        None if seq == 1 && cache.first_visible(layer, start_pos) == 0 => SCORES
             .with(|p| attention_decode(q, k_all, v_all, total, shape, out, &mut p.borrow_mut())),
         None if seq >= BLOCKED_MIN_SEQ => {
-            attention_prefill_blocked(q, k_all, v_all, start_pos, seq, shape, out, true)
+            attention_prefill_blocked(q, k_all, v_all, Band::Causal(cache, layer), start_pos, seq, shape, out)
         }
         None if work < PARALLEL_MIN_WORK => {
             for (idx, o) in out.chunks_exact_mut(chunk).enumerate() {
@@ -237,11 +263,12 @@ pub fn attention(
                 .enumerate()
                 .for_each_init(
                     || Vec::with_capacity(group * total),
-                    |p, (idx, (o, rows))| {
+                    |p, (idx, (o, w_rows))| {
                         one(idx, o, p);
-                        let n = p.len() / group;
-                        for (r, row) in rows.chunks_exact_mut(total).enumerate() {
-                            row[..n].copy_from_slice(&p[r * n..(r + 1) * n]);
+                        let n = p.len() / group; // keys lo ..= pos
+                        let lo = start_pos + idx / nkv + 1 - n;
+                        for (r, row) in w_rows.chunks_exact_mut(total).enumerate() {
+                            row[lo..lo + n].copy_from_slice(&p[r * n..(r + 1) * n]);
                         }
                     },
                 );
@@ -258,16 +285,25 @@ pub fn attention(
 }
 // ANCHOR_END: attention
 
+/// One layer's stored keys and values, `k_all, v_all: [rows, kv_dim]`, as one call reads them:
+/// its key i is row `(first + i) mod rows` (rows in position order from `first`; a sliding-window
+/// layer's ring wraps back to row 0).
+pub(super) struct KvRows<'a> {
+    pub k_all: &'a [f32],
+    pub v_all: &'a [f32],
+    pub kv_dim: usize,
+    pub first: usize,
+    pub rows: usize,
+}
+
 /// Attention for the `group` query heads that share one KV head, at one query position, over
-/// the first `n` keys: for each head r, `o_r = Σ_j softmax(q_r·k_j / √hd)_j v_j`, j < n.
-/// `qg, o: [group, hd]`; K/V rows are read in place from `k_all, v_all: [.., kv_dim]` at column
-/// `kv_off` (GQA: the KV head's slice), each loaded once for the whole group. `p` is scratch
-/// (`[group, n]`: scores, then probabilities).
+/// `n` keys: for each head r, `o_r = Σ_i softmax(q_r·k_i / √hd)_i v_i`, i < n.
+/// `qg, o: [group, hd]`; K/V rows are read in place from `kv` at column `kv_off` (GQA: the KV
+/// head's slice), each loaded once for the whole group. `p` is scratch (`[group, n]`: scores,
+/// then probabilities).
 fn attend_group(
     qg: &[f32],
-    k_all: &[f32],
-    v_all: &[f32],
-    kv_dim: usize,
+    kv: &KvRows,
     kv_off: usize,
     n: usize,
     hd: usize,
@@ -275,33 +311,39 @@ fn attend_group(
     o: &mut [f32],
     p: &mut Vec<f32>,
 ) {
-    let group = qg.len() / hd;
+    let (group, kv_dim) = (qg.len() / hd, kv.kv_dim);
+    let next = |row: usize| if row + 1 == kv.rows { 0 } else { row + 1 };
     p.clear();
     p.resize(group * n, 0.0);
-    for j in 0..n {
-        let kj = &k_all[j * kv_dim + kv_off..][..hd];
+    let mut row = kv.first;
+    for i in 0..n {
+        let ki = &kv.k_all[row * kv_dim + kv_off..][..hd];
         for r in 0..group {
-            p[r * n + j] = dot(&qg[r * hd..][..hd], kj) * scale;
+            p[r * n + i] = dot(&qg[r * hd..][..hd], ki) * scale;
         }
+        row = next(row);
     }
-    for row in p.chunks_exact_mut(n) {
-        softmax_inplace(row);
+    for scores in p.chunks_exact_mut(n) {
+        softmax_inplace(scores);
     }
     o.fill(0.0);
-    for j in 0..n {
-        let vj = &v_all[j * kv_dim + kv_off..][..hd];
+    let mut row = kv.first;
+    for i in 0..n {
+        let vi = &kv.v_all[row * kv_dim + kv_off..][..hd];
         for (r, or) in o.chunks_exact_mut(hd).enumerate() {
-            let pj = p[r * n + j];
-            for (od, &vd) in or.iter_mut().zip(vj) {
-                *od = pj.mul_add(vd, *od);
+            let pi = p[r * n + i];
+            for (od, &vd) in or.iter_mut().zip(vi) {
+                *od = pi.mul_add(vd, *od);
             }
         }
+        row = next(row);
     }
 }
 
 // ANCHOR: attention_naive
 /// The reference: K/V explicitly repeated to every query head, full score matrix with an
-/// additive `-inf` mask above the diagonal, one head and one row at a time. Same contract.
+/// additive `-inf` mask above the diagonal (and, in a sliding-window layer, below the band),
+/// one head and one row at a time. Same contract.
 pub fn attention_naive(
     q: &[f32],
     cache: &KvCache,
@@ -317,7 +359,8 @@ pub fn attention_naive(
     // k_rep, v_rep: [total, n_heads × head_dim] — KV head h / group copied into head h
     let mut k_rep = vec![0.0f32; total * q_dim];
     let mut v_rep = vec![0.0f32; total * q_dim];
-    for j in 0..total {
+    // positions before the first query's window are masked for every query (and may be gone)
+    for j in cache.first_visible(layer, start_pos)..total {
         let (kr, vr) = (cache.k_row(layer, j), cache.v_row(layer, j));
         for h in 0..nh {
             let g = h / group;
@@ -330,10 +373,12 @@ pub fn attention_naive(
     for h in 0..nh {
         for t in 0..seq {
             let pos = start_pos + t;
-            // scores over every key, masked (additive -inf) after the query's own position
+            // scores over every key, masked (additive -inf) after the query's own position and
+            // before its window
+            let lo = cache.first_visible(layer, pos);
             let mut s = vec![0.0f32; total];
             for (j, sj) in s.iter_mut().enumerate() {
-                if j > pos {
+                if j > pos || j < lo {
                     *sj = f32::NEG_INFINITY;
                 } else {
                     let mut acc = 0.0f32;

@@ -98,8 +98,8 @@ pub fn run(args: Args) -> Result<()> {
         chat_template(&model)?.encode(tok, &messages, true)?
     } else {
         // Special-token text in a raw prompt is honoured, as llama.cpp does: hand-written
-        // ChatML works.
-        tok.encode_with_special(&prompt)
+        // ChatML works. BOS first when the model's file says so (Gemma, Llama 3).
+        tok.encode_prompt(&prompt)
     };
     let ctx = context_size(&model, args.ctx_size)?;
     let cfg = GenerateConfig {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::cli::common::model_path;
+use crate::weights::config::LlamaConfig;
 use crate::weights::model_files::{ModelFiles, ModelFormat};
 use crate::Result;
 
@@ -21,6 +22,9 @@ use crate::Result;
 ///   stored types how many bytes each storage type takes (Q4_1 = 20 bytes per 32 weights)
 ///   KV-cache     memory for K and V at a few context lengths, in f32:
 ///                2 × layers × kv_heads × head_dim × positions × 4 bytes
+///                (a sliding-window layer keeps at most window − 1 + 512 positions)
+///   family       for a model that is not plain Llama (Gemma 3), each place where it differs
+///                from Llama, and what the file says there
 ///
 /// Examples:
 ///   glassbox inspect
@@ -58,7 +62,7 @@ pub fn run(args: Args) -> Result<()> {
     // a GGUF of another architecture: its header, types and tensors (running it is not ours)
     if path.is_file() {
         if let Ok(g) = crate::formats::gguf::GgufFile::open(&path) {
-            if g.architecture() != Some("llama") {
+            if !matches!(g.architecture(), Some("llama" | "gemma3")) {
                 return crate::cli::inspect_gguf::run(&path, args.json);
             }
         }
@@ -97,11 +101,15 @@ pub fn run(args: Args) -> Result<()> {
         ModelFormat::HfSafetensors => "Hugging Face safetensors",
     };
 
+    let differences = family_differences(c);
+
     if args.json {
         let v = json!({
             "path": path.display().to_string(),
             "format": format,
-            "architecture": "LlamaForCausalLM",
+            "architecture": c.family.hf_architecture(),
+            "family": c.family.name(),
+            "differences_from_llama": differences.iter().map(|(what, llama, this)| json!({"what": what, "llama": llama, "this_model": this})).collect::<Vec<_>>(),
             "config": c.to_hf_json("as stored"),
             "head_dim": c.head_dim(),
             "parameters": { "total": total, "by_group": groups.iter().map(|(g, n)| (g.to_string(), json!(n))).collect::<serde_json::Map<_, _>>() },
@@ -109,8 +117,9 @@ pub fn run(args: Args) -> Result<()> {
             "weight_bytes": total_bytes,
             "kv_cache_f32_bytes": KV_CONTEXTS.iter().map(|&n| (n.to_string(), json!(c.kv_cache_bytes(n, 4)))).collect::<serde_json::Map<_, _>>(),
             "tokenizer": {
-                "kind": "byte-level BPE",
-                "pretokenizer": t.pretokenizer().name(),
+                "kind": t.algorithm(),
+                "pretokenizer": (!t.is_sentencepiece()).then(|| t.pretokenizer().name()),
+                "add_bos": t.add_bos(),
                 "vocab_size": t.vocab_size(),
                 "merges": t.merges().len(),
                 "special_tokens": specials,
@@ -124,7 +133,11 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     println!("{} ({format})", path.display());
-    println!("\narchitecture  LlamaForCausalLM");
+    println!(
+        "\narchitecture  {} (family `{}`)",
+        c.family.hf_architecture(),
+        c.family.name()
+    );
     println!(
         "  layers {}, d_model {}, ffn {}, vocab {}",
         c.num_hidden_layers, c.hidden_size, c.intermediate_size, c.vocab_size
@@ -155,6 +168,15 @@ pub fn run(args: Args) -> Result<()> {
             "separate (lm_head)"
         }
     );
+
+    if !differences.is_empty() {
+        println!("\nwhat differs from Llama");
+        let w = differences.iter().map(|d| d.0.len()).max().unwrap_or(0);
+        println!("  {:<w$}  {:<26}  this model", "", "Llama");
+        for (what, llama, this) in &differences {
+            println!("  {what:<w$}  {llama:<26}  {this}");
+        }
+    }
 
     println!(
         "\nparameters    {:>14}  ({:.1} M)",
@@ -192,6 +214,19 @@ pub fn run(args: Args) -> Result<()> {
         c.num_key_value_heads,
         c.head_dim()
     );
+    let local = (0..c.num_hidden_layers)
+        .filter(|&l| c.family.window(l).is_some())
+        .count();
+    if local > 0 {
+        println!(
+            "  ({local} sliding-window layers keep at most {} positions each)",
+            crate::kv_cache::KvCache::rows_for(
+                c.family.window(0).or(c.family.window(1)),
+                usize::MAX,
+                crate::kv_cache::PREFILL_CHUNK
+            )
+        );
+    }
     for n in KV_CONTEXTS {
         let note = if n > c.max_position_embeddings {
             "  (past the model's context)"
@@ -204,16 +239,25 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
 
-    println!(
-        "\ntokenizer     byte-level BPE, pre-tokenizer `{}`",
-        t.pretokenizer().name()
-    );
-    println!(
-        "  vocab {} ({} merges), {} special tokens",
-        t.vocab_size(),
-        t.merges().len(),
-        specials.len()
-    );
+    if t.is_sentencepiece() {
+        println!("\ntokenizer     SentencePiece BPE (merges by score, ▁ for spaces, <0xNN> bytes)");
+        println!(
+            "  vocab {}, {} special tokens",
+            t.vocab_size(),
+            specials.len()
+        );
+    } else {
+        println!(
+            "\ntokenizer     byte-level BPE, pre-tokenizer `{}`",
+            t.pretokenizer().name()
+        );
+        println!(
+            "  vocab {} ({} merges), {} special tokens",
+            t.vocab_size(),
+            t.merges().len(),
+            specials.len()
+        );
+    }
     let shown: Vec<String> = specials
         .iter()
         .take(8)
@@ -230,22 +274,124 @@ pub fn run(args: Args) -> Result<()> {
         .map(|&id| format!("{id} {:?}", tok_text(id)))
         .collect();
     println!(
-        "  bos: {bos}; eos: {}",
+        "  bos: {bos}{}; eos: {}",
+        if t.add_bos() {
+            " (prompts start with it)"
+        } else {
+            " (not added to prompts)"
+        },
         if eos.is_empty() {
             "none".into()
         } else {
             eos.join(", ")
         }
     );
+    let default = match crate::chat::ChatTemplate::default_for(t) {
+        crate::chat::GEMMA_TEMPLATE => "Gemma's turn format",
+        _ => "ChatML",
+    };
     println!(
         "  chat template: {}",
         if m.chat_template.is_some() {
-            "yes"
+            "the file's own".to_string()
         } else {
-            "no"
+            format!("none in the file: {default} is used")
         }
     );
     Ok(())
+}
+
+/// Each place where this model's family differs from Llama: (what, Llama, this model), empty
+/// for a Llama model. The answers come from `config.family` (`weights/family.rs`).
+fn family_differences(c: &LlamaConfig) -> Vec<(&'static str, String, String)> {
+    let f = &c.family;
+    if f.name() == "llama" {
+        return Vec::new();
+    }
+    let (d, hd) = (c.hidden_size, c.head_dim());
+    let yes_no = |b: bool, yes: &str| if b { yes.to_string() } else { "no".into() };
+    let local: Vec<usize> = (0..c.num_hidden_layers)
+        .filter(|&l| f.window(l).is_some())
+        .collect();
+    let global: Vec<String> = (0..c.num_hidden_layers)
+        .filter(|&l| f.window(l).is_none())
+        .map(|l| l.to_string())
+        .collect();
+    let local_theta = local.first().map(|&l| f.rope_theta(l, c.rope_theta));
+    vec![
+        (
+            "head_dim",
+            "d / heads".into(),
+            format!("{hd} (d / heads = {})", d / c.num_attention_heads.max(1)),
+        ),
+        (
+            "embedding scale",
+            "1".into(),
+            f.embedding_scale(d)
+                .map_or("1".into(), |s| format!("√d = {s:.4}")),
+        ),
+        (
+            "norm weight",
+            "× w".into(),
+            format!(
+                "× ({} + w) (the GGUF stores it added)",
+                f.norm_weight_offset()
+            ),
+        ),
+        (
+            "QK-norm",
+            "no".into(),
+            yes_no(f.has_qk_norm(), "RMSNorm on each q and k head"),
+        ),
+        (
+            "sandwich norms",
+            "no (norm before a branch)".into(),
+            yes_no(f.has_sandwich_norms(), "norm before and after each branch"),
+        ),
+        (
+            "MLP gate",
+            "SiLU (SwiGLU)".into(),
+            format!("{} (GeGLU)", f.activation().hf_name()),
+        ),
+        (
+            "attention scale",
+            "1/√head_dim".into(),
+            match f.query_scale(hd) {
+                None => format!("1/√{hd}"),
+                Some(s) => format!("1/√head_dim × {s}"),
+            },
+        ),
+        (
+            "sliding window",
+            "none".into(),
+            match f.window(local.first().copied().unwrap_or(0)) {
+                Some(w) => format!(
+                    "{w} positions on {} of {} layers",
+                    local.len(),
+                    c.num_hidden_layers
+                ),
+                None => "none".into(),
+            },
+        ),
+        ("global layers", "all".into(), global.join(", ")),
+        (
+            "RoPE base",
+            "rope_theta".into(),
+            match local_theta {
+                Some(t) => format!("{} global, {t} local", c.rope_theta),
+                None => c.rope_theta.to_string(),
+            },
+        ),
+        (
+            "GGUF Q/K rows",
+            "permuted (interleaved)".into(),
+            if f.gguf_qk_interleaved() {
+                "permuted (interleaved)".into()
+            } else {
+                "as stored (half-split)".into()
+            },
+        ),
+    ]
 }
 
 /// 134515008 → "134,515,008".

@@ -6,8 +6,9 @@
 //! ```
 //!
 //! The prompt is tokenized with special-token text recognised (`<|im_start|>` becomes id 1, as
-//! `transformers` and llama.cpp do by default); no bos is prepended unless `--add-bos` is given
-//! (SmolLM2's tokenizer does not add one: `add_bos_token` is false, and transformers agrees).
+//! `transformers` and llama.cpp do by default), with the BOS id first when the model's file says
+//! prompts start with it (`add_bos_token`: Gemma and Llama 3 yes, SmolLM2 no); `--add-bos`
+//! prepends it whatever the file says.
 //! The whole prompt runs as one prefill; the logits of its last position are printed as a
 //! table, or as one JSON object (`--json`), and all of them can be written as a float32 `.npy`
 //! (`--dump`), which `numpy.load` reads.
@@ -39,7 +40,7 @@ pub struct Args {
     #[arg(long, value_name = "PATH.npy")]
     pub dump: Option<PathBuf>,
 
-    /// Prepend the model's bos token id.
+    /// Prepend the model's bos token id even if its file does not ask for one.
     #[arg(long)]
     pub add_bos: bool,
 }
@@ -50,12 +51,14 @@ pub fn run(args: Args) -> Result<()> {
     let model = Llama::load(&path)?;
     let tok = &model.tokenizer;
 
-    let mut ids = Vec::new();
+    let mut ids = tok.encode_prompt(&text);
     if args.add_bos {
         let bos = model.config.bos_token_id.or(tok.bos_id());
-        ids.push(bos.ok_or_else(|| Error::invalid("--add-bos: this model has no bos token"))?);
+        let bos = bos.ok_or_else(|| Error::invalid("--add-bos: this model has no bos token"))?;
+        if ids.first() != Some(&bos) {
+            ids.insert(0, bos);
+        }
     }
-    ids.extend(tok.encode_with_special(&text));
     if ids.is_empty() {
         return Err(Error::invalid(
             "the prompt is empty: there is no position to predict from",

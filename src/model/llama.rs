@@ -18,6 +18,18 @@
 //! `logits = RMSNorm(x_last; norm) · W_headᵀ`, with `W_head` = the embedding matrix when the
 //! model ties them (SmolLM2 does).
 //!
+//! Gemma 3 runs through this same pass: where it differs, the block asks the config's
+//! [`Family`](crate::weights::family::Family) (`weights/family.rs`, one named answer per
+//! difference) and a Llama model's answer leaves the step as above:
+//!
+//! ```text
+//! x   = embedding · √d                                       (embedding_scale)
+//! q, k ← RMSNorm of each head (q_norm, k_norm), then RoPE    (qk_norm; RoPE base per layer)
+//! a   = softmax(...) over the last `window` positions only   (local layers; the cache is a ring)
+//! x   = x + RMSNorm(a · W_oᵀ; post_attention_norm)           (sandwich norms)
+//! x   = x + RMSNorm(down(gelu_tanh(gate) ⊙ up); post_ffw)    (GeGLU; sandwich norms)
+//! ```
+//!
 //! The weights keep their stored type (Q4_1, Q8_0, F32, BF16, ...); every product goes through
 //! `WeightMatrix::matmul`, which is a matrix–vector product when `seq == 1` (decode) and a tiled
 //! GEMM otherwise (prefill). Activations are f32 throughout.
@@ -32,9 +44,9 @@ use crate::attention::{attention, AttentionShape};
 use crate::model::profile::{Clock, Step};
 use crate::model::session::Session;
 use crate::quant::q8act::{Activations, Q8Act};
-use crate::rmsnorm::{rmsnorm, rmsnorm_rows};
+use crate::rmsnorm::{rmsnorm, rmsnorm_rows, rmsnorm_rows_inplace};
 use crate::rope::RopeLayout;
-use crate::swiglu::swiglu_inplace;
+use crate::swiglu::glu_inplace;
 use crate::tokenizer::Tokenizer;
 use crate::weights::checkpoint::{LlamaWeights, TensorSource, IN_MEMORY};
 use crate::weights::config::LlamaConfig;
@@ -42,7 +54,8 @@ use crate::weights::model_files::ModelFiles;
 use crate::weights::tensor::WeightMatrix;
 use crate::{Error, Result};
 
-/// A Llama-architecture model: its config, tokenizer and weights as stored.
+/// A Llama-architecture model (or a family that differs from Llama in the named places of
+/// `config.family`, such as Gemma 3): its config, tokenizer and weights as stored.
 pub struct Llama {
     pub config: LlamaConfig,
     /// Where the model came from (a `.gguf` file or a Hugging Face directory).
@@ -193,20 +206,24 @@ impl Llama {
     /// next positions; the K/V rows go into the cache and its length advances.
     pub(crate) fn run_chunk(&self, s: &mut Session, ids: &[u32]) {
         let c = &self.config;
+        let f = &c.family; // where Gemma differs from Llama
         let (seq, d, pos, eps) = (ids.len(), c.hidden_size, s.len(), c.rms_norm_eps);
         let (nh, nkv, ffn) = (
             c.num_attention_heads,
             c.num_key_value_heads,
             c.intermediate_size,
         );
-        let q_dim = nh * c.head_dim();
+        let (q_dim, kv_dim) = (nh * c.head_dim(), c.kv_dim());
         let shape = self.attention_shape();
         let Session {
             cache,
             rope,
+            rope_local,
             x,
             xn,
             q,
+            k,
+            v,
             att,
             gate,
             up,
@@ -232,13 +249,19 @@ impl Llama {
         let x = &mut x[..seq * d]; //        x:    [seq, d]   the residual stream
         let xn = &mut xn[..seq * d]; //      xn:   [seq, d]   normed input, then a branch's output
         let q = &mut q[..seq * q_dim]; //    q:    [seq, n_heads·hd]
+        let k = &mut k[..seq * kv_dim]; //   k, v: [seq, n_kv·hd]   the new keys and values
+        let v = &mut v[..seq * kv_dim];
         let att = &mut att[..seq * q_dim]; // att:  [seq, n_heads·hd]
         let gate = &mut gate[..seq * ffn]; // gate: [seq, ffn]
         let up = &mut up[..seq * ffn]; //    up:   [seq, ffn]
 
-        // Embedding lookup: row `id` of the embedding matrix, decoded from its stored type.
+        // Embedding lookup: row `id` of the embedding matrix, decoded from its stored type
+        // (Gemma: times √d).
         for (row, &id) in x.chunks_exact_mut(d).zip(ids) {
             self.weights.embed_tokens.dequantize_row(id as usize, row);
+        }
+        if let Some(scale) = f.embedding_scale(d) {
+            x.iter_mut().for_each(|xi| *xi *= scale);
         }
         keep(0, x);
         clock.lap(Step::Embed);
@@ -247,33 +270,52 @@ impl Llama {
             // ---- attention branch: x = x + o_proj(attention(rope(q), rope(k), v))
             rmsnorm_rows(x, &w.input_layernorm.weight, eps, xn);
             clock.lap(Step::AttnNorm);
-            {
-                // K and V are projected straight into their rows of the cache.
-                let (k, v) = cache.rows_mut(l, pos, seq); // k, v: [seq, n_kv·hd]
-                let qkv = [(&w.q_proj, &mut *q), (&w.k_proj, &mut *k), (&w.v_proj, v)];
-                WeightMatrix::matmul_many(xn, quantize_if(act, xq, xn), seq, qkv);
-                clock.lap(Step::Qkv);
-                rope.apply_rows(q, nh, pos, RopeLayout::HalfSplit);
-                rope.apply_rows(k, nkv, pos, RopeLayout::HalfSplit);
-                clock.lap(Step::Rope);
+            // K and V go to the session's buffers first, then into the cache: a sliding-window
+            // layer's ring may wrap inside a prompt.
+            let qkv = [(&w.q_proj, &mut *q), (&w.k_proj, &mut *k), (&w.v_proj, &mut *v)];
+            WeightMatrix::matmul_many(xn, quantize_if(act, xq, xn), seq, qkv);
+            clock.lap(Step::Qkv);
+            if let Some(n) = &w.qk_norm {
+                // Gemma: each head of q and k normalised on its own ([hd] weights)
+                rmsnorm_rows_inplace(q, &n.q.weight, eps);
+                rmsnorm_rows_inplace(k, &n.k.weight, eps);
             }
+            // a local layer rotates with its own base (Gemma 3)
+            let rope = match (f.window(l), rope_local.as_ref()) {
+                (Some(_), Some(local)) => local,
+                _ => &*rope,
+            };
+            rope.apply_rows(q, nh, pos, RopeLayout::HalfSplit);
+            rope.apply_rows(k, nkv, pos, RopeLayout::HalfSplit);
+            if let Some(scale) = f.query_scale(c.head_dim()) {
+                q.iter_mut().for_each(|qi| *qi *= scale);
+            }
+            clock.lap(Step::Rope);
+            // K and V join the cache (a sliding-window layer's ring keeps only its window)
+            cache.write_rows(l, pos, k, v);
             let probe = s.attn_probe.as_mut().filter(|p| p.0 == l).map(|p| &mut p.1);
             attention(q, cache, l, pos, &shape, att, probe);
             clock.lap(Step::Attention);
             WeightMatrix::matmul_many(att, quantize_if(act, xq, att), seq, [(&w.o_proj, xn)]);
+            if let Some(n) = &w.sandwich {
+                rmsnorm_rows_inplace(xn, &n.after_attention.weight, eps); // Gemma
+            }
             clock.lap(Step::OProj);
             add_assign(x, xn);
             clock.lap(Step::Residual);
 
-            // ---- MLP branch: x = x + down(silu(gate(h)) ⊙ up(h))
+            // ---- MLP branch: x = x + down(act(gate(h)) ⊙ up(h))   (SiLU: SwiGLU, GELU: GeGLU)
             rmsnorm_rows(x, &w.post_attention_layernorm.weight, eps, xn);
             clock.lap(Step::FfnNorm);
             let gate_up = [(&w.gate_proj, &mut *gate), (&w.up_proj, &mut *up)];
             WeightMatrix::matmul_many(xn, quantize_if(act, xq, xn), seq, gate_up);
             clock.lap(Step::GateUp);
-            swiglu_inplace(gate, up);
+            glu_inplace(f.activation(), gate, up);
             clock.lap(Step::SwiGlu);
             WeightMatrix::matmul_many(gate, quantize_if(act, xq, gate), seq, [(&w.down_proj, xn)]);
+            if let Some(n) = &w.sandwich {
+                rmsnorm_rows_inplace(xn, &n.after_mlp.weight, eps); // Gemma
+            }
             clock.lap(Step::Down);
             add_assign(x, xn);
             keep(l + 1, x);

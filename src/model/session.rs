@@ -4,9 +4,12 @@
 //!
 //! ```text
 //! cache   k, v: [layers, max_seq, kv_dim]        2 × 30 × 192 × 4 B = 46,080 B per position (SmolLM2)
+//!                                                (a sliding-window layer: a ring of window − 1 + chunk rows)
 //! rope    cos, sin: [max_seq, head_dim/2]        the rotation angles of every position
+//!                                                (rope_local: the same for the local layers' base)
 //! x, xn   [chunk, d]                             residual stream, normed input / branch output
 //! q, att  [chunk, n_heads·hd]                    queries, attention output
+//! k, v    [chunk, kv_dim]                        the new keys and values, before they go into the cache
 //! gate, up [chunk, ffn]                          the MLP's two projections
 //! last    [d], logits [vocab]                    the last position after the final norm, and its logits
 //! ```
@@ -23,8 +26,7 @@ use crate::rope::RopeTable;
 use crate::weights::config::LlamaConfig;
 use crate::{Error, Result};
 
-/// Most prompt tokens run through the model at once (bounds the scratch buffers).
-pub const PREFILL_CHUNK: usize = 512;
+pub use crate::kv_cache::PREFILL_CHUNK;
 
 /// One sequence in progress: the KV-cache of every token so far and the scratch buffers.
 #[derive(Debug)]
@@ -33,12 +35,16 @@ pub struct Session {
     /// The ids whose K/V rows the cache holds, in position order (what prefix caching compares).
     pub(crate) tokens: Vec<u32>,
     pub(crate) rope: RopeTable,
+    /// The local layers' rotations when their RoPE base differs (Gemma 3: 10,000 vs 1,000,000).
+    pub(crate) rope_local: Option<RopeTable>,
     chunk: usize,
     hidden: usize,
     vocab: usize,
     pub(crate) x: Vec<f32>,      // x: [chunk, d]
     pub(crate) xn: Vec<f32>,     // xn: [chunk, d]
     pub(crate) q: Vec<f32>,      // q: [chunk, n_heads·hd]
+    pub(crate) k: Vec<f32>,      // k: [chunk, kv_dim]
+    pub(crate) v: Vec<f32>,      // v: [chunk, kv_dim]
     pub(crate) att: Vec<f32>,    // att: [chunk, n_heads·hd]
     pub(crate) gate: Vec<f32>,   // gate: [chunk, ffn]
     pub(crate) up: Vec<f32>,     // up: [chunk, ffn]
@@ -84,16 +90,24 @@ impl Session {
         let (d, hd, ffn) = (c.hidden_size, c.head_dim(), c.intermediate_size);
         let q_dim = c.num_attention_heads * hd;
         let chunk = max_seq.min(chunk);
+        let windows = c.family.windows(c.num_hidden_layers);
+        // the local layers' base, if any layer has one of its own
+        let local_theta = (0..c.num_hidden_layers)
+            .map(|l| c.family.rope_theta(l, c.rope_theta))
+            .find(|&t| t != c.rope_theta);
         Ok(Session {
-            cache: KvCache::new(c.num_hidden_layers, max_seq, c.kv_dim()),
+            cache: KvCache::with_windows(max_seq, c.kv_dim(), &windows, chunk),
             tokens: Vec::with_capacity(max_seq),
             rope: RopeTable::new(hd, max_seq, c.rope_theta, c.rope_scaling.as_ref()),
+            rope_local: local_theta.map(|t| RopeTable::new(hd, max_seq, t, None)),
             chunk,
             hidden: d,
             vocab: c.vocab_size,
             x: vec![0.0; chunk * d],
             xn: vec![0.0; chunk * d],
             q: vec![0.0; chunk * q_dim],
+            k: vec![0.0; chunk * c.kv_dim()],
+            v: vec![0.0; chunk * c.kv_dim()],
             att: vec![0.0; chunk * q_dim],
             gate: vec![0.0; chunk * ffn],
             up: vec![0.0; chunk * ffn],
@@ -133,12 +147,17 @@ impl Session {
     }
 
     /// Go back to `len` positions (e.g. to re-run the end of a prompt). Panics if `len` is
-    /// more than what is cached.
+    /// more than what is cached, or if a sliding-window layer's ring no longer holds the
+    /// positions position `len` would attend to (`KvCache::can_rewind_to`).
     pub fn truncate(&mut self, len: usize) {
         assert!(
             len <= self.cache.len(),
             "truncate to {len} > {} cached positions",
             self.cache.len()
+        );
+        assert!(
+            self.cache.can_rewind_to(len),
+            "truncate to {len}: a sliding-window layer has overwritten the rows it needs"
         );
         self.cache.set_len(len);
         self.tokens.truncate(len);
@@ -168,7 +187,10 @@ impl Session {
             .zip(ids)
             .take_while(|(a, b)| a == b)
             .count();
-        let keep = common.min(ids.len().saturating_sub(1));
+        let mut keep = common.min(ids.len().saturating_sub(1));
+        if !self.cache.can_rewind_to(keep) {
+            keep = 0; // a ring (sliding-window layer) overwrote rows the kept prefix needs
+        }
         self.truncate(keep);
         keep
     }
@@ -259,6 +281,7 @@ impl Session {
     pub(crate) fn check_fits(&self, c: &LlamaConfig) -> Result<()> {
         let fits = self.cache.n_layers() == c.num_hidden_layers
             && self.cache.kv_dim() == c.kv_dim()
+            && (0..c.num_hidden_layers).all(|l| self.cache.window(l) == c.family.window(l))
             && self.hidden == c.hidden_size
             && self.vocab == c.vocab_size
             && self.gate.len() == self.chunk * c.intermediate_size

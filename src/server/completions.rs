@@ -148,9 +148,10 @@ fn prepare(loaded: &Loaded, input: Input) -> Result<Prepared, ApiError> {
                 })?;
             (ids, params, plan.schema, plan.shape)
         }
-        // Special-token text in a raw prompt is honoured (as `glassbox generate` does).
+        // Special-token text in a raw prompt is honoured (as `glassbox generate` does), and BOS
+        // goes first when the model's file says so.
         Input::Prompt(Prompt::Text(t), params, format) => {
-            (tok.encode_with_special(&t), params, format, None)
+            (tok.encode_prompt(&t), params, format, None)
         }
         Input::Prompt(Prompt::Ids(ids), params, format) => (ids, params, format, None),
     };

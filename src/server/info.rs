@@ -70,11 +70,11 @@ pub async fn tokenize(
     let run = || -> Result<Value, ApiError> {
         let req = parse_tokenize(&body_bytes(body)?)?;
         let tok = &s.loaded()?.model.tokenizer;
-        let mut ids = Vec::new();
-        if req.add_special {
-            ids.extend(tok.bos_id());
-        }
-        ids.extend(tok.encode_with_special(&req.content));
+        // add_special: BOS first, as the model's file says (llama.cpp's server does the same)
+        let ids = match req.add_special {
+            true => tok.encode_prompt(&req.content),
+            false => tok.encode_with_special(&req.content),
+        };
         if !req.with_pieces {
             return Ok(json!({ "tokens": ids }));
         }

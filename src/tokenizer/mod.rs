@@ -9,7 +9,10 @@
 //!                 ──BPE merges────▶ [9906] [1917] [0]                 (bpe.rs: lowest rank first)
 //! ```
 //!
-//! and decoding is concatenating each id's bytes (then UTF-8 decoding the whole). Special
+//! and decoding is concatenating each id's bytes (then UTF-8 decoding the whole). Gemma and
+//! Llama 2 use the other common BPE, SentencePiece's (`sentencepiece.rs`): no pre-tokenizer,
+//! `▁` for spaces, merges chosen by a score per token, and bytes as `<0xNN>` tokens only when
+//! a character has no token of its own. Special
 //! tokens (`<|endoftext|>`, `<|im_start|>`) are ids whose text is matched *before* the three
 //! steps, and only when the caller asks for it ([`Tokenizer::encode_with_special`]): text typed
 //! by a user must not be able to forge a control token.
@@ -20,6 +23,7 @@
 //! bpe.rs          the merge loop, three ways;  fxhash.rs  the hash its tables use
 //! vocab.rs        assembling a vocabulary from any format, checked (Tokenizer::assemble)
 //! load.rs         Tokenizer::load: which format a path is
+//! sentencepiece.rs  SentencePiece BPE (Gemma): merges by score, ▁, byte fallback
 //! tiktoken_file.rs, hf_json.rs, gguf_vocab.rs   the formats; bytes.rs  GPT-2's byte alphabet
 //! stream.rs       UTF-8-safe streaming decode
 //! train_naive.rs  the trainer the lesson teaches; train.rs  the fast one, built on it,
@@ -35,6 +39,7 @@ pub mod gguf_vocab;
 pub mod hf_json;
 mod load;
 pub mod pretokenize;
+mod sentencepiece;
 pub mod stream;
 pub mod tiktoken_file;
 pub mod train;
@@ -87,6 +92,43 @@ pub struct Tokenizer {
     special_first: [bool; 256],
     bos: Option<u32>,
     eos: Vec<u32>,
+    /// Whether the model reads a BOS id before every prompt (the file says; [`Tokenizer::with_bos`]).
+    add_bos: bool,
+    /// `Some` for a SentencePiece BPE: then `encode` merges by score, not by the rules above.
+    sentencepiece: Option<Box<sentencepiece::SentencePiece>>,
+}
+
+/// Walk `text`, calling `each(Ok(stretch))` for the text between special tokens and
+/// `each(Err(id))` for each special token found (`specials` longest first, so the longest
+/// special wins at a position; `first[b]`: some special starts with byte `b`).
+fn split_specials<'t>(
+    text: &'t str,
+    specials: &[(String, u32)],
+    first: &[bool; 256],
+    mut each: impl FnMut(std::result::Result<&'t str, u32>),
+) {
+    let b = text.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        if first[b[i] as usize] {
+            if let Some((sp, id)) = specials
+                .iter()
+                .find(|(sp, _)| b[i..].starts_with(sp.as_bytes()))
+            {
+                if start < i {
+                    each(Ok(&text[start..i]));
+                }
+                each(Err(*id));
+                i += sp.len();
+                start = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if start < b.len() {
+        each(Ok(&text[start..]));
+    }
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -116,7 +158,8 @@ impl Tokenizer {
         self.eos = eos;
     }
 
-    /// The pre-tokenizer this tokenizer splits text with.
+    /// The pre-tokenizer this tokenizer splits text with (a SentencePiece BPE has none and
+    /// never consults it: see [`Self::is_sentencepiece`]).
     pub fn pretokenizer(&self) -> Pretokenizer {
         self.pretokenizer
     }
@@ -168,7 +211,12 @@ impl Tokenizer {
 
     /// Encode text; special-token text is treated as ordinary text (tiktoken's
     /// `encode_ordinary`): `"<|endoftext|>"` becomes `<`, `|`, `endoftext`, ... pieces.
+    /// (A SentencePiece vocabulary's user-defined tokens, such as Gemma's newline and space
+    /// runs, are text and still recognised, as llama.cpp does.)
     pub fn encode(&self, text: &str) -> Vec<u32> {
+        if let Some(sp) = &self.sentencepiece {
+            return sp.encode(self, text, false);
+        }
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
         self.encode_ordinary_into(text, &mut out, &mut Scratch::default());
         out
@@ -176,30 +224,64 @@ impl Tokenizer {
 
     /// Encode text, turning the text of each special token into its id first.
     pub fn encode_with_special(&self, text: &str) -> Vec<u32> {
+        if let Some(sp) = &self.sentencepiece {
+            return sp.encode(self, text, true);
+        }
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
         let mut s = Scratch::default();
-        let b = text.as_bytes();
-        let mut start = 0;
-        let mut i = 0;
-        while i < b.len() {
-            if self.special_first[b[i] as usize] {
-                // longest special first (the list is sorted by length)
-                if let Some((sp, id)) = self
-                    .specials
-                    .iter()
-                    .find(|(sp, _)| b[i..].starts_with(sp.as_bytes()))
-                {
-                    self.encode_ordinary_into(&text[start..i], &mut out, &mut s);
-                    out.push(*id);
-                    i += sp.len();
-                    start = i;
-                    continue;
-                }
-            }
-            i += 1;
-        }
-        self.encode_ordinary_into(&text[start..], &mut out, &mut s);
+        // longest special first at each position (the list is sorted by length)
+        split_specials(
+            text,
+            &self.specials,
+            &self.special_first,
+            |part| match part {
+                Ok(stretch) => self.encode_ordinary_into(stretch, &mut out, &mut s),
+                Err(id) => out.push(id),
+            },
+        );
         out
+    }
+
+    // ANCHOR: with_bos
+    /// The ids a model reads for a prompt: `ids` with the BOS id first when the model's
+    /// tokenizer adds one (the file's `add_bos_token`: Gemma and Llama 3 do, SmolLM2 does
+    /// not), unless `ids` already starts with it (a chat template that writes `<bos>` itself).
+    pub fn with_bos(&self, mut ids: Vec<u32>) -> Vec<u32> {
+        if let (true, Some(bos)) = (self.add_bos, self.bos) {
+            if ids.first() != Some(&bos) {
+                ids.insert(0, bos);
+            }
+        }
+        ids
+    }
+
+    /// A prompt as the model reads it: special-token text recognised, then [`Self::with_bos`].
+    pub fn encode_prompt(&self, text: &str) -> Vec<u32> {
+        self.with_bos(self.encode_with_special(text))
+    }
+    // ANCHOR_END: with_bos
+
+    /// Whether prompts start with the BOS id ([`Self::with_bos`]).
+    pub fn add_bos(&self) -> bool {
+        self.add_bos
+    }
+
+    /// Set the add-BOS policy (from the model file).
+    pub fn set_add_bos(&mut self, add_bos: bool) {
+        self.add_bos = add_bos;
+    }
+
+    /// "byte-level BPE" or "SentencePiece BPE".
+    pub fn algorithm(&self) -> &'static str {
+        match self.sentencepiece {
+            None => "byte-level BPE",
+            Some(_) => "SentencePiece BPE",
+        }
+    }
+
+    /// Whether this is a SentencePiece BPE (then [`Self::pretokenizer`] means nothing).
+    pub fn is_sentencepiece(&self) -> bool {
+        self.sentencepiece.is_some()
     }
 
     /// The bytes of a sequence of ids (special tokens as their text).
@@ -260,6 +342,11 @@ impl Tokenizer {
     pub fn token_id(&self, token_text: &str) -> Option<u32> {
         if let Some((_, id)) = self.specials.iter().find(|(s, _)| s == token_text) {
             return Some(*id);
+        }
+        if self.sentencepiece.is_some() {
+            // SentencePiece spells spaces ▁: accept either
+            let text = token_text.replace('▁', " ");
+            return self.encoder.get(text.as_bytes()).copied();
         }
         self.encoder
             .get(token_text.as_bytes())

@@ -219,6 +219,8 @@ impl Tokenizer {
             special_first,
             bos: None,
             eos: Vec::new(),
+            add_bos: false,
+            sentencepiece: None,
         };
         // A token is a whole piece if BPE on its own bytes gives back exactly it: one merge loop
         // per token (49,152 for SmolLM2, a third of the load time), so the ids are checked on

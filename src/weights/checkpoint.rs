@@ -26,6 +26,21 @@
 //! neighbouring pairs (2i, 2i+1) instead of Hugging Face's (i, i + hd/2). We undo it at this
 //! boundary, once ([`TensorSource::take_rope`]), with `rope::gguf_row_of_hf_row`: HF row `h` of a
 //! head is GGUF row `2i + j` where `h = j·hd/2 + i`. The permutation never crosses heads.
+//!
+//! Gemma 3 has four norms per block and two more on the heads, under its own Hugging Face
+//! names; its Q/K rows are stored unpermuted, and its GGUF norms hold `1 + w` where Hugging
+//! Face stores `w` (`family.rs`). The struct keeps one field per role, so the block's pre-MLP
+//! norm is `post_attention_layernorm` for both (Llama's name for it):
+//!
+//! ```text
+//! GGUF (gemma3)                     Hugging Face (Gemma3ForCausalLM)                 field
+//! blk.N.attn_norm.weight            model.layers.N.input_layernorm.weight            input_layernorm
+//! blk.N.attn_q_norm.weight          model.layers.N.self_attn.q_norm.weight  [hd]     qk_norm.q
+//! blk.N.attn_k_norm.weight          model.layers.N.self_attn.k_norm.weight  [hd]     qk_norm.k
+//! blk.N.post_attention_norm.weight  model.layers.N.post_attention_layernorm.weight   sandwich.after_attention
+//! blk.N.ffn_norm.weight             model.layers.N.pre_feedforward_layernorm.weight  post_attention_layernorm
+//! blk.N.post_ffw_norm.weight        model.layers.N.post_feedforward_layernorm.weight sandwich.after_mlp
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -34,11 +49,13 @@ use crate::formats::gguf::GgufFile;
 use crate::formats::safetensors::SafetensorsModel;
 use crate::rope::gguf_row_of_hf_row;
 use crate::weights::config::LlamaConfig;
+use crate::weights::family::Family;
 use crate::weights::tensor::WeightMatrix;
 use crate::{Error, Result};
 
-/// An RMSNorm weight: the tensor as stored (`[1, d]`), and its values decoded to f32 once at
-/// load time, which is what the forward pass reads.
+/// An RMSNorm weight: the tensor as stored (`[1, d]`), and the factors it scales by, decoded to
+/// f32 once at load time, which is what the forward pass reads (for Gemma, `1 + w` of a
+/// Hugging Face checkpoint's `w`).
 #[derive(Debug)]
 pub struct Norm {
     pub stored: WeightMatrix,
@@ -58,6 +75,24 @@ pub struct LayerWeights {
     pub gate_proj: WeightMatrix,        // [ffn, d]
     pub up_proj: WeightMatrix,          // [ffn, d]
     pub down_proj: WeightMatrix,        // [d, ffn]
+    /// Gemma 3: RMSNorm over each query and each key head, before RoPE.
+    pub qk_norm: Option<QkNorm>,
+    /// Gemma 3: RMSNorm on each branch's output, before it is added to the residual stream.
+    pub sandwich: Option<SandwichNorms>,
+}
+
+/// Gemma 3's QK-norm weights (`self_attn.q_norm`, `self_attn.k_norm`).
+#[derive(Debug)]
+pub struct QkNorm {
+    pub q: Norm, // [hd]
+    pub k: Norm, // [hd]
+}
+
+/// Gemma 3's norms after each branch (`post_attention_layernorm`, `post_feedforward_layernorm`).
+#[derive(Debug)]
+pub struct SandwichNorms {
+    pub after_attention: Norm, // [d]
+    pub after_mlp: Norm,       // [d]
 }
 
 /// Every weight of a Llama checkpoint.
@@ -75,23 +110,58 @@ impl LayerWeights {
     fn load(src: &mut TensorSource, c: &LlamaConfig, l: usize) -> Result<LayerWeights> {
         let (d, ffn, hd) = (c.hidden_size, c.intermediate_size, c.head_dim());
         let (q, kv) = (c.num_attention_heads * hd, c.kv_dim());
+        let f = &c.family;
         let name = |field: &str| format!("model.layers.{l}.{field}");
+        let mut norm = |field: &str, n: usize| src.take_norm(&name(field), n, f);
+        let input_layernorm = norm("input_layernorm.weight", d)?;
+        let qk_norm = match f.has_qk_norm() {
+            true => Some(QkNorm {
+                q: norm("self_attn.q_norm.weight", hd)?,
+                k: norm("self_attn.k_norm.weight", hd)?,
+            }),
+            false => None,
+        };
+        // the norm before the MLP, and Gemma's norms after each branch
+        let (pre_mlp, sandwich) = match f.has_sandwich_norms() {
+            false => (norm("post_attention_layernorm.weight", d)?, None),
+            true => {
+                let after_attention = norm("post_attention_layernorm.weight", d)?;
+                let pre_mlp = norm("pre_feedforward_layernorm.weight", d)?;
+                let after_mlp = norm("post_feedforward_layernorm.weight", d)?;
+                let sandwich = SandwichNorms {
+                    after_attention,
+                    after_mlp,
+                };
+                (pre_mlp, Some(sandwich))
+            }
+        };
+        let mut qk = |field: &str, rows: usize| match f.gguf_qk_interleaved() {
+            true => src.take_rope(&name(field), [rows, d], hd),
+            false => src.take(&name(field), &[rows, d]),
+        };
+        let (q_proj, k_proj) = (
+            qk("self_attn.q_proj.weight", q)?,
+            qk("self_attn.k_proj.weight", kv)?,
+        );
         Ok(LayerWeights {
-            input_layernorm: src.take_norm(&name("input_layernorm.weight"), d)?,
-            q_proj: src.take_rope(&name("self_attn.q_proj.weight"), [q, d], hd)?,
-            k_proj: src.take_rope(&name("self_attn.k_proj.weight"), [kv, d], hd)?,
+            input_layernorm,
+            q_proj,
+            k_proj,
             v_proj: src.take(&name("self_attn.v_proj.weight"), &[kv, d])?,
             o_proj: src.take(&name("self_attn.o_proj.weight"), &[d, q])?,
-            post_attention_layernorm: src.take_norm(&name("post_attention_layernorm.weight"), d)?,
+            post_attention_layernorm: pre_mlp,
             gate_proj: src.take(&name("mlp.gate_proj.weight"), &[ffn, d])?,
             up_proj: src.take(&name("mlp.up_proj.weight"), &[ffn, d])?,
             down_proj: src.take(&name("mlp.down_proj.weight"), &[d, ffn])?,
+            qk_norm,
+            sandwich,
         })
     }
 
-    /// The nine stored tensors of the block in checkpoint order (norms as stored).
-    pub fn tensors(&self) -> [&WeightMatrix; 9] {
-        [
+    /// The stored tensors of the block in checkpoint order (norms as stored): nine for Llama,
+    /// thirteen for Gemma 3.
+    pub fn tensors(&self) -> Vec<&WeightMatrix> {
+        let mut t = vec![
             &self.input_layernorm.stored,
             &self.q_proj,
             &self.k_proj,
@@ -101,7 +171,14 @@ impl LayerWeights {
             &self.gate_proj,
             &self.up_proj,
             &self.down_proj,
-        ]
+        ];
+        if let Some(n) = &self.qk_norm {
+            t.extend([&n.q.stored, &n.k.stored]);
+        }
+        if let Some(n) = &self.sandwich {
+            t.extend([&n.after_attention.stored, &n.after_mlp.stored]);
+        }
+        t
     }
 
     /// The seven weight matrices of the block, in forward-pass order (for counting bytes,
@@ -127,7 +204,7 @@ impl LlamaWeights {
         let layers = (0..c.num_hidden_layers)
             .map(|l| LayerWeights::load(&mut src, c, l))
             .collect::<Result<_>>()?;
-        let norm = src.take_norm("model.norm.weight", d)?;
+        let norm = src.take_norm("model.norm.weight", d, &c.family)?;
         let lm_head = match c.tie_word_embeddings {
             true => None,
             false => Some(src.take("lm_head.weight", &[vocab, d])?),
@@ -191,7 +268,7 @@ impl TensorSource<'_> {
     pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<WeightMatrix> {
         let (file, stored_name, mut w) = match self {
             TensorSource::Gguf(g) => {
-                let gname = gguf_name_of(name)
+                let gname = gguf_name_in(name, g.architecture().unwrap_or("llama"))
                     .ok_or_else(|| Error::invalid(format!("no GGUF name for `{name}`")))?;
                 if g.tensor_info(&gname).is_none() {
                     return Err(Error::MissingTensor {
@@ -253,13 +330,21 @@ impl TensorSource<'_> {
         })
     }
 
-    /// A norm weight `[d]`, decoded to f32 once.
-    pub fn take_norm(&mut self, name: &str, d: usize) -> Result<Norm> {
+    // ANCHOR: take_norm
+    /// A norm weight `[d]`, decoded to f32 once, as the factors the forward pass multiplies by:
+    /// a Hugging Face `w` of a family whose norms scale by `1 + w` (Gemma) gets its 1 added here;
+    /// a GGUF already stores `1 + w` (llama.cpp's converter adds it).
+    pub fn take_norm(&mut self, name: &str, d: usize, family: &Family) -> Result<Norm> {
         let stored = self.take(name, &[d])?;
         let mut weight = vec![0.0f32; d];
         stored.dequantize_row(0, &mut weight);
+        let offset = family.norm_weight_offset();
+        if offset != 0.0 && !matches!(self, TensorSource::Gguf(_)) {
+            weight.iter_mut().for_each(|w| *w += offset);
+        }
         Ok(Norm { stored, weight })
     }
+    // ANCHOR_END: take_norm
 }
 
 /// The per-layer parts: Hugging Face name after `model.layers.N.`, and llama.cpp's after `blk.N.`.
@@ -274,6 +359,33 @@ const GGUF_LAYER_NAMES: [(&str, &str); 9] = [
     ("mlp.up_proj.weight", "ffn_up.weight"),
     ("mlp.down_proj.weight", "ffn_down.weight"),
 ];
+
+/// Gemma 3's per-layer parts that differ from [`GGUF_LAYER_NAMES`] (the rest are the same).
+const GEMMA3_LAYER_NAMES: [(&str, &str); 5] = [
+    ("self_attn.q_norm.weight", "attn_q_norm.weight"),
+    ("self_attn.k_norm.weight", "attn_k_norm.weight"),
+    (
+        "post_attention_layernorm.weight",
+        "post_attention_norm.weight",
+    ),
+    ("pre_feedforward_layernorm.weight", "ffn_norm.weight"),
+    ("post_feedforward_layernorm.weight", "post_ffw_norm.weight"),
+];
+
+/// The GGUF name of a Hugging Face tensor name in a file of architecture `arch`.
+pub fn gguf_name_in(hf: &str, arch: &str) -> Option<String> {
+    if arch == "gemma3" {
+        if let Some((n, part)) = hf
+            .strip_prefix("model.layers.")
+            .and_then(|r| r.split_once('.'))
+        {
+            if let Some((_, gguf)) = GEMMA3_LAYER_NAMES.iter().find(|(h, _)| *h == part) {
+                return Some(format!("blk.{}.{gguf}", n.parse::<usize>().ok()?));
+            }
+        }
+    }
+    gguf_name_of(hf)
+}
 
 /// The GGUF (llama.cpp) name of a Hugging Face tensor name, per the table in the module docs.
 pub fn gguf_name_of(hf: &str) -> Option<String> {

@@ -1,6 +1,7 @@
 //! # Stage 3 · the model's hyper-parameters, from `config.json` or from GGUF metadata
 //!
-//! The same Llama architecture is described two ways:
+//! The same Llama architecture is described two ways (a Gemma 3 GGUF has the same keys under
+//! `gemma3.*`, and what Gemma does differently is its [`Family`], `family.rs`):
 //!
 //! ```text
 //! Hugging Face config.json          GGUF metadata (llama.*)
@@ -26,6 +27,7 @@ use crate::formats::gguf::GgufFile;
 use crate::kv_cache::KvCache;
 use crate::rope::Llama3RopeScaling;
 use crate::tokenizer::Tokenizer;
+use crate::weights::family::Family;
 use crate::{Error, Result};
 
 /// A Llama-architecture model's shape and constants.
@@ -44,6 +46,8 @@ pub struct LlamaConfig {
     pub max_position_embeddings: usize,
     pub bos_token_id: Option<u32>,
     pub eos_token_ids: Vec<u32>,
+    /// Llama, or a family that differs from it in the named places of `family.rs`.
+    pub family: Family,
 }
 
 /// Parameters by tensor group (what `glassbox inspect` prints).
@@ -64,24 +68,45 @@ impl ParamCounts {
 }
 
 impl LlamaConfig {
-    /// Size of one attention head: `hidden_size / num_attention_heads`.
+    /// Size of one attention head: `hidden_size / num_attention_heads`, unless the family
+    /// sets it (Gemma 3: 256).
     pub fn head_dim(&self) -> usize {
-        self.hidden_size / self.num_attention_heads
+        self.family
+            .head_dim()
+            .unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
     }
     /// Width of K and V: `num_key_value_heads × head_dim`.
     pub fn kv_dim(&self) -> usize {
         self.num_key_value_heads * self.head_dim()
     }
 
-    /// Bytes of a KV-cache for `seq_len` positions (the formula is `KvCache::bytes_for`).
-    pub fn kv_cache_bytes(&self, seq_len: usize, bytes_per_elem: usize) -> usize {
-        KvCache::bytes_for(
-            self.num_hidden_layers,
+    /// Bytes of a KV-cache for `seq_len` positions written at most `chunk` at a time (the
+    /// formula is `KvCache::bytes_for`; a sliding-window layer keeps only
+    /// `KvCache::rows_for` rows).
+    pub fn kv_cache_bytes_chunked(
+        &self,
+        seq_len: usize,
+        chunk: usize,
+        bytes_per_elem: usize,
+    ) -> usize {
+        let one_row = KvCache::bytes_for(
+            1,
             self.num_key_value_heads,
             self.head_dim(),
-            seq_len,
+            1,
             bytes_per_elem,
-        )
+        );
+        let rows: usize = (0..self.num_hidden_layers)
+            .map(|l| KvCache::rows_for(self.family.window(l), seq_len, chunk))
+            .sum();
+        rows * one_row
+    }
+
+    /// Bytes of a KV-cache for `seq_len` positions, as a session allocates it (prefill chunks
+    /// of at most `kv_cache::PREFILL_CHUNK` tokens).
+    pub fn kv_cache_bytes(&self, seq_len: usize, bytes_per_elem: usize) -> usize {
+        let chunk = seq_len.min(crate::kv_cache::PREFILL_CHUNK);
+        self.kv_cache_bytes_chunked(seq_len, chunk, bytes_per_elem)
     }
 
     // ANCHOR: param_counts
@@ -90,6 +115,10 @@ impl LlamaConfig {
         let (d, hd, l) = (self.hidden_size, self.head_dim(), self.num_hidden_layers);
         let q = self.num_attention_heads * hd;
         let kv = self.kv_dim();
+        let f = &self.family;
+        // Gemma: q_norm, k_norm [hd] and the two sandwich norms [d] in every layer
+        let extra_norms =
+            usize::from(f.has_qk_norm()) * 2 * hd + usize::from(f.has_sandwich_norms()) * 2 * d;
         ParamCounts {
             embeddings: self.vocab_size * d,
             // q_proj [q, d] + k_proj, v_proj [kv, d] + o_proj [d, q]
@@ -97,7 +126,7 @@ impl LlamaConfig {
             // gate_proj, up_proj [ffn, d] + down_proj [d, ffn]
             mlp: l * 3 * self.intermediate_size * d,
             // input_layernorm + post_attention_layernorm per layer, + the final norm
-            norms: (2 * l + 1) * d,
+            norms: (2 * l + 1) * d + l * extra_norms,
             head: if self.tie_word_embeddings {
                 0
             } else {
@@ -115,7 +144,9 @@ impl LlamaConfig {
                 "hidden_size, num_attention_heads and num_hidden_layers must be positive".into(),
             );
         }
-        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+        if self.family.head_dim().is_none()
+            && !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
             return bad(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
@@ -143,7 +174,7 @@ impl LlamaConfig {
                 "vocab_size, intermediate_size and max_position_embeddings must be positive".into(),
             );
         }
-        Ok(())
+        self.family.validate(source)
     }
 
     /// The tokenizer must not produce ids past the embedding table (a smaller tokenizer is
@@ -162,15 +193,11 @@ impl LlamaConfig {
         Ok(())
     }
 
-    /// Read the `llama.*` metadata of a GGUF file.
+    /// Read the `llama.*` (or `gemma3.*`) metadata of a GGUF file.
     pub fn from_gguf(g: &GgufFile) -> Result<LlamaConfig> {
         let arch = g.require_str("general.architecture")?;
-        if arch != "llama" {
-            return Err(Error::Unsupported(format!(
-                "{}: architecture `{arch}` (glassbox runs the Llama architecture)",
-                g.path.display()
-            )));
-        }
+        let family = Family::from_gguf(g, arch)?;
+        let key = |k: &str| format!("{arch}.{k}");
         if g.tensor_info("rope_freqs.weight").is_some() {
             return Err(Error::Unsupported(format!(
                 "{}: llama3 RoPE scaling stored as `rope_freqs.weight`; convert the Hugging Face model instead",
@@ -178,7 +205,7 @@ impl LlamaConfig {
             )));
         }
         if let Some(t) = g
-            .get_str("llama.rope.scaling.type")
+            .get_str(&key("rope.scaling.type"))
             .filter(|t| *t != "none")
         {
             return Err(Error::Unsupported(format!(
@@ -186,11 +213,11 @@ impl LlamaConfig {
                 g.path.display()
             )));
         }
-        let u = |k: &str| g.require_u32(k).map(|v| v as usize);
-        let heads = u("llama.attention.head_count")?;
+        let u = |k: &str| g.require_u32(&key(k)).map(|v| v as usize);
+        let heads = u("attention.head_count")?;
         let vocab_size = match g.get_array("tokenizer.ggml.tokens") {
             Some(t) => t.len(),
-            None => u("llama.vocab_size")?,
+            None => u("vocab_size")?,
         };
         let mut eos_token_ids: Vec<u32> = g
             .get_u32("tokenizer.ggml.eos_token_id")
@@ -202,23 +229,24 @@ impl LlamaConfig {
             }
         }
         let cfg = LlamaConfig {
-            hidden_size: u("llama.embedding_length")?,
-            intermediate_size: u("llama.feed_forward_length")?,
+            hidden_size: u("embedding_length")?,
+            intermediate_size: u("feed_forward_length")?,
             num_attention_heads: heads,
             num_key_value_heads: g
-                .get_u32("llama.attention.head_count_kv")
+                .get_u32(&key("attention.head_count_kv"))
                 .map_or(heads, |v| v as usize),
-            num_hidden_layers: u("llama.block_count")?,
-            rms_norm_eps: g.require_f32("llama.attention.layer_norm_rms_epsilon")?,
-            rope_theta: g.get_f32("llama.rope.freq_base").unwrap_or(10_000.0),
+            num_hidden_layers: u("block_count")?,
+            rms_norm_eps: g.require_f32(&key("attention.layer_norm_rms_epsilon"))?,
+            rope_theta: g.get_f32(&key("rope.freq_base")).unwrap_or(10_000.0),
             rope_scaling: None,
             tie_word_embeddings: g.tensor_info("output.weight").is_none(),
             vocab_size,
-            max_position_embeddings: u("llama.context_length")?,
+            max_position_embeddings: u("context_length")?,
             bos_token_id: g.get_u32("tokenizer.ggml.bos_token_id"),
             eos_token_ids,
+            family,
         };
-        if let Some(kl) = g.get_u32("llama.attention.key_length") {
+        if let (Family::Llama, Some(kl)) = (&cfg.family, g.get_u32(&key("attention.key_length"))) {
             if kl as usize != cfg.head_dim() {
                 return Err(Error::Unsupported(format!(
                     "{}: attention.key_length {kl} differs from embedding_length / head_count = {}",

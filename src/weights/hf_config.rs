@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::formats::file;
 use crate::rope::Llama3RopeScaling;
 use crate::weights::config::LlamaConfig;
+use crate::weights::family::Family;
 use crate::{Error, Result};
 
 impl LlamaConfig {
@@ -127,6 +128,7 @@ impl LlamaConfig {
                     .collect::<Result<_>>()?,
                 Some(x) => vec![id_of(x, "eos_token_id")?],
             },
+            family: Family::Llama,
         };
         if let Some(hd) = field("head_dim").and_then(Value::as_u64) {
             if hd as usize != cfg.head_dim() {

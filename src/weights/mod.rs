@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! config       LlamaConfig from GGUF metadata; its checks and derived sizes
+//! family       what Gemma 3 does differently from Llama, each difference one named answer
 //! hf_config    LlamaConfig ⇄ Hugging Face config.json
 //! tensor       WeightMatrix: one weight as stored (dtype, rows, cols, mapped or owned bytes)
 //! matvec       its decode products: W · x for one token, across the threads
@@ -17,6 +18,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod convert;
+pub mod family;
 pub mod hf_config;
 pub mod mapped;
 pub mod matvec;
