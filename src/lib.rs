@@ -82,6 +82,9 @@ pub mod generate;
 // Stage 5: the generation loop behind an OpenAI-compatible HTTP API
 pub mod server;
 
+// Stage 8: where the weights come from: the backward pass by hand, AdamW, a training run
+pub mod train;
+
 // The command-line front end (`glassbox <command>`), one file per command.
 pub mod cli;
 

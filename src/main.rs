@@ -53,6 +53,14 @@ enum Command {
     /// most 1024 messages, 4 stop strings, 1024 logit_bias entries, top_logprobs 0-20, n = 1.
     /// Ctrl-C or SIGTERM stops: streams in flight end with an error event.
     Serve(cli::serve::Args),
+    /// Train a tiny Llama from scratch on text files (backward pass by hand, AdamW).
+    ///
+    /// Checkpoints are Hugging Face directories (config.json, model.safetensors,
+    /// tokenizer.json) that `glassbox generate --model OUT` and `transformers` load.
+    /// Example (the book's demo, ~20 minutes on 2 cores):
+    ///   glassbox train-bpe --vocab-size 4096 --special '<|endoftext|>' --out tok.json brown.txt
+    ///   glassbox train --data brown.txt --tokenizer tok.json --out brown-llama
+    Train(cli::train::Args),
 }
 
 fn main() {
@@ -76,6 +84,7 @@ fn main() {
         Command::Chat(a) => cli::chat::run(a),
         Command::Bench(a) => cli::bench::run(a),
         Command::Serve(a) => cli::serve::run(a),
+        Command::Train(a) => cli::train::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

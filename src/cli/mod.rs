@@ -13,4 +13,5 @@ pub mod logits;
 pub mod pull;
 pub mod serve;
 pub mod tokenize;
+pub mod train;
 pub mod train_bpe;
