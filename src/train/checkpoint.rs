@@ -210,28 +210,38 @@ pub fn load(dir: &Path, params: &mut Params, opt: &mut AdamW, c: &LlamaConfig) -
             .ok_or_else(|| Error::format(&state_path, format!("no number `{k}`")))
     };
     let (step, adam_t) = (field("step")? as usize, field("adam_t")?);
-    let names = Params::names_and_shapes(c);
-    for (file_name, sets) in [
-        ("model.safetensors", vec![("", params)]),
-        (
-            "optimizer.safetensors",
-            vec![("m.", &mut opt.m), ("v.", &mut opt.v)],
-        ),
-    ] {
-        let path = dir.join(file_name);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let st = SafeTensors::deserialize(&bytes)
-            .map_err(|e| Error::format(&path, format!("not a safetensors file: {e}")))?;
-        for (prefix, p) in sets {
-            for ((name, _), t) in names.iter().zip(p.tensors_mut()) {
-                read_f32(&st, &path, &format!("{prefix}{name}"), t)?;
-            }
-        }
-    }
+    read_tensors(&dir.join("model.safetensors"), &mut [("", params)], c)?;
+    read_tensors(
+        &dir.join("optimizer.safetensors"),
+        &mut [("m.", &mut opt.m), ("v.", &mut opt.v)],
+        c,
+    )?;
     opt.t = adam_t;
     Ok(Loaded {
         step,
         adam_t,
         run: state.get("run").cloned().unwrap_or(Value::Null),
     })
+}
+
+/// Fill each `Params` of `sets` from the f32 tensors `prefix + name` of the safetensors file
+/// `path` (every tensor must be there with the config's shape).
+pub fn read_tensors(path: &Path, sets: &mut [(&str, &mut Params)], c: &LlamaConfig) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::format(path, format!("not a safetensors file: {e}")))?;
+    let names = Params::names_and_shapes(c);
+    for (prefix, p) in sets.iter_mut() {
+        for ((name, _), t) in names.iter().zip(p.tensors_mut()) {
+            read_f32(&st, path, &format!("{prefix}{name}"), t)?;
+        }
+    }
+    Ok(())
+}
+
+/// The parameters stored in the safetensors file `path`, shaped by `c`.
+pub fn read_params(path: &Path, c: &LlamaConfig) -> Result<Params> {
+    let mut p = Params::zeros(c);
+    read_tensors(path, &mut [("", &mut p)], c)?;
+    Ok(p)
 }
