@@ -114,8 +114,8 @@ fn accumulating_two_micro_batches_equals_one_batch() {
 
 /// The whole model's gradient along a random direction u, tensor by tensor:
 /// ⟨∇L, u⟩ vs (L(θ + h·u) − L(θ − h·u)) / 2h. In f32 (the model has no f64 path) with h = 1e-3
-/// on weights of size 0.02: the loss is ≈ 4 with rounding ≈ 4e-7, divided by 2h gives ≈ 2e-4
-/// of noise; the tolerance is 2% of the derivative + 1e-3.
+/// on weights of size 0.02: the loss is ≈ 4, summed in f64 from f32 logits; the measured
+/// agreement is ≈ 1e-5 absolute (5 digits). Tolerance: 1% of the derivative + 1e-4.
 #[test]
 fn whole_model_gradient_matches_directional_differences() {
     let (cfg, config) = tiny_cfg(64);
@@ -148,7 +148,7 @@ fn whole_model_gradient_matches_directional_differences() {
         let fd = (shifted(1.0) - shifted(-1.0)) / (2.0 * h as f64);
         println!("{name:<48} ⟨g, u⟩ {analytic:+.5}  finite difference {fd:+.5}");
         assert!(
-            (fd - analytic).abs() <= 0.02 * analytic.abs() + 1e-3,
+            (fd - analytic).abs() <= 0.01 * analytic.abs() + 1e-4,
             "{name}: {analytic} vs {fd}"
         );
     }
