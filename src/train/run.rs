@@ -265,7 +265,7 @@ pub fn run(o: &RunOptions) -> Result<RunSummary> {
                 tokenizer_json: &tok_bytes,
             };
             checkpoint_dir = checkpoint::save(&o.out, &saved, o.keep)?;
-            for p in &o.sample_prompts {
+            for p in o.sample_prompts.iter().filter(|_| o.sample_tokens > 0) {
                 let text = sample(&t, &tok, p, o.sample_tokens)?;
                 say(&pb, format!("step {:>6}  sample: {text:?}", t.step));
                 log_line(&mut log, &log_path, json!({"step": t.step, "sample": text}))?;
