@@ -53,6 +53,10 @@ enum Command {
     /// most 1024 messages, 4 stop strings, 1024 logit_bias entries, top_logprobs 0-20, n = 1.
     /// Ctrl-C or SIGTERM stops: streams in flight end with an error event.
     Serve(cli::serve::Args),
+    /// Quantize a model into a GGUF file (Q8_0 … Q2_K, llama.cpp's per-tensor mixes).
+    Quantize(cli::quantize::Args),
+    /// Perplexity over a text file, and KL divergence / top-1 agreement against a base model.
+    Perplexity(cli::perplexity::Args),
     /// Train a tiny Llama from scratch on text files (backward pass by hand, AdamW).
     ///
     /// Checkpoints are Hugging Face directories (config.json, model.safetensors,
@@ -84,6 +88,8 @@ fn main() {
         Command::Chat(a) => cli::chat::run(a),
         Command::Bench(a) => cli::bench::run(a),
         Command::Serve(a) => cli::serve::run(a),
+        Command::Quantize(a) => cli::quantize::run(a),
+        Command::Perplexity(a) => cli::perplexity::run(a),
         Command::Train(a) => cli::train::run(a),
     };
     if let Err(e) = result {

@@ -43,6 +43,15 @@ use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
 use std::time::{Duration, Instant};
 
+/// A rule on which ids may come next (a JSON schema, a grammar): asked before every draw,
+/// told the id drawn after it. The loop applies it as the sampler's step 0 (the mask).
+pub trait TokenConstraint {
+    /// The ids allowed next, as a bitset over the vocabulary (see `sampler::apply_mask`).
+    fn allowed(&mut self) -> Result<&[u64]>;
+    /// The sampler drew `id`.
+    fn advance(&mut self, id: u32) -> Result<()>;
+}
+
 /// How to generate.
 #[derive(Clone, Debug, Default)]
 pub struct GenerateConfig {
@@ -195,6 +204,28 @@ pub fn generate(
     })
 }
 
+/// [`generate`] where a constraint, if given, decides which ids each draw may pick.
+pub fn generate_constrained(
+    model: &mut dyn NextTokenModel,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    cfg: &GenerateConfig,
+    constraint: Option<&mut dyn TokenConstraint>,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<Output> {
+    generate_stream_constrained(
+        model,
+        tokenizer,
+        prompt_ids,
+        cfg,
+        constraint,
+        &mut |text, _| {
+            on_text(text);
+            Flow::Continue
+        },
+    )
+}
+
 /// Generate from `prompt_ids`, calling `on_piece` with each new piece of text and the tokens
 /// it came from; `Flow::Stop` ends the loop (`StopReason::Cancelled`).
 pub fn generate_stream(
@@ -202,6 +233,18 @@ pub fn generate_stream(
     tokenizer: &Tokenizer,
     prompt_ids: &[u32],
     cfg: &GenerateConfig,
+    on_piece: &mut dyn FnMut(&str, &[TokenLogprob]) -> Flow,
+) -> Result<Output> {
+    generate_stream_constrained(model, tokenizer, prompt_ids, cfg, None, on_piece)
+}
+
+/// [`generate_stream`] with an optional constraint (the sampler's step 0, the mask).
+pub fn generate_stream_constrained(
+    model: &mut dyn NextTokenModel,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    cfg: &GenerateConfig,
+    mut constraint: Option<&mut dyn TokenConstraint>,
     on_piece: &mut dyn FnMut(&str, &[TokenLogprob]) -> Flow,
 ) -> Result<Output> {
     let context = model.context_size();
@@ -230,9 +273,17 @@ pub fn generate_stream(
     stats.prefill = start.elapsed();
     let mut step_start = Instant::now();
     let stop_reason = loop {
-        // 2. sample the next id (the sampler may rewrite `logits`: bias, penalties, temperature)
+        // 2. sample the next id (the sampler may rewrite `logits`: mask, bias, penalties,
+        //    temperature)
         let top = top_logprobs(&logits, cfg.top_logprobs); // of the raw logits, before the sampler
-        let s = sampler.sample_with_logprob(&mut logits, &history);
+        let s = match constraint.as_deref_mut() {
+            Some(c) => {
+                let s = sampler.sample_masked(&mut logits, &history, Some(c.allowed()?));
+                c.advance(s.id)?;
+                s
+            }
+            None => sampler.sample_with_logprob(&mut logits, &history),
+        };
         ids.push(s.id);
         logprobs.push(s.logprob);
         history.push(s.id);

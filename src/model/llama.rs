@@ -174,7 +174,7 @@ impl Llama {
     // ANCHOR: block
     /// The embedding and every block for `ids` (at most `chunk_rows` of them) at the session's
     /// next positions; the K/V rows go into the cache and its length advances.
-    fn run_chunk(&self, s: &mut Session, ids: &[u32]) {
+    pub(crate) fn run_chunk(&self, s: &mut Session, ids: &[u32]) {
         let c = &self.config;
         let (seq, d, pos, eps) = (ids.len(), c.hidden_size, s.len(), c.rms_norm_eps);
         let (nh, nkv, ffn) = (

@@ -5,10 +5,13 @@
 //! Hugging Face `transformers`' `generate`):
 //!
 //! ```text
-//! raw logits ─▶ 0. bias ─▶ 1. penalties ─▶ 2. temperature ─▶ 3. top-k ─▶ 4. top-p ─▶ 5. min-p ─▶ 6. draw
-//!                                            (T = 0: argmax here, steps 3–6 skipped)
+//! raw logits ─▶ 0. mask ─▶ 0. bias ─▶ 1. penalties ─▶ 2. temperature ─▶ 3. top-k ─▶ 4. top-p ─▶ 5. min-p ─▶ 6. draw
+//!             (optional)                                  (T = 0: argmax here, steps 3–6 skipped)
 //! ```
 //!
+//! 0. **Mask** (constrained decoding, `src/constrain/`): ids outside an allowed set get `−∞`,
+//!    before anything else looks at the logits, so no later step can bring them back (a bias
+//!    added to `−∞` stays `−∞`).
 //! 0. **Logit bias** (OpenAI's `logit_bias`): `l[id] ← l[id] + b` for each given `(id, b)`,
 //!    `b ∈ [−100, 100]`; −100 bans a token in practice, +100 forces it.
 //! 1. **Penalties** over the ids already seen (`history`, the prompt and the generated ids):
@@ -42,8 +45,8 @@ mod filters;
 mod rng;
 
 pub use filters::{
-    apply_logit_bias, apply_penalties, apply_temperature, argmax, draw, largest, min_p, top_k,
-    top_p,
+    apply_logit_bias, apply_mask, apply_penalties, apply_temperature, argmax, draw, largest, min_p,
+    top_k, top_p,
 };
 pub use rng::Pcg32;
 
@@ -238,9 +241,23 @@ impl Sampler {
 
     /// The whole chain: one id and its log-probability under the raw logits.
     pub fn sample_with_logprob(&mut self, logits: &mut [f32], history: &[u32]) -> Sampled {
+        self.sample_masked(logits, history, None)
+    }
+
+    /// The whole chain after step 0: only ids in `allowed` (a bitset, see [`apply_mask`]) can
+    /// be drawn. The log-probability is still the model's own, before the mask.
+    pub fn sample_masked(
+        &mut self,
+        logits: &mut [f32],
+        history: &[u32],
+        allowed: Option<&[u64]>,
+    ) -> Sampled {
         assert!(!logits.is_empty(), "sampler: empty logits");
         let raw_logprob = |logits: &[f32], id| log_softmax_at(logits, id);
         let raw: Vec<f32> = logits.to_vec(); // the model's own distribution, for the log-prob
+        if let Some(allowed) = allowed {
+            apply_mask(logits, allowed);
+        }
         let cands = self.candidates(logits, history);
         let id = if cands.len() == 1 {
             cands[0].id
