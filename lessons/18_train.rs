@@ -30,7 +30,7 @@ fn main() -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("target/lesson18");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let brown = glassbox::data::brown_corpus()?;
+    let brown = glassbox::data::brown::brown_corpus()?;
 
     // ANCHOR: tokenizer
     // 1. the vocabulary: 4096 tokens = 256 bytes + 3839 merges + <|endoftext|>
