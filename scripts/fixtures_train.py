@@ -16,6 +16,14 @@ Pinned versions (printed into reference.json): torch 2.15.0, transformers 5.24.0
 safetensors 0.8.0, numpy 2.4.6.
 
 Run:  /work/venv/bin/python scripts/fixtures_train.py [--checkpoint tests/fixtures/train/tiny-ckpt]
+
+tests/fixtures/train/tiny-ckpt holds the model files (config.json, generation_config.json,
+model.safetensors, tokenizer.json) of a run of
+  glassbox train --data README.md book/src/ch01-tokenizer.md \
+    --tokenizer tests/fixtures/tiny/hf/tokenizer.json --out /tmp/tiny-ckpt --layers 2 \
+    --d-model 32 --heads 4 --kv-heads 2 --ffn 48 --ctx 16 --batch 4 --steps 30 --warmup 3 \
+    --lr 1e-2 --save-every 30 --keep 1 --sample-tokens 0
+copied there before this script ran on it.
 """
 import argparse
 import json

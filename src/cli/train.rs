@@ -170,8 +170,11 @@ pub fn run(a: Args) -> Result<()> {
         100.0 * o / total
     );
     println!(
-        "memory      {:.1} MB of activations per micro-batch",
-        s.activation_bytes as f64 / 1e6
+        "memory      {:.1} MB of activations per micro-batch + {:.1} MB of weights, gradients \
+         and AdamW moments = {:.1} MB per step",
+        s.activation_bytes as f64 / 1e6,
+        s.state_bytes as f64 / 1e6,
+        (s.activation_bytes + s.state_bytes) as f64 / 1e6
     );
     println!(
         "saved       {} (and the newest model in {})",

@@ -62,7 +62,10 @@ pub struct RunSummary {
     pub tokens_per_sec: f64,
     /// Seconds in forward, backward and optimizer, over the steps of this invocation.
     pub split_secs: [f64; 3],
+    /// Saved activations of the largest micro-batch (plus its logits), bytes.
     pub activation_bytes: usize,
+    /// Weights, gradients and AdamW's `m` and `v`: four f32 per parameter, bytes.
+    pub state_bytes: usize,
     pub checkpoint: PathBuf,
 }
 
@@ -284,6 +287,7 @@ pub fn run(o: &RunOptions) -> Result<RunSummary> {
             / started.elapsed().as_secs_f64(),
         split_secs: split,
         activation_bytes: act_bytes,
+        state_bytes: 4 * 4 * t.params.count(),
         checkpoint: checkpoint_dir,
     })
 }
