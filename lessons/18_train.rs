@@ -4,10 +4,14 @@
 //! loss curve measured on this machine into `book/src/img/ch18-loss.svg`.
 //!
 //!     cargo run --release --example 18_train                 (≈ 20 minutes on 2 quiet cores)
-//!     cargo run --release --example 18_train -- --steps 200  (a shorter run, same settings)
+//!     cargo run --release --example 18_train -- --steps 200  (a shorter run: warmup, validation
+//!                                                            and checkpoints scale with it)
 //!
 //! The model and tokenizer go to `target/lesson18/`; `glassbox generate --model
-//! target/lesson18/brown-llama --prompt "The jury"` runs the result.
+//! target/lesson18/brown-llama --prompt "The jury"` runs the result. An interrupted run
+//! continues from its newest checkpoint when the lesson is started again (the same run as an
+//! uninterrupted one); a finished run is only reported. Delete `target/lesson18/brown-llama` to
+//! train again. Every number printed comes from the run's `log.jsonl`.
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +55,7 @@ fn main() -> Result<()> {
     // ANCHOR: train
     // 2. the model and the run: what `glassbox train` does with its default flags
     let out = dir.join("brown-llama");
+    let resume = !glassbox::train::checkpoint::list_checkpoints(&out)?.is_empty();
     let opts = RunOptions {
         cfg: TrainConfig {
             layers: 4,
@@ -63,7 +68,7 @@ fn main() -> Result<()> {
             batch: 16,
             accum: 1,
             steps,
-            warmup: 100.min(steps),
+            warmup: (steps / 15).clamp(1, 100),
             lr: 3e-3,
             min_lr: 3e-4,
             weight_decay: 0.1,
@@ -75,14 +80,14 @@ fn main() -> Result<()> {
         data: vec![brown],
         tokenizer: tok_path,
         val_fraction: 0.05,
-        eval_every: 100,
+        eval_every: (steps / 4).clamp(1, 100),
         eval_batches: 8,
-        save_every: 250,
+        save_every: (steps / 4).clamp(1, 250),
         keep: 2,
         sample_prompts: vec!["The".into(), "He said that".into()],
         sample_tokens: 40,
         out: out.clone(),
-        resume: false,
+        resume,
         stop_after: None,
         quiet: false,
     };
@@ -111,27 +116,62 @@ fn main() -> Result<()> {
             v["sample"].as_str().unwrap_or("")
         );
     }
-    let [f, b, o] = s.split_secs;
+    // speed and memory: medians over the logged steps (the first two allocate and warm up)
+    let steps_logged: Vec<&Value> = log.iter().filter(|v| v.get("loss").is_some()).collect();
+    let median = |key: &str| {
+        let mut x: Vec<f64> = steps_logged
+            .iter()
+            .skip(2)
+            .filter_map(|v| v[key].as_f64())
+            .collect();
+        x.sort_by(f64::total_cmp);
+        x.get(x.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let (f, b, o) = (
+        median("forward_secs"),
+        median("backward_secs"),
+        median("optimizer_secs"),
+    );
     let total = f + b + o;
     println!(
-        "\n{} parameters, {} training tokens; {:.0} tokens/s overall on {} threads \
-         (forward {:.0}%, backward {:.0}%, optimizer {:.0}%); activations {:.0} MB per step",
+        "\n{} parameters, {} training tokens, {} steps of {} tokens; median {:.0} tokens/s on {} \
+         threads (forward {:.0}%, backward {:.0}%, optimizer {:.0}%)",
         s.params,
         s.train_tokens,
-        s.tokens_per_sec,
+        steps_logged.len(),
+        opts.cfg.tokens_per_step(),
+        median("tokens_per_sec"),
         rayon::current_num_threads(),
         100.0 * f / total,
         100.0 * b / total,
         100.0 * o / total,
-        s.activation_bytes as f64 / 1e6
     );
-    if let Some(v) = s.val_loss {
+    println!(
+        "memory per step: {:.0} MB of saved activations + {:.0} MB of weights, gradients and \
+         AdamW moments",
+        median("activation_bytes") / 1e6,
+        s.state_bytes as f64 / 1e6
+    );
+    if let Some(v) = log.iter().rev().find_map(|v| v["val_loss"].as_f64()) {
         println!("final validation loss {v:.3}, perplexity {:.1}", v.exp());
     }
+    println!(
+        "load average (1 min) as this report was printed: {} (above {} the cores were shared)",
+        load_average(),
+        rayon::current_num_threads()
+    );
     let svg_path = root.join("book/src/img/ch18-loss.svg");
     std::fs::write(&svg_path, loss_svg(&log)).map_err(|e| Error::io(&svg_path, e))?;
     println!("wrote book/src/img/ch18-loss.svg and {}", out.display());
     Ok(())
+}
+
+/// The 1-minute load average (Linux), to say whether the numbers were taken on a busy machine.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn read_log(path: &PathBuf) -> Result<Vec<Value>> {

@@ -195,6 +195,17 @@ pub fn run(o: &RunOptions) -> Result<RunSummary> {
         t.config.vocab_size, cfg.ctx, data.train.len(), data.val.len(), cfg.tokens_per_step()
     ),
     );
+    if val.is_empty() && o.val_fraction > 0.0 {
+        say(
+            &pb,
+            format!(
+                "no validation loss: the held-out {} tokens are fewer than one window of {}; \
+                 give more text or a larger --val-fraction",
+                data.val.len(),
+                cfg.ctx + 1
+            ),
+        );
+    }
     // 4. the loop
     let eval = |t: &Trainer, log: &mut std::fs::File| -> Result<Option<f64>> {
         if val.is_empty() {
