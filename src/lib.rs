@@ -92,6 +92,9 @@ pub mod server;
 // Stage 6: structured output — a JSON-schema mask on the logits
 pub mod constrain;
 
+// Stage 6: tool calls — the schema of "call one of these functions", and the reply split back
+pub mod tools;
+
 // Stage 8: where the weights come from: the backward pass by hand, AdamW, a training run
 pub mod train;
 

@@ -22,6 +22,7 @@ pub mod info;
 mod json;
 pub mod request;
 mod run;
+pub mod structured;
 pub mod wire;
 pub mod worker;
 
@@ -94,6 +95,9 @@ pub struct Loaded {
     pub queue: worker::Queue,
     /// Unix time the model was loaded (`created` in `/v1/models`).
     pub created: u64,
+    /// The vocabulary prepared for masks (structured output), built by the first request
+    /// that needs it.
+    pub vocab: OnceLock<Arc<crate::constrain::Vocab>>,
 }
 
 /// Shared by every handler.
@@ -125,6 +129,11 @@ impl AppState {
     pub fn new_id(&self, prefix: &str) -> String {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         format!("{prefix}-{:024x}", (n as u128) << 64 | unix_time() as u128)
+    }
+    /// A fresh tool-call id: `call_` + 24 hex digits (OpenAI's shape).
+    pub fn new_call_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        format!("call_{:024x}", (n as u128) << 64 | unix_time() as u128)
     }
     fn request_stop(&self) {
         self.stopping.store(true, Ordering::Relaxed);
