@@ -106,6 +106,9 @@ pub mod rag;
 // Stage 6: tool calls — the schema of "call one of these functions", and the reply split back
 pub mod tools;
 
+// Stage 8: where the weights come from: the backward pass by hand, AdamW, a training run
+pub mod train;
+
 // The command-line front end (`glassbox <command>`), one file per command.
 pub mod cli;
 

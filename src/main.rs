@@ -68,6 +68,14 @@ enum Command {
     Lens(cli::lens::Args),
     /// Draw the attention weights of any layer and head for your prompt (SVG, or --json).
     Attention(cli::attention::Args),
+    /// Train a tiny Llama from scratch on text files (backward pass by hand, AdamW).
+    ///
+    /// Checkpoints are Hugging Face directories (config.json, model.safetensors,
+    /// tokenizer.json) that `glassbox generate --model OUT` and `transformers` load.
+    /// Example (the book's demo, ~20 minutes on 2 cores):
+    ///   glassbox train-bpe --vocab-size 4096 --special '<|endoftext|>' --out tok.json brown.txt
+    ///   glassbox train --data brown.txt --tokenizer tok.json --out brown-llama
+    Train(cli::train::Args),
 }
 
 fn main() {
@@ -98,6 +106,7 @@ fn main() {
         Command::Rag(a) => cli::rag::run(a),
         Command::Lens(a) => cli::lens::run(a),
         Command::Attention(a) => cli::attention::run(a),
+        Command::Train(a) => cli::train::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -23,4 +23,5 @@ pub mod serve;
 pub mod similarity;
 pub mod svg;
 pub mod tokenize;
+pub mod train;
 pub mod train_bpe;

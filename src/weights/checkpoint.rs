@@ -200,11 +200,11 @@ impl LlamaWeights {
     /// Every weight the config calls for, from `src`, each checked on the way in.
     pub fn load(mut src: TensorSource, c: &LlamaConfig) -> Result<LlamaWeights> {
         let (d, vocab) = (c.hidden_size, c.vocab_size);
-        let embed_tokens = src.take("model.embed_tokens.weight", &[vocab, d])?;
+        let embed_tokens = src.take(EMBED_TOKENS, &[vocab, d])?;
         let layers = (0..c.num_hidden_layers)
             .map(|l| LayerWeights::load(&mut src, c, l))
             .collect::<Result<_>>()?;
-        let norm = src.take_norm("model.norm.weight", d, &c.family)?;
+        let norm = src.take_norm(FINAL_NORM, d, &c.family)?;
         let lm_head = match c.tie_word_embeddings {
             true => None,
             false => Some(src.take("lm_head.weight", &[vocab, d])?),
@@ -347,8 +347,14 @@ impl TensorSource<'_> {
     // ANCHOR_END: take_norm
 }
 
-/// The per-layer parts: Hugging Face name after `model.layers.N.`, and llama.cpp's after `blk.N.`.
-const GGUF_LAYER_NAMES: [(&str, &str); 9] = [
+/// The embedding matrix's Hugging Face name (also the output head when tied).
+pub const EMBED_TOKENS: &str = "model.embed_tokens.weight";
+/// The final RMSNorm's Hugging Face name.
+pub const FINAL_NORM: &str = "model.norm.weight";
+
+/// The per-layer parts: Hugging Face name after `model.layers.N.`, and llama.cpp's after `blk.N.`,
+/// in the order of [`LayerWeights::tensors`] (the trainer's parameters follow it too).
+pub const GGUF_LAYER_NAMES: [(&str, &str); 9] = [
     ("input_layernorm.weight", "attn_norm.weight"),
     ("self_attn.q_proj.weight", "attn_q.weight"),
     ("self_attn.k_proj.weight", "attn_k.weight"),
@@ -390,8 +396,8 @@ pub fn gguf_name_in(hf: &str, arch: &str) -> Option<String> {
 /// The GGUF (llama.cpp) name of a Hugging Face tensor name, per the table in the module docs.
 pub fn gguf_name_of(hf: &str) -> Option<String> {
     match hf {
-        "model.embed_tokens.weight" => return Some("token_embd.weight".into()),
-        "model.norm.weight" => return Some("output_norm.weight".into()),
+        EMBED_TOKENS => return Some("token_embd.weight".into()),
+        FINAL_NORM => return Some("output_norm.weight".into()),
         "lm_head.weight" => return Some("output.weight".into()),
         _ => {}
     }

@@ -1,0 +1,355 @@
+//! Stage 8 · one training step's forward (saving what the backward needs) and backward,
+//! through the whole model, for a batch of `batch` sequences of `seq` tokens (`n = batch·seq`).
+//!
+//! ```text
+//! forward                                       saved on the tape (per layer)
+//! x = embed[ids]                                [n, d]
+//! for each layer:                               x_in
+//!   xn1 = rmsnorm(x)                            xn1
+//!   q, k, v = xn1·Wqᵀ, xn1·Wkᵀ, xn1·Wvᵀ;  rope(q, k)   q, k, v (rotated)
+//!   att = attention(q, k, v) (causal, GQA)      att, probs [batch, heads, seq, seq]
+//!   x = x + att·Woᵀ                             x_mid
+//!   xn2 = rmsnorm(x)                            xn2
+//!   h = silu(xn2·Wgᵀ) ⊙ (xn2·Wuᵀ)                gate, up, h
+//!   x = x + h·Wdᵀ
+//! xf = rmsnorm(x);  logits = xf·Eᵀ (tied head)  x_final, xf;  logits [n, vocab]
+//! loss = cross_entropy(logits, targets)
+//! ```
+//!
+//! The backward walks the same list upside down. A residual `x = x + f(x)` passes its gradient
+//! through unchanged and adds the branch's: `dx_in = dx_out + f'(x)ᵀ dx_out`, which is why
+//! every module's backward here *adds* into `dx`. The tied head and the embedding lookup both
+//! add into the one embedding gradient.
+
+use std::time::Instant;
+
+use crate::attention::AttentionShape;
+use crate::rmsnorm::rmsnorm_rows;
+use crate::rope::{RopeLayout, RopeTable};
+use crate::swiglu::swiglu;
+use crate::train::attention::{attention_backward, attention_forward};
+use crate::train::linear::{linear, linear_backward};
+use crate::train::loss::cross_entropy;
+use crate::train::norm::rmsnorm_backward;
+use crate::train::params::Params;
+use crate::train::rope::rope_backward_rows;
+use crate::weights::config::LlamaConfig;
+
+/// `batch` token windows: `inputs[b·seq + t]` is followed by `targets[b·seq + t]` in the text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch {
+    pub inputs: Vec<u32>,  // [batch, seq]
+    pub targets: Vec<u32>, // [batch, seq]
+    pub batch: usize,
+    pub seq: usize,
+}
+
+/// What one layer's backward reads, saved by the forward. All `[n, width]` except `probs`.
+struct LayerTape {
+    x_in: Vec<f32>,  // [n, d]      the residual stream entering the layer
+    xn1: Vec<f32>,   // [n, d]
+    q: Vec<f32>,     // [n, heads·hd] rotated
+    k: Vec<f32>,     // [n, kv·hd]    rotated
+    v: Vec<f32>,     // [n, kv·hd]
+    att: Vec<f32>,   // [n, heads·hd]
+    probs: Vec<f32>, // [batch, heads, seq, seq]
+    x_mid: Vec<f32>, // [n, d]      after the attention residual
+    xn2: Vec<f32>,   // [n, d]
+    gate: Vec<f32>,  // [n, ffn]
+    up: Vec<f32>,    // [n, ffn]
+    h: Vec<f32>,     // [n, ffn]    silu(gate) ⊙ up
+}
+
+/// Every activation the backward needs, from one forward.
+pub struct Tape {
+    layers: Vec<LayerTape>,
+    x_final: Vec<f32>, // [n, d] before the final norm
+    xf: Vec<f32>,      // [n, d] after it
+    inputs: Vec<u32>,
+    batch: usize,
+    seq: usize,
+}
+
+impl Tape {
+    /// Bytes of saved activations (the logits, `[n, vocab]`, are counted by the caller).
+    pub fn bytes(&self) -> usize {
+        let layer = |l: &LayerTape| {
+            [&l.x_in, &l.xn1, &l.q, &l.k, &l.v, &l.att, &l.probs]
+                .into_iter()
+                .chain([&l.x_mid, &l.xn2, &l.gate, &l.up, &l.h])
+                .map(|v| v.len())
+                .sum::<usize>()
+        };
+        let floats: usize = self.layers.iter().map(layer).sum::<usize>() + 2 * self.xf.len();
+        floats * 4
+    }
+}
+
+/// Where the time of a step went, and how much memory its activations took.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepCost {
+    pub forward_secs: f64,
+    pub backward_secs: f64,
+    /// Saved activations plus the logits/gradient buffer, bytes.
+    pub activation_bytes: usize,
+}
+
+fn add_assign(x: &mut [f32], y: &[f32]) {
+    x.iter_mut().zip(y).for_each(|(a, b)| *a += b);
+}
+
+fn attention_shape(c: &LlamaConfig) -> AttentionShape {
+    AttentionShape {
+        n_heads: c.num_attention_heads,
+        n_kv_heads: c.num_key_value_heads,
+        head_dim: c.head_dim(),
+    }
+}
+
+// ANCHOR: forward
+/// The forward pass over a batch: the tape and the logits `[n, vocab]`.
+pub fn forward(p: &Params, c: &LlamaConfig, rope: &RopeTable, b: &Batch) -> (Tape, Vec<f32>) {
+    let (n, d, eps, vocab) = (b.batch * b.seq, c.hidden_size, c.rms_norm_eps, c.vocab_size);
+    let shape = attention_shape(c);
+    let (q_dim, kv_dim, ffn) = (shape.q_dim(), shape.kv_dim(), c.intermediate_size);
+    let norm = |x: &[f32], w: &[f32]| {
+        let mut y = vec![0.0f32; x.len()];
+        rmsnorm_rows(x, w, eps, &mut y);
+        y
+    };
+    // RoPE positions restart at 0 in every sequence
+    let rope_rows = |x: &mut [f32], heads: usize| {
+        for s in x.chunks_exact_mut(b.seq * heads * shape.head_dim) {
+            rope.apply_rows(s, heads, 0, RopeLayout::HalfSplit);
+        }
+    };
+    let mut x = vec![0.0f32; n * d]; // x: [n, d] = embed[ids]
+    for (row, &id) in x.chunks_exact_mut(d).zip(&b.inputs) {
+        row.copy_from_slice(&p.embed_tokens[id as usize * d..][..d]);
+    }
+    let mut layers = Vec::with_capacity(p.layers.len());
+    for w in &p.layers {
+        let x_in = x.clone();
+        let xn1 = norm(&x, &w.input_layernorm);
+        let mut q = linear(&xn1, &w.q_proj, n, d, q_dim);
+        let mut k = linear(&xn1, &w.k_proj, n, d, kv_dim);
+        let v = linear(&xn1, &w.v_proj, n, d, kv_dim);
+        rope_rows(&mut q, shape.n_heads);
+        rope_rows(&mut k, shape.n_kv_heads);
+        let (att, probs) = attention_forward(&q, &k, &v, b.batch, b.seq, &shape);
+        add_assign(&mut x, &linear(&att, &w.o_proj, n, q_dim, d));
+        let x_mid = x.clone();
+        let xn2 = norm(&x, &w.post_attention_layernorm);
+        let gate = linear(&xn2, &w.gate_proj, n, d, ffn);
+        let up = linear(&xn2, &w.up_proj, n, d, ffn);
+        let mut h = vec![0.0f32; n * ffn];
+        swiglu(&gate, &up, &mut h);
+        add_assign(&mut x, &linear(&h, &w.down_proj, n, ffn, d));
+        layers.push(LayerTape {
+            x_in,
+            xn1,
+            q,
+            k,
+            v,
+            att,
+            probs,
+            x_mid,
+            xn2,
+            gate,
+            up,
+            h,
+        });
+    }
+    let xf = norm(&x, &p.norm);
+    let logits = linear(&xf, &p.embed_tokens, n, d, vocab); // tied head: W_head = E
+    let tape = Tape {
+        layers,
+        x_final: x,
+        xf,
+        inputs: b.inputs.clone(),
+        batch: b.batch,
+        seq: b.seq,
+    };
+    (tape, logits)
+}
+// ANCHOR_END: forward
+
+// ANCHOR: backward
+/// The backward pass: from `dlogits: [n, vocab]` (what `cross_entropy` leaves) to every
+/// parameter's gradient, added into `g`.
+pub fn backward(
+    p: &Params,
+    c: &LlamaConfig,
+    rope: &RopeTable,
+    t: &Tape,
+    dlogits: &[f32],
+    g: &mut Params,
+) {
+    let (n, d, eps, vocab) = (t.batch * t.seq, c.hidden_size, c.rms_norm_eps, c.vocab_size);
+    let shape = attention_shape(c);
+    let (q_dim, kv_dim, ffn) = (shape.q_dim(), shape.kv_dim(), c.intermediate_size);
+    let zeros = |len: usize| vec![0.0f32; len];
+    // the tied head: logits = xf · Eᵀ
+    let mut dxf = zeros(n * d);
+    linear_backward(
+        &t.xf,
+        &p.embed_tokens,
+        dlogits,
+        Some(&mut dxf),
+        &mut g.embed_tokens,
+        n,
+        d,
+        vocab,
+    );
+    let mut dx = zeros(n * d); // dx: [n, d], ∂L/∂(residual stream), walking down the layers
+    rmsnorm_backward(&t.x_final, &p.norm, eps, &dxf, &mut dx, &mut g.norm);
+    for ((w, gw), lt) in p
+        .layers
+        .iter()
+        .zip(g.layers.iter_mut())
+        .zip(&t.layers)
+        .rev()
+    {
+        // ---- MLP branch: x_out = x_mid + (silu(xn2·Wgᵀ) ⊙ xn2·Wuᵀ)·Wdᵀ
+        let mut dh = zeros(n * ffn);
+        linear_backward(
+            &lt.h,
+            &w.down_proj,
+            &dx,
+            Some(&mut dh),
+            &mut gw.down_proj,
+            n,
+            ffn,
+            d,
+        );
+        let (mut dgate, mut dup) = (zeros(n * ffn), zeros(n * ffn));
+        crate::train::swiglu::swiglu_backward(&lt.gate, &lt.up, &dh, &mut dgate, &mut dup);
+        let mut dxn2 = zeros(n * d);
+        linear_backward(
+            &lt.xn2,
+            &w.gate_proj,
+            &dgate,
+            Some(&mut dxn2),
+            &mut gw.gate_proj,
+            n,
+            d,
+            ffn,
+        );
+        linear_backward(
+            &lt.xn2,
+            &w.up_proj,
+            &dup,
+            Some(&mut dxn2),
+            &mut gw.up_proj,
+            n,
+            d,
+            ffn,
+        );
+        // residual: dx stays, the norm's gradient is added → dx is now ∂L/∂x_mid
+        let post = &mut gw.post_attention_layernorm;
+        rmsnorm_backward(
+            &lt.x_mid,
+            &w.post_attention_layernorm,
+            eps,
+            &dxn2,
+            &mut dx,
+            post,
+        );
+
+        // ---- attention branch: x_mid = x_in + attention(rope(q), rope(k), v)·Woᵀ
+        let mut datt = zeros(n * q_dim);
+        linear_backward(
+            &lt.att,
+            &w.o_proj,
+            &dx,
+            Some(&mut datt),
+            &mut gw.o_proj,
+            n,
+            q_dim,
+            d,
+        );
+        let (mut dq, mut dk, mut dv) = (zeros(n * q_dim), zeros(n * kv_dim), zeros(n * kv_dim));
+        attention_backward(
+            &lt.q, &lt.k, &lt.v, &lt.probs, &datt, t.seq, &shape, &mut dq, &mut dk, &mut dv,
+        );
+        for s in dq.chunks_exact_mut(t.seq * q_dim) {
+            rope_backward_rows(rope, s, shape.n_heads, 0);
+        }
+        for s in dk.chunks_exact_mut(t.seq * kv_dim) {
+            rope_backward_rows(rope, s, shape.n_kv_heads, 0);
+        }
+        let mut dxn1 = zeros(n * d);
+        linear_backward(
+            &lt.xn1,
+            &w.q_proj,
+            &dq,
+            Some(&mut dxn1),
+            &mut gw.q_proj,
+            n,
+            d,
+            q_dim,
+        );
+        linear_backward(
+            &lt.xn1,
+            &w.k_proj,
+            &dk,
+            Some(&mut dxn1),
+            &mut gw.k_proj,
+            n,
+            d,
+            kv_dim,
+        );
+        linear_backward(
+            &lt.xn1,
+            &w.v_proj,
+            &dv,
+            Some(&mut dxn1),
+            &mut gw.v_proj,
+            n,
+            d,
+            kv_dim,
+        );
+        rmsnorm_backward(
+            &lt.x_in,
+            &w.input_layernorm,
+            eps,
+            &dxn1,
+            &mut dx,
+            &mut gw.input_layernorm,
+        );
+    }
+    // the embedding lookup: row `id` of E received x's row, so its gradient is added there
+    for (row, &id) in dx.chunks_exact(d).zip(&t.inputs) {
+        add_assign(&mut g.embed_tokens[id as usize * d..][..d], row);
+    }
+}
+// ANCHOR_END: backward
+
+/// Forward, loss and backward of one micro-batch: adds `grad_scale · ∂(Σ token losses)/∂θ`
+/// into `g` and returns the summed loss of the batch's tokens and where the time went.
+pub fn loss_and_grad(
+    p: &Params,
+    c: &LlamaConfig,
+    rope: &RopeTable,
+    b: &Batch,
+    grad_scale: f32,
+    g: &mut Params,
+) -> (f64, StepCost) {
+    let t0 = Instant::now();
+    let (tape, mut logits) = forward(p, c, rope, b);
+    let loss_sum = cross_entropy(&mut logits, &b.targets, c.vocab_size, grad_scale);
+    let t1 = Instant::now();
+    backward(p, c, rope, &tape, &logits, g);
+    let cost = StepCost {
+        forward_secs: (t1 - t0).as_secs_f64(),
+        backward_secs: t1.elapsed().as_secs_f64(),
+        activation_bytes: tape.bytes() + logits.len() * 4,
+    };
+    (loss_sum, cost)
+}
+
+/// The summed loss of a batch's tokens, forward only (validation).
+pub fn loss_only(p: &Params, c: &LlamaConfig, rope: &RopeTable, b: &Batch) -> f64 {
+    let (_, mut logits) = forward(p, c, rope, b);
+    cross_entropy(&mut logits, &b.targets, c.vocab_size, 0.0)
+}
