@@ -83,6 +83,13 @@ impl Tokenizer {
     /// Load a `.tiktoken` (or `.tiktoken.gz`) file; the pattern and the special tokens come
     /// from the file name (`cl100k_base`, `o200k_base`, `r50k_base`/`p50k_base`/`gpt2`).
     pub fn from_tiktoken_file(path: &Path) -> Result<Tokenizer> {
+        let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Tokenizer::from_tiktoken_bytes(path, &raw)
+    }
+
+    /// [`Tokenizer::from_tiktoken_file`] of the file's bytes (plain or gzipped); `path` gives
+    /// the encoding by its name and labels errors.
+    pub fn from_tiktoken_bytes(path: &Path, raw: &[u8]) -> Result<Tokenizer> {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -93,17 +100,18 @@ impl Tokenizer {
                 path.display()
             ))
         })?;
-        let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let unzipped;
         let raw = if raw.starts_with(&[0x1f, 0x8b]) {
             let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&raw[..])
+            flate2::read::GzDecoder::new(raw)
                 .read_to_end(&mut out)
                 .map_err(|e| Error::format(path, format!("corrupt gzip data: {e}")))?;
-            out
+            unzipped = out;
+            &unzipped[..]
         } else {
             raw
         };
-        let text = std::str::from_utf8(&raw).map_err(|e| {
+        let text = std::str::from_utf8(raw).map_err(|e| {
             Error::format(
                 path,
                 format!("not text (invalid UTF-8 at byte {})", e.valid_up_to()),
