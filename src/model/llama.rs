@@ -166,9 +166,28 @@ impl Llama {
             cap[(self.config.num_hidden_layers + 1) * d..].copy_from_slice(&s.last);
         }
         self.head().matvec(&s.last, &mut s.logits);
+        self.check_finite(&s.logits, start + ids.len() - 1)?;
         Ok(&s.logits)
     }
     // ANCHOR_END: forward
+
+    /// NaN or infinite logits come from NaN/inf weights (a corrupt or hostile file: the
+    /// weights are not scanned at load time) and have no distribution to sample from: they
+    /// are an error naming the model, never handed to the sampler. Cost: one pass over
+    /// `[vocab]` per forward.
+    fn check_finite(&self, logits: &[f32], pos: usize) -> Result<()> {
+        match logits.iter().position(|l| !l.is_finite()) {
+            None => Ok(()),
+            Some(id) => Err(Error::format(
+                &self.path,
+                format!(
+                    "the forward pass produced a non-finite logit ({}) for token id {id} at position {pos}: \
+                     the model's weights hold NaN or infinite values",
+                    logits[id]
+                ),
+            )),
+        }
+    }
 
     // ANCHOR: block
     /// The embedding and every block for `ids` (at most `chunk_rows` of them) at the session's
