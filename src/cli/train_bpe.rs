@@ -17,13 +17,15 @@ use crate::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Final vocabulary size: 256 byte tokens + merges + special tokens.
+    /// Final vocabulary size: 256 byte tokens + merges + special tokens, at most 1048576
+    /// (2^20; o200k has 200k tokens).
     #[arg(long, value_name = "N")]
     pub vocab_size: usize,
     /// Pre-tokenizer that cuts text before BPE: gpt2, cl100k, o200k, llama3 or smollm.
     #[arg(long, default_value = "gpt2")]
     pub pattern: String,
-    /// A reserved special token, appended after the merges (repeat for more).
+    /// A reserved special token, appended after the merges (repeat for more; each non-empty
+    /// and different).
     #[arg(long = "special", value_name = "TOKEN")]
     pub special: Vec<String>,
     /// Where to write the tokenizer.json.
