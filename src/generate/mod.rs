@@ -170,6 +170,11 @@ pub fn generate(
         ..Stats::default()
     };
 
+    if cfg.max_new_tokens == Some(0) {
+        // nothing asked for: no prefill, no sampled id (`-n 0` once generated one)
+        return finish(prompt_ids, ids, logprobs, String::new(), StopReason::MaxTokens, stats);
+    }
+
     // 1. prefill: the whole prompt in one forward pass
     model.reset();
     let start = Instant::now();
