@@ -29,6 +29,9 @@ cargo run --release --quiet -- pull --all
 step "cargo test --all-targets"
 cargo test --all-targets
 
+step "glassbox serve from outside: the openai Python client, the page in headless Chromium"
+./scripts/test-python.sh
+
 step "cargo test --doc (examples in the API docs)"
 cargo test --doc
 

@@ -26,11 +26,15 @@ use minijinja::value::{from_args, Rest, Value, ValueKind};
 use minijinja::{context, Environment, ErrorKind};
 use serde::Serialize;
 
-/// One turn of a conversation: `role` is `system`, `user` or `assistant`.
+/// One turn of a conversation: `role` is `system`, `user`, `assistant` or `tool` (the result
+/// of a tool call, answering the call named by `tool_call_id`). Templates see exactly these
+/// fields; `tool_call_id` only when it is set (`message.tool_call_id is defined`).
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Message {
     pub role: String,
     pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl Message {
@@ -38,6 +42,7 @@ impl Message {
         Message {
             role: role.to_string(),
             content: content.to_string(),
+            tool_call_id: None,
         }
     }
     pub fn system(content: &str) -> Message {
@@ -48,6 +53,13 @@ impl Message {
     }
     pub fn assistant(content: &str) -> Message {
         Message::new("assistant", content)
+    }
+    /// The result of the tool call `call_id`.
+    pub fn tool(content: &str, call_id: &str) -> Message {
+        Message {
+            tool_call_id: Some(call_id.to_string()),
+            ..Message::new("tool", content)
+        }
     }
 }
 

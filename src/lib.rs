@@ -22,7 +22,8 @@
 //! * Shapes are written in comments with one notation: `// x: [seq, d_model]`,
 //!   `// k_cache: [layer, pos, kv_dim]`.
 //! * Activations are always `f32`. Weights stay in their stored type (F32, F16, BF16, Q8_0, Q4_0,
-//!   Q4_1) and are memory-mapped; each type has its own matrix–vector kernel.
+//!   Q4_1, Q5_0, Q5_1 and the K-quants Q2_K … Q6_K) and are memory-mapped; each type has its own
+//!   matrix–vector kernel.
 
 // Modules are listed in pipeline order, one per line with blank lines between them (rustfmt
 // would otherwise sort them alphabetically). A module imports only from modules above it
@@ -72,12 +73,24 @@ pub mod weights;
 
 pub mod model;
 
+// Stage 3 tooling: a model file in, a quantized GGUF out (issue 14)
+pub mod quantize;
+
 // Stage 4: logits → text
 pub mod sampler;
 
 pub mod chat;
 
 pub mod generate;
+
+// Judging a model: perplexity over a text, KL divergence from a base model (issue 14)
+pub mod perplexity;
+
+// Stage 5: the generation loop behind an OpenAI-compatible HTTP API
+pub mod server;
+
+// Stage 6: structured output — a JSON-schema mask on the logits
+pub mod constrain;
 
 // The command-line front end (`glassbox <command>`), one file per command.
 pub mod cli;

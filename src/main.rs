@@ -40,6 +40,23 @@ enum Command {
     Chat(cli::chat::Args),
     /// Measure prefill and decode speed (tokens/s), like llama-bench.
     Bench(cli::bench::Args),
+    /// Serve the model over an OpenAI-compatible HTTP API, with a glass-box chat page.
+    ///
+    /// Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,
+    /// POST /tokenize, POST /detokenize, and a chat page at GET / that colours every token by
+    /// its probability. Any OpenAI client works by changing its base URL, e.g. in Python
+    /// `OpenAI(base_url="http://127.0.0.1:8080/v1", api_key="unused")`. Requests are served one
+    /// at a time in arrival order; the KV-cache of the previous request is reused for the
+    /// longest common prefix of tokens (turn 5 of a chat prefills only the new turn).
+    ///
+    /// Limits on a request: a body of at most 2 MiB, JSON nested at most 32 levels deep, at
+    /// most 1024 messages, 4 stop strings, 1024 logit_bias entries, top_logprobs 0-20, n = 1.
+    /// Ctrl-C or SIGTERM stops: streams in flight end with an error event.
+    Serve(cli::serve::Args),
+    /// Quantize a model into a GGUF file (Q8_0 … Q2_K, llama.cpp's per-tensor mixes).
+    Quantize(cli::quantize::Args),
+    /// Perplexity over a text file, and KL divergence / top-1 agreement against a base model.
+    Perplexity(cli::perplexity::Args),
 }
 
 fn main() {
@@ -63,6 +80,9 @@ fn main() {
         Command::Generate(a) => cli::generate::run(a),
         Command::Chat(a) => cli::chat::run(a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Serve(a) => cli::serve::run(a),
+        Command::Quantize(a) => cli::quantize::run(a),
+        Command::Perplexity(a) => cli::perplexity::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

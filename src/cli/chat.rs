@@ -1,7 +1,10 @@
 //! `glassbox chat`: talk with the model in the terminal.
 //!
 //! Each turn renders the whole conversation with the model's chat template, generates the
-//! reply streamed token by token, and keeps it in the history. When the history no longer fits
+//! reply streamed token by token, and keeps it in the history. The session (its KV-cache) is
+//! kept between turns: each turn prefills only the tokens after the longest prefix it shares
+//! with what the cache holds — the previous turns and their replies (see
+//! `Session::reuse_prefix`); `--stats` shows how many were reused. When the history no longer fits
 //! the context window (with room for a reply), the oldest turns are dropped and the user is told.
 //! Commands: `/reset` (forget the conversation), `/exit` or Ctrl-D (leave).
 
@@ -48,6 +51,7 @@ pub fn run(args: Args) -> Result<()> {
         max_new_tokens: Some(args.n),
         stop_ids: stop_token_ids(tok),
         stop_strings: Vec::new(),
+        top_logprobs: 0,
         sampler: sampler.clone(),
     };
     let system: Vec<Message> = args.system.iter().map(|s| Message::system(s)).collect();

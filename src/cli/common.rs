@@ -118,6 +118,7 @@ impl SamplingArgs {
             repeat_penalty: self.repeat_penalty,
             frequency_penalty: self.frequency_penalty,
             presence_penalty: self.presence_penalty,
+            logit_bias: Vec::new(),
             seed,
         };
         cfg.validate()?;

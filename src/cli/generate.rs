@@ -4,7 +4,12 @@
 //! glassbox generate --prompt "The capital of France is" -n 32 --temperature 0
 //! glassbox generate --chat --system "Answer in one word." --prompt "Capital of Italy?"
 //! glassbox generate --prompt-file p.txt --json          # one JSON object, nothing else
+//! glassbox generate --chat -p "Extract: ACME billed 120 EUR" --schema invoice.json
+//! glassbox generate --chat -p "Describe Paris." --grammar json   # any JSON object
 //! ```
+//!
+//! With `--schema` or `--grammar` the output is constrained (`src/constrain/`): every token
+//! that would break the JSON gets probability zero, so the text parses and validates.
 //!
 //! Flag names follow llama.cpp (`-n`, `--top-k`, `--min-p`, `--repeat-penalty`, `--ctx-size`)
 //! and the OpenAI API (`--frequency-penalty`, `--presence-penalty`, `--stop`); the model,
@@ -12,12 +17,15 @@
 
 use crate::chat::{stop_token_ids, Message};
 use crate::cli::common::{chat_template, context_size, ModelArg, PromptArgs, SamplingArgs};
-use crate::generate::{generate, GenerateConfig, LlamaRunner, Output};
+use crate::constrain::{compile, Grammar, JsonConstraint, Vocab};
+use crate::generate::{generate_constrained, GenerateConfig, LlamaRunner, Output, TokenConstraint};
 use crate::model::Llama;
 use crate::sampler::SamplerConfig;
 use crate::{Error, Result};
 use serde_json::json;
 use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -50,13 +58,37 @@ pub struct Args {
     /// Context window in tokens (default: the model's, at most 4096).
     #[arg(long, short = 'c')]
     pub ctx_size: Option<usize>,
+    /// Constrain the output to this JSON Schema (a .json file; the subset pydantic and OpenAI's
+    /// strict mode write). The text is then guaranteed to parse and validate.
+    #[arg(long, value_name = "FILE.json", conflicts_with_all = ["grammar", "stop"])]
+    pub schema: Option<PathBuf>,
+    /// Constrain the output to a built-in grammar: `json` (any JSON object).
+    #[arg(long, value_name = "NAME", value_parser = ["json"], conflicts_with = "stop")]
+    pub grammar: Option<String>,
+}
+
+/// The grammar asked for by `--schema FILE` or `--grammar json`, if any.
+pub fn constraint_grammar(args: &Args) -> Result<Option<Grammar>> {
+    if let Some(path) = &args.schema {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let schema: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::format(path, format!("not JSON: {e}")))?;
+        let g = compile(&schema).map_err(|e| Error::format(path, e.to_string()))?;
+        return Ok(Some(g));
+    }
+    Ok(args.grammar.as_ref().map(|_| Grammar::json_object()))
 }
 
 pub fn run(args: Args) -> Result<()> {
     let prompt = args.prompt.text()?;
     let sampler = args.sampling.config()?;
+    let grammar = constraint_grammar(&args)?;
     let model = args.model.load()?;
     let tok = &model.tokenizer;
+    let mut constraint = grammar.map(|g| {
+        let vocab = Vocab::new(tok, &stop_token_ids(tok));
+        JsonConstraint::new(Arc::new(g), Arc::new(vocab))
+    });
     let prompt_ids = if args.chat {
         let mut messages = Vec::new();
         if let Some(s) = &args.system {
@@ -78,6 +110,7 @@ pub fn run(args: Args) -> Result<()> {
         },
         stop_ids: stop_token_ids(tok),
         stop_strings: args.stop.clone(),
+        top_logprobs: 0,
         sampler: sampler.clone(),
     };
     let mut runner = LlamaRunner::new(&model, ctx)?;
@@ -98,7 +131,8 @@ pub fn run(args: Args) -> Result<()> {
                 let _ = stdout.flush();
             }
         };
-        generate(&mut runner, tok, &prompt_ids, &cfg, &mut on_text)?
+        let c = constraint.as_mut().map(|c| c as &mut dyn TokenConstraint);
+        generate_constrained(&mut runner, tok, &prompt_ids, &cfg, c, &mut on_text)?
     };
     if let Some(p) = echo {
         let _ = stdout.write_all(p.as_bytes()); // nothing was generated: still show the prompt
@@ -116,6 +150,13 @@ pub fn run(args: Args) -> Result<()> {
         out.stop_reason.name(),
         sampler.seed
     );
+    if constraint.is_some_and(|c| !c.is_complete()) {
+        return Err(Error::invalid(format!(
+            "the JSON value was cut off ({}) before it was complete: allow more tokens with -n \
+             (-n -1: until it ends)",
+            out.stop_reason.name()
+        )));
+    }
     Ok(())
 }
 

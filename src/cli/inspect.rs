@@ -55,6 +55,14 @@ fn group_of(name: &str) -> &'static str {
 
 pub fn run(args: Args) -> Result<()> {
     let path = model_path(args.model)?;
+    // a GGUF of another architecture: its header, types and tensors (running it is not ours)
+    if path.is_file() {
+        if let Ok(g) = crate::formats::gguf::GgufFile::open(&path) {
+            if g.architecture() != Some("llama") {
+                return crate::cli::inspect_gguf::run(&path, args.json);
+            }
+        }
+    }
     let m = ModelFiles::open(&path)?;
     let c = &m.config;
 

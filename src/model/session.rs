@@ -28,6 +28,8 @@ pub const PREFILL_CHUNK: usize = 512;
 #[derive(Debug)]
 pub struct Session {
     pub(crate) cache: KvCache,
+    /// The ids whose K/V rows the cache holds, in position order (what prefix caching compares).
+    pub(crate) tokens: Vec<u32>,
     pub(crate) rope: RopeTable,
     chunk: usize,
     hidden: usize,
@@ -74,6 +76,7 @@ impl Session {
         check_allocation(c, max_seq, chunk)?;
         Ok(Session {
             cache: KvCache::new(c.num_hidden_layers, max_seq, c.kv_dim()),
+            tokens: Vec::with_capacity(max_seq),
             rope: RopeTable::new(hd, max_seq, c.rope_theta, c.rope_scaling.as_ref()),
             chunk,
             hidden: d,
@@ -112,6 +115,7 @@ impl Session {
     /// Forget the sequence; the next forward starts at position 0 (the buffers are reused).
     pub fn reset(&mut self) {
         self.cache.reset();
+        self.tokens.clear();
     }
 
     /// Go back to `len` positions (e.g. to re-run the end of a prompt). Panics if `len` is
@@ -123,7 +127,38 @@ impl Session {
             self.cache.len()
         );
         self.cache.set_len(len);
+        self.tokens.truncate(len);
     }
+
+    /// The ids in the cache, in position order.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    // ANCHOR: reuse_prefix
+    /// Prefix caching: keep the cached positions whose ids equal the start of `ids`, forget
+    /// the rest, and return how many were kept. Row `p` of the cache depends only on the ids
+    /// at positions `0..=p` (attention is causal), so those rows are exactly what a prefill of
+    /// `ids` would write there. At most `ids.len() − 1` are kept: the last id is always run
+    /// again, because its logits are what the caller needs.
+    ///
+    /// ```text
+    /// cached: [s y s u s e r Q 1 a s s t A 1]      (turn 1 and its answer)
+    /// ids:    [s y s u s e r Q 1 a s s t A 1 u s e r Q 2 a s s t]
+    ///          └────────── kept: 15 ─────────┘└── run: 9 ──────┘
+    /// ```
+    pub fn reuse_prefix(&mut self, ids: &[u32]) -> usize {
+        let common = self
+            .tokens
+            .iter()
+            .zip(ids)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let keep = common.min(ids.len().saturating_sub(1));
+        self.truncate(keep);
+        keep
+    }
+    // ANCHOR_END: reuse_prefix
 
     /// The KV-cache, read-only (lessons look at its rows).
     pub fn cache(&self) -> &KvCache {

@@ -12,7 +12,19 @@
 //! Q8_0          32                 34           d · q,  q int8            q8_0.rs
 //! Q4_0          32                 18           d · (q − 8), q 4 bits     q4.rs
 //! Q4_1          32                 20           d · q + m,   q 4 bits     q4.rs
+//! Q5_0          32                 22           d · (q − 16), q 5 bits    q5.rs
+//! Q5_1          32                 24           d · q + m,   q 5 bits     q5.rs
+//! Q2_K         256                 84           (d·sc)·q − dmin·m, 2 bits q2_k.rs
+//! Q3_K         256                110           (d·sc)·q, q ∈ −4..3       q3_k.rs
+//! Q4_K         256                144           (d·sc)·q − dmin·m, 4 bits q4_k.rs
+//! Q5_K         256                176           (d·sc)·q − dmin·m, 5 bits q5_k.rs
+//! Q6_K         256                210           (d·sc)·q, q ∈ −32..31     q6_k.rs
 //! ```
+//!
+//! The K-quants (super-blocks of 256 with small integer scales per sub-block) share
+//! `kquant.rs` (packed scales, the unpacking of eight quants per u64 and its widening), and
+//! their quantizers share `kquant_search.rs` (how a scale is chosen: max-abs, or llama.cpp's
+//! search). `mix.rs` says which type each tensor of a model gets for a llama.cpp file type.
 //!
 //! One file per family of block layouts (each draws its block), one place that dispatches on
 //! the type (this file: [`dequantize_row`], [`dot_row`], [`quantize_row`]), and the SIMD
@@ -26,6 +38,18 @@ mod float;
 mod q4;
 mod q8_0;
 mod simd;
+
+pub mod kquant;
+pub mod kquant_search;
+pub mod mix;
+pub mod q2_k;
+pub mod q3_k;
+pub mod q4_k;
+pub mod q5;
+pub mod q5_k;
+pub mod q6_k;
+
+pub use kquant::{ScaleRule, QK_K};
 
 pub use q4::{quantize_row_q4_0, quantize_row_q4_1};
 pub use q8_0::quantize_row_q8_0;
@@ -44,20 +68,34 @@ pub enum DType {
     Q8_0,
     Q4_0,
     Q4_1,
+    Q5_0,
+    Q5_1,
+    Q2_K,
+    Q3_K,
+    Q4_K,
+    Q5_K,
+    Q6_K,
 }
 
-/// Elements per quantized block (the same for Q8_0, Q4_0, Q4_1).
+/// Elements per block of the 32-element types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1).
 pub const QK: usize = 32;
 
 impl DType {
-    /// Every storage type glassbox computes with.
-    pub const ALL: [DType; 6] = [
+    /// Every storage type glassbox reads, computes with and writes.
+    pub const ALL: [DType; 13] = [
         DType::F32,
         DType::F16,
         DType::BF16,
         DType::Q8_0,
         DType::Q4_0,
         DType::Q4_1,
+        DType::Q5_0,
+        DType::Q5_1,
+        DType::Q2_K,
+        DType::Q3_K,
+        DType::Q4_K,
+        DType::Q5_K,
+        DType::Q6_K,
     ];
 
     /// The type id used in GGUF tensor infos (`ggml_type`).
@@ -69,6 +107,13 @@ impl DType {
             DType::Q4_1 => 3,
             DType::Q8_0 => 8,
             DType::BF16 => 30,
+            DType::Q5_0 => 6,
+            DType::Q5_1 => 7,
+            DType::Q2_K => 10,
+            DType::Q3_K => 11,
+            DType::Q4_K => 12,
+            DType::Q5_K => 13,
+            DType::Q6_K => 14,
         }
     }
 
@@ -90,7 +135,7 @@ impl DType {
             .expect("every DType has a known block size")
     }
 
-    /// Elements per block: 1 for the float types, 32 for the quantized ones.
+    /// Elements per block: 1 for the float types, 32 or 256 for the quantized ones.
     pub fn block_size(self) -> usize {
         self.block().0
     }
@@ -168,6 +213,13 @@ pub fn dequantize_row(dtype: DType, row: &[u8], out: &mut [f32]) {
         DType::F32 | DType::F16 | DType::BF16 => float::dequantize(dtype, row, out),
         DType::Q8_0 => q8_0::dequantize(row, out),
         DType::Q4_0 | DType::Q4_1 => q4::dequantize(dtype, row, out),
+        DType::Q5_0 => q5::dequantize(row, out, false),
+        DType::Q5_1 => q5::dequantize(row, out, true),
+        DType::Q2_K => q2_k::dequantize(row, out),
+        DType::Q3_K => q3_k::dequantize(row, out),
+        DType::Q4_K => q4_k::dequantize(row, out),
+        DType::Q5_K => q5_k::dequantize(row, out),
+        DType::Q6_K => q6_k::dequantize(row, out),
     }
 }
 
@@ -189,17 +241,37 @@ pub fn dot_row(dtype: DType, row: &[u8], x: &[f32]) -> f32 {
         DType::F32 | DType::F16 | DType::BF16 => float::dot_row(dtype, row, x),
         DType::Q8_0 => q8_0::dot_row(row, x),
         DType::Q4_0 | DType::Q4_1 => q4::dot_row(dtype, row, x),
+        DType::Q5_0 => q5::dot(row, x, false),
+        DType::Q5_1 => q5::dot(row, x, true),
+        DType::Q2_K => q2_k::dot(row, x),
+        DType::Q3_K => q3_k::dot(row, x),
+        DType::Q4_K => q4_k::dot(row, x),
+        DType::Q5_K => q5_k::dot(row, x),
+        DType::Q6_K => q6_k::dot(row, x),
     }
 }
 // ANCHOR_END: dot_row
 
 /// Quantize (or convert) a row to `dtype`, the inverse of `dequantize_row` up to rounding.
+/// K-quants choose their scales as llama.cpp does (`ScaleRule::Search`).
 pub fn quantize_row(dtype: DType, x: &[f32]) -> Vec<u8> {
+    quantize_row_with(dtype, x, ScaleRule::Search)
+}
+
+/// [`quantize_row`] with the K-quants' scale rule chosen (the other types have one rule).
+pub fn quantize_row_with(dtype: DType, x: &[f32], rule: ScaleRule) -> Vec<u8> {
     match dtype {
         DType::F32 | DType::F16 | DType::BF16 => float::quantize(dtype, x),
         DType::Q8_0 => quantize_row_q8_0(x),
         DType::Q4_0 => quantize_row_q4_0(x),
         DType::Q4_1 => quantize_row_q4_1(x),
+        DType::Q5_0 => q5::quantize_q5_0(x),
+        DType::Q5_1 => q5::quantize_q5_1(x),
+        DType::Q2_K => q2_k::quantize(x, rule),
+        DType::Q3_K => q3_k::quantize(x, rule),
+        DType::Q4_K => q4_k::quantize(x, rule),
+        DType::Q5_K => q5_k::quantize(x, rule),
+        DType::Q6_K => q6_k::quantize(x, rule),
     }
 }
 
@@ -229,6 +301,22 @@ mod tests {
         for t in DType::ALL {
             assert_eq!(DType::from_gguf_type_id(t.gguf_type_id()), Some(t));
         }
-        assert_eq!(DType::from_gguf_type_id(12), None); // Q4_K: not handled
+        assert_eq!(DType::from_gguf_type_id(16), None); // IQ2_XXS: not handled
+    }
+
+    /// The block sizes each format file chunks by agree with the ggml table DType reads.
+    #[test]
+    fn format_files_agree_with_the_ggml_table() {
+        for (t, bytes) in [
+            (DType::Q5_0, q5::BYTES_Q5_0),
+            (DType::Q5_1, q5::BYTES_Q5_1),
+            (DType::Q2_K, q2_k::BYTES),
+            (DType::Q3_K, q3_k::BYTES),
+            (DType::Q4_K, q4_k::BYTES),
+            (DType::Q5_K, q5_k::BYTES),
+            (DType::Q6_K, q6_k::BYTES),
+        ] {
+            assert_eq!(t.bytes_per_block(), bytes, "{t}");
+        }
     }
 }

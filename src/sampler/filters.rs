@@ -11,6 +11,33 @@ fn by_logit_desc(a: &Candidate, b: &Candidate) -> Ordering {
     key(b.logit).total_cmp(&key(a.logit)).then(a.id.cmp(&b.id))
 }
 
+// ANCHOR: mask
+/// Step 0. Every id outside `allowed` gets logit `−∞`. `allowed` is a bitset over the
+/// vocabulary: id `i` is allowed iff bit `i % 64` of `allowed[i / 64]` is set (ids past its
+/// end are not).
+pub fn apply_mask(logits: &mut [f32], allowed: &[u64]) {
+    for (w, chunk) in logits.chunks_mut(64).enumerate() {
+        let bits = allowed.get(w).copied().unwrap_or(0);
+        for (j, l) in chunk.iter_mut().enumerate() {
+            if bits >> j & 1 == 0 {
+                *l = f32::NEG_INFINITY;
+            }
+        }
+    }
+}
+// ANCHOR_END: mask
+
+// ANCHOR: bias
+/// Step 0. `l[id] += b` for each `(id, b)`; ids outside the vocabulary are ignored.
+pub fn apply_logit_bias(logits: &mut [f32], bias: &[(u32, f32)]) {
+    for &(id, b) in bias {
+        if let Some(l) = logits.get_mut(id as usize) {
+            *l += b;
+        }
+    }
+}
+// ANCHOR_END: bias
+
 // ANCHOR: penalties
 /// Step 1. Repetition penalty (HF) then frequency/presence penalties (OpenAI) over `history`.
 /// `logits: [vocab]`; ids in `history` outside the vocabulary are ignored.

@@ -5,10 +5,15 @@
 //! Hugging Face `transformers`' `generate`):
 //!
 //! ```text
-//! raw logits ─▶ 1. penalties ─▶ 2. temperature ─▶ 3. top-k ─▶ 4. top-p ─▶ 5. min-p ─▶ 6. draw
-//!                                 (T = 0: argmax here, steps 3–6 skipped)
+//! raw logits ─▶ 0. mask ─▶ 0. bias ─▶ 1. penalties ─▶ 2. temperature ─▶ 3. top-k ─▶ 4. top-p ─▶ 5. min-p ─▶ 6. draw
+//!             (optional)                                  (T = 0: argmax here, steps 3–6 skipped)
 //! ```
 //!
+//! 0. **Mask** (constrained decoding, `src/constrain/`): ids outside an allowed set get `−∞`,
+//!    before anything else looks at the logits, so no later step can bring them back (a bias
+//!    added to `−∞` stays `−∞`).
+//! 0. **Logit bias** (OpenAI's `logit_bias`): `l[id] ← l[id] + b` for each given `(id, b)`,
+//!    `b ∈ [−100, 100]`; −100 bans a token in practice, +100 forces it.
 //! 1. **Penalties** over the ids already seen (`history`, the prompt and the generated ids):
 //!    * repetition penalty `r` (Hugging Face, Keskar et al. 2019, CTRL):
 //!      `l ← l / r` if `l > 0`, else `l ← l · r`, once per distinct seen id;
@@ -39,7 +44,10 @@
 mod filters;
 mod rng;
 
-pub use filters::{apply_penalties, apply_temperature, argmax, draw, largest, min_p, top_k, top_p};
+pub use filters::{
+    apply_logit_bias, apply_mask, apply_penalties, apply_temperature, argmax, draw, largest, min_p,
+    top_k, top_p,
+};
 pub use rng::Pcg32;
 
 use crate::{Error, Result};
@@ -61,6 +69,8 @@ pub struct SamplerConfig {
     pub frequency_penalty: f32,
     /// OpenAI presence penalty (once per seen id); 0 = off.
     pub presence_penalty: f32,
+    /// `(id, b)`: add `b` to the logit of `id` before anything else; empty = off.
+    pub logit_bias: Vec<(u32, f32)>,
     /// Seed of the random generator; the same seed gives the same ids.
     pub seed: u64,
 }
@@ -75,6 +85,7 @@ impl Default for SamplerConfig {
             repeat_penalty: 1.0,
             frequency_penalty: 0.0,
             presence_penalty: 0.0,
+            logit_bias: Vec::new(),
             seed: 0,
         }
     }
@@ -104,6 +115,9 @@ impl SamplerConfig {
         }
         if !self.frequency_penalty.is_finite() || !self.presence_penalty.is_finite() {
             return bad("frequency and presence penalties must be finite numbers");
+        }
+        if self.logit_bias.iter().any(|(_, b)| !b.is_finite()) {
+            return bad("logit biases must be finite numbers");
         }
         Ok(())
     }
@@ -154,6 +168,37 @@ pub fn log_softmax_at(logits: &[f32], id: u32) -> f32 {
     ((logits[id as usize] - max) as f64 - lse) as f32
 }
 
+// ANCHOR: top_logprobs
+/// The `k` most likely tokens under `log_softmax(logits)`: `(id, log p)`, most likely first
+/// (ties: the smaller id first). What OpenAI's `top_logprobs` reports at each step.
+/// [`largest`] finds them by partial selection: O(V), then O(k log k) to sort them.
+pub fn top_logprobs(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
+    if k == 0 || logits.is_empty() {
+        return Vec::new();
+    }
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = logits
+        .iter()
+        .map(|&l| ((l - max) as f64).exp())
+        .sum::<f64>()
+        .ln();
+    largest(logits, k)
+        .iter()
+        .map(|c| (c.id, ((c.logit - max) as f64 - lse) as f32))
+        .collect()
+}
+
+/// [`top_logprobs`] the slow way: every log-probability, a full sort. The reference in tests.
+pub fn top_logprobs_naive(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let mut all: Vec<(u32, f32)> = (0..logits.len() as u32)
+        .map(|i| (i, log_softmax_at(logits, i)))
+        .collect();
+    all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    all.truncate(k);
+    all
+}
+// ANCHOR_END: top_logprobs
+
 impl Sampler {
     /// A sampler; fails on a meaningless config (see [`SamplerConfig::validate`]).
     pub fn new(cfg: SamplerConfig) -> Result<Sampler> {
@@ -171,6 +216,7 @@ impl Sampler {
     /// sorted them. `logits` is modified in place (penalties, temperature).
     pub fn candidates(&self, logits: &mut [f32], history: &[u32]) -> Vec<Candidate> {
         let c = &self.cfg;
+        apply_logit_bias(logits, &c.logit_bias);
         apply_penalties(
             logits,
             history,
@@ -195,9 +241,23 @@ impl Sampler {
 
     /// The whole chain: one id and its log-probability under the raw logits.
     pub fn sample_with_logprob(&mut self, logits: &mut [f32], history: &[u32]) -> Sampled {
+        self.sample_masked(logits, history, None)
+    }
+
+    /// The whole chain after step 0: only ids in `allowed` (a bitset, see [`apply_mask`]) can
+    /// be drawn. The log-probability is still the model's own, before the mask.
+    pub fn sample_masked(
+        &mut self,
+        logits: &mut [f32],
+        history: &[u32],
+        allowed: Option<&[u64]>,
+    ) -> Sampled {
         assert!(!logits.is_empty(), "sampler: empty logits");
         let raw_logprob = |logits: &[f32], id| log_softmax_at(logits, id);
         let raw: Vec<f32> = logits.to_vec(); // the model's own distribution, for the log-prob
+        if let Some(allowed) = allowed {
+            apply_mask(logits, allowed);
+        }
         let cands = self.candidates(logits, history);
         let id = if cands.len() == 1 {
             cands[0].id

@@ -38,7 +38,10 @@ impl WeightMatrix {
         let (offset, len) = g.tensor_extent(t).ok_or_else(|| {
             Error::format(
                 &g.path,
-                format!("tensor `{name}`: {cols} columns is not a whole number of {dtype} blocks"),
+                format!(
+                    "tensor `{name}`: a row of {cols} elements is not a whole number of {dtype} blocks of {}",
+                    dtype.block_size()
+                ),
             )
         })?;
         let map = Arc::clone(g.map());
