@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 root=..
 data="${GLASSBOX_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/glassbox}"
-targets=(gguf gguf_fields safetensors config_json tokenizer_json tiktoken chat_template)
+targets=(gguf gguf_fields safetensors config_json tokenizer_json tiktoken chat_template
+  server_request json_schema quant_rows gguf_write)
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   if [ -d "seeds/$t" ]; then cp seeds/"$t"/* "corpus/$t/" 2>/dev/null || true; fi

@@ -325,3 +325,23 @@ fn pull_cleans_the_temporary_directories_of_killed_fetches() {
     assert!(!stale.exists(), "the stale fetch directory is still there");
     assert!(live.exists(), "a running fetch's directory was removed");
 }
+
+/// The memory bounds on a model file are stated in the `--help` of every command that loads
+/// one, with the numbers the loaders use (the constants, so the text cannot drift).
+#[test]
+fn help_states_the_memory_bounds_of_a_model_file() {
+    use glassbox::chat::{MAX_RENDER_BYTES, RENDER_FUEL};
+    use glassbox::formats::gguf::MAX_METADATA_ELEMENTS;
+    for cmd in ["generate", "chat", "inspect", "logits"] {
+        let o = run(glassbox(&[cmd, "--help"]));
+        let help = String::from_utf8_lossy(&o.stdout).replace(['\n', ' '], "");
+        for want in [
+            format!("atmost{MAX_METADATA_ELEMENTS}arrayelements"),
+            format!("within{RENDER_FUEL}steps"),
+            format!("{}MiBoftext", MAX_RENDER_BYTES >> 20),
+            "mustfitinthefile'sownbytes".to_string(),
+        ] {
+            assert!(help.contains(&want), "`{cmd} --help` does not say {want:?}");
+        }
+    }
+}

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use arbitrary::Arbitrary;
 use glassbox::formats::gguf::{GgufFile, GgufValue};
 use glassbox::weights::tensor::WeightMatrix;
+use glassbox_fuzz::fields::{Float, Int};
 use glassbox_fuzz::gguf_writer::{File, Tensor};
 use libfuzzer_sys::fuzz_target;
 
@@ -40,60 +41,6 @@ const KEYS: &[&str] = &[
     "tokenizer.ggml.eot_token_id",
     "tokenizer.chat_template",
 ];
-
-/// An integer biased toward the values that break things.
-#[derive(Arbitrary, Debug, Clone, Copy)]
-enum Int {
-    Small(u8),
-    Pow2(u8),
-    Pow2Minus1(u8),
-    Pow2Plus(u8, u8),
-    Max,
-    Raw(u64),
-}
-
-impl Int {
-    fn get(self) -> u64 {
-        match self {
-            Int::Small(v) => v as u64,
-            Int::Pow2(p) => 1u64.checked_shl(p as u32 % 64).unwrap_or(0),
-            Int::Pow2Minus1(p) => (1u64 << (p % 64)).wrapping_sub(1),
-            Int::Pow2Plus(p, k) => (1u64 << (p % 64)).wrapping_add(k as u64),
-            Int::Max => u64::MAX,
-            Int::Raw(v) => v,
-        }
-    }
-}
-
-/// A float biased toward the values that break things.
-#[derive(Arbitrary, Debug, Clone, Copy)]
-enum Float {
-    Nan,
-    Inf,
-    NegInf,
-    Zero,
-    NegZero,
-    Subnormal,
-    Max,
-    Small(i8),
-    Raw(f32),
-}
-
-impl Float {
-    fn get(self) -> f32 {
-        match self {
-            Float::Nan => f32::NAN,
-            Float::Inf => f32::INFINITY,
-            Float::NegInf => f32::NEG_INFINITY,
-            Float::Zero => 0.0,
-            Float::NegZero => -0.0,
-            Float::Subnormal => f32::from_bits(1),
-            Float::Max => f32::MAX,
-            Float::Small(v) => v as f32 / 8.0,
-            Float::Raw(v) => v,
-        }
-    }
-}
 
 #[derive(Arbitrary, Debug)]
 enum Key {

@@ -19,6 +19,7 @@ use glassbox::weights::config::LlamaConfig;
 use glassbox::weights::model_files::ModelFiles;
 use glassbox::weights::tensor::WeightMatrix;
 
+pub mod fields;
 pub mod gguf_writer;
 
 /// A row longer than this is not dequantized (it would only cost time: the row's bytes were
