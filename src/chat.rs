@@ -136,7 +136,10 @@ fn python_methods(
                 if s.len() + hits.saturating_mul(to.len()) > MAX_RENDER_BYTES {
                     return Err(minijinja::Error::new(
                         ErrorKind::InvalidOperation,
-                        format!("`replace` would build a string over {} MiB", MAX_RENDER_BYTES >> 20),
+                        format!(
+                            "`replace` would build a string over {} MiB",
+                            MAX_RENDER_BYTES >> 20
+                        ),
                     ));
                 }
                 Value::from(s.replace(from, to))
@@ -240,9 +243,9 @@ impl ChatTemplate {
         };
         tmpl.render_captured_to(ctx, &mut out).map_err(|e| {
             let why = match e.kind() {
-                ErrorKind::OutOfFuel => format!(
-                    "too much work (more than {RENDER_FUEL} template instructions)"
-                ),
+                ErrorKind::OutOfFuel => {
+                    format!("too much work (more than {RENDER_FUEL} template instructions)")
+                }
                 _ if out.0.len() >= MAX_RENDER_BYTES => {
                     format!("the prompt passed {} MiB", MAX_RENDER_BYTES >> 20)
                 }

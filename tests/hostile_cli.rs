@@ -78,15 +78,29 @@ fn train_bpe_rejects_empty_special_and_states_the_limit() {
     let c = corpus(&d);
     let out = d.join("tok.json");
     let o = run(glassbox(&[
-        "train-bpe", "--vocab-size", "300", "--special", "", "-q", "--out",
+        "train-bpe",
+        "--vocab-size",
+        "300",
+        "--special",
+        "",
+        "-q",
+        "--out",
     ])
     .arg(&out)
     .arg(&c));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("special token #1 is empty"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("special token #1 is empty"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!stderr(&o).contains("panicked"));
     let o = run(glassbox(&[
-        "train-bpe", "--vocab-size", "18446744073709551615", "-q", "--out",
+        "train-bpe",
+        "--vocab-size",
+        "18446744073709551615",
+        "-q",
+        "--out",
     ])
     .arg(&out)
     .arg(&c));
@@ -99,7 +113,16 @@ fn train_bpe_rejects_empty_special_and_states_the_limit() {
 #[test]
 fn n_zero_generates_nothing() {
     let o = run(glassbox(&[
-        "generate", "-m", &tiny(), "-p", "hello world", "-n", "0", "--json", "--seed", "1",
+        "generate",
+        "-m",
+        &tiny(),
+        "-p",
+        "hello world",
+        "-n",
+        "0",
+        "--json",
+        "--seed",
+        "1",
     ]));
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
@@ -128,7 +151,9 @@ fn n_zero_generates_nothing() {
 fn with_closed_stdout(c: &mut Command) -> Output {
     let (reader, writer) = std::io::pipe().expect("pipe");
     drop(reader);
-    c.stdout(writer).stderr(Stdio::piped()).stdin(Stdio::piped());
+    c.stdout(writer)
+        .stderr(Stdio::piped())
+        .stdin(Stdio::piped());
     let mut child = c.spawn().expect("spawn");
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(b"hello\n");
@@ -143,8 +168,11 @@ fn a_closed_stdout_ends_every_command_quietly() {
     let data = d.join("data");
     std::fs::create_dir_all(&data).expect("data dir");
     // `pull` finds the default model already in place (the tiny one, under its name)
-    std::fs::copy(fixture("tiny.gguf"), data.join("SmolLM2-135M-Instruct.Q4_1.gguf"))
-        .expect("copy");
+    std::fs::copy(
+        fixture("tiny.gguf"),
+        data.join("SmolLM2-135M-Instruct.Q4_1.gguf"),
+    )
+    .expect("copy");
     let tok = fixture("hf/tokenizer.json").display().to_string();
     let t = tiny();
     let out_json = d.join("tok.json").display().to_string();
@@ -153,12 +181,22 @@ fn a_closed_stdout_ends_every_command_quietly() {
     let commands: Vec<Vec<&str>> = vec![
         vec!["tokenize", "--tokenizer", &tok, "hello world"],
         vec!["tokenize", "--tokenizer", &tok, "--json", "hello world"],
-        vec!["train-bpe", "--vocab-size", "280", "-q", "--out", &out_json, &corpus],
+        vec![
+            "train-bpe",
+            "--vocab-size",
+            "280",
+            "-q",
+            "--out",
+            &out_json,
+            &corpus,
+        ],
         vec!["inspect", &t],
         vec!["inspect", &t, "--json"],
         vec!["convert", &t, "--out", &out_dir],
         vec!["logits", "-m", &t, "-p", "hello"],
-        vec!["generate", "-m", &t, "-p", "hello", "-n", "4", "--seed", "1"],
+        vec![
+            "generate", "-m", &t, "-p", "hello", "-n", "4", "--seed", "1",
+        ],
         vec!["chat", "-m", &t, "-n", "4", "--seed", "1"],
         vec!["bench", "-m", &t, "-p", "8", "-n", "2", "-r", "1"],
         vec!["pull"],
@@ -190,25 +228,44 @@ fn train_bpe_never_loses_the_existing_output_and_never_overwrites_its_input() {
     // the new tokenizer.json is larger than 4 KiB: the write fails part-way
     let o = with_file_limit(
         4,
-        &["train-bpe", "--vocab-size", "400", "-q", "--out", &out.display().to_string(), &c.display().to_string()],
+        &[
+            "train-bpe",
+            "--vocab-size",
+            "400",
+            "-q",
+            "--out",
+            &out.display().to_string(),
+            &c.display().to_string(),
+        ],
     );
     assert!(!o.status.success(), "the write was meant to fail");
-    assert!(std::fs::read(&out).expect("still there") == before, "the old file was damaged");
-    assert_eq!(names(&d), ["corpus.txt", "tok.json"], "a temporary file was left behind");
+    assert!(
+        std::fs::read(&out).expect("still there") == before,
+        "the old file was damaged"
+    );
+    assert_eq!(
+        names(&d),
+        ["corpus.txt", "tok.json"],
+        "a temporary file was left behind"
+    );
     // --out naming an input (also by another spelling of its path) is refused
     let corpus_before = std::fs::read(&c).expect("corpus");
     for spelling in [c.clone(), d.join(".").join("corpus.txt")] {
-        let o = run(glassbox(&["train-bpe", "--vocab-size", "300", "-q", "--out"])
-            .arg(&spelling)
-            .arg(&c));
+        let o = run(
+            glassbox(&["train-bpe", "--vocab-size", "300", "-q", "--out"])
+                .arg(&spelling)
+                .arg(&c),
+        );
         assert_eq!(o.status.code(), Some(1));
         assert!(stderr(&o).contains("is also an input"), "{}", stderr(&o));
         assert_eq!(std::fs::read(&c).expect("corpus"), corpus_before);
     }
     // and a normal run replaces the old file with a valid tokenizer
-    let o = run(glassbox(&["train-bpe", "--vocab-size", "300", "-q", "--out"])
-        .arg(&out)
-        .arg(&c));
+    let o = run(
+        glassbox(&["train-bpe", "--vocab-size", "300", "-q", "--out"])
+            .arg(&out)
+            .arg(&c),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     glassbox::tokenizer::Tokenizer::from_tokenizer_json_file(&out).expect("valid output");
 }
@@ -233,7 +290,12 @@ fn convert_writes_a_directory_whole_or_not_at_all() {
     let out = d.join("model-hf");
     // an existing Hugging Face directory (another model) at the output path
     std::fs::create_dir_all(&out).expect("out dir");
-    for f in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ] {
         std::fs::copy(fixture("hf").join(f), out.join(f)).expect("copy");
     }
     let before = snapshot(&out);
@@ -242,7 +304,11 @@ fn convert_writes_a_directory_whole_or_not_at_all() {
         &["convert", &tiny(), "--out", &out.display().to_string()],
     );
     assert!(!o.status.success(), "the write was meant to fail");
-    assert_eq!(snapshot(&out), before, "the old model directory was changed");
+    assert_eq!(
+        snapshot(&out),
+        before,
+        "the old model directory was changed"
+    );
     assert_eq!(names(&d), ["model-hf"], "temporary files left beside it");
     // refused: an output directory holding files that are not a converted model's
     std::fs::write(out.join("notes.txt"), "mine").expect("notes");
@@ -255,16 +321,29 @@ fn convert_writes_a_directory_whole_or_not_at_all() {
     std::fs::copy(fixture("tiny.gguf"), &input).expect("copy");
     let o = run(glassbox(&["convert"]).arg(&input).arg("--out").arg(&input));
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(std::fs::read(&input).expect("input"), std::fs::read(fixture("tiny.gguf")).expect("tiny"));
+    assert_eq!(
+        std::fs::read(&input).expect("input"),
+        std::fs::read(fixture("tiny.gguf")).expect("tiny")
+    );
     // a successful conversion replaces the directory as a whole
     let o = run(glassbox(&["convert", &tiny(), "--out"]).arg(&out));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         names(&out),
-        ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
+        [
+            "config.json",
+            "generation_config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "tokenizer_config.json"
+        ]
     );
     glassbox::weights::model_files::ModelFiles::open(&out).expect("the converted model loads");
-    assert_eq!(names(&d), ["in.gguf", "model-hf"], "temporary files left beside it");
+    assert_eq!(
+        names(&d),
+        ["in.gguf", "model-hf"],
+        "temporary files left beside it"
+    );
 }
 
 #[test]
@@ -287,16 +366,38 @@ fn tokenize_json_streams_its_output() {
     assert!(o.status.success(), "{}", stderr(&o));
     // the streamed JSON is the same object as before, field for field
     let small = "Hello world! ½ 日本語";
-    let o = run(glassbox(&["tokenize", "--tokenizer", &tok, "--json", "--price-in", "2.5", small]));
+    let o = run(glassbox(&[
+        "tokenize",
+        "--tokenizer",
+        &tok,
+        "--json",
+        "--price-in",
+        "2.5",
+        small,
+    ]));
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
     let t = glassbox::tokenizer::Tokenizer::from_tokenizer_json_file(&fixture("hf/tokenizer.json"))
         .expect("tokenizer");
     let ids = t.encode(small);
-    let keys: Vec<&str> = v.as_object().expect("object").keys().map(String::as_str).collect();
+    let keys: Vec<&str> = v
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
-        ["tokenizer", "count", "chars", "bytes", "ids", "tokens", "input_cost_usd", "total_cost_usd"]
+        [
+            "tokenizer",
+            "count",
+            "chars",
+            "bytes",
+            "ids",
+            "tokens",
+            "input_cost_usd",
+            "total_cost_usd"
+        ]
     );
     assert_eq!(v["ids"], serde_json::json!(ids));
     assert_eq!(v["count"], ids.len());
@@ -306,13 +407,20 @@ fn tokenize_json_streams_its_output() {
         .map(|&id| String::from_utf8_lossy(t.token_bytes(id).unwrap_or(b"")).into_owned())
         .collect();
     assert_eq!(v["tokens"], serde_json::json!(tokens));
-    assert_eq!(v["input_cost_usd"], serde_json::json!(ids.len() as f64 * 2.5 / 1e6));
+    assert_eq!(
+        v["input_cost_usd"],
+        serde_json::json!(ids.len() as f64 * 2.5 / 1e6)
+    );
 }
 
 #[test]
 fn pull_cleans_the_temporary_directories_of_killed_fetches() {
     let d = scratch("cli-pull");
-    std::fs::copy(fixture("tiny.gguf"), d.join("SmolLM2-135M-Instruct.Q4_1.gguf")).expect("copy");
+    std::fs::copy(
+        fixture("tiny.gguf"),
+        d.join("SmolLM2-135M-Instruct.Q4_1.gguf"),
+    )
+    .expect("copy");
     // a fetch killed long ago (no process has this id: pid_max is at most 2^22) ...
     let stale = d.join(".fetch-999999999-12345");
     std::fs::create_dir_all(stale.join("inner")).expect("stale dir");

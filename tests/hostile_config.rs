@@ -69,13 +69,33 @@ fn gguf_float_fields_are_finite_and_in_range() {
 #[test]
 fn config_json_float_fields_are_finite_and_in_range() {
     let cases: [(&str, fn(&mut serde_json::Value), &str); 7] = [
-        ("theta0", |v| v["rope_parameters"]["rope_theta"] = 0.0.into(), "rope_theta"),
-        ("theta-neg", |v| v["rope_parameters"]["rope_theta"] = (-5.0).into(), "rope_theta"),
+        (
+            "theta0",
+            |v| v["rope_parameters"]["rope_theta"] = 0.0.into(),
+            "rope_theta",
+        ),
+        (
+            "theta-neg",
+            |v| v["rope_parameters"]["rope_theta"] = (-5.0).into(),
+            "rope_theta",
+        ),
         // 1e-40 is a subnormal f32: θ^(−2i/d) overflows to inf
-        ("theta-sub", |v| v["rope_parameters"]["rope_theta"] = 1e-40.into(), "rope_theta"),
+        (
+            "theta-sub",
+            |v| v["rope_parameters"]["rope_theta"] = 1e-40.into(),
+            "rope_theta",
+        ),
         // 1e39 is past f32::MAX: inf once narrowed
-        ("theta-big", |v| v["rope_parameters"]["rope_theta"] = 1e39.into(), "rope_theta"),
-        ("eps-neg", |v| v["rms_norm_eps"] = (-1e-5).into(), "rms_norm_eps"),
+        (
+            "theta-big",
+            |v| v["rope_parameters"]["rope_theta"] = 1e39.into(),
+            "rope_theta",
+        ),
+        (
+            "eps-neg",
+            |v| v["rms_norm_eps"] = (-1e-5).into(),
+            "rms_norm_eps",
+        ),
         (
             "factor0",
             |v| {
@@ -154,7 +174,13 @@ fn nan_weights_are_an_error_of_the_forward_pass_not_a_sampler_panic() {
             ..GenerateConfig::default()
         };
         let mut runner = LlamaRunner::new(&m, 16).expect("runner");
-        let e = err_text(generate(&mut runner, &m.tokenizer, &[5, 6, 7], &cfg, &mut |_| {}));
+        let e = err_text(generate(
+            &mut runner,
+            &m.tokenizer,
+            &[5, 6, 7],
+            &cfg,
+            &mut |_| {},
+        ));
         assert!(e.contains("non-finite"), "{name}: {e}");
     }
 }
@@ -174,7 +200,9 @@ fn the_sampler_never_panics_on_nan_logits() {
         vec![f32::NAN; 50],
         vec![f32::INFINITY; 50],
         vec![f32::NEG_INFINITY; 50],
-        (0..50).map(|i| if i % 2 == 0 { f32::NAN } else { 1.0 }).collect(),
+        (0..50)
+            .map(|i| if i % 2 == 0 { f32::NAN } else { 1.0 })
+            .collect(),
     ] {
         let id = s.sample(&mut logits.clone(), &[1, 2]);
         assert!((id as usize) < logits.len());

@@ -43,7 +43,9 @@ fn real_templates_still_render() {
     let many: Vec<Message> = (0..2000)
         .map(|i| Message::user(&format!("message number {i}")))
         .collect();
-    let out = t.render(&many, true).expect("2000 messages render within the bounds");
+    let out = t
+        .render(&many, true)
+        .expect("2000 messages render within the bounds");
     assert!(out.ends_with("<|im_start|>assistant\n"));
     assert_eq!(out.matches("<|im_start|>user").count(), 2000);
 }

@@ -35,7 +35,9 @@ fn tokenizer_json_vocab_ids_are_bounded() {
         v["model"]["vocab"]["zzzz"] = json!(id);
         let e = err_text(load(&v));
         assert!(
-            e.contains("hostile/tokenizer.json") && e.contains("\"zzzz\"") && e.contains(&id.to_string()),
+            e.contains("hostile/tokenizer.json")
+                && e.contains("\"zzzz\"")
+                && e.contains(&id.to_string()),
             "id {id}: {e}"
         );
     }
@@ -75,7 +77,10 @@ fn tokenizer_json_added_token_ids_are_bounded_and_not_truncated() {
     let mut v = tiny_tokenizer_json();
     v["model"]["vocab"]["zzzz"] = json!(3);
     let e = err_text(load(&v));
-    assert!(e.contains("zzzz") && e.contains(&format!("{text3:?}")), "{e}");
+    assert!(
+        e.contains("zzzz") && e.contains(&format!("{text3:?}")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -160,10 +165,7 @@ fn gguf_metadata_arrays_are_bounded_in_elements() {
     f.set("hostile.bytes", GgufValue::Array(vec![GgufValue::U8(7); n]));
     let bytes = f.to_bytes();
     let e = err_text(GgufFile::from_bytes(Path::new("bytes.gguf"), &bytes));
-    assert!(
-        e.contains("hostile.bytes") && e.contains("8388608"),
-        "{e}"
-    );
+    assert!(e.contains("hostile.bytes") && e.contains("8388608"), "{e}");
     // the tiny model's own arrays are far below the limit
     GgufFile::from_bytes(Path::new("tiny.gguf"), &tiny_file().to_bytes()).expect("tiny");
 }

@@ -86,7 +86,9 @@ impl Value {
             Value::F64(v) => GgufValue::F64(v.get() as f64),
             Value::Bool(v) => GgufValue::Bool(*v),
             Value::Str(s) => GgufValue::String(s.clone()),
-            Value::Strings(v) => GgufValue::Array(v.iter().cloned().map(GgufValue::String).collect()),
+            Value::Strings(v) => {
+                GgufValue::Array(v.iter().cloned().map(GgufValue::String).collect())
+            }
             Value::Bytes(n, b) => GgufValue::Array(vec![GgufValue::U8(*b); (*n % 4097) as usize]),
             Value::Ints(v) => GgufValue::Array(v.iter().map(|&x| GgufValue::I32(x)).collect()),
         }
@@ -134,7 +136,10 @@ fn base() -> &'static File {
                 dims: t.dims.clone(),
                 ty: t.type_id,
                 offset: None,
-                data: WeightMatrix::from_gguf(&g, &t.name).expect("tensor").bytes().to_vec(),
+                data: WeightMatrix::from_gguf(&g, &t.name)
+                    .expect("tensor")
+                    .bytes()
+                    .to_vec(),
             })
             .collect();
         File {
@@ -163,7 +168,8 @@ fn apply(f: &mut File, e: &Edit, truncate: &mut Option<usize>) {
         }
         Edit::SetElement(k, i, v) => {
             let k = k.name();
-            if let Some((_, GgufValue::Array(a))) = f.metadata.iter_mut().find(|(key, _)| *key == k) {
+            if let Some((_, GgufValue::Array(a))) = f.metadata.iter_mut().find(|(key, _)| *key == k)
+            {
                 if !a.is_empty() {
                     let n = a.len();
                     a[*i as usize % n] = v.get();
@@ -218,7 +224,8 @@ fn apply(f: &mut File, e: &Edit, truncate: &mut Option<usize>) {
         Edit::Alignment(a) => {
             let a = a.get();
             f.metadata.retain(|(k, _)| k != "general.alignment");
-            f.metadata.push(("general.alignment".into(), GgufValue::U64(a)));
+            f.metadata
+                .push(("general.alignment".into(), GgufValue::U64(a)));
             if a.is_power_of_two() && a <= 4096 {
                 f.alignment = a;
             }

@@ -118,7 +118,11 @@ fn dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let base = std::path::Path::new("/dev/shm");
-        let base = if base.is_dir() { base.to_path_buf() } else { std::env::temp_dir() };
+        let base = if base.is_dir() {
+            base.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
         let d = base.join(format!("glassbox-fuzz-gguf-write-{}", std::process::id()));
         std::fs::create_dir_all(&d).expect("fuzz output directory");
         d
@@ -133,7 +137,9 @@ fuzz_target!(|data: &[u8]| {
     let fill_bytes = u.take_rest();
     let mut metadata: Vec<(String, GgufValue)> = Vec::new();
     for (k, other, v) in input.metadata.iter().take(12) {
-        let key = other.clone().unwrap_or_else(|| KEYS[*k as usize % KEYS.len()].to_string());
+        let key = other
+            .clone()
+            .unwrap_or_else(|| KEYS[*k as usize % KEYS.len()].to_string());
         if metadata.iter().all(|(have, _)| *have != key) {
             metadata.push((key, v.get()));
         }
@@ -164,7 +170,12 @@ fuzz_target!(|data: &[u8]| {
             Some(n) if specs.iter().all(|s: &TensorSpec| s.name != *n) => n.clone(),
             _ => format!("t{i}"),
         };
-        specs.push(TensorSpec { name, dims, type_id: dtype.gguf_type_id(), n_bytes });
+        specs.push(TensorSpec {
+            name,
+            dims,
+            type_id: dtype.gguf_type_id(),
+            n_bytes,
+        });
     }
     let data_of = |i: usize, n: u64| -> Vec<u8> {
         let n = n as usize - short.contains(&i) as usize;
@@ -183,12 +194,20 @@ fuzz_target!(|data: &[u8]| {
         Ok(()) => {
             let g = GgufFile::open(&path)
                 .unwrap_or_else(|e| panic!("the writer wrote a file the reader refuses: {e}"));
-            assert_eq!(format!("{:?}", g.metadata), format!("{metadata:?}"), "metadata round trip");
+            assert_eq!(
+                format!("{:?}", g.metadata),
+                format!("{metadata:?}"),
+                "metadata round trip"
+            );
             assert_eq!(g.tensors.len(), specs.len());
             for (i, (t, s)) in g.tensors.iter().zip(&specs).enumerate() {
                 assert_eq!((&t.name, &t.dims, t.type_id), (&s.name, &s.dims, s.type_id));
                 let (at, len) = g.tensor_extent(t).expect("extent of a written tensor");
-                assert!(g.map()[at..at + len] == data_of(i, s.n_bytes)[..], "tensor `{}` bytes", t.name);
+                assert!(
+                    g.map()[at..at + len] == data_of(i, s.n_bytes)[..],
+                    "tensor `{}` bytes",
+                    t.name
+                );
                 if let Ok(w) = WeightMatrix::from_gguf(&g, &t.name) {
                     let mut row = vec![0.0f32; w.cols];
                     w.dequantize_row(0, &mut row);
@@ -201,6 +220,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(!path.exists(), "a failed write left the file");
         }
     }
-    let left: Vec<_> = std::fs::read_dir(dir()).expect("read dir").flatten().map(|e| e.file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(dir())
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert!(left.is_empty(), "files left behind: {left:?}");
 });

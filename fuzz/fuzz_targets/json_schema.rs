@@ -23,11 +23,44 @@ use serde_json::Value;
 
 /// Keywords and values of the supported subset, and a few it refuses.
 const WORDS: &[&str] = &[
-    "type", "string", "number", "integer", "boolean", "null", "object", "array", "properties",
-    "required", "additionalProperties", "enum", "const", "items", "minItems", "maxItems",
-    "minLength", "maxLength", "format", "date", "date-time", "anyOf", "allOf", "$ref", "$defs",
-    "definitions", "#", "#/$defs/a", "#/definitions/a", "#/properties/a", "a", "b", "title",
-    "description", "default", "pattern", "oneOf", "minimum",
+    "type",
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "null",
+    "object",
+    "array",
+    "properties",
+    "required",
+    "additionalProperties",
+    "enum",
+    "const",
+    "items",
+    "minItems",
+    "maxItems",
+    "minLength",
+    "maxLength",
+    "format",
+    "date",
+    "date-time",
+    "anyOf",
+    "allOf",
+    "$ref",
+    "$defs",
+    "definitions",
+    "#",
+    "#/$defs/a",
+    "#/definitions/a",
+    "#/properties/a",
+    "a",
+    "b",
+    "title",
+    "description",
+    "default",
+    "pattern",
+    "oneOf",
+    "minimum",
 ];
 
 /// Token pieces for the mask walk: JSON punctuation, literals, digits, letters, multi-byte
@@ -37,10 +70,49 @@ fn vocab() -> &'static (Vec<Vec<u8>>, Vocab) {
     static V: OnceLock<(Vec<Vec<u8>>, Vocab)> = OnceLock::new();
     V.get_or_init(|| {
         let mut t: Vec<Vec<u8>> = [
-            "{", "}", "[", "]", "\"", ":", ",", " ", "\n", "true", "false", "null", "-", ".",
-            "e", "E", "+", "0", "1", "9", "12", "a", "b", "\\", "u", "\\u00", "é", "日本", "T",
-            "Z", "2024-01-31", "T12:30:00Z", "{\"", "\":", "\",\"", "\"}", "[\"", "\"]", "},{",
-            "\"a\"", "\"b\":", "ab", "  ",
+            "{",
+            "}",
+            "[",
+            "]",
+            "\"",
+            ":",
+            ",",
+            " ",
+            "\n",
+            "true",
+            "false",
+            "null",
+            "-",
+            ".",
+            "e",
+            "E",
+            "+",
+            "0",
+            "1",
+            "9",
+            "12",
+            "a",
+            "b",
+            "\\",
+            "u",
+            "\\u00",
+            "é",
+            "日本",
+            "T",
+            "Z",
+            "2024-01-31",
+            "T12:30:00Z",
+            "{\"",
+            "\":",
+            "\",\"",
+            "\"}",
+            "[\"",
+            "\"]",
+            "},{",
+            "\"a\"",
+            "\"b\":",
+            "ab",
+            "  ",
         ]
         .iter()
         .map(|s| s.as_bytes().to_vec())
@@ -90,9 +162,14 @@ fuzz_target!(|data: &[u8]| {
                 String::from_utf8_lossy(&instance)
             )
         });
-        if let Ok(v) = jsonschema::options().should_validate_formats(true).build(&schema) {
+        if let Ok(v) = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+        {
             if let Some(e) = v.iter_errors(&value).next() {
-                panic!("the recognizer accepts {value} but it does not validate against {schema}: {e}");
+                panic!(
+                    "the recognizer accepts {value} but it does not validate against {schema}: {e}"
+                );
             }
         }
     }
@@ -113,9 +190,15 @@ fuzz_target!(|data: &[u8]| {
         };
         let piece = &pieces[*pick as usize];
         if piece.is_empty() {
-            assert!(r.is_accepting(&g), "end-of-sequence allowed before the text is complete");
+            assert!(
+                r.is_accepting(&g),
+                "end-of-sequence allowed before the text is complete"
+            );
             break;
         }
-        assert!(r.try_bytes(&g, piece), "an allowed token is refused by the recognizer");
+        assert!(
+            r.try_bytes(&g, piece),
+            "an allowed token is refused by the recognizer"
+        );
     }
 });

@@ -16,7 +16,9 @@
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use glassbox::quant::{dequantize_row, dot_row, dot_row_naive, quantize_row_with, DType, ScaleRule};
+use glassbox::quant::{
+    dequantize_row, dot_row, dot_row_naive, quantize_row_with, DType, ScaleRule,
+};
 use glassbox_fuzz::fields::Float;
 use libfuzzer_sys::fuzz_target;
 
@@ -44,7 +46,12 @@ fuzz_target!(|data: &[u8]| {
         rest.iter().copied().cycle().take(n_bytes).collect()
     };
     let x: Vec<f32> = (0..cols)
-        .map(|i| input.floats.get(i % input.floats.len().max(1)).map_or(1.0, |f| f.get()))
+        .map(|i| {
+            input
+                .floats
+                .get(i % input.floats.len().max(1))
+                .map_or(1.0, |f| f.get())
+        })
         .collect();
 
     let mut w = vec![0.0f32; cols];
@@ -59,7 +66,11 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 
-    let rule = if input.max_abs { ScaleRule::MaxAbs } else { ScaleRule::Search };
+    let rule = if input.max_abs {
+        ScaleRule::MaxAbs
+    } else {
+        ScaleRule::Search
+    };
     let q = quantize_row_with(dtype, &x, rule);
     assert_eq!(q.len(), n_bytes, "{dtype:?}: quantized row length");
     let mut back = vec![0.0f32; cols];

@@ -16,10 +16,14 @@ use libfuzzer_sys::fuzz_target;
 fn shard_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny/hf/model.safetensors");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/tiny/hf/model.safetensors");
         let dir = std::env::temp_dir().join(format!("glassbox-fuzz-shards-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        for name in ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"] {
+        for name in [
+            "model-00001-of-00002.safetensors",
+            "model-00002-of-00002.safetensors",
+        ] {
             std::fs::copy(&src, dir.join(name)).expect("copy the tiny model's safetensors");
         }
         dir

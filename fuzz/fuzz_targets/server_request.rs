@@ -9,8 +9,8 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use glassbox::server::request::{
-    parse_chat, parse_completion, parse_detokenize, parse_tokenize, Params, Prompt,
-    MAX_BODY_BYTES, MAX_LOGIT_BIAS, MAX_MESSAGES, MAX_STOP, MAX_TOP_LOGPROBS,
+    parse_chat, parse_completion, parse_detokenize, parse_tokenize, Params, Prompt, MAX_BODY_BYTES,
+    MAX_LOGIT_BIAS, MAX_MESSAGES, MAX_STOP, MAX_TOP_LOGPROBS,
 };
 use glassbox::server::wire::ApiError;
 use glassbox_fuzz::fields::Json;
@@ -18,23 +18,69 @@ use libfuzzer_sys::fuzz_target;
 
 /// The field names and string values of the OpenAI-compatible API (request.rs).
 const WORDS: &[&str] = &[
-    "model", "messages", "role", "content", "system", "user", "assistant", "tool", "developer",
-    "tool_call_id", "type", "text", "prompt", "max_tokens", "max_completion_tokens",
-    "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "frequency_penalty",
-    "presence_penalty", "seed", "stop", "logit_bias", "logprobs", "top_logprobs", "stream",
-    "stream_options", "include_usage", "n", "echo", "suffix", "best_of", "tools", "tool_choice",
-    "functions", "response_format", "none", "tokens", "add_special", "with_pieces", "0", "1",
-    "4294967296", "-1",
+    "model",
+    "messages",
+    "role",
+    "content",
+    "system",
+    "user",
+    "assistant",
+    "tool",
+    "developer",
+    "tool_call_id",
+    "type",
+    "text",
+    "prompt",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repeat_penalty",
+    "frequency_penalty",
+    "presence_penalty",
+    "seed",
+    "stop",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "stream",
+    "stream_options",
+    "include_usage",
+    "n",
+    "echo",
+    "suffix",
+    "best_of",
+    "tools",
+    "tool_choice",
+    "functions",
+    "response_format",
+    "none",
+    "tokens",
+    "add_special",
+    "with_pieces",
+    "0",
+    "1",
+    "4294967296",
+    "-1",
 ];
 
 fn check_params(p: &Params) {
-    assert!((0.0..=2.0).contains(&p.temperature), "temperature {}", p.temperature);
+    assert!(
+        (0.0..=2.0).contains(&p.temperature),
+        "temperature {}",
+        p.temperature
+    );
     assert!((0.0..=1.0).contains(&p.top_p), "top_p {}", p.top_p);
     assert!(p.min_p.is_finite() && p.repeat_penalty.is_finite());
     assert!(p.frequency_penalty.is_finite() && p.presence_penalty.is_finite());
     assert!(p.stop.len() <= MAX_STOP, "{} stop strings", p.stop.len());
     assert!(p.logit_bias.len() <= MAX_LOGIT_BIAS);
-    assert!(p.logit_bias.iter().all(|(_, b)| (-100.0..=100.0).contains(b)));
+    assert!(p
+        .logit_bias
+        .iter()
+        .all(|(_, b)| (-100.0..=100.0).contains(b)));
     assert!(p.top_logprobs <= MAX_TOP_LOGPROBS);
 }
 

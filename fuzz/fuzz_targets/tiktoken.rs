@@ -14,8 +14,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {
         return;
     };
-    let name = ["cl100k_base.tiktoken", "o200k_base.tiktoken", "r50k_base.tiktoken"]
-        [(flags >> 1) as usize % 3];
+    let name = [
+        "cl100k_base.tiktoken",
+        "o200k_base.tiktoken",
+        "r50k_base.tiktoken",
+    ][(flags >> 1) as usize % 3];
     let bytes = if flags & 1 == 1 {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(rest).expect("gzip into memory");

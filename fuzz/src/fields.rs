@@ -183,11 +183,16 @@ fn write_str(s: &Str, words: &[&str], out: &mut Vec<u8>) {
             out.extend_from_slice(serde_json::to_string(w).unwrap_or_default().as_bytes());
         }
         Str::Word(_) => out.extend_from_slice(b"\"\""),
-        Str::Text(t) => out.extend_from_slice(serde_json::to_string(t).unwrap_or_default().as_bytes()),
+        Str::Text(t) => {
+            out.extend_from_slice(serde_json::to_string(t).unwrap_or_default().as_bytes())
+        }
         Str::LoneSurrogate => out.extend_from_slice(b"\"\\ud800\""),
         Str::NotUtf8(b) => {
             out.push(b'"');
-            out.extend(b.iter().map(|&c| if c == b'"' || c == b'\\' { 0xff } else { c }));
+            out.extend(
+                b.iter()
+                    .map(|&c| if c == b'"' || c == b'\\' { 0xff } else { c }),
+            );
             out.push(b'"');
         }
         Str::Long(n, c) => {

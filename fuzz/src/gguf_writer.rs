@@ -90,7 +90,11 @@ impl File {
         out.extend(self.version.to_le_bytes());
         let n_t = self.claimed_tensors.unwrap_or(self.tensors.len() as u64);
         out.extend(n_t.to_le_bytes());
-        out.extend(self.claimed_kv.unwrap_or(self.metadata.len() as u64).to_le_bytes());
+        out.extend(
+            self.claimed_kv
+                .unwrap_or(self.metadata.len() as u64)
+                .to_le_bytes(),
+        );
         for (k, v) in &self.metadata {
             put_str(&mut out, k);
             out.extend(type_id(v).to_le_bytes());

@@ -122,7 +122,10 @@ pub fn config_checks(c: &LlamaConfig) {
 /// tokenizer.json that reads back and encodes the same.
 pub fn tokenizer_checks(tok: &Tokenizer, extra: &str) {
     let extra: String = extra.chars().take(512).collect();
-    let texts = SAMPLES.iter().copied().chain(std::iter::once(extra.as_str()));
+    let texts = SAMPLES
+        .iter()
+        .copied()
+        .chain(std::iter::once(extra.as_str()));
     for text in texts.clone() {
         let ids = tok.encode(text);
         let _ = tok.encode_with_special(text);
@@ -138,10 +141,16 @@ pub fn tokenizer_checks(tok: &Tokenizer, extra: &str) {
             assert_eq!(streamed, text, "streamed decode != s");
         }
     }
-    let _ = (tok.vocab_size(), tok.special_tokens().count(), tok.merges().len());
+    let _ = (
+        tok.vocab_size(),
+        tok.special_tokens().count(),
+        tok.merges().len(),
+    );
     let json = tok.to_tokenizer_json();
     let back = Tokenizer::from_tokenizer_json(&json, Path::new("written-tokenizer.json"))
-        .unwrap_or_else(|e| panic!("tokenizer.json written from a loaded tokenizer does not load: {e}"));
+        .unwrap_or_else(|e| {
+            panic!("tokenizer.json written from a loaded tokenizer does not load: {e}")
+        });
     for text in texts {
         if tok.covers(text) {
             assert_eq!(

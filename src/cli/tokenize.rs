@@ -225,7 +225,11 @@ fn write_json(
     out.write_all(b"{\"tokenizer\":")?;
     value(&mut out, json!(tokenizer))?;
     let (chars, bytes) = (text.chars().count(), text.len());
-    write!(out, ",\"count\":{},\"chars\":{chars},\"bytes\":{bytes},\"ids\":[", ids.len())?;
+    write!(
+        out,
+        ",\"count\":{},\"chars\":{chars},\"bytes\":{bytes},\"ids\":[",
+        ids.len()
+    )?;
     for (i, id) in ids.iter().enumerate() {
         write!(out, "{}{id}", if i == 0 { "" } else { "," })?;
     }

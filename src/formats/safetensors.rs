@@ -52,7 +52,10 @@ impl SafetensorsFile {
         let map = m.make_read_only().map_err(|e| Error::io(name, e))?;
         // an empty input maps one zero byte: give the parser exactly the input
         if bytes.is_empty() {
-            return Err(Error::format(name, "not a valid safetensors file: it is empty"));
+            return Err(Error::format(
+                name,
+                "not a valid safetensors file: it is empty",
+            ));
         }
         Self::parse(name, map)
     }

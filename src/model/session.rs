@@ -225,9 +225,9 @@ fn check_allocation(c: &LlamaConfig, max_seq: usize, chunk: usize) -> Result<()>
         .and_then(|n| n.checked_mul(c.kv_dim()));
     // (what, elements of one buffer, how many such buffers)
     let buffers = [
-        ("KV-cache", kv, 2),                           // k, v: [layer, max_seq, kv_dim]
-        ("scratch", chunk.checked_mul(widest), 6),     // x, xn, q, att, gate, up: [chunk, ≤ widest]
-        ("logits buffer", Some(c.vocab_size), 1),      // logits: [vocab]
+        ("KV-cache", kv, 2),                       // k, v: [layer, max_seq, kv_dim]
+        ("scratch", chunk.checked_mul(widest), 6), // x, xn, q, att, gate, up: [chunk, ≤ widest]
+        ("logits buffer", Some(c.vocab_size), 1),  // logits: [vocab]
     ];
     for (what, elems, copies) in buffers {
         let bytes = elems.and_then(|n| n.checked_mul(copies * std::mem::size_of::<f32>()));

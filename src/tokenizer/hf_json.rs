@@ -187,7 +187,10 @@ impl Tokenizer {
         }
         // An added token may repeat a vocabulary entry (same id, same text), never replace one.
         for (s, id) in &specials {
-            if let Some(Some(t)) = text_of.get(*id as usize).filter(|t| **t != Some(s.as_str())) {
+            if let Some(Some(t)) = text_of
+                .get(*id as usize)
+                .filter(|t| **t != Some(s.as_str()))
+            {
                 return Err(bad(format!(
                     "added token {s:?} has id {id}, which model.vocab gives to {t:?}"
                 )));

@@ -162,7 +162,9 @@ impl LlamaConfig {
             if x.is_finite() && ok {
                 return Ok(());
             }
-            let key = gguf_key.map(|k| format!(" (GGUF `{k}`)")).unwrap_or_default();
+            let key = gguf_key
+                .map(|k| format!(" (GGUF `{k}`)"))
+                .unwrap_or_default();
             Err(Error::format(
                 source,
                 format!("`{name}`{key} = {x:e} is out of range: it must be {rule}"),
@@ -186,8 +188,20 @@ impl LlamaConfig {
         )?;
         if let Some(s) = &self.rope_scaling {
             let (f, lo, hi) = (s.factor, s.low_freq_factor, s.high_freq_factor);
-            check("rope_scaling.factor", None, f, f >= 1.0, "a finite number ≥ 1")?;
-            check("rope_scaling.low_freq_factor", None, lo, lo > 0.0, "a finite number > 0")?;
+            check(
+                "rope_scaling.factor",
+                None,
+                f,
+                f >= 1.0,
+                "a finite number ≥ 1",
+            )?;
+            check(
+                "rope_scaling.low_freq_factor",
+                None,
+                lo,
+                lo > 0.0,
+                "a finite number > 0",
+            )?;
             check(
                 "rope_scaling.high_freq_factor",
                 None,
