@@ -11,7 +11,6 @@
 //! ```
 #![no_main]
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

@@ -11,6 +11,10 @@
 
 use arbitrary::Arbitrary;
 
+/// Text longer than this stops growing (a `Repeat` inside a `Repeat` would otherwise write
+/// 4096² copies): the server refuses bodies over 2 MiB before parsing anyway.
+const MAX_TEXT: usize = 3 << 20;
+
 /// An integer biased toward the values that break things.
 #[derive(Arbitrary, Debug, Clone, Copy)]
 pub enum Int {
@@ -127,6 +131,9 @@ impl Json {
             Json::Array(items) => {
                 out.push(b'[');
                 for (i, v) in items.iter().enumerate() {
+                    if out.len() > MAX_TEXT {
+                        break;
+                    }
                     if i > 0 {
                         out.push(b',');
                     }
@@ -151,6 +158,9 @@ impl Json {
                 v.write(words, &mut one);
                 out.push(b'[');
                 for i in 0..(*n % 4096) {
+                    if out.len() > MAX_TEXT {
+                        break;
+                    }
                     if i > 0 {
                         out.push(b',');
                     }
