@@ -439,7 +439,7 @@ fn pull_cleans_the_temporary_directories_of_killed_fetches() {
 #[test]
 fn help_states_the_memory_bounds_of_a_model_file() {
     use glassbox::chat::{MAX_RENDER_BYTES, RENDER_FUEL};
-    use glassbox::formats::gguf::MAX_METADATA_ELEMENTS;
+    use glassbox::formats::gguf::value::MAX_METADATA_ELEMENTS;
     for cmd in ["generate", "chat", "inspect", "logits"] {
         let o = run(glassbox(&[cmd, "--help"]));
         let help = String::from_utf8_lossy(&o.stdout).replace(['\n', ' '], "");
