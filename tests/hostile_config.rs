@@ -68,7 +68,8 @@ fn gguf_float_fields_are_finite_and_in_range() {
 
 #[test]
 fn config_json_float_fields_are_finite_and_in_range() {
-    let cases: [(&str, fn(&mut serde_json::Value), &str); 7] = [
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit, &str); 7] = [
         (
             "theta0",
             |v| v["rope_parameters"]["rope_theta"] = 0.0.into(),

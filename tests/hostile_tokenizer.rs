@@ -151,10 +151,36 @@ fn tiktoken_ranks_are_bounded_by_the_file() {
         b"IQ== 9999999\n",
     ));
     assert!(e.contains("9999999") && e.contains("line 1"), "{e}");
-    // a dense file loads
-    let t = Tokenizer::from_tiktoken_bytes(Path::new("r50k_base.tiktoken"), b"IQ== 0\nIg== 1\n")
-        .expect("two ranks");
-    assert_eq!(t.encode("!\""), vec![0, 1]);
+    // two ranks and r50k_base's <|endoftext|> at 50256: refused (found by the tiktoken fuzz
+    // target: it loaded, and wrote a tokenizer.json that could not be read back)
+    let e = err_text(Tokenizer::from_tiktoken_bytes(
+        Path::new("r50k_base.tiktoken"),
+        b"IQ== 0\nIg== 1\n",
+    ));
+    assert!(e.contains("<|endoftext|>") && e.contains("50256"), "{e}");
+    // a file dense enough for its specials loads: 256 bytes, then byte pairs
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mut text = String::new();
+    let mut rank = 0;
+    for a in 0..=255u8 {
+        text += &format!("{} {rank}\n", b64(&[a]));
+        rank += 1;
+    }
+    'pairs: for a in 0..=255u8 {
+        for b in 0..=255u8 {
+            if rank == 30_000 {
+                break 'pairs;
+            }
+            text += &format!("{} {rank}\n", b64(&[a, b]));
+            rank += 1;
+        }
+    }
+    let t = Tokenizer::from_tiktoken_bytes(Path::new("r50k_base.tiktoken"), text.as_bytes())
+        .expect("30000 ranks");
+    assert_eq!(t.token_id("<|endoftext|>"), Some(50256));
+    let ids = t.encode("hello");
+    assert_eq!(t.decode_bytes(&ids).expect("decode"), b"hello");
 }
 
 #[test]

@@ -244,7 +244,7 @@ impl Tokenizer {
 /// (files converted from tiktoken skip ids before their specials: cl100k leaves 100256 and
 /// 100261..=100275 unused), so this admits every real file, while an id of 2³² + 3 is never
 /// truncated to 3 and an id of 10⁸ never sizes a table: memory stays proportional to the file.
-fn id_bound(entries: usize) -> impl Fn(u64, &str) -> std::result::Result<u32, String> {
+pub(crate) fn id_bound(entries: usize) -> impl Fn(u64, &str) -> std::result::Result<u32, String> {
     let limit = (2 * entries as u64).min(1 << 32);
     move |id, what| {
         if id < limit {

@@ -147,6 +147,15 @@ impl Tokenizer {
             )
         })?;
         let tokens = parse_ranks(text, path)?;
+        // the encoding's special ids obey tokenizer.json's rule (a truncated r50k_base file of
+        // 266 ranks would otherwise load with <|endoftext|> at 50256, and write a tokenizer.json
+        // that cannot be read back: found by fuzz/fuzz_targets/tiktoken.rs)
+        let bound = super::hf_json::id_bound(tokens.len() + specials.len());
+        for &(s, id) in &specials {
+            bound(id as u64, &format!("{s} (fixed by the encoding {name})")).map_err(|e| {
+                Error::format(path, format!("{e}: truncated, or not a {name} file"))
+            })?;
+        }
         let specials = specials
             .into_iter()
             .map(|(s, id)| (s.to_string(), id))
