@@ -46,7 +46,8 @@ done
 echo "==> glassbox serve at $ADDR"
 
 export GLASSBOX_URL="$ADDR" GLASSBOX_API_KEY="$KEY"
-"$VENV/bin/python" -m unittest -v tests/python/test_openai_client.py tests/python/test_page.py
+"$VENV/bin/python" -m unittest -v tests/python/test_openai_client.py tests/python/test_tools.py \
+  tests/python/test_openai_embeddings.py tests/python/test_page.py
 
 # a clean stop on SIGTERM
 kill -TERM "$PID"

@@ -27,14 +27,75 @@ use minijinja::{context, Environment, ErrorKind};
 use serde::Serialize;
 
 /// One turn of a conversation: `role` is `system`, `user`, `assistant` or `tool` (the result
-/// of a tool call, answering the call named by `tool_call_id`). Templates see exactly these
-/// fields; `tool_call_id` only when it is set (`message.tool_call_id is defined`).
+/// of a tool call, answering the call named by `tool_call_id`). An assistant turn may carry the
+/// `tool_calls` it made. Templates see exactly these fields; `tool_call_id` and `tool_calls`
+/// only when they are set (`message.tool_calls is defined`).
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Message {
     pub role: String,
     pub content: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+}
+
+/// A call of the function `name` that an assistant turn made; `arguments` is the JSON text
+/// of the arguments object, exactly as the model wrote it (OpenAI's wire shape keeps it a
+/// string too). Templates see Hugging Face's shape: `{"id", "type": "function",
+/// "function": {"name", "arguments": <the parsed object>}}`.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(from = "WireCall")]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+/// A tool call as read from JSON (a conversation file): OpenAI's or Hugging Face's shape,
+/// `arguments` a JSON string or an object.
+#[derive(serde::Deserialize)]
+struct WireCall {
+    #[serde(default)]
+    id: String,
+    function: WireFunction,
+}
+
+#[derive(serde::Deserialize)]
+struct WireFunction {
+    name: String,
+    #[serde(default)]
+    arguments: Option<serde_json::Value>,
+}
+
+impl From<WireCall> for ToolCall {
+    fn from(w: WireCall) -> ToolCall {
+        let arguments = match w.function.arguments {
+            Some(serde_json::Value::String(s)) => s,
+            None | Some(serde_json::Value::Null) => "{}".to_string(),
+            Some(v) => v.to_string(),
+        };
+        ToolCall {
+            id: w.id,
+            name: w.function.name,
+            arguments,
+        }
+    }
+}
+
+impl Serialize for ToolCall {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        // Templates index `arguments` as a mapping (`tool_call.arguments | tojson`): parsed when
+        // it is JSON, else the text as it came.
+        let args = serde_json::from_str::<serde_json::Value>(&self.arguments)
+            .unwrap_or_else(|_| serde_json::Value::String(self.arguments.clone()));
+        serde_json::json!({
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": args},
+        })
+        .serialize(s)
+    }
 }
 
 impl Message {
@@ -43,6 +104,7 @@ impl Message {
             role: role.to_string(),
             content: content.to_string(),
             tool_call_id: None,
+            tool_calls: Vec::new(),
         }
     }
     pub fn system(content: &str) -> Message {

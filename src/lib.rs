@@ -10,6 +10,10 @@
 //!        ──sampler──▶ next id ──streaming decoder──▶ text   (repeat, reusing the KV-cache)
 //! ```
 //!
+//! The same parts without the causal mask make an encoder (`model::bert`, all-MiniLM-L6-v2):
+//! text ──WordPiece──▶ ids ──6 bidirectional blocks──▶ mean ──▶ one unit vector per text, which
+//! `rag` uses to find the passages of your documents that answer a question.
+//!
 //! ## The tensor convention (chosen once, used everywhere)
 //!
 //! * **Row-major, contiguous `f32` slices inside the hot loops.** A matrix `[rows, cols]` is a
@@ -63,6 +67,11 @@ pub mod attention;
 
 pub mod swiglu;
 
+// Stage 2 for the encoder (BERT): its norm and activation
+pub mod layernorm;
+
+pub mod gelu;
+
 // Comparing tensors (and making deterministic test inputs): what every numerical test uses.
 pub mod compare;
 
@@ -91,6 +100,11 @@ pub mod server;
 
 // Stage 6: structured output — a JSON-schema mask on the logits
 pub mod constrain;
+// Stage 7: sentence embeddings (model/bert.rs) and retrieval-augmented generation
+pub mod rag;
+
+// Stage 6: tool calls — the schema of "call one of these functions", and the reply split back
+pub mod tools;
 
 // The command-line front end (`glassbox <command>`), one file per command.
 pub mod cli;

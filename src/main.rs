@@ -43,7 +43,8 @@ enum Command {
     /// Serve the model over an OpenAI-compatible HTTP API, with a glass-box chat page.
     ///
     /// Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,
-    /// POST /tokenize, POST /detokenize, and a chat page at GET / that colours every token by
+    /// POST /tokenize, POST /detokenize, POST /v1/embeddings (sentence vectors from the
+    /// --embedder encoder, loaded by the first such request), and a chat page at GET / that colours every token by
     /// its probability. Any OpenAI client works by changing its base URL, e.g. in Python
     /// `OpenAI(base_url="http://127.0.0.1:8080/v1", api_key="unused")`. Requests are served one
     /// at a time in arrival order; the KV-cache of the previous request is reused for the
@@ -57,6 +58,12 @@ enum Command {
     Quantize(cli::quantize::Args),
     /// Perplexity over a text file, and KL divergence / top-1 agreement against a base model.
     Perplexity(cli::perplexity::Args),
+    /// Sentence vectors from the BERT encoder (all-MiniLM-L6-v2), and their similarities.
+    Embed(cli::embed::Args),
+    /// The cosine similarity of two texts' sentence vectors.
+    Similarity(cli::similarity::Args),
+    /// Retrieval-augmented generation: index your files, then ask questions answered from them.
+    Rag(cli::rag::Args),
 }
 
 fn main() {
@@ -83,6 +90,9 @@ fn main() {
         Command::Serve(a) => cli::serve::run(a),
         Command::Quantize(a) => cli::quantize::run(a),
         Command::Perplexity(a) => cli::perplexity::run(a),
+        Command::Embed(a) => cli::embed::run(a),
+        Command::Similarity(a) => cli::similarity::run(a),
+        Command::Rag(a) => cli::rag::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

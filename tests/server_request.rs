@@ -182,11 +182,15 @@ fn wrong_types_name_the_field() {
 #[test]
 fn unsupported_fields_are_refused_by_name() {
     let tools = json!([{"type": "function", "function": {"name": "f"}}]);
-    assert_names(chat(user(json!({"tools": tools}))), "tools");
-    assert_names(chat(user(json!({"tool_choice": "auto"}))), "tool_choice");
+    assert_names(chat(user(json!({"functions": tools}))), "functions");
+    // tools belong to the chat API
     assert_names(
-        chat(user(json!({"response_format": {"type": "json_object"}}))),
-        "response_format",
+        parse_completion(
+            json!({"prompt": "a", "tools": tools})
+                .to_string()
+                .as_bytes(),
+        ),
+        "tools",
     );
     assert_names(parse_completion(br#"{"prompt":"a","echo":true}"#), "echo");
     assert_names(
@@ -397,6 +401,7 @@ fn chunks_in_order() {
         Api::Chat,
         &m,
         "Paris.",
+        &[],
         serde_json::Value::Null,
         "length",
         &u,

@@ -126,7 +126,7 @@ fn bad_requests_get_clear_errors() {
     );
     assert_eq!(
         (r.status, r.error()["param"].clone()),
-        (400, json!("tools"))
+        (400, json!("tools[0].function"))
     );
     let r = post(
         a,
@@ -602,14 +602,15 @@ fn roles_and_content_parts_reach_the_template() {
         {"role": "assistant", "content": "calling"},
         {"role": "tool", "content": "{\"t\": 21}", "tool_call_id": "call_1"}]});
     let v = post(s.addr, "/v1/chat/completions", &body).json();
+    // a tool result reaches the template in the generic tool format's words (tools/generic.rs)
     let ids = chat_ids(
         &m,
-        &[
+        &glassbox::tools::generic::history(&[
             Message::system("sys"),
             Message::user("a\nb"),
             Message::assistant("calling"),
             Message::tool("{\"t\": 21}", "call_1"),
-        ],
+        ]),
     );
     assert_eq!(v["usage"]["prompt_tokens"], ids.len());
     assert_eq!(

@@ -23,7 +23,8 @@ const PREFILL_BLOCK: usize = 32;
 /// O = P · Vg  (= P · (Vgᵀ)ᵀ)     Vgᵀ: [hd, n], so O: [rows, hd]
 /// ```
 /// Masked entries are computed and then set to exactly 0, so a row never depends on later
-/// tokens. K and Vᵀ of each KV head are gathered once per call.
+/// tokens. K and Vᵀ of each KV head are gathered once per call. With `causal` false nothing is
+/// masked and every block sees all `start_pos + seq` keys: the encoder's attention.
 pub(super) fn attention_prefill_blocked(
     q: &[f32],
     k_all: &[f32],
@@ -32,6 +33,7 @@ pub(super) fn attention_prefill_blocked(
     seq: usize,
     s: &AttentionShape,
     out: &mut [f32],
+    causal: bool,
 ) {
     let (nh, nkv, hd, kv_dim, group) = (s.n_heads, s.n_kv_heads, s.head_dim, s.kv_dim(), s.group());
     let total = start_pos + seq;
@@ -67,7 +69,7 @@ pub(super) fn attention_prefill_blocked(
             let (kg, vt) = &heads[g];
             let (t0, t1) = (b * PREFILL_BLOCK, ((b + 1) * PREFILL_BLOCK).min(seq));
             let rows = (t1 - t0) * group;
-            let n = start_pos + t1;
+            let n = if causal { start_pos + t1 } else { total };
             // qb: [rows, hd], row (t − t0)·group + r = query head g·group + r of token t
             let mut qb = Vec::with_capacity(rows * hd);
             for t in t0..t1 {
@@ -76,7 +78,12 @@ pub(super) fn attention_prefill_blocked(
             let mut p = vec![0.0f32; rows * n]; // p: [rows, n], scores then probabilities
             matmul_simd(&qb, &kg[..n * hd], &mut p, rows, hd, n);
             for (i, row) in p.chunks_exact_mut(n).enumerate() {
-                let valid = start_pos + t0 + i / group + 1; // keys 0..=position of this token
+                // causal: keys 0..=position of this token; bidirectional: all of them
+                let valid = if causal {
+                    start_pos + t0 + i / group + 1
+                } else {
+                    n
+                };
                 for x in &mut row[..valid] {
                     *x *= scale;
                 }

@@ -4,11 +4,14 @@
 //! `-n` decode steps of one token each (greedy argmax, so the sampler costs nothing worth
 //! noting). Reported: the median and the spread (min–max) of tokens/s over the repeats. The
 //! prompt is a fixed pseudo-random id sequence, so runs are comparable. Threads: the global
-//! `-t/--threads` flag.
+//! `-t/--threads` flag. `--profile` adds where a decode step's time goes (see `bench_profile`).
 
+use crate::cli::bench_profile::DecodeProfile;
 use crate::cli::common::ModelArg;
 use crate::generate::{LlamaRunner, NextTokenModel};
+use crate::model::profile::{Profile, Step};
 use crate::sampler::{argmax, Pcg32};
+use crate::weights::matvec::{set_busy_timing, take_busy_nanos};
 use crate::{Error, Result};
 use serde_json::json;
 use std::time::Instant;
@@ -29,6 +32,11 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Also time every step of the decode (each matrix, attention, norms, RoPE, the head,
+    /// sampling, thread hand-offs) and measure this machine's memory bandwidth: where a token's
+    /// time goes, and how far it is from the memory-bound limit.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 /// (median, min, max)
@@ -48,23 +56,42 @@ pub fn run(args: Args) -> Result<()> {
     if args.p == 0 || args.r == 0 {
         return Err(Error::invalid("bench needs -p ≥ 1 and -r ≥ 1"));
     }
+    let t_load = Instant::now();
     let model = args.model.load()?;
+    let load_s = t_load.elapsed().as_secs_f64();
+    let first_token_s = first_token(&model, t_load)?;
     let ctx = args.p + args.n;
     let mut runner = LlamaRunner::new(&model, ctx)?;
+    runner.session.set_activations(args.model.activations)?;
     let vocab = model.config.vocab_size as u32;
     let mut rng = Pcg32::new(0);
     let prompt: Vec<u32> = (0..args.p).map(|_| rng.next_u32() % vocab).collect();
     let (mut prefill, mut decode) = (Vec::new(), Vec::new());
+    let (mut steps, mut busy_ns) = (Profile::default(), 0);
     for rep in 0..=args.r {
         runner.reset();
         let t = Instant::now();
         let mut next = argmax(runner.forward(&prompt)?);
         let pf = args.p as f64 / t.elapsed().as_secs_f64();
+        let profiling = args.profile && rep > 0; // decode steps only, not the warm-up
+        runner.session.set_profile(profiling);
+        set_busy_timing(profiling);
+        take_busy_nanos();
         let t = Instant::now();
         for _ in 0..args.n {
-            next = argmax(runner.forward(&[next])?);
+            let logits = runner.forward(&[next])?;
+            let ts = Instant::now();
+            next = argmax(logits);
+            if let Some(p) = runner.session.profile_mut() {
+                p.add(Step::Sampling, ts.elapsed().as_nanos() as u64);
+            }
         }
         let dc = args.n as f64 / t.elapsed().as_secs_f64().max(1e-9);
+        if let Some(p) = runner.session.take_profile() {
+            steps.merge(&p);
+            busy_ns += take_busy_nanos();
+        }
+        set_busy_timing(false);
         if rep > 0 {
             prefill.push(pf);
             decode.push(dc);
@@ -73,9 +100,17 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
     }
+    // what is resident now, after the last decode step, against what must be: the weights and
+    // the K/V rows of the positions used
+    let rss = resident_bytes();
+    let (weights, kv_used) = (model.weights.bytes(), model.kv_cache_bytes(ctx));
     let threads = rayon::current_num_threads();
     let (pm, pmin, pmax) = summary(&prefill);
     let (dm, dmin, dmax) = summary(&decode);
+    let profile = args.profile.then(|| {
+        let mean_ctx = args.p as f64 + (args.n as f64 + 1.0) / 2.0;
+        DecodeProfile::new(&model, &steps, busy_ns, threads, mean_ctx)
+    });
     if args.json {
         let v = json!({
             "model": model.path.display().to_string(),
@@ -83,6 +118,9 @@ pub fn run(args: Args) -> Result<()> {
             "prefill_tok_s": pm, "prefill_tok_s_min": pmin, "prefill_tok_s_max": pmax,
             "decode_tok_s": dm, "decode_tok_s_min": dmin, "decode_tok_s_max": dmax,
             "kv_cache_bytes": runner.kv_cache_bytes(),
+            "load_ms": load_s * 1e3, "first_token_ms": first_token_s * 1e3,
+            "rss_bytes": rss, "weights_bytes": weights, "kv_used_bytes": kv_used,
+            "profile": profile.as_ref().map(DecodeProfile::to_json),
         });
         println!("{v}");
     } else {
@@ -103,6 +141,47 @@ pub fn run(args: Args) -> Result<()> {
                 args.n, args.n
             );
         }
+        println!(
+            "\nload {:.0} ms; first token of a {}-token prompt {:.0} ms after the load began",
+            load_s * 1e3,
+            FIRST_PROMPT_IDS,
+            first_token_s * 1e3
+        );
+        if let Some(rss) = rss {
+            let need = (weights + kv_used) as f64;
+            println!(
+                "resident memory after decoding: {:.1} MB = {:.2} × (weights {:.1} MB + K/V of {ctx} positions {:.1} MB)",
+                rss as f64 / 1e6,
+                rss as f64 / need,
+                weights as f64 / 1e6,
+                kv_used as f64 / 1e6
+            );
+        }
+        if let Some(p) = &profile {
+            println!();
+            p.print(args.p, args.n);
+        }
     }
     Ok(())
+}
+
+/// Tokens in the prompt of the first-token measurement.
+const FIRST_PROMPT_IDS: usize = 5;
+
+/// Seconds from `start` (when loading began) until the first token of a short prompt is
+/// chosen: tokenize, prefill, argmax. What a user waits for before text appears.
+fn first_token(model: &crate::model::Llama, start: Instant) -> Result<f64> {
+    let ids = model.tokenizer.encode("The capital of France is");
+    let ids = &ids[..ids.len().min(FIRST_PROMPT_IDS)];
+    let mut s = model.new_session(ids.len())?;
+    argmax(model.forward(&mut s, ids)?);
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Bytes resident in memory now (`VmRSS` of /proc/self/status; `None` where there is none).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

@@ -47,6 +47,7 @@ pub fn run(args: Args) -> Result<()> {
         )));
     }
     let mut runner = LlamaRunner::new(&model, ctx)?;
+    runner.session.set_activations(args.model.activations)?;
     let mut cfg = GenerateConfig {
         max_new_tokens: Some(args.n),
         stop_ids: stop_token_ids(tok),

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use crate::chat::ChatTemplate;
 use crate::model::Llama;
+use crate::quant::q8act::Activations;
 use crate::sampler::SamplerConfig;
 use crate::{Error, Result};
 
@@ -27,6 +28,10 @@ pub struct ModelArg {
     /// renders within 10000000 steps and 16 MiB of text.
     #[arg(long = "model", short = 'm', value_name = "MODEL")]
     pub path: Option<PathBuf>,
+    /// Activations of the one-token products: f32 (the default: exact) or q8 (x rounded to
+    /// 8-bit blocks, integer dot products for Q4_0/Q4_1/Q8_0 weights: faster, moves the logits).
+    #[arg(long, value_enum, default_value_t = Activations::F32)]
+    pub activations: Activations,
 }
 
 impl ModelArg {

@@ -114,6 +114,7 @@ pub fn run(args: Args) -> Result<()> {
         sampler: sampler.clone(),
     };
     let mut runner = LlamaRunner::new(&model, ctx)?;
+    runner.session.set_activations(args.model.activations)?;
     let mut stdout = std::io::stdout().lock();
     let json = args.json;
     // Show the prompt, then the continuation after it, as llama.cpp does. It is written with

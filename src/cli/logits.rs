@@ -70,6 +70,7 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     let mut session = model.new_session(ids.len())?;
+    session.set_activations(args.model.activations)?;
     let logits = model.forward(&mut session, &ids)?;
     if let Some(out) = &args.dump {
         crate::formats::npy::write_f32(out, logits, &[logits.len()])?;

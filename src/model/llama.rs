@@ -29,7 +29,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::attention::{attention, AttentionShape};
+use crate::model::profile::{Clock, Step};
 use crate::model::session::Session;
+use crate::quant::q8act::{Activations, Q8Act};
 use crate::rmsnorm::{rmsnorm, rmsnorm_rows};
 use crate::rope::RopeLayout;
 use crate::swiglu::swiglu_inplace;
@@ -153,6 +155,17 @@ impl Llama {
                 self.config.max_position_embeddings
             )));
         }
+        // The whole pass runs on one of rayon's threads: one hand-off per pass instead of one
+        // per product, and inside the pool the products split their rows by work stealing, so
+        // a thread the OS has descheduled simply takes no rows (see `on_pool`).
+        on_pool(|| self.run(s, ids));
+        self.check_finite(&s.logits, start + ids.len() - 1)?;
+        Ok(&s.logits)
+    }
+    // ANCHOR_END: forward
+
+    /// Every block for `ids` (in chunks), then the final norm and the head for the last one.
+    fn run(&self, s: &mut Session, ids: &[u32]) {
         for chunk in ids.chunks(s.chunk_rows()) {
             self.run_chunk(s, chunk);
         }
@@ -160,17 +173,21 @@ impl Llama {
         // Only the last position's next-token distribution is needed.
         let d = self.config.hidden_size;
         let last = (ids.len() - 1) % s.chunk_rows(); // row of the last id inside the last chunk
+        let mut clock = Clock::start(s.profile.as_mut());
         let x_last = &s.x[last * d..(last + 1) * d];
         let norm = &self.weights.norm.weight;
         rmsnorm(x_last, norm, self.config.rms_norm_eps, &mut s.last);
         if let Some(cap) = s.capture.as_mut() {
             cap[(self.config.num_hidden_layers + 1) * d..].copy_from_slice(&s.last);
         }
-        self.head().matvec(&s.last, &mut s.logits);
-        self.check_finite(&s.logits, start + ids.len() - 1)?;
-        Ok(&s.logits)
+        clock.lap(Step::FinalNorm);
+        let xq = quantize_if(s.activations, &mut s.xq, &s.last);
+        WeightMatrix::matvec_many(&s.last, xq, [(self.head(), &mut s.logits)]);
+        clock.lap(Step::Head);
+        if let Some(p) = s.profile.as_mut() {
+            p.forwards += 1;
+        }
     }
-    // ANCHOR_END: forward
 
     /// NaN or infinite logits come from NaN/inf weights (a corrupt or hostile file: the
     /// weights are not scanned at load time) and have no distribution to sample from: they
@@ -213,8 +230,17 @@ impl Llama {
             gate,
             up,
             capture,
+            profile,
+            activations,
+            xq,
             ..
         } = s;
+        // 8-bit activations apply to one-token (matrix–vector) products only
+        let act = match seq {
+            1 => *activations,
+            _ => Activations::F32,
+        };
+        let mut clock = Clock::start(profile.as_mut());
         // With capture on, keep the last position's hidden state: row 0 after the embedding,
         // row l + 1 after layer l (row n_layers + 1, after the final norm, is written by forward).
         let mut keep = |i: usize, x: &[f32]| {
@@ -234,35 +260,65 @@ impl Llama {
             self.weights.embed_tokens.dequantize_row(id as usize, row);
         }
         keep(0, x);
+        clock.lap(Step::Embed);
 
         for (l, w) in self.weights.layers.iter().enumerate() {
             // ---- attention branch: x = x + o_proj(attention(rope(q), rope(k), v))
             rmsnorm_rows(x, &w.input_layernorm.weight, eps, xn);
-            w.q_proj.matmul(xn, seq, q);
-            rope.apply_rows(q, nh, pos, RopeLayout::HalfSplit);
+            clock.lap(Step::AttnNorm);
             {
                 // K and V are projected straight into their rows of the cache.
                 let (k, v) = cache.rows_mut(l, pos, seq); // k, v: [seq, n_kv·hd]
-                w.k_proj.matmul(xn, seq, k);
-                w.v_proj.matmul(xn, seq, v);
+                let qkv = [(&w.q_proj, &mut *q), (&w.k_proj, &mut *k), (&w.v_proj, v)];
+                WeightMatrix::matmul_many(xn, quantize_if(act, xq, xn), seq, qkv);
+                clock.lap(Step::Qkv);
+                rope.apply_rows(q, nh, pos, RopeLayout::HalfSplit);
                 rope.apply_rows(k, nkv, pos, RopeLayout::HalfSplit);
+                clock.lap(Step::Rope);
             }
             attention(q, cache, l, pos, &shape, att, None);
-            w.o_proj.matmul(att, seq, xn);
+            clock.lap(Step::Attention);
+            WeightMatrix::matmul_many(att, quantize_if(act, xq, att), seq, [(&w.o_proj, xn)]);
+            clock.lap(Step::OProj);
             add_assign(x, xn);
+            clock.lap(Step::Residual);
 
             // ---- MLP branch: x = x + down(silu(gate(h)) ⊙ up(h))
             rmsnorm_rows(x, &w.post_attention_layernorm.weight, eps, xn);
-            w.gate_proj.matmul(xn, seq, gate);
-            w.up_proj.matmul(xn, seq, up);
+            clock.lap(Step::FfnNorm);
+            let gate_up = [(&w.gate_proj, &mut *gate), (&w.up_proj, &mut *up)];
+            WeightMatrix::matmul_many(xn, quantize_if(act, xq, xn), seq, gate_up);
+            clock.lap(Step::GateUp);
             swiglu_inplace(gate, up);
-            w.down_proj.matmul(gate, seq, xn);
+            clock.lap(Step::SwiGlu);
+            WeightMatrix::matmul_many(gate, quantize_if(act, xq, gate), seq, [(&w.down_proj, xn)]);
+            clock.lap(Step::Down);
             add_assign(x, xn);
             keep(l + 1, x);
+            clock.lap(Step::Residual);
         }
         cache.set_len(pos + seq);
     }
     // ANCHOR_END: block
+}
+
+/// `x` as 8-bit blocks in `buf` when the activations are 8-bit, else `None` (f32).
+fn quantize_if<'b>(act: Activations, buf: &'b mut Q8Act, x: &[f32]) -> Option<&'b Q8Act> {
+    (act == Activations::Q8).then(|| {
+        buf.quantize(x);
+        &*buf
+    })
+}
+
+/// Run `f` on a thread of the current rayon pool (the caller waits), unless it already is one
+/// or the pool has a single thread. A parallel product started from outside the pool hands its
+/// work over and puts the caller to sleep until it is done; ~200 of those per token cost more
+/// than a decode step's arithmetic on a busy machine.
+fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() || rayon::current_num_threads() == 1 {
+        return f();
+    }
+    rayon::scope(|_| f())
 }
 
 /// `x += y`, element-wise (the residual connection).

@@ -18,13 +18,25 @@
 //! * [`reference`](mod@reference): the same forward pass the slow way (weights dequantized to f32, naive
 //!   kernels, no cache, every position's logits), the yardstick for the fast one.
 //!
+//! The encoder (chapter 14) sits beside it, built from the same stage-2 modules with the mask off:
+//!
+//! * [`bert`]: a BERT sentence encoder ([`Bert`]: all-MiniLM-L6-v2 and its family) from a
+//!   sentence-transformers directory, its forward pass over a packed batch, and pooling.
+//! * [`bert_config`]: what the directory's JSON files say (sizes, pooling, normalisation, length).
+//! * [`bert_reference`]: the same, the way PyTorch batches it (padded, masked, naive kernels).
+//!
 //! Prefill (the prompt) runs the projections as matrix–matrix products over all its tokens;
 //! decode (one new token) runs them as matrix–vector products reading the cache. Both go through
 //! the same [`Llama::forward`]: the number of new ids decides.
 
+pub mod bert;
+pub mod bert_config;
+pub mod bert_reference;
 pub mod llama;
+pub mod profile;
 pub mod reference;
 pub mod session;
 
+pub use bert::Bert;
 pub use llama::Llama;
 pub use session::Session;

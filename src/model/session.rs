@@ -17,6 +17,8 @@
 //! per token in the model.
 
 use crate::kv_cache::KvCache;
+use crate::model::profile::Profile;
+use crate::quant::q8act::{Activations, Q8Act};
 use crate::rope::RopeTable;
 use crate::weights::config::LlamaConfig;
 use crate::{Error, Result};
@@ -45,6 +47,12 @@ pub struct Session {
     /// With capture on: `[n_layers + 2, d]`, the last position's hidden state after the
     /// embedding (row 0), after each layer (rows 1..=n_layers) and after the final norm.
     pub(crate) capture: Option<Vec<f32>>,
+    /// With profiling on: the time of every step of every forward pass so far.
+    pub(crate) profile: Option<Profile>,
+    /// f32 (default) or 8-bit activations for the matrix–vector products.
+    pub(crate) activations: Activations,
+    /// xq: the current product's x as 8-bit blocks (8-bit activations only).
+    pub(crate) xq: Q8Act,
 }
 
 impl Session {
@@ -90,6 +98,9 @@ impl Session {
             last: vec![0.0; d],
             logits: vec![0.0; c.vocab_size],
             capture: None,
+            profile: None,
+            activations: Activations::F32,
+            xq: Q8Act::default(),
         })
     }
 
@@ -186,6 +197,44 @@ impl Session {
         self.capture
             .as_ref()
             .map(|c| c.chunks_exact(self.hidden).collect())
+    }
+
+    /// f32 (default) or 8-bit activations for the matrix–vector products of this session
+    /// (every one-token product: decode steps and the output head). Refused for a model whose
+    /// widths are not whole blocks of 32.
+    pub fn set_activations(&mut self, a: Activations) -> Result<()> {
+        if a == Activations::Q8 && !self.hidden.is_multiple_of(32) {
+            return Err(Error::invalid(format!(
+                "8-bit activations need widths that are multiples of 32 (hidden size {})",
+                self.hidden
+            )));
+        }
+        self.activations = a;
+        Ok(())
+    }
+
+    pub fn activations(&self) -> Activations {
+        self.activations
+    }
+
+    /// Turn step timing on (a fresh [`Profile`]) or off.
+    pub fn set_profile(&mut self, on: bool) {
+        self.profile = on.then(Profile::default);
+    }
+
+    /// The step times so far, when profiling is on.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
+    }
+
+    /// The step times so far, mutable (the caller adds the steps it times itself: sampling).
+    pub fn profile_mut(&mut self) -> Option<&mut Profile> {
+        self.profile.as_mut()
+    }
+
+    /// The step times so far; profiling is off afterwards.
+    pub fn take_profile(&mut self) -> Option<Profile> {
+        self.profile.take()
     }
 
     /// Refuse a session made for a different model.

@@ -10,7 +10,7 @@ use half::{bf16, f16};
 use wide::f32x8;
 
 use super::{as_f32_slice, dot_row_naive, simd, DType};
-use crate::matmul::{dot, load8};
+use crate::matmul::{dot, load8, matvec_simd};
 
 /// Decode a row of F32, F16 or BF16 into `out`.
 pub fn dequantize(dtype: DType, row: &[u8], out: &mut [f32]) {
@@ -42,15 +42,47 @@ pub fn dot_row(dtype: DType, row: &[u8], x: &[f32]) -> f32 {
             None => dot_row_naive(dtype, row, x), // unaligned bytes: rare, not a hot path
         };
     }
-    // eight stored halves → one f32x8 (F16C converts eight f16 in one instruction; bf16 is the
-    // top half of an f32, so a shift does it)
+    half_row::<false>(dtype, row, x)
+}
+
+/// Many F32 rows times `x`: the f32 GEMV of `matmul` (four rows from four quarters of the
+/// chunk share each load of x), what decode has always used for f32 weights; one scalar row
+/// at a time if the bytes are not aligned f32.
+pub fn f32_rows(w: &[u8], x: &[f32], out: &mut [f32]) {
+    match as_f32_slice(w) {
+        Some(wf) => matvec_simd(wf, x, out, out.len(), x.len()),
+        None => {
+            for (o, r) in out.iter_mut().zip(w.chunks_exact(4 * x.len().max(1))) {
+                *o = dot_row_naive(DType::F32, r, x);
+            }
+        }
+    }
+}
+
+/// One F16 or BF16 row with the widest kernel the build has (`WIDE`) or the f32x8 one (the
+/// same bits).
+#[inline(always)]
+pub fn half_row<const WIDE: bool>(dtype: DType, row: &[u8], x: &[f32]) -> f32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    if WIDE {
+        let (n32, acc) = wide16_blocks(dtype, row, x);
+        return half_row_from(dtype, row, x, n32, acc);
+    }
+    half_row_from(dtype, row, x, 0, [f32x8::ZERO; 4])
+}
+
+/// The f32x8 kernel from element `p0` (a multiple of 32) on, with the sums so far: four
+/// accumulators over each 32 elements, then 8 at a time into the first, then the last 0–7 one
+/// by one. Eight stored halves → one f32x8 (F16C converts eight f16 in one instruction; bf16
+/// is the top half of an f32, so a shift does it).
+#[inline(always)]
+fn half_row_from(dtype: DType, row: &[u8], x: &[f32], p0: usize, mut acc: [f32x8; 4]) -> f32 {
     let widen = |p: usize| match dtype {
         DType::F16 => simd::f16x8(&row[2 * p..]),
         _ => simd::bf16x8(&row[2 * p..]),
     };
-    let mut acc = [f32x8::ZERO; 4];
     let (n32, n8) = (x.len() / 32 * 32, x.len() / 8 * 8);
-    for p in (0..n32).step_by(32) {
+    for p in (p0..n32).step_by(32) {
         for (g, a) in acc.iter_mut().enumerate() {
             *a = widen(p + 8 * g).mul_add(load8(x, p + 8 * g), *a);
         }
@@ -62,6 +94,33 @@ pub fn dot_row(dtype: DType, row: &[u8], x: &[f32]) -> f32 {
         .map(|p| dot_row_naive(dtype, &row[2 * p..2 * p + 2], &x[p..p + 1]))
         .sum();
     ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_add() + tail
+}
+
+/// The AVX-512 part of a half row: every whole block of 32, 16 halves → 16 floats per
+/// instruction; returns where it stopped and the four f32x8 sums so far.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+fn wide16_blocks(dtype: DType, row: &[u8], x: &[f32]) -> (usize, [f32x8; 4]) {
+    use simd::wide16::{bytes32, split, x16};
+    use std::arch::x86_64::*;
+    let n32 = x.len() / 32 * 32;
+    let (ws, _) = row[..2 * n32].as_chunks::<64>();
+    let (xs, _) = x[..n32].as_chunks::<32>();
+    // SAFETY (whole block): AVX-512F is enabled (the cfg above); only register operations,
+    // memory is read through the checked helpers of `simd::wide16`.
+    let acc = unsafe {
+        let widen = |b: &[u8]| match dtype {
+            DType::F16 => _mm512_cvtph_ps(bytes32(b)),
+            _ => _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(bytes32(b)))),
+        };
+        let (mut lo_acc, mut hi_acc) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        for (wb, xb) in ws.iter().zip(xs) {
+            lo_acc = _mm512_fmadd_ps(widen(&wb[..32]), x16::<0>(xb), lo_acc);
+            hi_acc = _mm512_fmadd_ps(widen(&wb[32..]), x16::<16>(xb), hi_acc);
+        }
+        split(lo_acc, hi_acc)
+    };
+    (n32, acc)
 }
 
 /// Convert f32 values to a row of F32, F16 or BF16 (rounding to nearest even).

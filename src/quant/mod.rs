@@ -35,8 +35,10 @@
 //! `quantize_row_q*_ref` in `ggml-quants.c`; type ids from the GGUF spec.
 
 mod float;
+pub mod gemv;
 mod q4;
 mod q8_0;
+pub mod q8act;
 mod simd;
 
 pub mod kquant;

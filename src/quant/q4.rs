@@ -22,7 +22,6 @@ use half::f16;
 use wide::f32x8;
 
 use super::{f16_at, simd, DType, QK};
-use crate::matmul::load8;
 
 /// Bytes of nibbles in a block: two elements per byte.
 const NIBBLE_BYTES: usize = QK / 2;
@@ -52,21 +51,102 @@ pub fn dequantize(dtype: DType, row: &[u8], out: &mut [f32]) {
 }
 // ANCHOR_END: dequantize
 
-/// Dot product of a Q4_0 or Q4_1 row with `x`: each block decoded into four f32x8 registers
-/// (`d·q + m` computed in registers), never written to memory.
+/// Bytes of a Q4_0 block (d, then the nibbles) and of a Q4_1 block (d, m, the nibbles): the
+/// pictures above; `tests::block_sizes_match_the_type_table` checks them against the ggml table.
+pub const Q4_0_BYTES: usize = 2 + NIBBLE_BYTES;
+pub const Q4_1_BYTES: usize = 4 + NIBBLE_BYTES;
+
+/// Dot product of a Q4_0 or Q4_1 row with `x`.
 pub fn dot_row(dtype: DType, row: &[u8], x: &[f32]) -> f32 {
+    match dtype {
+        DType::Q4_0 => row_kernel::<Q4_0_BYTES, false>(row, x),
+        _ => row_kernel::<Q4_1_BYTES, false>(row, x),
+    }
+}
+
+/// One row of `BPB`-byte blocks (Q4_0: 18, Q4_1: 20) with the widest kernel the build has
+/// (`WIDE`) or the f32x8 one; both give the same bits.
+#[inline(always)]
+pub fn row_kernel<const BPB: usize, const WIDE: bool>(row: &[u8], x: &[f32]) -> f32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    if WIDE {
+        return row_table::<BPB>(row, x);
+    }
+    row_f32x8::<BPB>(row, x)
+}
+
+/// A block's `(d, m, nibbles)` for a block of known size (Q4_0: `m = −8d`).
+#[inline(always)]
+fn parts_of<const BPB: usize>(blk: &[u8; BPB]) -> (f32, f32, &[u8]) {
+    match BPB {
+        Q4_0_BYTES => parts(DType::Q4_0, blk),
+        _ => parts(DType::Q4_1, blk),
+    }
+}
+
+// ANCHOR: dot_row
+/// The f32x8 kernel: each block decoded into four f32x8 registers (`d·q + m` computed in
+/// registers, never written to memory), `acc[g]` sums elements `8g..8g+8` of every block.
+#[inline(always)]
+fn row_f32x8<const BPB: usize>(row: &[u8], x: &[f32]) -> f32 {
+    let (blocks, _) = row.as_chunks::<BPB>();
+    let (xs, _) = x.as_chunks::<QK>();
     let mut acc = [f32x8::ZERO; 4];
-    for (b, blk) in row.chunks_exact(dtype.bytes_per_block()).enumerate() {
-        let (d, m, qs) = parts(dtype, blk);
+    for (blk, xb) in blocks.iter().zip(xs) {
+        let (d, m, qs) = parts_of(blk);
         let (d, m) = (f32x8::splat(d), f32x8::splat(m));
         let q = simd::nibbles(qs);
+        let (xg, _) = xb.as_chunks::<8>();
         for g in 0..4 {
             let w = q[g].mul_add(d, m); // x = d·q + m, in registers
-            acc[g] = w.mul_add(load8(x, b * QK + 8 * g), acc[g]);
+            acc[g] = w.mul_add(f32x8::new(xg[g]), acc[g]);
         }
     }
     ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_add()
 }
+// ANCHOR_END: dot_row
+
+// ANCHOR: q4_table
+/// The AVX-512 kernel. A block has only 16 possible weights: `T[q] = d·q + m` for q = 0..15
+/// fills one 16-lane register with one fused multiply-add (the same `d·q + m` the f32x8 kernel
+/// computes per element), and `vpermps` picks `T[nibble]` for 16 lanes at once. It reads only
+/// the low 4 bits of each index, so the high nibble needs no masking:
+///
+/// ```text
+/// 16 bytes ──► zero-extend ──────────► vpermps(·, T) = w[0..16]  ─┐ fma with x[0..16]  → lo
+///          └─► >> 4, zero-extend ────► vpermps(·, T) = w[16..32] ─┘ fma with x[16..32] → hi
+/// ```
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+fn row_table<const BPB: usize>(row: &[u8], x: &[f32]) -> f32 {
+    use simd::wide16::{bytes16, reduce, splat_f16, x16};
+    use std::arch::x86_64::*;
+    let (blocks, _) = row.as_chunks::<BPB>();
+    let (xs, _) = x.as_chunks::<QK>();
+    // SAFETY (whole block): AVX-512F is enabled (the cfg above); only register operations,
+    // memory is read through the checked helpers of `simd::wide16`.
+    unsafe {
+        let iota = _mm512_setr_ps(
+            0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12., 13., 14., 15.,
+        );
+        let (mut lo_acc, mut hi_acc) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        for (blk, xb) in blocks.iter().zip(xs) {
+            let d = splat_f16(blk);
+            let m = match BPB {
+                Q4_0_BYTES => _mm512_set1_ps(-8.0 * f16_at(blk, 0)), // Q4_0: m = −8d
+                _ => splat_f16(&blk[2..]),                           // Q4_1: m
+            };
+            let table = _mm512_fmadd_ps(iota, d, m); // T[q] = d·q + m
+            let qs = bytes16(&blk[BPB - NIBBLE_BYTES..]);
+            let lo = _mm512_cvtepu8_epi32(qs);
+            let hi = _mm512_cvtepu8_epi32(_mm_srli_epi16::<4>(qs));
+            lo_acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(lo, table), x16::<0>(xb), lo_acc);
+            hi_acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(hi, table), x16::<16>(xb), hi_acc);
+        }
+        reduce(lo_acc, hi_acc)
+    }
+}
+// ANCHOR_END: q4_table
 
 /// Q4_0 quantizer (ggml's `quantize_row_q4_0_ref`): the value of largest magnitude maps to −8,
 /// d = that value / −8, q = min(15, trunc(x/d + 8.5)).
@@ -111,4 +191,15 @@ pub fn quantize_row_q4_1(x: &[f32]) -> Vec<u8> {
 /// The 16 bytes of a block: element j in the low nibble of byte j, element j + 16 in the high.
 fn pack_nibbles(blk: &[f32], q: impl Fn(f32) -> u8) -> [u8; NIBBLE_BYTES] {
     std::array::from_fn(|j| q(blk[j]) | (q(blk[j + 16]) << 4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_sizes_match_the_type_table() {
+        assert_eq!(Q4_0_BYTES, DType::Q4_0.bytes_per_block());
+        assert_eq!(Q4_1_BYTES, DType::Q4_1.bytes_per_block());
+    }
 }

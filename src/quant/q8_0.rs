@@ -13,7 +13,6 @@ use half::f16;
 use wide::f32x8;
 
 use super::{f16_at, simd, DType, QK};
-use crate::matmul::load8;
 
 /// Where the 32 quants start in a block: after the scale `d` (f16).
 const QS: usize = 2;
@@ -36,17 +35,61 @@ pub fn dequantize(row: &[u8], out: &mut [f32]) {
     }
 }
 
-/// Dot product of a Q8_0 row with `x`: each block decoded into four f32x8 registers.
+/// Bytes of a block: the scale, then 32 quants (`tests::block_size_matches_the_type_table`).
+pub const BLOCK_BYTES: usize = QS + QK;
+
+/// Dot product of a Q8_0 row with `x`.
 pub fn dot_row(row: &[u8], x: &[f32]) -> f32 {
+    row_f32x8(row, x)
+}
+
+/// One row with the widest kernel the build has (`WIDE`) or the f32x8 one (the same bits).
+#[inline(always)]
+pub fn row_kernel<const WIDE: bool>(row: &[u8], x: &[f32]) -> f32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    if WIDE {
+        return row_wide16(row, x);
+    }
+    row_f32x8(row, x)
+}
+
+/// The f32x8 kernel: each block decoded into four f32x8 registers, `acc[g] += (d·q)·x`.
+#[inline(always)]
+fn row_f32x8(row: &[u8], x: &[f32]) -> f32 {
+    let (blocks, _) = row.as_chunks::<BLOCK_BYTES>();
+    let (xs, _) = x.as_chunks::<QK>();
     let mut acc = [f32x8::ZERO; 4];
-    for (b, blk) in row.chunks_exact(block_bytes()).enumerate() {
+    for (blk, xb) in blocks.iter().zip(xs) {
         let d = f32x8::splat(f16_at(blk, 0));
         let q = simd::i8x32(&blk[QS..]);
+        let (xg, _) = xb.as_chunks::<8>();
         for g in 0..4 {
-            acc[g] = (q[g] * d).mul_add(load8(x, b * QK + 8 * g), acc[g]); // (d·q)·x
+            acc[g] = (q[g] * d).mul_add(f32x8::new(xg[g]), acc[g]); // (d·q)·x
         }
     }
     ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_add()
+}
+
+/// The AVX-512 kernel: 16 int8 → 16 f32 per instruction, the same products and sums.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+fn row_wide16(row: &[u8], x: &[f32]) -> f32 {
+    use simd::wide16::{bytes16, reduce, splat_f16, x16};
+    use std::arch::x86_64::*;
+    let (blocks, _) = row.as_chunks::<BLOCK_BYTES>();
+    let (xs, _) = x.as_chunks::<QK>();
+    // SAFETY (whole block): AVX-512F is enabled (the cfg above); only register operations,
+    // memory is read through the checked helpers of `simd::wide16`.
+    unsafe {
+        let q = |b: &[u8]| _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes16(b)));
+        let (mut lo_acc, mut hi_acc) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        for (blk, xb) in blocks.iter().zip(xs) {
+            let d = splat_f16(blk);
+            lo_acc = _mm512_fmadd_ps(_mm512_mul_ps(q(&blk[QS..]), d), x16::<0>(xb), lo_acc);
+            hi_acc = _mm512_fmadd_ps(_mm512_mul_ps(q(&blk[QS + 16..]), d), x16::<16>(xb), hi_acc);
+        }
+        reduce(lo_acc, hi_acc)
+    }
 }
 
 // ANCHOR: quantize
@@ -65,3 +108,13 @@ pub fn quantize_row_q8_0(x: &[f32]) -> Vec<u8> {
     out
 }
 // ANCHOR_END: quantize
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_size_matches_the_type_table() {
+        assert_eq!(BLOCK_BYTES, block_bytes());
+    }
+}

@@ -1,10 +1,15 @@
 //! `POST /v1/chat/completions` and `POST /v1/completions`: one request's whole path, top-down.
 //!
 //! ```text
-//! bytes ─parse─▶ request ─model?─▶ template + encode ─budget─▶ GenerateConfig ─queue─▶ worker
-//!                                                                                     │ events
-//!           JSON body (collect) or SSE frames (stream) ◀──────────────────────────────┘
+//! bytes ─parse─▶ request ─model?─▶ plan + template + encode ─budget─▶ GenerateConfig ─queue─▶ worker
+//!                                     (tools/: schema, mask)                                │ events
+//!           JSON body (collect) or SSE frames (stream) ◀────── split into content / tool calls ┘
 //! ```
+//!
+//! Structured output and tool calls add two things to this path: [`tools::plan`] turns
+//! `response_format` / `tools` into the messages the template sees and the schema the mask
+//! follows (compiled here, before the queue), and under tools the reply is split back into
+//! `content` or `tool_calls` ([`Splitter`]) as it streams.
 //!
 //! Every check that can fail because of what the client sent happens *before* the request is
 //! queued, so it gets a real status code (400/404); once a stream has begun (status 200 and
@@ -25,13 +30,19 @@ use super::request::{parse_chat, parse_completion, Params, Prompt};
 use super::wire::{self, Api, ApiError, Meta, TokenLogprob};
 use super::worker::{Event, Job, EVENT_BUFFER};
 use super::{json_headers, unix_time, AppState, Loaded};
+use crate::chat::{Message, ToolCall};
+use crate::constrain::{compile, JsonConstraint, Vocab};
 use crate::generate::{GenerateConfig, StopReason};
 use crate::sampler::SamplerConfig;
+use crate::tools::{self, Delta, Reply, Shape, Splitter};
 
-/// A request both APIs reduce to: the prompt's ids and the knobs.
+/// A request both APIs reduce to: the prompt's ids, the knobs, the mask (structured output)
+/// and how to split the reply (tools).
 struct Prepared {
     prompt_ids: Vec<u32>,
     params: Params,
+    constraint: Option<JsonConstraint>,
+    shape: Option<Shape>,
 }
 
 pub async fn chat(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
@@ -66,10 +77,11 @@ async fn respond(
     // 1. parse and validate the JSON (pure; 400 naming the field)
     let body = body_bytes(body)?;
     let (model, input) = match api {
-        Api::Chat => parse_chat(&body).map(|r| (r.model, Input::Messages(r.messages, r.params)))?,
-        Api::Text => {
-            parse_completion(&body).map(|r| (r.model, Input::Prompt(r.prompt, r.params)))?
+        Api::Chat => {
+            parse_chat(&body).map(|r| (r.model, Input::Messages(r.messages, r.params, r.reply)))?
         }
+        Api::Text => parse_completion(&body)
+            .map(|r| (r.model, Input::Prompt(r.prompt, r.params, r.format)))?,
     };
     // 2. the model must be loaded (503) and be the one asked for (404)
     let loaded = s.loaded()?;
@@ -92,6 +104,7 @@ async fn respond(
     loaded.queue.submit(Job {
         prompt_ids: prepared.prompt_ids,
         cfg,
+        constraint: prepared.constraint,
         events: tx,
         enqueued: Instant::now(),
     })?;
@@ -100,6 +113,7 @@ async fn respond(
         api,
         meta,
         params: prepared.params,
+        shape: prepared.shape,
         state: s.clone(),
     };
     if out.params.stream {
@@ -111,26 +125,34 @@ async fn respond(
 // ANCHOR_END: respond
 
 enum Input {
-    Messages(Vec<crate::chat::Message>, Params),
-    Prompt(Prompt, Params),
+    Messages(Vec<Message>, Params, Reply),
+    /// A completion prompt and `response_format`'s schema.
+    Prompt(Prompt, Params, Option<Value>),
 }
 
-/// Template (chat) or encode (text), then check ids and budget against the model.
+/// Template (chat) or encode (text), compile the mask's schema, then check ids and budget
+/// against the model.
 fn prepare(loaded: &Loaded, input: Input) -> Result<Prepared, ApiError> {
     let tok = &loaded.model.tokenizer;
-    let (prompt_ids, params) = match input {
-        Input::Messages(messages, params) => {
-            let ids = loaded.template.encode(tok, &messages, true).map_err(|e| {
-                ApiError::bad_param(
-                    "messages",
-                    format!("the chat template refused these messages: {e}"),
-                )
-            })?;
-            (ids, params)
+    let (prompt_ids, params, schema, shape) = match input {
+        Input::Messages(messages, params, reply) => {
+            let plan = tools::plan(&reply, &messages);
+            let ids = loaded
+                .template
+                .encode(tok, &plan.messages, true)
+                .map_err(|e| {
+                    ApiError::bad_param(
+                        "messages",
+                        format!("the chat template refused these messages: {e}"),
+                    )
+                })?;
+            (ids, params, plan.schema, plan.shape)
         }
         // Special-token text in a raw prompt is honoured (as `glassbox generate` does).
-        Input::Prompt(Prompt::Text(t), params) => (tok.encode_with_special(&t), params),
-        Input::Prompt(Prompt::Ids(ids), params) => (ids, params),
+        Input::Prompt(Prompt::Text(t), params, format) => {
+            (tok.encode_with_special(&t), params, format, None)
+        }
+        Input::Prompt(Prompt::Ids(ids), params, format) => (ids, params, format, None),
     };
     let vocab = tok.vocab_size();
     if let Some(&bad) = prompt_ids.iter().find(|&&id| id as usize >= vocab) {
@@ -169,8 +191,34 @@ fn prepare(loaded: &Loaded, input: Input) -> Result<Prepared, ApiError> {
             ctx - n
         )));
     }
-    Ok(Prepared { prompt_ids, params })
+    let constraint = match schema {
+        None => None,
+        Some(schema) => Some(constraint(loaded, &schema, shape.is_some())?),
+    };
+    Ok(Prepared {
+        prompt_ids,
+        params,
+        constraint,
+        shape,
+    })
 }
+
+// ANCHOR: constraint
+/// The mask for `schema`. Each part was compiled alone when the request was parsed (so a bad
+/// schema was already a 400 naming its field); the whole is compiled here. The vocabulary's
+/// tries are built once per model, by the first request that needs them.
+fn constraint(loaded: &Loaded, schema: &Value, tools: bool) -> Result<JsonConstraint, ApiError> {
+    let grammar = compile(schema).map_err(|e| {
+        let field = if tools { "tools" } else { "response_format" };
+        ApiError::bad_param(field, format!("`{field}`: {e}"))
+    })?;
+    let vocab = loaded
+        .vocab
+        .get_or_init(|| Arc::new(Vocab::new(&loaded.model.tokenizer, &loaded.stop_ids)))
+        .clone();
+    Ok(JsonConstraint::new(Arc::new(grammar), vocab))
+}
+// ANCHOR_END: constraint
 
 // ANCHOR: config
 /// The one place where a request's knobs become the loop's config (constrained decoding will
@@ -204,10 +252,12 @@ fn fresh_seed() -> u64 {
         .unwrap_or(0)
 }
 
-/// OpenAI's `finish_reason`: `stop` (an end token or a stop string) or `length`.
-fn finish_reason(stop: &StopReason) -> &'static str {
+/// OpenAI's `finish_reason`: `length` (cut short), `tool_calls` (the answer is a call), or
+/// `stop` (an end token or a stop string).
+fn finish_reason(stop: &StopReason, called: bool) -> &'static str {
     match stop {
         StopReason::MaxTokens | StopReason::ContextFull => "length",
+        _ if called => "tool_calls",
         _ => "stop",
     }
 }
@@ -217,6 +267,8 @@ struct Output {
     api: Api,
     meta: Meta,
     params: Params,
+    /// Under tools: how the reply splits into content and calls.
+    shape: Option<Shape>,
     state: Arc<AppState>,
 }
 
@@ -252,12 +304,25 @@ impl Output {
                 }
                 Some(Event::Done { stop, usage, .. }) => {
                     let lp = self.logprobs(&tokens, 0);
+                    let (content, calls) = match self.shape {
+                        Some(shape) => Splitter::split(shape, &text),
+                        None => (text, Vec::new()),
+                    };
+                    let calls: Vec<ToolCall> = calls
+                        .into_iter()
+                        .map(|(name, arguments)| ToolCall {
+                            id: self.state.new_call_id(),
+                            name,
+                            arguments,
+                        })
+                        .collect();
                     let v = wire::response(
                         self.api,
                         &self.meta,
-                        &text,
+                        &content,
+                        &calls,
                         lp,
-                        finish_reason(&stop),
+                        finish_reason(&stop, !calls.is_empty()),
                         &usage,
                     );
                     return Ok((json_headers(), v.to_string()).into_response());
@@ -276,6 +341,9 @@ impl Output {
         tokio::spawn(async move {
             let (mut started, mut offset) = (false, 0usize);
             let usage_null = self.params.include_usage;
+            // under tools: the splitter, the calls begun, tokens whose text made no delta yet
+            let mut splitter = self.shape.map(Splitter::new);
+            let (mut calls, mut held) = (0usize, Vec::<TokenLogprob>::new());
             loop {
                 let event = if started {
                     rx.recv().await
@@ -309,6 +377,17 @@ impl Output {
                         );
                         (vec![wire::data_frame(&c)], false)
                     }
+                    Some(Event::Piece { text, tokens }) if splitter.is_some() => {
+                        started = true;
+                        held.extend(tokens);
+                        let deltas = splitter.as_mut().map_or(Vec::new(), |s| s.push(&text));
+                        let mut frames = Vec::with_capacity(deltas.len());
+                        for d in deltas {
+                            let lp = self.logprobs(&std::mem::take(&mut held), 0);
+                            frames.push(wire::data_frame(&self.delta_chunk(d, &mut calls, lp)));
+                        }
+                        (frames, false)
+                    }
                     Some(Event::Piece { text, tokens }) => {
                         started = true;
                         let lp = self.logprobs(&tokens, offset);
@@ -325,13 +404,13 @@ impl Output {
                         (vec![wire::data_frame(&c)], false)
                     }
                     Some(Event::Done { stop, usage, .. }) => {
-                        let reason = Some(finish_reason(&stop));
+                        let reason = Some(finish_reason(&stop, calls > 0));
                         let c = wire::chunk(
                             self.api,
                             &self.meta,
                             None,
                             false,
-                            Value::Null,
+                            self.logprobs(&std::mem::take(&mut held), offset),
                             reason,
                             usage_null,
                         );
@@ -376,4 +455,27 @@ impl Output {
             .into_response()
     }
     // ANCHOR_END: stream
+
+    // ANCHOR: delta_chunk
+    /// One delta of a reply under tools as a chunk: content, a call's start (a fresh `call_…`
+    /// id and the name), or a fragment of its arguments. `calls`: the calls begun so far.
+    fn delta_chunk(&self, d: Delta, calls: &mut usize, logprobs: Value) -> Value {
+        let usage = self.params.include_usage;
+        match d {
+            Delta::Content(t) => {
+                wire::chunk(self.api, &self.meta, Some(&t), false, logprobs, None, usage)
+            }
+            Delta::Call(name) => {
+                *calls += 1;
+                let id = self.state.new_call_id();
+                let start = Some((id.as_str(), name.as_str()));
+                wire::tool_call_chunk(&self.meta, *calls - 1, start, "", logprobs, usage)
+            }
+            Delta::Arguments(a) => {
+                let index = calls.saturating_sub(1);
+                wire::tool_call_chunk(&self.meta, index, None, &a, logprobs, usage)
+            }
+        }
+    }
+    // ANCHOR_END: delta_chunk
 }

@@ -18,10 +18,12 @@
 //! thread of its own. The route table is [`router`]: one line per endpoint.
 
 pub mod completions;
+pub mod embeddings;
 pub mod info;
 mod json;
 pub mod request;
 mod run;
+pub mod structured;
 pub mod wire;
 pub mod worker;
 
@@ -64,6 +66,9 @@ pub struct Options {
     pub keepalive: Duration,
     /// Stop on Ctrl-C / SIGTERM (the CLI); tests and lessons stop with [`Running::stop`].
     pub handle_signals: bool,
+    /// The sentence encoder of `POST /v1/embeddings` (a sentence-transformers directory);
+    /// `None`: all-MiniLM-L6-v2, fetched by the first embeddings request.
+    pub embedder: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -78,6 +83,7 @@ impl Default for Options {
             model_name: None,
             keepalive: Duration::from_secs(2),
             handle_signals: false,
+            embedder: None,
         }
     }
 }
@@ -94,6 +100,9 @@ pub struct Loaded {
     pub queue: worker::Queue,
     /// Unix time the model was loaded (`created` in `/v1/models`).
     pub created: u64,
+    /// The vocabulary prepared for masks (structured output), built by the first request
+    /// that needs it.
+    pub vocab: OnceLock<Arc<crate::constrain::Vocab>>,
 }
 
 /// Shared by every handler.
@@ -126,6 +135,11 @@ impl AppState {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         format!("{prefix}-{:024x}", (n as u128) << 64 | unix_time() as u128)
     }
+    /// A fresh tool-call id: `call_` + 24 hex digits (OpenAI's shape).
+    pub fn new_call_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        format!("call_{:024x}", (n as u128) << 64 | unix_time() as u128)
+    }
     fn request_stop(&self) {
         self.stopping.store(true, Ordering::Relaxed);
         self.stop_tx.send_replace(true);
@@ -157,7 +171,7 @@ pub fn json_headers() -> [(header::HeaderName, &'static str); 1] {
 }
 
 // ANCHOR: routes
-/// Every endpoint, one line each. (`POST /v1/embeddings` will slot in here.)
+/// Every endpoint, one line each.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(info::page))
@@ -166,6 +180,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models", get(info::models))
         .route("/v1/chat/completions", post(completions::chat))
         .route("/v1/completions", post(completions::text))
+        .route("/v1/embeddings", post(embeddings::create))
         .route("/tokenize", post(info::tokenize))
         .route("/detokenize", post(info::detokenize))
         .fallback(unknown_route)

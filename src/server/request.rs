@@ -8,15 +8,19 @@
 //! 2. a JSON object; unknown fields are ignored (clients send many), `null` means "not given";
 //! 3. a known field of the wrong type or out of range is a 400 that names the field
 //!    (`param`), e.g. ``"`temperature` must be a number between 0 and 2, got "hot""``;
-//! 4. fields this server does not implement yet (`tools`, `tool_choice`, `response_format`
-//!    other than text, `n` ≠ 1, `echo`, `suffix`, `best_of` > 1) are a 400 naming them, never
-//!    silently ignored.
+//! 4. fields this server does not implement (`n` ≠ 1, `echo`, `suffix`, `best_of` > 1, the
+//!    legacy `functions`, `tools` on the completions API) are a 400 naming them, never
+//!    silently ignored;
+//! 5. `response_format`, `tools` and `tool_choice` (structured output, tool calls) are read by
+//!    `structured.rs`: a schema the mask cannot follow is a 400 naming where and why.
 
 use serde_json::Value;
 
 use super::json::{object, type_name, Fields};
+use super::structured;
 use super::wire::ApiError;
 use crate::chat::Message;
+use crate::tools::Reply;
 
 pub use super::json::check_depth;
 
@@ -89,6 +93,8 @@ pub struct ChatRequest {
     pub model: Option<String>,
     pub messages: Vec<Message>,
     pub params: Params,
+    /// `response_format`, `tools`, `tool_choice`.
+    pub reply: Reply,
 }
 
 /// A completion prompt: text, or token ids as OpenAI also allows.
@@ -104,6 +110,8 @@ pub struct CompletionRequest {
     pub model: Option<String>,
     pub prompt: Prompt,
     pub params: Params,
+    /// `response_format`'s schema (llama.cpp honours it here too); `None`: free text.
+    pub format: Option<Value>,
 }
 
 /// `POST /tokenize` (llama.cpp's shape).
@@ -264,34 +272,23 @@ fn params(f: &Fields, chat: bool) -> Result<Params, ApiError> {
 }
 // ANCHOR_END: params
 
-/// Fields whose meaning this server does not implement yet: a 400 naming them, unless the
-/// value asks for nothing (`tools: []`, `tool_choice: "none"`, `response_format: text`).
-fn reject_unsupported(f: &Fields) -> Result<(), ApiError> {
+/// Fields whose meaning this server does not implement: a 400 naming them. `chat`: the
+/// chat API (which has `tools`); the completions API has none.
+fn reject_unsupported(f: &Fields, chat: bool) -> Result<(), ApiError> {
     let unsupported = |name: &str, what: &str| {
         Err(ApiError::bad_param(
             name,
-            format!("`{name}` is not supported by this server yet ({what})"),
+            format!("`{name}` is not supported by this server ({what})"),
         ))
     };
-    if f.get("tools")
-        .is_some_and(|v| v.as_array().is_none_or(|a| !a.is_empty()))
-    {
-        return unsupported("tools", "tool calls");
-    }
     if f.get("functions").is_some() {
-        return unsupported("functions", "function calls");
+        return unsupported("functions", "the legacy form of `tools`: send `tools`");
     }
-    if f.get("tool_choice")
-        .is_some_and(|v| v.as_str() != Some("none"))
-    {
-        return unsupported("tool_choice", "tool calls");
-    }
-    if let Some(rf) = f.get("response_format") {
-        if rf.get("type").and_then(Value::as_str) != Some("text") {
-            return unsupported(
-                "response_format",
-                "structured output: only {\"type\": \"text\"}",
-            );
+    if !chat {
+        for name in ["tools", "tool_choice"] {
+            if f.get(name).is_some() {
+                return unsupported(name, "tool calls need the chat API, /v1/chat/completions");
+            }
         }
     }
     if f.boolean("echo")? {
@@ -377,6 +374,11 @@ fn message(i: usize, v: &Value) -> Result<Message, ApiError> {
         }
     };
     let mut msg = Message::new(role, &content);
+    if role == "assistant" {
+        if let Some(calls) = f.get("tool_calls") {
+            msg.tool_calls = structured::tool_calls(i, calls)?;
+        }
+    }
     if role == "tool" {
         msg.tool_call_id = f.string("tool_call_id").map_err(|e| ApiError {
             param: Some(at("tool_call_id")),
@@ -395,7 +397,7 @@ fn model_field(f: &Fields) -> Result<Option<String>, ApiError> {
 pub fn parse_chat(body: &[u8]) -> Result<ChatRequest, ApiError> {
     let obj = object(body)?;
     let f = Fields(&obj);
-    reject_unsupported(&f)?;
+    reject_unsupported(&f, true)?;
     let messages = match f.get("messages") {
         Some(Value::Array(a)) if a.is_empty() => {
             return Err(ApiError::bad_param(
@@ -424,6 +426,7 @@ pub fn parse_chat(body: &[u8]) -> Result<ChatRequest, ApiError> {
         model: model_field(&f)?,
         messages,
         params: params(&f, true)?,
+        reply: structured::reply(&f)?,
     })
 }
 // ANCHOR_END: parse_chat
@@ -433,7 +436,7 @@ pub fn parse_chat(body: &[u8]) -> Result<ChatRequest, ApiError> {
 pub fn parse_completion(body: &[u8]) -> Result<CompletionRequest, ApiError> {
     let obj = object(body)?;
     let f = Fields(&obj);
-    reject_unsupported(&f)?;
+    reject_unsupported(&f, false)?;
     let want = "a string, a list of one string, or a list of token ids";
     let prompt = match f.get("prompt") {
         Some(Value::String(s)) => Prompt::Text(s.clone()),
@@ -450,6 +453,7 @@ pub fn parse_completion(body: &[u8]) -> Result<CompletionRequest, ApiError> {
         model: model_field(&f)?,
         prompt,
         params: params(&f, false)?,
+        format: structured::response_format(&f)?,
     })
 }
 

@@ -86,6 +86,7 @@ fn load(state: &AppState) -> Result<()> {
         ctx,
         queue,
         created: unix_time(),
+        vocab: OnceLock::new(),
     };
     let _ = state.loaded.set(loaded);
     Ok(())

@@ -15,6 +15,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::chat::ToolCall;
 pub use crate::generate::TokenLogprob;
 use crate::tokenizer::Tokenizer;
 
@@ -268,6 +269,45 @@ pub fn chunk(
     m.into()
 }
 
+// ANCHOR: tool_chunk
+/// A streamed piece of a tool call, as OpenAI streams them: first the call's `id`, `type` and
+/// `function.name` (with empty `arguments`), then chunks carrying only argument fragments.
+/// `index` counts the calls of this answer.
+///
+/// ```text
+/// {"delta":{"tool_calls":[{"index":0,"id":"call_…","type":"function","function":{"name":"get_weather","arguments":""}}]}}
+/// {"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\": \"Par"}}]}}
+/// ```
+pub fn tool_call_chunk(
+    meta: &Meta,
+    index: usize,
+    start: Option<(&str, &str)>,
+    arguments: &str,
+    logprobs: Value,
+    with_usage: bool,
+) -> Value {
+    let call = match start {
+        Some((id, name)) => json!({
+            "index": index, "id": id, "type": "function",
+            "function": {"name": name, "arguments": arguments},
+        }),
+        None => json!({"index": index, "function": {"arguments": arguments}}),
+    };
+    let choice = json!({
+        "index": 0,
+        "delta": {"tool_calls": [call]},
+        "logprobs": logprobs,
+        "finish_reason": null,
+    });
+    let mut m = envelope(Api::Chat, meta, true);
+    m.insert("choices".into(), json!([choice]));
+    if with_usage {
+        m.insert("usage".into(), Value::Null);
+    }
+    m.into()
+}
+// ANCHOR_END: tool_chunk
+
 /// The usage chunk sent last when `stream_options.include_usage` is set: no choices.
 pub fn usage_chunk(api: Api, meta: &Meta, usage: &Usage) -> Value {
     let mut m = envelope(api, meta, true);
@@ -277,16 +317,36 @@ pub fn usage_chunk(api: Api, meta: &Meta, usage: &Usage) -> Value {
 }
 // ANCHOR_END: chunk
 
-/// The whole answer of a non-streamed request.
+/// OpenAI's `tool_calls` list of a message.
+pub fn tool_calls_json(calls: &[ToolCall]) -> Value {
+    calls
+        .iter()
+        .map(|c| {
+            json!({"id": c.id, "type": "function",
+                   "function": {"name": c.name, "arguments": c.arguments}})
+        })
+        .collect()
+}
+
+/// The whole answer of a non-streamed request. A chat answer that calls tools has
+/// `content: null` and the `tool_calls`.
 pub fn response(
     api: Api,
     meta: &Meta,
     text: &str,
+    tool_calls: &[ToolCall],
     logprobs: Value,
     finish_reason: &str,
     usage: &Usage,
 ) -> Value {
     let choice = match api {
+        Api::Chat if !tool_calls.is_empty() => json!({
+            "index": 0,
+            "message": {"role": "assistant", "content": null, "refusal": null,
+                        "tool_calls": tool_calls_json(tool_calls)},
+            "logprobs": logprobs,
+            "finish_reason": finish_reason,
+        }),
         Api::Chat => json!({
             "index": 0,
             "message": {"role": "assistant", "content": text, "refusal": null},

@@ -24,8 +24,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::wire::{ApiError, TokenLogprob, Usage};
+use crate::constrain::JsonConstraint;
 use crate::generate::{
-    generate_stream, Flow, GenerateConfig, LlamaRunner, NextTokenModel, Stats, StopReason,
+    generate_stream_constrained, Flow, GenerateConfig, LlamaRunner, NextTokenModel, Stats,
+    StopReason, TokenConstraint,
 };
 use crate::model::Llama;
 use crate::Result;
@@ -38,6 +40,8 @@ pub const EVENT_BUFFER: usize = 64;
 pub struct Job {
     pub prompt_ids: Vec<u32>,
     pub cfg: GenerateConfig,
+    /// The mask of structured output and tool calls, if the request has one.
+    pub constraint: Option<JsonConstraint>,
     pub events: mpsc::Sender<Event>,
     pub enqueued: Instant,
 }
@@ -123,7 +127,7 @@ pub fn spawn(
 
 // ANCHOR: worker
 fn run(model: &Llama, mut runner: LlamaRunner, rx: Receiver<Job>, stopping: &AtomicBool) {
-    while let Ok(job) = rx.recv() {
+    while let Ok(mut job) = rx.recv() {
         if job.events.is_closed() {
             continue; // the client left while the request waited
         }
@@ -151,8 +155,19 @@ fn run(model: &Llama, mut runner: LlamaRunner, rx: Receiver<Job>, stopping: &Ato
         };
         let tok = &model.tokenizer;
         // A bug must not take the worker (and every later request) down: report it as a 500.
+        let constraint = job
+            .constraint
+            .as_mut()
+            .map(|c| c as &mut dyn TokenConstraint);
         let result = catch_unwind(AssertUnwindSafe(|| {
-            generate_stream(&mut runner, tok, &job.prompt_ids, &job.cfg, &mut on_piece)
+            generate_stream_constrained(
+                &mut runner,
+                tok,
+                &job.prompt_ids,
+                &job.cfg,
+                constraint,
+                &mut on_piece,
+            )
         }));
         let event = match result {
             Ok(Ok(out)) if out.stop_reason == StopReason::Cancelled => {

@@ -26,6 +26,7 @@
 //!                 counting its corpus in corpus.rs
 //! ```
 
+pub mod bert_normalizer;
 pub mod bpe;
 pub mod bytes;
 pub mod corpus;
@@ -39,9 +40,11 @@ pub mod tiktoken_file;
 pub mod train;
 pub mod train_naive;
 mod vocab;
+pub mod wordpiece;
 
 pub use pretokenize::Pretokenizer;
 pub use stream::StreamDecoder;
+pub use wordpiece::WordPiece;
 
 use crate::{Error, Result};
 use bpe::{merge_heap, merge_small, MergeMap, HEAP_THRESHOLD};

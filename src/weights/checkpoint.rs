@@ -271,7 +271,9 @@ impl TensorSource<'_> {
             // ANCHOR: qk_permute
             TensorSource::Gguf(_) => {
                 // new row h (HF order) = stored row gguf_row_of_hf_row(h) (GGUF order)
-                w.permute_rows(|h| gguf_row_of_hf_row(h, head_dim))
+                let permuted = w.permute_rows(|h| gguf_row_of_hf_row(h, head_dim));
+                w.release_mapped_pages(); // the file's copy is never read again
+                permuted
             }
             // ANCHOR_END: qk_permute
             _ => w,

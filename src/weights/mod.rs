@@ -4,6 +4,7 @@
 //! config       LlamaConfig from GGUF metadata; its checks and derived sizes
 //! hf_config    LlamaConfig ⇄ Hugging Face config.json
 //! tensor       WeightMatrix: one weight as stored (dtype, rows, cols, mapped or owned bytes)
+//! matvec       its decode products: W · x for one token, across the threads
 //! mapped       a GGUF or safetensors tensor as a WeightMatrix over the mapped bytes
 //! checkpoint   LlamaWeights: every tensor taken under its Hugging Face name, shape checked (once)
 //! model_files  one entry point: a .gguf or an HF directory → config + tokenizer + LlamaWeights
@@ -18,5 +19,6 @@ pub mod config;
 pub mod convert;
 pub mod hf_config;
 pub mod mapped;
+pub mod matvec;
 pub mod model_files;
 pub mod tensor;

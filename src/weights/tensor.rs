@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Decode streams every weight byte once per token, so it reads the compact stored form
-//! directly (`quant::dot_row`). Prefill reuses each weight row `seq` times, so it pays to decode
+//! directly (`quant::gemv::dot_rows`, many rows per call; the decode products are in
+//! `weights/matvec.rs`). Prefill reuses each weight row `seq` times, so it pays to decode
 //! a tile of rows once into an f32 scratch buffer (small enough for the L2 cache) and run the
 //! f32 GEMM kernel of `matmul/gemm.rs` against all `seq` rows: GEMM speed, not `seq` × GEMV.
 
@@ -197,43 +198,6 @@ impl WeightMatrix {
         quant::dequantize_row(self.dtype, self.row(r), out);
     }
 
-    // ANCHOR: matvec
-    /// out = W · x (decode). `x: [cols], out: [rows]`. Rows are split across rayon threads in
-    /// disjoint chunks; each row is one `dot_row` on the stored bytes. Shapes are checked at
-    /// load time, so a mismatch here is a programmer error and panics.
-    pub fn matvec(&self, x: &[f32], out: &mut [f32]) {
-        assert_eq!(
-            x.len(),
-            self.cols,
-            "tensor `{}`: x has {} elements, want {}",
-            self.name,
-            x.len(),
-            self.cols
-        );
-        assert_eq!(
-            out.len(),
-            self.rows,
-            "tensor `{}`: out has {} elements, want {}",
-            self.name,
-            out.len(),
-            self.rows
-        );
-        if let Some(w) = self.as_f32() {
-            return matmul::matvec(w, x, out, self.rows, self.cols);
-        }
-        let (dtype, rb, bytes) = (self.dtype, self.row_bytes(), self.bytes());
-        let chunk = matmul::gemv_chunk_rows(self.rows);
-        out.par_chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(c, out_c)| {
-                for (i, o) in out_c.iter_mut().enumerate() {
-                    let r = c * chunk + i;
-                    *o = quant::dot_row(dtype, &bytes[r * rb..(r + 1) * rb], x);
-                }
-            });
-    }
-    // ANCHOR_END: matvec
-
     // ANCHOR: matmul
     /// out = x · Wᵀ (prefill). x: [seq, cols], out: [seq, rows]. For stored types other than
     /// aligned f32, each task decodes a tile of weight rows once into an f32 scratch buffer
@@ -280,6 +244,34 @@ impl WeightMatrix {
             });
     }
     // ANCHOR_END: matmul
+
+    /// Tell the OS that this matrix's pages of the mapped file are not needed any more (after
+    /// an owned copy, such as [`WeightMatrix::permute_rows`], replaced it): they leave the
+    /// resident set instead of sitting there twice. Only whole pages inside the matrix are
+    /// released; nothing happens to owned matrices or where `madvise` is not available.
+    pub fn release_mapped_pages(&self) {
+        #[cfg(unix)]
+        if let Storage::Mapped { map, offset, len } = &self.storage {
+            const PAGE: usize = 4096;
+            let base = map.as_ptr() as usize;
+            let start = (base + offset).next_multiple_of(PAGE) - base;
+            let end = (base + offset + len) / PAGE * PAGE - base;
+            if end > start {
+                // SAFETY: MADV_DONTNEED on a read-only, file-backed shared mapping drops the
+                // pages from memory; a later read would fault them back in from the file with
+                // the same bytes, so no borrow of the map can observe a change. The range lies
+                // inside this matrix (checked when it was made) and is page-aligned inward.
+                // A failure only means the pages stay resident.
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        start,
+                        end - start,
+                    )
+                };
+            }
+        }
+    }
 
     /// An owned copy whose row `r` is this matrix's row `perm(r)` (whole stored rows, so any
     /// dtype works). Used at load time to turn GGUF's Q/K row order into Hugging Face's.
