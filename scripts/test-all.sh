@@ -38,6 +38,9 @@ cargo test --all-targets --features oracles,solutions
 step "glassbox serve from outside: the openai Python client, the page in headless Chromium"
 ./scripts/test-python.sh
 
+step "fuzz targets (fuzz/README.md): nightly + cargo-fuzz installed on first run, 8 s per target"
+./scripts/test-fuzz.sh
+
 step "cargo test --doc (examples in the API docs)"
 cargo test --doc
 

@@ -134,6 +134,24 @@ impl Message {
     }
 }
 
+// ANCHOR: bounds
+/// A template is a program that came with the model file, so rendering one is bounded, and a
+/// hostile template gets an error instead of running for hours or filling memory:
+///
+/// ```text
+/// work     10^7 minijinja instructions per render ("fuel"; ~1 s; ChatML over 2000 messages
+///          takes ~10^5)
+/// output   16 MiB of prompt text (millions of tokens, past any context window)
+/// strings  the Python methods added here (`replace`, …) build at most 16 MiB
+/// ```
+///
+/// Not bounded: minijinja's own operators, so a template that doubles a string in a loop
+/// (`ns.s ~ ns.s`) can still build one of 2^n bytes within its fuel.
+pub const RENDER_FUEL: u64 = 10_000_000;
+/// The most bytes one render may produce, and one string method may build.
+pub const MAX_RENDER_BYTES: usize = 16 << 20;
+// ANCHOR_END: bounds
+
 /// ChatML, for models that ship no template (SmolLM2's own template is this plus a default
 /// system prompt).
 pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
@@ -196,7 +214,25 @@ fn python_methods(
             "lower" => Value::from(s.to_lowercase()),
             "startswith" => Value::from(s.starts_with(a.unwrap_or(""))),
             "endswith" => Value::from(s.ends_with(a.unwrap_or(""))),
-            "replace" => Value::from(s.replace(a.unwrap_or(""), b.unwrap_or(""))),
+            "replace" => {
+                let (from, to) = (a.unwrap_or(""), b.unwrap_or(""));
+                // an empty `from` matches at every char boundary, as Python's does
+                let hits = if from.is_empty() {
+                    s.chars().count() + 1
+                } else {
+                    s.matches(from).count()
+                };
+                if s.len() + hits.saturating_mul(to.len()) > MAX_RENDER_BYTES {
+                    return Err(minijinja::Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!(
+                            "`replace` would build a string over {} MiB",
+                            MAX_RENDER_BYTES >> 20
+                        ),
+                    ));
+                }
+                Value::from(s.replace(from, to))
+            }
             "split" => match a {
                 Some(sep) => Value::from(s.split(sep).map(Value::from).collect::<Vec<_>>()),
                 None => Value::from(s.split_whitespace().map(Value::from).collect::<Vec<_>>()),
@@ -242,6 +278,7 @@ impl ChatTemplate {
     /// Compile `source`. `bos_token`/`eos_token` are the texts the template may print.
     pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<ChatTemplate> {
         let mut env = Environment::new();
+        env.set_fuel(Some(RENDER_FUEL));
         // Hugging Face renders with trim_blocks and lstrip_blocks on.
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
@@ -297,13 +334,26 @@ impl ChatTemplate {
             .env
             .get_template("chat")
             .map_err(|e| Error::invalid(e.to_string()))?;
-        tmpl.render(context! {
+        let mut out = CappedOutput(Vec::new());
+        let ctx = context! {
             messages => messages,
             add_generation_prompt => add_generation_prompt,
             bos_token => self.bos_token,
             eos_token => self.eos_token,
-        })
-        .map_err(|e| Error::invalid(format!("rendering the chat template failed: {e:#}")))
+        };
+        tmpl.render_captured_to(ctx, &mut out).map_err(|e| {
+            let why = match e.kind() {
+                ErrorKind::OutOfFuel => {
+                    format!("too much work (more than {RENDER_FUEL} template instructions)")
+                }
+                _ if out.0.len() >= MAX_RENDER_BYTES => {
+                    format!("the prompt passed {} MiB", MAX_RENDER_BYTES >> 20)
+                }
+                _ => format!("{e:#}"),
+            };
+            Error::invalid(format!("rendering the chat template failed: {why}"))
+        })?;
+        String::from_utf8(out.0).map_err(|e| Error::invalid(format!("chat template output: {e}")))
     }
 
     /// Render, then encode with special tokens recognised (`apply_chat_template(tokenize=True)`),
@@ -317,6 +367,23 @@ impl ChatTemplate {
         Ok(tokenizer.encode_prompt(&self.render(messages, add_generation_prompt)?))
     }
     // ANCHOR_END: render
+}
+
+/// Where a render writes: refuses to grow past [`MAX_RENDER_BYTES`].
+struct CappedOutput(Vec<u8>);
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_RENDER_BYTES {
+            self.0.resize(MAX_RENDER_BYTES, 0); // marks the overflow for `render`
+            return Err(std::io::Error::other("chat template output too long"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The chat-end tokens a model may emit, found by name in the vocabulary: ChatML's

@@ -79,6 +79,7 @@ enum Command {
 }
 
 fn main() {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     if !glassbox::matmul::has_fma() {
         // Everything still works, several times slower: say why, once, on stderr.
@@ -111,5 +112,19 @@ fn main() {
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
+    }
+}
+
+/// `glassbox inspect | head -c1`: when the reader of stdout goes away, end quietly, as `cat`
+/// and `grep` do. Rust ignores SIGPIPE, which turns every later `println!` into a panic
+/// ("failed printing to stdout: Broken pipe"); restoring the default action makes the first
+/// write to a closed pipe end the process silently, whatever command is running. Sockets are
+/// unaffected: the standard library sends with `MSG_NOSIGNAL`, so a server still sees EPIPE.
+fn quiet_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -41,7 +41,13 @@ pub fn attention_bidirectional(
         let (t, g) = (idx / nkv, idx % nkv);
         let qg = &q[t * nh * hd + g * group * hd..][..group * hd];
         SCORES.with(|p| {
-            let kv = KvRows { k_all: k, v_all: v, kv_dim: s.kv_dim(), first: 0, rows: seq };
+            let kv = KvRows {
+                k_all: k,
+                v_all: v,
+                kv_dim: s.kv_dim(),
+                first: 0,
+                rows: seq,
+            };
             attend_group(qg, &kv, g * hd, seq, hd, scale, o, &mut p.borrow_mut())
         });
     };

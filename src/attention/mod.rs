@@ -229,7 +229,13 @@ pub fn attention(
         let pos = start_pos + t;
         let lo = cache.first_visible(layer, pos); // 0, or the window's first position
         let n = pos + 1 - lo; // causal: keys lo..=pos, the rest never computed
-        let kv = KvRows { k_all, v_all, kv_dim, first: lo % rows, rows };
+        let kv = KvRows {
+            k_all,
+            v_all,
+            kv_dim,
+            first: lo % rows,
+            rows,
+        };
         attend_group(qg, &kv, g * hd, n, hd, scale, o, p);
     };
 
@@ -243,9 +249,16 @@ pub fn attention(
     match weights_out {
         None if seq == 1 && cache.first_visible(layer, start_pos) == 0 => SCORES
             .with(|p| attention_decode(q, k_all, v_all, total, shape, out, &mut p.borrow_mut())),
-        None if seq >= BLOCKED_MIN_SEQ => {
-            attention_prefill_blocked(q, k_all, v_all, Band::Causal(cache, layer), start_pos, seq, shape, out)
-        }
+        None if seq >= BLOCKED_MIN_SEQ => attention_prefill_blocked(
+            q,
+            k_all,
+            v_all,
+            Band::Causal(cache, layer),
+            start_pos,
+            seq,
+            shape,
+            out,
+        ),
         None if work < PARALLEL_MIN_WORK => {
             for (idx, o) in out.chunks_exact_mut(chunk).enumerate() {
                 with_scores(idx, o);

@@ -21,6 +21,11 @@ pub const DEFAULT_CONTEXT_CAP: usize = 4096;
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelArg {
     /// A .gguf file or a Hugging Face directory (default: SmolLM2-135M-Instruct, fetched on first use).
+    ///
+    /// Memory bounds on a model file: every count in it (layers, tensors, vocabulary, array
+    /// lengths) must fit in the file's own bytes before anything is allocated for it; a GGUF's
+    /// metadata holds at most 8388608 array elements in all (256 MiB in memory); a chat template
+    /// renders within 10000000 steps and 16 MiB of text.
     #[arg(long = "model", short = 'm', value_name = "MODEL")]
     pub path: Option<PathBuf>,
     /// Activations of the one-token products: f32 (the default: exact) or q8 (x rounded to

@@ -24,7 +24,8 @@ use crate::Result;
 pub struct Args {
     /// The .gguf model to convert.
     pub model: PathBuf,
-    /// Output directory (created if needed; files in it are overwritten).
+    /// Output directory: created, or replaced as a whole once the new model is complete (it
+    /// may hold only the five files convert writes; a failure leaves it as it was).
     #[arg(long, short)]
     pub out: PathBuf,
     /// Element type of model.safetensors: f32 (exact) or bf16 (half the size, rounded).

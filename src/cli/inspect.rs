@@ -33,6 +33,11 @@ use crate::Result;
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// A .gguf file or a Hugging Face model directory (default: the default model).
+    ///
+    /// Memory bounds on a model file (as for every command's --model): every count in it
+    /// (layers, tensors, vocabulary, array lengths) must fit in the file's own bytes before
+    /// anything is allocated for it; a GGUF's metadata holds at most 8388608 array elements in
+    /// all (256 MiB in memory); a chat template renders within 10000000 steps and 16 MiB of text.
     pub model: Option<PathBuf>,
     /// Print one JSON object instead of the report.
     #[arg(long)]

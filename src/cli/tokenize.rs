@@ -21,12 +21,14 @@ pub struct Args {
     /// fetched on first use, a Hugging Face tokenizer.json (or a directory holding one), a
     /// tokenizer.json written by `glassbox train-bpe`, or a .gguf model (its built-in
     /// tokenizer). Default: the default model's tokenizer (SmolLM2-135M-Instruct).
+    /// A .tiktoken file may hold at most 64 MiB once decompressed (o200k_base: 3.6 MB).
     #[arg(long, value_name = "SPEC")]
     pub tokenizer: Option<String>,
 
     /// Print one JSON object instead of the coloured text: "ids", "count", "tokens" (each
     /// token's text; a token that is only part of a UTF-8 character shows U+FFFD), and the
-    /// cost fields when prices are given.
+    /// cost fields when prices are given. The object is streamed as it is written: memory is
+    /// the text plus 4 bytes per token, however long the input.
     #[arg(long)]
     pub json: bool,
 
@@ -126,29 +128,13 @@ pub fn run(args: Args) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let w = |r: std::io::Result<()>| r.map_err(|e| Error::io("<stdout>", e));
     if args.json {
-        let tokens: Vec<String> = ids
-            .iter()
-            .map(|&id| String::from_utf8_lossy(tok.token_bytes(id).unwrap_or(b"")).into_owned())
-            .collect();
-        let mut obj = json!({
-            "tokenizer": args.tokenizer.clone().unwrap_or_else(|| "default model".into()),
-            "count": ids.len(),
-            "chars": text.chars().count(),
-            "bytes": text.len(),
-            "ids": ids,
-            "tokens": tokens,
-        });
-        if let Some(c) = input_usd {
-            obj["input_cost_usd"] = json!(c);
-        }
-        if let Some(c) = output_usd {
-            obj["max_response_tokens"] = json!(args.max_response);
-            obj["output_cost_usd"] = json!(c);
-        }
-        if input_usd.is_some() || output_usd.is_some() {
-            obj["total_cost_usd"] = json!(input_usd.unwrap_or(0.0) + output_usd.unwrap_or(0.0));
-        }
-        return w(writeln!(out, "{obj}"));
+        let name = args.tokenizer.as_deref().unwrap_or("default model");
+        let costs = Costs {
+            input_usd,
+            output_usd,
+            max_response: args.max_response,
+        };
+        return w(write_json(&mut out, name, &text, &ids, &tok, &costs));
     }
 
     // Show the pieces. A token may end in the middle of a UTF-8 character; the streaming
@@ -211,3 +197,67 @@ pub fn run(args: Args) -> Result<()> {
     }
     Ok(())
 }
+
+/// The optional cost fields of the `--json` object.
+struct Costs {
+    input_usd: Option<f64>,
+    output_usd: Option<f64>,
+    max_response: Option<usize>,
+}
+
+// ANCHOR: json_stream
+/// The `--json` object, written piece by piece as the ids are read: one `serde_json::Value`
+/// holding every id and token first cost about 60 bytes per token on top of the output (a
+/// 200 MB text needed over 3 GB); streamed, the memory is the text and its ids (4 bytes each).
+/// Fields, their order and their values are those of that object:
+/// `{"tokenizer", "count", "chars", "bytes", "ids", "tokens", ["input_cost_usd"],
+///   ["max_response_tokens", "output_cost_usd"], ["total_cost_usd"]}`.
+fn write_json(
+    out: &mut dyn Write,
+    tokenizer: &str,
+    text: &str,
+    ids: &[u32],
+    tok: &Tokenizer,
+    costs: &Costs,
+) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    let value = |out: &mut dyn Write, v: serde_json::Value| serde_json::to_writer(out, &v);
+    out.write_all(b"{\"tokenizer\":")?;
+    value(&mut out, json!(tokenizer))?;
+    let (chars, bytes) = (text.chars().count(), text.len());
+    write!(
+        out,
+        ",\"count\":{},\"chars\":{chars},\"bytes\":{bytes},\"ids\":[",
+        ids.len()
+    )?;
+    for (i, id) in ids.iter().enumerate() {
+        write!(out, "{}{id}", if i == 0 { "" } else { "," })?;
+    }
+    out.write_all(b"],\"tokens\":[")?;
+    for (i, &id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        let piece = String::from_utf8_lossy(tok.token_bytes(id).unwrap_or(b""));
+        serde_json::to_writer(&mut out, piece.as_ref())?;
+    }
+    out.write_all(b"]")?;
+    if let Some(c) = costs.input_usd {
+        out.write_all(b",\"input_cost_usd\":")?;
+        value(&mut out, json!(c))?;
+    }
+    if let Some(c) = costs.output_usd {
+        out.write_all(b",\"max_response_tokens\":")?;
+        value(&mut out, json!(costs.max_response))?;
+        out.write_all(b",\"output_cost_usd\":")?;
+        value(&mut out, json!(c))?;
+    }
+    if costs.input_usd.is_some() || costs.output_usd.is_some() {
+        let total = costs.input_usd.unwrap_or(0.0) + costs.output_usd.unwrap_or(0.0);
+        out.write_all(b",\"total_cost_usd\":")?;
+        value(&mut out, json!(total))?;
+    }
+    out.write_all(b"}\n")?;
+    out.flush()
+}
+// ANCHOR_END: json_stream

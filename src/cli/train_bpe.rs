@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::formats::file;
 use crate::tokenizer::corpus::CHUNK_BYTES;
 use crate::tokenizer::train::train_files_report;
 use crate::tokenizer::train_naive::{TrainConfig, FIRST_MERGE_ID};
@@ -17,16 +18,19 @@ use crate::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Final vocabulary size: 256 byte tokens + merges + special tokens.
+    /// Final vocabulary size: 256 byte tokens + merges + special tokens, at most 1048576
+    /// (2^20; o200k has 200k tokens).
     #[arg(long, value_name = "N")]
     pub vocab_size: usize,
     /// Pre-tokenizer that cuts text before BPE: gpt2, cl100k, o200k, llama3 or smollm.
     #[arg(long, default_value = "gpt2")]
     pub pattern: String,
-    /// A reserved special token, appended after the merges (repeat for more).
+    /// A reserved special token, appended after the merges (repeat for more; each non-empty
+    /// and different).
     #[arg(long = "special", value_name = "TOKEN")]
     pub special: Vec<String>,
-    /// Where to write the tokenizer.json.
+    /// Where to write the tokenizer.json (replaced only once the new one is complete; never
+    /// one of the input files).
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
     /// How many of the first merges to print.
@@ -41,6 +45,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    file::refuse_overwrite(&args.out, &args.files)?;
     let cfg = TrainConfig {
         vocab_size: args.vocab_size,
         pattern: Pretokenizer::from_name(&args.pattern)?,
@@ -51,7 +56,7 @@ pub fn run(args: Args) -> Result<()> {
     let (tok, report) = train_files_report(&args.files, &cfg, CHUNK_BYTES)?;
     let json = serde_json::to_string_pretty(&tok.to_tokenizer_json())
         .map_err(|e| Error::invalid(format!("cannot serialise the tokenizer: {e}")))?;
-    std::fs::write(&args.out, json).map_err(|e| Error::io(&args.out, e))?;
+    file::write_atomic(&args.out, json.as_bytes())?;
     let secs = t0.elapsed().as_secs_f64();
 
     let mb = report.corpus_bytes as f64 / 1e6;

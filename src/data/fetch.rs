@@ -131,15 +131,19 @@ pub(crate) fn move_into_place(part: &Path, dest: &Path) -> Result<()> {
 /// A scratch directory under `data_dir()`, removed on drop (also on error).
 pub(crate) struct TempDir(PathBuf);
 
+/// The scratch directories' names: `.fetch-<pid>-<nanos>`.
+const TEMP_PREFIX: &str = ".fetch-";
+
 impl TempDir {
     pub(crate) fn new() -> Result<TempDir> {
         let base = data_dir();
         fs::create_dir_all(&base).map_err(|e| Error::io(&base, e))?;
+        clean_stale_fetches();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let dir = base.join(format!(".fetch-{}-{nanos}", std::process::id()));
+        let dir = base.join(format!("{TEMP_PREFIX}{}-{nanos}", std::process::id()));
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(TempDir(dir))
     }
@@ -151,5 +155,53 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+// ANCHOR: clean_stale
+/// Remove the scratch directories of fetches that were killed (a `TempDir` is removed on drop,
+/// but not when its process dies): `.fetch-<pid>-…` under `data_dir()` whose process no
+/// longer exists, or, where that cannot be asked, that are more than a day old. Runs before
+/// every fetch and in `glassbox pull`; a directory it cannot remove is left for next time.
+pub fn clean_stale_fetches() {
+    let Ok(entries) = fs::read_dir(data_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        let stale = match pid.and_then(process_alive) {
+            Some(alive) => !alive,
+            None => e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 24 * 3600),
+        };
+        if stale {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+// ANCHOR_END: clean_stale
+
+/// Whether process `pid` exists (`None`: cannot tell on this platform).
+fn process_alive(pid: u32) -> Option<bool> {
+    #[cfg(unix)]
+    {
+        let pid = libc::pid_t::try_from(pid).ok()?;
+        // SAFETY: signal 0 sends nothing; it only asks whether `pid` exists.
+        let r = unsafe { libc::kill(pid, 0) };
+        let gone = r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        Some(!gone)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        None
     }
 }

@@ -12,8 +12,8 @@
 //! (with every offset) is written first and the tensors are then streamed in order: a quantizer
 //! never holds more than the rows it is working on.
 //!
-//! The file is written to `OUT.part` in the same directory, flushed, fsynced and renamed over
-//! `OUT` only when complete: an interrupted run leaves no file that looks finished.
+//! The file is written to a temporary name in the same directory, flushed, fsynced and renamed
+//! over `OUT` only when complete: an interrupted run leaves no file that looks finished.
 //!
 //! Reference: the GGUF specification, ggml `docs/gguf.md`; the reader in `formats::gguf`.
 
@@ -170,7 +170,7 @@ impl Write for Counting<'_> {
 
 /// Write a GGUF v3 file at `out`: the header, then each tensor's data in order, produced by
 /// `fill(i, w)`, which must write exactly `tensors[i].n_bytes` bytes to `w`. Written atomically
-/// (`formats::file::write_atomic_with`: `OUT.part`, fsync, rename; removed on any error).
+/// (`formats::file::write_atomic_with`: a temporary name, fsync, rename; removed on any error).
 pub fn write_gguf(
     out: &Path,
     metadata: &[(String, GgufValue)],
@@ -214,7 +214,6 @@ pub fn write_gguf(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::file::part_path;
     use crate::formats::gguf::GgufFile;
     use std::fs;
 
@@ -268,7 +267,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert!(!part_path(&out).exists());
+        assert!(no_temp_files(&dir));
         let g = GgufFile::open(&out).unwrap();
         assert_eq!(g.version, 3);
         assert_eq!(g.metadata, md);
@@ -283,7 +282,14 @@ mod tests {
         let bad = dir.join("bad.gguf");
         let e = write_gguf(&bad, &md, &tensors, |_, _| Ok(())).unwrap_err();
         assert!(e.to_string().contains("tensor `v`"), "{e}");
-        assert!(!bad.exists() && !part_path(&bad).exists());
+        assert!(!bad.exists() && no_temp_files(&dir));
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// No temporary file (`.NAME.<pid>.<n>.tmp`, see `formats::file`) left in `dir`.
+    fn no_temp_files(dir: &std::path::Path) -> bool {
+        fs::read_dir(dir)
+            .unwrap()
+            .all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp"))
     }
 }

@@ -41,6 +41,26 @@ impl SafetensorsFile {
         // SAFETY: read-only private map; we assume the file is not modified while mapped.
         // The safetensors crate validates the header and every offset against the length.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        Self::parse(path, map)
+    }
+
+    /// Parse safetensors bytes held in memory (fuzzing, corrupt-file tests); `name` labels errors.
+    pub fn from_bytes(name: &Path, bytes: &[u8]) -> Result<SafetensorsFile> {
+        let mut m =
+            memmap2::MmapMut::map_anon(bytes.len().max(1)).map_err(|e| Error::io(name, e))?;
+        m[..bytes.len()].copy_from_slice(bytes);
+        let map = m.make_read_only().map_err(|e| Error::io(name, e))?;
+        // an empty input maps one zero byte: give the parser exactly the input
+        if bytes.is_empty() {
+            return Err(Error::format(
+                name,
+                "not a valid safetensors file: it is empty",
+            ));
+        }
+        Self::parse(name, map)
+    }
+
+    fn parse(path: &Path, map: Mmap) -> Result<SafetensorsFile> {
         let (n, metadata) = SafeTensors::read_metadata(&map[..])
             .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
         Ok(SafetensorsFile {
@@ -123,26 +143,37 @@ impl SafetensorsModel {
     }
 
     fn open_files(paths: &[PathBuf]) -> Result<SafetensorsModel> {
-        let mut shards = Vec::with_capacity(paths.len());
+        let shards = paths
+            .iter()
+            .map(|p| SafetensorsFile::open(p))
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_shards(shards)
+    }
+
+    /// A model made of files already opened (each tensor name in exactly one of them).
+    pub fn from_shards(shards: Vec<SafetensorsFile>) -> Result<SafetensorsModel> {
         let mut index = BTreeMap::new();
-        for (i, p) in paths.iter().enumerate() {
-            let f = SafetensorsFile::open(p)?;
+        for (i, f) in shards.iter().enumerate() {
             for name in f.names() {
                 if index.insert(name.clone(), i).is_some() {
                     return Err(Error::format(
-                        p,
+                        &f.path,
                         format!("tensor `{name}` is in more than one shard"),
                     ));
                 }
             }
-            shards.push(f);
         }
         Ok(SafetensorsModel { shards, index })
     }
 
     /// Sharded: `{"weight_map": {"model.norm.weight": "model-00002-of-00002.safetensors", ...}}`.
     fn open_index(index_path: &Path) -> Result<SafetensorsModel> {
-        let v = file::read_json(index_path)?;
+        Self::open_index_value(&file::read_json(index_path)?, index_path)
+    }
+
+    /// [`Self::open_index`] of an index already parsed; the shards are read from the
+    /// directory of `index_path`.
+    pub fn open_index_value(v: &serde_json::Value, index_path: &Path) -> Result<SafetensorsModel> {
         let map = v
             .get("weight_map")
             .and_then(|m| m.as_object())

@@ -266,6 +266,18 @@ pub fn generate_stream_constrained(
         ..Stats::default()
     };
 
+    if cfg.max_new_tokens == Some(0) {
+        // nothing asked for: no prefill, no sampled id (`-n 0` once generated one)
+        return finish(
+            prompt_ids,
+            ids,
+            logprobs,
+            String::new(),
+            StopReason::MaxTokens,
+            stats,
+        );
+    }
+
     // 1. prefill: the prompt in one forward pass, after the prefix the cache already holds
     let start = Instant::now();
     stats.cached_tokens = model.reuse_prefix(prompt_ids);

@@ -172,6 +172,7 @@ impl Llama {
         // per product, and inside the pool the products split their rows by work stealing, so
         // a thread the OS has descheduled simply takes no rows (see `on_pool`).
         on_pool(|| self.run(s, ids));
+        self.check_finite(&s.logits, start + ids.len() - 1)?;
         Ok(&s.logits)
     }
     // ANCHOR_END: forward
@@ -198,6 +199,24 @@ impl Llama {
         clock.lap(Step::Head);
         if let Some(p) = s.profile.as_mut() {
             p.forwards += 1;
+        }
+    }
+
+    /// NaN or infinite logits come from NaN/inf weights (a corrupt or hostile file: the
+    /// weights are not scanned at load time) and have no distribution to sample from: they
+    /// are an error naming the model, never handed to the sampler. Cost: one pass over
+    /// `[vocab]` per forward.
+    fn check_finite(&self, logits: &[f32], pos: usize) -> Result<()> {
+        match logits.iter().position(|l| !l.is_finite()) {
+            None => Ok(()),
+            Some(id) => Err(Error::format(
+                &self.path,
+                format!(
+                    "the forward pass produced a non-finite logit ({}) for token id {id} at position {pos}: \
+                     the model's weights hold NaN or infinite values",
+                    logits[id]
+                ),
+            )),
         }
     }
 
@@ -272,7 +291,11 @@ impl Llama {
             clock.lap(Step::AttnNorm);
             // K and V go to the session's buffers first, then into the cache: a sliding-window
             // layer's ring may wrap inside a prompt.
-            let qkv = [(&w.q_proj, &mut *q), (&w.k_proj, &mut *k), (&w.v_proj, &mut *v)];
+            let qkv = [
+                (&w.q_proj, &mut *q),
+                (&w.k_proj, &mut *k),
+                (&w.v_proj, &mut *v),
+            ];
             WeightMatrix::matmul_many(xn, quantize_if(act, xq, xn), seq, qkv);
             clock.lap(Step::Qkv);
             if let Some(n) = &w.qk_norm {

@@ -35,8 +35,8 @@ pub mod bert;
 pub mod bert_config;
 pub mod bert_reference;
 pub mod llama;
-pub mod profile;
 pub mod probe;
+pub mod profile;
 pub mod reference;
 pub mod session;
 

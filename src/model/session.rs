@@ -90,6 +90,7 @@ impl Session {
         let (d, hd, ffn) = (c.hidden_size, c.head_dim(), c.intermediate_size);
         let q_dim = c.num_attention_heads * hd;
         let chunk = max_seq.min(chunk);
+        check_allocation(c, max_seq, chunk)?;
         let windows = c.family.windows(c.num_hidden_layers);
         // the local layers' base, if any layer has one of its own
         let local_theta = (0..c.num_hidden_layers)
@@ -298,4 +299,40 @@ impl Session {
             ))
         }
     }
+}
+
+/// Refuse, with an error, a session whose buffers cannot be allocated (a context of 2³¹
+/// positions is 1 TiB of KV-cache even for a tiny model). Sizes are multiplied with overflow
+/// checks, and each large buffer is reserved once and released before the real (zeroed,
+/// lazily mapped) allocation: without this, `vec![0.0; n]` aborts the process.
+fn check_allocation(c: &LlamaConfig, max_seq: usize, chunk: usize) -> Result<()> {
+    let widest = c
+        .hidden_size
+        .max(c.intermediate_size)
+        .max(c.num_attention_heads * c.head_dim());
+    let kv = c
+        .num_hidden_layers
+        .checked_mul(max_seq)
+        .and_then(|n| n.checked_mul(c.kv_dim()));
+    // (what, elements of one buffer, how many such buffers)
+    let buffers = [
+        ("KV-cache", kv, 2),                       // k, v: [layer, max_seq, kv_dim]
+        ("scratch", chunk.checked_mul(widest), 6), // x, xn, q, att, gate, up: [chunk, ≤ widest]
+        ("logits buffer", Some(c.vocab_size), 1),  // logits: [vocab]
+    ];
+    for (what, elems, copies) in buffers {
+        let bytes = elems.and_then(|n| n.checked_mul(copies * std::mem::size_of::<f32>()));
+        let fits = match (elems, bytes) {
+            (Some(n), Some(_)) => Vec::<f32>::new().try_reserve_exact(n).is_ok(),
+            _ => false,
+        };
+        if !fits {
+            let bytes = bytes.map_or("more than 2^64".to_string(), |b| b.to_string());
+            return Err(Error::invalid(format!(
+                "a session of {max_seq} positions needs a {what} of {bytes} bytes, which cannot \
+                 be allocated: use a smaller context (--ctx-size)"
+            )));
+        }
+    }
+    Ok(())
 }

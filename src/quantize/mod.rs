@@ -5,7 +5,7 @@
 //!   for each tensor:  quant::mix::tensor_type(file type, name, width, layer)   (the mix + fallbacks)
 //!     kept        → its stored bytes, copied
 //!     a new type  → rows decoded to f32 ─▶ quantize_row(type) ─▶ bytes, in parallel batches
-//! ──gguf_write──▶ OUT.part ──fsync, rename──▶ OUT.gguf
+//! ──gguf_write──▶ DIR/.OUT.<pid>.<n>.tmp ──fsync, rename──▶ OUT.gguf
 //! ```
 //!
 //! From a Hugging Face directory the GGUF metadata (`llama.*`, `tokenizer.ggml.*`) is written
@@ -92,6 +92,7 @@ pub fn quantize_model(
     out: &Path,
     opts: &QuantizeOptions,
 ) -> Result<Vec<TensorReport>> {
+    crate::formats::file::refuse_overwrite(out, &[input.to_path_buf()])?;
     let (mut metadata, tensors) = if input.is_dir() {
         open_hf(input)?
     } else {

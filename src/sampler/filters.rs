@@ -174,6 +174,9 @@ pub fn min_p(cands: &mut Vec<Candidate>, min_p: f32) {
         .iter()
         .map(|c| c.logit)
         .fold(f32::NEG_INFINITY, f32::max);
+    if max.is_nan() || max == f32::NEG_INFINITY {
+        return; // all NaN or −∞: no best token to measure against (and none may be removed)
+    }
     let threshold = max + min_p.ln();
     cands.retain(|c| c.logit >= threshold);
 }

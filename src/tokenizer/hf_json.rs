@@ -126,29 +126,48 @@ impl Tokenizer {
             parse_pre_tokenizer(v.get("pre_tokenizer").unwrap_or(&Value::Null), path)?;
 
         // added tokens: matched before pre-tokenization when specials are allowed
-        let mut specials: Vec<(String, u32)> = Vec::new();
-        if let Some(list) = v.get("added_tokens").and_then(Value::as_array) {
-            for (i, t) in list.iter().enumerate() {
-                let id = t.get("id").and_then(Value::as_u64);
-                let content = t.get("content").and_then(Value::as_str);
-                let (Some(id), Some(content)) = (id, content) else {
-                    return Err(bad(format!("added_tokens[{i}] lacks `id` or `content`")));
-                };
-                specials.push((content.to_string(), id as u32));
-            }
-        }
-
+        let added = v
+            .get("added_tokens")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
         let vocab = model
             .get("vocab")
             .and_then(Value::as_object)
             .ok_or_else(|| bad("model.vocab is missing or not an object".into()))?;
+        let check_id = id_bound(vocab.len() + added.len());
+        let mut specials: Vec<(String, u32)> = Vec::new();
+        for (i, t) in added.iter().enumerate() {
+            let id = t.get("id").and_then(Value::as_u64);
+            let content = t.get("content").and_then(Value::as_str);
+            let (Some(id), Some(content)) = (id, content) else {
+                return Err(bad(format!("added_tokens[{i}] lacks `id` or `content`")));
+            };
+            let id = check_id(id, &format!("added_tokens[{i}] {content:?}")).map_err(bad)?;
+            if let Some((other, _)) = specials.iter().find(|(s, sid)| *sid == id && s != content) {
+                return Err(bad(format!(
+                    "added_tokens[{i}] {content:?} and {other:?} both have id {id}"
+                )));
+            }
+            specials.push((content.to_string(), id));
+        }
+
         let mut tokens: Vec<Option<Vec<u8>>> = Vec::new();
+        let mut text_of: Vec<Option<&str>> = Vec::new(); // id → its vocab text (to name a repeat)
         let mut by_text = std::collections::HashMap::with_capacity(vocab.len());
         for (text, id) in vocab {
             let id = id
                 .as_u64()
-                .ok_or_else(|| bad(format!("model.vocab[{text:?}] is not an id")))?
-                as usize;
+                .ok_or_else(|| bad(format!("model.vocab[{text:?}] is not an id")))?;
+            let id = check_id(id, &format!("model.vocab[{text:?}]")).map_err(bad)? as usize;
+            if text_of.len() <= id {
+                text_of.resize(id + 1, None);
+            }
+            if let Some(other) = text_of[id] {
+                return Err(bad(format!(
+                    "model.vocab[{text:?}] and model.vocab[{other:?}] both have id {id}"
+                )));
+            }
+            text_of[id] = Some(text);
             by_text.insert(text.as_str(), id as u32);
             if specials
                 .iter()
@@ -165,6 +184,17 @@ impl Tokenizer {
                 tokens.resize(id + 1, None);
             }
             tokens[id] = Some(bytes);
+        }
+        // An added token may repeat a vocabulary entry (same id, same text), never replace one.
+        for (s, id) in &specials {
+            if let Some(Some(t)) = text_of
+                .get(*id as usize)
+                .filter(|t| **t != Some(s.as_str()))
+            {
+                return Err(bad(format!(
+                    "added token {s:?} has id {id}, which model.vocab gives to {t:?}"
+                )));
+            }
         }
 
         let merges_json = model
@@ -207,6 +237,26 @@ impl Tokenizer {
         .map_err(bad)
     }
 }
+
+// ANCHOR: id_bound
+/// The rule for ids in a tokenizer.json of `entries` tokens (vocab + added tokens): an id is
+/// below `2 × entries` (and fits in 32 bits). A vocabulary is dense apart from a few holes
+/// (files converted from tiktoken skip ids before their specials: cl100k leaves 100256 and
+/// 100261..=100275 unused), so this admits every real file, while an id of 2³² + 3 is never
+/// truncated to 3 and an id of 10⁸ never sizes a table: memory stays proportional to the file.
+pub(crate) fn id_bound(entries: usize) -> impl Fn(u64, &str) -> std::result::Result<u32, String> {
+    let limit = (2 * entries as u64).min(1 << 32);
+    move |id, what| {
+        if id < limit {
+            return Ok(id as u32);
+        }
+        Err(format!(
+            "{what} has id {id}, but the file's {entries} tokens imply ids below {limit} \
+             (a vocabulary is dense, apart from a few holes before its special tokens)"
+        ))
+    }
+}
+// ANCHOR_END: id_bound
 
 /// One step of a (flattened) pre-tokenizer sequence.
 #[derive(Debug, PartialEq)]

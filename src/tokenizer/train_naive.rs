@@ -47,9 +47,35 @@ pub struct TrainConfig {
     pub show_progress: bool,
 }
 
+/// The largest vocabulary a trainer makes: 2²⁰ = 1,048,576 tokens (o200k has 200k, Gemma 3
+/// 262k). Ids are u32 and each merge costs memory while training, so a vocabulary size of
+/// 10¹² is refused up front instead of asking for terabytes.
+pub const MAX_VOCAB_SIZE: usize = 1 << 20;
+
 impl TrainConfig {
-    /// The number of merges to learn: `vocab_size - 256 - specials`.
+    /// The number of merges to learn: `vocab_size - 256 - specials`. Both trainers call this
+    /// first, so it is where the settings are checked: the vocabulary size within
+    /// `256 + specials ..= MAX_VOCAB_SIZE`, special tokens non-empty and distinct.
     pub fn num_merges(&self) -> Result<usize> {
+        if self.vocab_size > MAX_VOCAB_SIZE {
+            return Err(Error::invalid(format!(
+                "vocab size {} is larger than the limit of {MAX_VOCAB_SIZE} tokens",
+                self.vocab_size
+            )));
+        }
+        for (i, s) in self.special_tokens.iter().enumerate() {
+            if s.is_empty() {
+                return Err(Error::invalid(format!(
+                    "special token #{} is empty: a special token needs text to match",
+                    i + 1
+                )));
+            }
+            if self.special_tokens[..i].contains(s) {
+                return Err(Error::invalid(format!(
+                    "special token {s:?} is given twice"
+                )));
+            }
+        }
         let floor = FIRST_MERGE_ID as usize + self.special_tokens.len();
         if self.vocab_size < floor {
             return Err(Error::invalid(format!(

@@ -200,6 +200,7 @@ impl LlamaWeights {
     /// Every weight the config calls for, from `src`, each checked on the way in.
     pub fn load(mut src: TensorSource, c: &LlamaConfig) -> Result<LlamaWeights> {
         let (d, vocab) = (c.hidden_size, c.vocab_size);
+        src.check_layer_count(c.num_hidden_layers)?;
         let embed_tokens = src.take(EMBED_TOKENS, &[vocab, d])?;
         let layers = (0..c.num_hidden_layers)
             .map(|l| LayerWeights::load(&mut src, c, l))
@@ -263,6 +264,32 @@ pub enum TensorSource<'a> {
 }
 
 impl TensorSource<'_> {
+    /// A layer count is only a number in the config, but every layer needs tensors of its own
+    /// (9 of them), so a file cannot have more layers than tensors. Checked before anything is
+    /// built per layer: a `block_count` of 2³¹ is refused here, by name. (A count just a little
+    /// too large is left to the loader, which names the first missing tensor.)
+    fn check_layer_count(&self, layers: usize) -> Result<()> {
+        let (file, field, tensors) = match self {
+            TensorSource::Gguf(g) => (g.path.clone(), "llama.block_count", g.tensors.len()),
+            TensorSource::Safetensors(st) => (
+                st.first_file().to_path_buf(),
+                "num_hidden_layers",
+                st.names().count(),
+            ),
+            TensorSource::Memory(m) => (PathBuf::from(IN_MEMORY), "num_hidden_layers", m.len()),
+        };
+        if layers > tensors {
+            let per_layer = GGUF_LAYER_NAMES.len();
+            return Err(Error::format(
+                file,
+                format!(
+                    "`{field}` = {layers} layers would need {per_layer} tensors each, but the file holds {tensors} tensors"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Tensor `name` (a Hugging Face name) with shape `shape` (`[n]` for a vector), or an error
     /// naming the file and the tensor as the file calls it.
     pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<WeightMatrix> {

@@ -174,8 +174,77 @@ impl LlamaConfig {
                 "vocab_size, intermediate_size and max_position_embeddings must be positive".into(),
             );
         }
+        self.validate_floats(source)?;
         self.family.validate(source)
     }
+
+    // ANCHOR: validate_floats
+    /// Every float of the config is finite and in the range where the forward pass stays
+    /// finite; the error names the field (with its GGUF key where it has one). Without this a
+    /// NaN `rope_theta` gives NaN logits, and a NaN threshold once emptied the sampler.
+    ///
+    /// ```text
+    /// rms_norm_eps   0 < ε < 1      x / sqrt(mean(x²) + ε): ε ≤ 0 divides 0 by 0 on a zero row
+    /// rope_theta     θ > 1          θ_i = θ^(−2i/d): a subnormal θ makes θ_i infinite
+    /// llama3 scaling factor ≥ 1, 0 < low_freq_factor < high_freq_factor (θ_i / factor, and
+    ///                (L / λ − low) / (high − low) divides by high − low)
+    /// ```
+    fn validate_floats(&self, source: &Path) -> Result<()> {
+        let check = |name: &str, gguf_key: Option<&str>, x: f32, ok: bool, rule: &str| {
+            if x.is_finite() && ok {
+                return Ok(());
+            }
+            let key = gguf_key
+                .map(|k| format!(" (GGUF `{k}`)"))
+                .unwrap_or_default();
+            Err(Error::format(
+                source,
+                format!("`{name}`{key} = {x:e} is out of range: it must be {rule}"),
+            ))
+        };
+        let eps = self.rms_norm_eps;
+        check(
+            "rms_norm_eps",
+            Some("llama.attention.layer_norm_rms_epsilon"),
+            eps,
+            eps > 0.0 && eps < 1.0,
+            "a finite number with 0 < eps < 1 (typically 1e-5 or 1e-6)",
+        )?;
+        let theta = self.rope_theta;
+        check(
+            "rope_theta",
+            Some("llama.rope.freq_base"),
+            theta,
+            theta > 1.0,
+            "a finite number > 1 (typically 10000 or 500000)",
+        )?;
+        if let Some(s) = &self.rope_scaling {
+            let (f, lo, hi) = (s.factor, s.low_freq_factor, s.high_freq_factor);
+            check(
+                "rope_scaling.factor",
+                None,
+                f,
+                f >= 1.0,
+                "a finite number ≥ 1",
+            )?;
+            check(
+                "rope_scaling.low_freq_factor",
+                None,
+                lo,
+                lo > 0.0,
+                "a finite number > 0",
+            )?;
+            check(
+                "rope_scaling.high_freq_factor",
+                None,
+                hi,
+                hi > lo,
+                "a finite number > low_freq_factor",
+            )?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: validate_floats
 
     /// The tokenizer must not produce ids past the embedding table (a smaller tokenizer is
     /// fine: models often pad their vocabulary to a round number). `source` names the model.

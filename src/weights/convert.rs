@@ -15,7 +15,6 @@
 //! fsynced, renamed), so converting never holds more than one row in f32:
 //! `u64 header length │ JSON header (padded with spaces to a multiple of 8) │ data`.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
@@ -61,8 +60,21 @@ pub struct ConvertReport {
     pub safetensors_bytes: u64,
 }
 
-/// Convert a GGUF model to a Hugging Face directory `out` (created if needed).
+/// The files `convert` writes: an existing output directory may hold only these (it is
+/// replaced as a whole).
+pub const CONVERTED_FILES: [&str; 5] = [
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "model.safetensors",
+];
+
+/// Convert a GGUF model to a Hugging Face directory `out`: written whole into a temporary
+/// directory beside it, which then replaces `out` (`formats::file::write_dir_atomic`), so a
+/// failure part-way leaves the old `out` as it was.
 pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<ConvertReport> {
+    file::refuse_overwrite(out, &[input.to_path_buf()])?;
     let m = ModelFiles::open(input)?;
     if m.format != ModelFormat::Gguf {
         return Err(Error::invalid(format!(
@@ -70,18 +82,26 @@ pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<Convert
             input.display()
         )));
     }
-    fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let mut files = Vec::new();
+    let mut report = None;
+    file::write_dir_atomic(out, &CONVERTED_FILES, |dir| {
+        report = Some(write_hf_dir(&m, dir, dtype)?);
+        Ok(())
+    })?;
+    let (tensors, safetensors_bytes) = report.unwrap_or_default();
+    Ok(ConvertReport {
+        files: CONVERTED_FILES.iter().map(|f| out.join(f)).collect(),
+        tensors,
+        safetensors_bytes,
+    })
+}
+
+/// Every file of the Hugging Face directory, into `out`; returns (tensors, safetensors bytes).
+fn write_hf_dir(m: &ModelFiles, out: &Path, dtype: OutDType) -> Result<(usize, u64)> {
     let c = &m.config;
 
     // 1. config.json and generation_config.json
-    let write_json = |name: &str, v: &Value, files: &mut Vec<PathBuf>| -> Result<()> {
-        let p = out.join(name);
-        file::write_json_pretty(&p, v)?;
-        files.push(p);
-        Ok(())
-    };
-    write_json("config.json", &c.to_hf_json(dtype.torch_name()), &mut files)?;
+    let write_json = |name: &str, v: &Value| file::write_json_pretty(&out.join(name), v);
+    write_json("config.json", &c.to_hf_json(dtype.torch_name()))?;
     let eos = match c.eos_token_ids.as_slice() {
         [one] => json!(one),
         many => json!(many),
@@ -89,13 +109,12 @@ pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<Convert
     write_json(
         "generation_config.json",
         &json!({"bos_token_id": c.bos_token_id, "eos_token_id": eos}),
-        &mut files,
     )?;
 
     // 2. the tokenizer: tokenizer.json from the GGUF vocabulary, tokenizer_config.json with the
     //    special tokens and the chat template
     let t = &m.tokenizer;
-    write_json("tokenizer.json", &t.to_tokenizer_json(), &mut files)?;
+    write_json("tokenizer.json", &t.to_tokenizer_json())?;
     let text_of = |id: Option<u32>| id.and_then(|i| t.decode(&[i]).ok());
     let mut added = Map::new();
     for (s, id) in t.special_tokens() {
@@ -116,7 +135,7 @@ pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<Convert
         "added_tokens_decoder": added,
         "chat_template": m.chat_template,
     });
-    write_json("tokenizer_config.json", &tok_config, &mut files)?;
+    write_json("tokenizer_config.json", &tok_config)?;
 
     // 3. model.safetensors, tensors in name order
     let tensors = m.weights.by_name();
@@ -165,10 +184,5 @@ pub fn convert_gguf(input: &Path, out: &Path, dtype: OutDType) -> Result<Convert
         }
         Ok(())
     })?;
-    files.push(st);
-    Ok(ConvertReport {
-        files,
-        tensors: tensors.len(),
-        safetensors_bytes: (8 + head.len() + offset) as u64,
-    })
+    Ok((tensors.len(), (8 + head.len() + offset) as u64))
 }

@@ -56,7 +56,12 @@ impl ModelFiles {
 
     /// A GGUF file: tensors renamed to HF names, Q/K rows converted to HF order.
     pub fn open_gguf(path: &Path) -> Result<ModelFiles> {
-        let g = GgufFile::open(path)?;
+        Self::from_gguf(GgufFile::open(path)?)
+    }
+
+    /// [`Self::open_gguf`] of a GGUF already parsed (from a file or from bytes in memory).
+    pub fn from_gguf(g: GgufFile) -> Result<ModelFiles> {
+        let path = &g.path.clone();
         let config = LlamaConfig::from_gguf(&g)?;
         let tokenizer = Tokenizer::from_gguf(&g)?;
         config.check_tokenizer(&tokenizer, path)?;

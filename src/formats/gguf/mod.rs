@@ -179,6 +179,7 @@ impl GgufFile {
             buf: &map[..len],
             pos: 0,
             path,
+            elements_left: value::MAX_METADATA_ELEMENTS,
         };
         let (version, tensor_count, kv_count) = read_header(&mut r)?;
         let metadata = read_metadata(&mut r, kv_count)?;

@@ -21,6 +21,12 @@ use crate::{Error, Result};
 /// Nested arrays deeper than this are refused (real files nest at most one level).
 const MAX_ARRAY_DEPTH: usize = 8;
 
+/// The most array elements all metadata of one file may hold together. Each element is a
+/// 32-byte [`GgufValue`] in memory, however small in the file (a u8 is 1 byte there), so this
+/// bounds what a file can make us allocate: 2²³ elements = 256 MiB at most. The largest real
+/// tokenizers hold under 10⁶ (Gemma 3: 262,144 tokens + scores + types).
+pub const MAX_METADATA_ELEMENTS: u64 = 1 << 23;
+
 /// One typed metadata value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum GgufValue {
@@ -151,6 +157,8 @@ pub(crate) struct Reader<'a> {
     pub(crate) buf: &'a [u8],
     pub(crate) pos: usize,
     pub(crate) path: &'a Path,
+    /// Array elements still allowed (starts at [`MAX_METADATA_ELEMENTS`]).
+    pub(crate) elements_left: u64,
 }
 
 impl<'a> Reader<'a> {
@@ -264,6 +272,14 @@ impl<'a> Reader<'a> {
                     _ => return Err(self.bad_type(elem, what)),
                 };
                 self.check_count(count, min, &format!("length of {what}"))?;
+                self.elements_left = self.elements_left.checked_sub(count).ok_or_else(|| {
+                    Error::format(
+                        self.path,
+                        format!(
+                            "{what}: an array of {count} elements takes the file's metadata past {MAX_METADATA_ELEMENTS} array elements in all (each costs 32 bytes in memory)"
+                        ),
+                    )
+                })?;
                 let mut items = Vec::with_capacity(count as usize);
                 // elements share the array's label: formatting "{what}[{i}]" for each of the
                 // 49152 tokens would cost more than reading them

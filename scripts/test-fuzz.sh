@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The fuzz targets in fuzz/ (issue 17), each run for a short fixed time so they stay green.
+# Installs what it needs on a clean machine: the nightly toolchain (cargo-fuzz needs
+# -Zsanitizer) and cargo-fuzz (pinned, --locked). Builds every target in one cargo invocation,
+# fills the corpora from fuzz/seeds and the test fixtures (fuzz/seeds.sh), then runs each target
+# for FUZZ_SECONDS (default 8) under libFuzzer's 2 GB RSS limit and a 10 s per-input timeout.
+# A crash, timeout or OOM fails the script and leaves the input in fuzz/artifacts/TARGET/.
+#
+#   scripts/test-fuzz.sh                   # every target, 8 s each
+#   FUZZ_SECONDS=3600 scripts/test-fuzz.sh gguf_fields   # one target, one hour
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+export PATH="$HOME/.cargo/bin:$PATH"
+seconds="${FUZZ_SECONDS:-8}"
+step() { printf '\n==> %s\n' "$*"; }
+t0=$SECONDS
+
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  step "installing the nightly toolchain (minimal profile; first run only)"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  step "installing cargo-fuzz 0.13.2 from crates.io (first run only)"
+  cargo install cargo-fuzz --locked --version 0.13.2
+fi
+t_install=$((SECONDS - t0))
+
+step "building the fuzz targets (release, debug assertions, AddressSanitizer)"
+cargo +nightly fuzz build
+t_build=$((SECONDS - t0 - t_install))
+
+./seeds.sh >/dev/null
+targets=$(cargo +nightly fuzz list)
+[ "$#" -gt 0 ] && targets="$*"
+mkdir -p logs
+for t in $targets; do
+  step "fuzz $t for ${seconds}s"
+  status=0
+  cargo +nightly fuzz run "$t" "corpus/$t" -- \
+    -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 >"logs/$t.log" 2>&1 || status=$?
+  grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+ +DONE' "logs/$t.log" || true
+  if [ "$status" -ne 0 ]; then
+    grep -E 'ERROR|SUMMARY|panicked|Test unit written|Reproduce with' "logs/$t.log" >&2 || tail -30 "logs/$t.log" >&2
+    echo "fuzz target $t failed (exit $status): fuzz/logs/$t.log, input in fuzz/artifacts/$t/" >&2
+    exit 1
+  fi
+done
+printf '\nfuzz: install %ss, build %ss, runs %ss\n' "$t_install" "$t_build" "$((SECONDS - t0 - t_install - t_build))"

@@ -1,0 +1,51 @@
+//! Issue 17: a chat template is a program shipped inside a model file, and rendering an
+//! untrusted one must end: bounded work (minijinja's fuel), bounded output, and the Python
+//! string methods glassbox adds bounded in what they build. Each case used to run for hours or
+//! until memory ran out; each is now an error that says which bound it hit.
+
+use glassbox::chat::{ChatTemplate, Message, CHATML_TEMPLATE};
+
+fn render(source: &str) -> glassbox::Result<String> {
+    ChatTemplate::new(source, "<s>", "</s>")?.render(&[Message::user("hi")], true)
+}
+
+fn err(source: &str) -> String {
+    match render(source) {
+        Ok(s) => panic!("rendered {} bytes instead of failing", s.len()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn endless_work_is_cut_off() {
+    // 10^10 loop iterations
+    let e = err("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}");
+    assert!(e.contains("too much work"), "{e}");
+}
+
+#[test]
+fn endless_output_is_cut_off() {
+    // 100 MB of prompt
+    let e = err("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}");
+    assert!(e.contains("16 MiB"), "{e}");
+}
+
+#[test]
+fn string_methods_cannot_build_huge_strings() {
+    // 20,000 × 20,000 bytes = 400 MB from one `replace`
+    let e = err("{{ ('ab' * 10000).replace('', 'ab' * 10000) }}");
+    assert!(e.contains("replace") && e.contains("16 MiB"), "{e}");
+}
+
+#[test]
+fn real_templates_still_render() {
+    let t = ChatTemplate::new(CHATML_TEMPLATE, "", "").expect("ChatML");
+    let many: Vec<Message> = (0..2000)
+        .map(|i| Message::user(&format!("message number {i}")))
+        .collect();
+    let out = t
+        .render(&many, true)
+        .expect("2000 messages render within the bounds");
+    assert!(out.ends_with("<|im_start|>assistant\n"));
+    assert_eq!(out.matches("<|im_start|>user").count(), 2000);
+}
