@@ -139,23 +139,41 @@ fn string(s: &str, ensure_ascii: bool, out: &mut String) {
     out.push('"');
 }
 
-/// Integers as they are; floats as Python's `repr`: serde_json's shortest form (`2.0`, `0.1`,
-/// `1e16`), with Python's exponent (`1e+16`, `1e-05`).
+/// Integers as they are; floats as Python's `repr`: the shortest digits that read back to the
+/// same float, written out (`2.0`, `0.0001`) when the decimal exponent is in -4..16, else in
+/// scientific form with a signed two-digit exponent (`1e-05`, `1.5e+16`).
 fn python_number(n: &serde_json::Number) -> String {
-    let s = n.to_string();
-    if !n.is_f64() {
-        return s;
+    match n.as_f64() {
+        Some(f) if n.is_f64() => python_float(f),
+        _ => n.to_string(),
     }
-    match s.split_once('e') {
-        None => s,
-        Some((mant, exp)) => {
-            let (sign, digits) = match exp.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', exp.trim_start_matches('+')),
-            };
-            format!("{mant}e{sign}{digits:0>2}")
+}
+
+fn python_float(f: f64) -> String {
+    // Rust's `{:e}` is the shortest round-trip form too: "-1.5e16", "1e-5", "2.5e0"
+    let sci = format!("{f:e}");
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..16).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mant}e{sign}{:02}", exp.abs());
+    }
+    let (neg, mant) = match mant.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mant),
+    };
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let body = if exp < 0 {
+        format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
+    } else {
+        let point = exp as usize + 1;
+        if digits.len() <= point {
+            format!("{digits}{}.0", "0".repeat(point - digits.len()))
+        } else {
+            format!("{}.{}", &digits[..point], &digits[point..])
         }
-    }
+    };
+    format!("{neg}{body}")
 }
 
 #[cfg(test)]
@@ -185,6 +203,22 @@ mod tests {
             dumps(v.clone(), None),
             r#"{"b": [1, 2.5, {}], "a": "it's <é>\n", "c": [], "d": null, "e": 1e+16, "f": 1e-05}"#
         );
+        // repr(x) for each, from CPython 3.11
+        for (x, py) in [
+            (2.0, "2.0"),
+            (-0.5, "-0.5"),
+            (0.0001, "0.0001"),
+            (0.00012, "0.00012"),
+            (1e-5, "1e-05"),
+            (-1.25e-7, "-1.25e-07"),
+            (123456.789, "123456.789"),
+            (1e15, "1000000000000000.0"),
+            (1.5e16, "1.5e+16"),
+            (1e300, "1e+300"),
+            (0.1 + 0.2, "0.30000000000000004"),
+        ] {
+            assert_eq!(python_float(x), py, "{x}");
+        }
         assert_eq!(
             dumps(json!({"a": [1, {"x": true}], "b": {}}), Some(2)),
             "{\n  \"a\": [\n    1,\n    {\n      \"x\": true\n    }\n  ],\n  \"b\": {}\n}"
