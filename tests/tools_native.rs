@@ -10,12 +10,17 @@
 //!   independent `jsonschema` validator) and refuses the generic `{"tool_call": …}` shape,
 //!   another tool's name, and bad arguments, at the byte where they go wrong;
 //! * the split: the reply becomes OpenAI's `(name, arguments text)`, the same whether it is
-//!   read whole or a byte at a time.
+//!   read whole or a byte at a time;
+//! * through the server: SmolLM2's weights served with this template
+//!   (`--chat-template-file`) answer `required` and named calls in OpenAI's shape, streamed
+//!   the same, from a prompt that is exactly the template's rendering with tools; the result
+//!   of the call goes back as the template's `ipython` turn.
 
 mod constrain_common;
+mod server_common;
 
-use constrain_common::validator;
-use glassbox::chat::{ChatTemplate, Message, CHATML_TEMPLATE, GEMMA_TEMPLATE};
+use constrain_common::{smollm2_tokenizer, validator};
+use glassbox::chat::{ChatTemplate, Message, ToolCall, CHATML_TEMPLATE, GEMMA_TEMPLATE};
 use glassbox::constrain::{compile, Grammar, Recognizer};
 use glassbox::tools::{self, llama, Delta, Reply, Splitter, Tool, ToolChoice, LLAMA3_JSON};
 use serde_json::{json, Value};
@@ -194,4 +199,139 @@ fn the_split_gives_openai_tool_calls_whole_or_streamed() {
         .collect();
     assert_eq!(streamed, calls[0].1);
     assert!(!deltas.iter().any(|d| matches!(d, Delta::Content(_))));
+}
+
+/// OpenAI's tool calls of a stream, reassembled as the `openai` client does (by `index`; id
+/// and name from the first delta, which carries no arguments; arguments concatenated).
+fn streamed_calls(frames: &[Value]) -> Vec<(String, String, String)> {
+    let mut calls: Vec<(String, String, String)> = Vec::new();
+    for f in frames {
+        let Some(tc) = f["choices"][0]["delta"].get("tool_calls") else {
+            continue;
+        };
+        for t in tc.as_array().unwrap() {
+            let i = t["index"].as_u64().unwrap() as usize;
+            if let Some(id) = t.get("id") {
+                assert_eq!((i, &t["function"]["arguments"]), (calls.len(), &json!("")));
+                let name = t["function"]["name"].as_str().unwrap();
+                calls.push((id.as_str().unwrap().into(), name.into(), String::new()));
+            } else {
+                calls[i].2 += t["function"]["arguments"].as_str().unwrap();
+            }
+        }
+    }
+    calls
+}
+
+#[test]
+fn smollm2_served_with_the_llama31_template_calls_in_llamas_format() {
+    use server_common::*;
+    let path = std::path::PathBuf::from(format!("{FIXTURES}llama31_chat_template.jinja"));
+    let s = start(None, |o| {
+        o.ctx_size = Some(1024);
+        o.chat_template = Some(path.clone());
+    });
+    // the template the server uses, with SmolLM2's BOS/EOS texts, to count the prompt
+    let source = std::fs::read_to_string(&path).unwrap();
+    let tok = smollm2_tokenizer();
+    let t = ChatTemplate::for_model(Some(&source), tok).unwrap();
+    let tools_list = json!([
+        {"type": "function", "function": {"name": "get_weather",
+            "description": "Current weather in a city.",
+            "parameters": {"type": "object", "properties": {
+                "city": {"enum": ["Paris", "Oslo"]},
+                "unit": {"enum": ["celsius", "fahrenheit"]}},
+                "required": ["city", "unit"], "additionalProperties": false}}},
+        {"type": "function", "function": {"name": "get_time",
+            "parameters": {"type": "object", "properties": {"utc": {"type": "boolean"}},
+                "required": ["utc"], "additionalProperties": false}}}
+    ]);
+    let tools = parsed_tools(&tools_list);
+    let user = Message::user("Weather in Paris?");
+    for (choice, wire, seed) in [
+        (ToolChoice::Required, json!("required"), 1),
+        (ToolChoice::Required, json!("required"), 2),
+        (
+            ToolChoice::Function("get_time".into()),
+            json!({"type": "function", "function": {"name": "get_time"}}),
+            3,
+        ),
+    ] {
+        let body = server_common::chat_body(
+            "Weather in Paris?",
+            json!({"tools": tools_list, "tool_choice": wire, "seed": seed,
+                   "temperature": 1.0, "max_tokens": 64}),
+        );
+        let r = post(s.addr, "/v1/chat/completions", &body);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let v = r.json();
+        // the prompt is the template's own rendering of the tools
+        let reply = Reply {
+            format: None,
+            tools: tools.clone(),
+            choice,
+        };
+        let plan = tools::plan(&reply, std::slice::from_ref(&user), t.reads_tools());
+        let text = t
+            .render_with_tools(&plan.messages, plan.tools.as_ref(), true)
+            .unwrap();
+        assert!(text.contains("Given the following functions") && text.contains("\"get_time\""));
+        let ids = t
+            .encode_with_tools(tok, &plan.messages, plan.tools.as_ref(), true)
+            .unwrap();
+        assert_eq!(v["usage"]["prompt_tokens"], ids.len());
+        let c = &v["choices"][0];
+        assert_eq!(c["finish_reason"], "tool_calls", "{c}");
+        assert_eq!(c["message"]["content"], Value::Null);
+        let calls = c["message"]["tool_calls"].as_array().unwrap();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0]["type"], "function");
+        assert!(calls[0]["id"].as_str().unwrap().starts_with("call_"));
+        let name = calls[0]["function"]["name"].as_str().unwrap();
+        if seed == 3 {
+            assert_eq!(name, "get_time");
+        }
+        let args = calls[0]["function"]["arguments"].as_str().unwrap();
+        let parsed: Value = serde_json::from_str(args).unwrap_or_else(|e| panic!("{e}: {args}"));
+        let params = &tools.iter().find(|t| t.name == name).unwrap().parameters;
+        assert!(validator(params).is_valid(&parsed), "{name}({args})");
+        // streamed: the same call, id and name first, then the arguments
+        let mut sb = body.clone();
+        sb["stream"] = json!(true);
+        let f = frames(&post(s.addr, "/v1/chat/completions", &sb).body);
+        let sc = streamed_calls(&data(&f));
+        assert_eq!(sc.len(), 1);
+        assert_eq!((sc[0].1.as_str(), sc[0].2.as_str()), (name, args));
+        assert_eq!(streamed_text(&f), "");
+    }
+    // the loop: the call and its result go back; the template writes them its own way
+    let call = json!({"id": "call_1", "type": "function",
+                      "function": {"name": "get_weather",
+                                   "arguments": "{\"city\": \"Paris\", \"unit\": \"celsius\"}"}});
+    let body = json!({"messages": [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": null, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "{\"temp\": 21}"}],
+        "tools": tools_list, "tool_choice": "none", "max_tokens": 8, "seed": 1});
+    let r = post(s.addr, "/v1/chat/completions", &body);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert!(v["choices"][0]["message"]["content"].is_string());
+    let mut said = Message::assistant("");
+    said.tool_calls = vec![ToolCall {
+        id: "call_1".into(),
+        name: "get_weather".into(),
+        arguments: call["function"]["arguments"].as_str().unwrap().into(),
+    }];
+    let messages = [user, said, Message::tool("{\"temp\": 21}", "call_1")];
+    let text = t.render(&messages, true).unwrap();
+    assert!(text.contains(
+        "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"unit\": \"celsius\"}}<|eot_id|>\
+         <|start_header_id|>ipython<|end_header_id|>\n\n\"{\\\"temp\\\": 21}\"<|eot_id|>"
+    ), "{text}");
+    assert_eq!(
+        v["usage"]["prompt_tokens"],
+        t.encode(tok, &messages, true).unwrap().len()
+    );
+    s.stop().unwrap();
 }
