@@ -47,18 +47,21 @@ fn main() -> glassbox::Result<()> {
         }],
         choice: ToolChoice::Auto,
     };
-    let plan = tools::plan(
-        &reply,
-        &[Message::user("What is the weather in Oslo, in celsius?")],
-    );
     let model = glassbox::model::Llama::load(glassbox::data::default_model()?)?;
     let template = ChatTemplate::for_model(model.chat_template.as_deref(), &model.tokenizer)?;
     drop(model);
+    // SmolLM2's template does not read `tools`: the generic format
+    let plan = tools::plan(
+        &reply,
+        &[Message::user("What is the weather in Oslo, in celsius?")],
+        template.reads_tools(),
+    );
     let _ = writeln!(
         out,
         "=== 1. the prompt the model sees (tools in the system prompt) ==="
     );
-    let _ = writeln!(out, "{}", template.render(&plan.messages, true)?);
+    let prompt = template.render_with_tools(&plan.messages, plan.tools.as_ref(), true)?;
+    let _ = writeln!(out, "{prompt}");
     let _ = writeln!(
         out,
         "=== 2. the schema the mask follows (tool_choice: auto) ==="

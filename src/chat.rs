@@ -35,6 +35,8 @@ use minijinja::value::{from_args, Rest, Value, ValueKind};
 use minijinja::{context, Environment, ErrorKind};
 use serde::Serialize;
 
+mod tojson;
+
 /// One turn of a conversation: `role` is `system`, `user`, `assistant` or `tool` (the result
 /// of a tool call, answering the call named by `tool_call_id`). An assistant turn may carry the
 /// `tool_calls` it made. Templates see exactly these fields; `tool_call_id` and `tool_calls`
@@ -179,6 +181,7 @@ pub struct ChatTemplate {
     env: Environment<'static>,
     bos_token: String,
     eos_token: String,
+    reads_tools: bool,
 }
 
 // ANCHOR: pycompat
@@ -294,13 +297,22 @@ impl ChatTemplate {
         env.add_function("strftime_now", |fmt: String| {
             Value::from(strftime_now(&fmt))
         });
+        // Hugging Face's `tojson` is Python's `json.dumps` (no HTML escaping, `", "` and `": "`)
+        env.add_filter("tojson", tojson::filter);
         env.add_template_owned("chat", source.to_string())
             .map_err(|e| Error::invalid(format!("the chat template does not compile: {e}")))?;
+        let reads_tools = template_reads_tools(&env)?;
         Ok(ChatTemplate {
             env,
             bos_token: bos_token.to_string(),
             eos_token: eos_token.to_string(),
+            reads_tools,
         })
+    }
+
+    /// Whether the template renders tools itself (see [`template_reads_tools`]).
+    pub fn reads_tools(&self) -> bool {
+        self.reads_tools
     }
 
     /// The template for a file that has none: Gemma's turn format if the vocabulary has
@@ -330,6 +342,18 @@ impl ChatTemplate {
     /// The prompt text for `messages`; with `add_generation_prompt` it ends where the
     /// assistant's reply begins.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
+        self.render_with_tools(messages, None, add_generation_prompt)
+    }
+
+    /// [`ChatTemplate::render`] with `tools` in the context: OpenAI's list of
+    /// `{"type": "function", "function": {name, description, parameters}}`, as
+    /// `apply_chat_template(tools=...)` passes it (`none` when there are none, as there).
+    pub fn render_with_tools(
+        &self,
+        messages: &[Message],
+        tools: Option<&serde_json::Value>,
+        add_generation_prompt: bool,
+    ) -> Result<String> {
         let tmpl = self
             .env
             .get_template("chat")
@@ -337,6 +361,7 @@ impl ChatTemplate {
         let mut out = CappedOutput(Vec::new());
         let ctx = context! {
             messages => messages,
+            tools => tools,
             add_generation_prompt => add_generation_prompt,
             bos_token => self.bos_token,
             eos_token => self.eos_token,
@@ -364,10 +389,38 @@ impl ChatTemplate {
         messages: &[Message],
         add_generation_prompt: bool,
     ) -> Result<Vec<u32>> {
-        Ok(tokenizer.encode_prompt(&self.render(messages, add_generation_prompt)?))
+        self.encode_with_tools(tokenizer, messages, None, add_generation_prompt)
+    }
+
+    /// [`ChatTemplate::encode`] with `tools` in the context ([`ChatTemplate::render_with_tools`]).
+    pub fn encode_with_tools(
+        &self,
+        tokenizer: &Tokenizer,
+        messages: &[Message],
+        tools: Option<&serde_json::Value>,
+        add_generation_prompt: bool,
+    ) -> Result<Vec<u32>> {
+        let text = self.render_with_tools(messages, tools, add_generation_prompt)?;
+        Ok(tokenizer.encode_prompt(&text))
     }
     // ANCHOR_END: render
 }
+
+// ANCHOR: reads_tools
+/// The rule that decides whether a template renders tools itself: it reads the variable
+/// `tools` that `apply_chat_template(tools=...)` passes, i.e. `tools` is among the variables the
+/// template uses without defining them first (minijinja's `undeclared_variables`, nested
+/// lookups ignored). Llama 3.x (`{%- if not tools is defined %}`), Qwen 2.5, Hermes and Mistral
+/// templates do; ChatML and SmolLM2's do not, and a template that merely prints the word
+/// "tools" in its text is not counted. A template that reads `tools` was trained with its own
+/// way of listing tools and its own call syntax, so it gets those ([`crate::tools::plan`]).
+pub fn template_reads_tools(env: &Environment<'static>) -> Result<bool> {
+    let tmpl = env
+        .get_template("chat")
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    Ok(tmpl.undeclared_variables(false).contains("tools"))
+}
+// ANCHOR_END: reads_tools
 
 /// Where a render writes: refuses to grow past [`MAX_RENDER_BYTES`].
 struct CappedOutput(Vec<u8>);

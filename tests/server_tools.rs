@@ -233,7 +233,15 @@ fn a_tool_loop_renders_into_the_next_prompt() {
         }],
         choice: ToolChoice::Auto,
     };
-    let plan = tools::plan(&reply, &[Message::user("Weather in Oslo?"), said, result]);
+    let plan = tools::plan(
+        &reply,
+        &[Message::user("Weather in Oslo?"), said, result],
+        t.reads_tools(),
+    );
+    assert!(
+        !t.reads_tools(),
+        "SmolLM2's template has no tool syntax: generic mode"
+    );
     let rendered = t.render(&plan.messages, true).unwrap();
     assert!(rendered.contains(&format!(
         "{{\"tool_call\": {{\"name\": \"get_weather\", \"arguments\": {}}}}}",

@@ -96,7 +96,7 @@ fn plan_keeps_the_choice_in_one_place() {
         choice,
     };
     // none: no mask, no split; the tools are still described, as not callable now
-    let p = tools::plan(&with(ToolChoice::None), &msgs);
+    let p = tools::plan(&with(ToolChoice::None), &msgs, false);
     assert_eq!((&p.schema, p.shape), (&None, None));
     assert!(p.messages[0].content.contains("get_weather"));
     assert!(p.messages[0]
@@ -104,13 +104,13 @@ fn plan_keeps_the_choice_in_one_place() {
         .ends_with("answer the user directly, in plain words."));
     assert_eq!(p.messages[1], msgs[1]);
     // no tools: the messages as they came
-    let p = tools::plan(&Reply::default(), &msgs);
+    let p = tools::plan(&Reply::default(), &msgs, false);
     assert_eq!(
         (p.messages.as_slice(), &p.schema, p.shape),
         (&msgs[..], &None, None)
     );
     // auto: the tools are described at the end of the system message
-    let p = tools::plan(&with(ToolChoice::Auto), &msgs);
+    let p = tools::plan(&with(ToolChoice::Auto), &msgs, false);
     assert_eq!(p.messages.len(), 2);
     let sys = &p.messages[0].content;
     assert!(
@@ -121,7 +121,7 @@ fn plan_keeps_the_choice_in_one_place() {
     assert!(sys.contains(r#"{"response": "<your answer>"}"#));
     assert_eq!(p.shape, Some(GENERIC));
     // no system message: one is added first
-    let p = tools::plan(&with(ToolChoice::Required), &msgs[1..]);
+    let p = tools::plan(&with(ToolChoice::Required), &msgs[1..], false);
     assert_eq!(p.messages[0].role, "system");
     assert!(!p.messages[0].content.contains("\"response\""));
     // response_format alone: its schema, no split
@@ -129,7 +129,7 @@ fn plan_keeps_the_choice_in_one_place() {
         format: Some(json!({"type": "object"})),
         ..Reply::default()
     };
-    let p = tools::plan(&r, &msgs);
+    let p = tools::plan(&r, &msgs, false);
     assert_eq!((p.schema, p.shape), (Some(json!({"type": "object"})), None));
 }
 

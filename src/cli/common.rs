@@ -155,6 +155,19 @@ pub fn chat_template(model: &Llama) -> Result<ChatTemplate> {
     ChatTemplate::for_model(model.chat_template.as_deref(), &model.tokenizer)
 }
 
+/// A chat template read from `path` (`--chat-template-file`), in place of the model's own, with
+/// the model's BOS/EOS texts.
+pub fn chat_template_file(path: &std::path::Path, model: &Llama) -> Result<ChatTemplate> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        Error::invalid(format!(
+            "--chat-template-file {}: cannot read it: {e}",
+            path.display()
+        ))
+    })?;
+    ChatTemplate::for_model(Some(&source), &model.tokenizer)
+        .map_err(|e| Error::invalid(format!("--chat-template-file {}: {e}", path.display())))
+}
+
 /// `-t/--threads`: size rayon's global pool (the matrix kernels' threads) before anything
 /// uses it. `None` leaves rayon's default (all cores, or `RAYON_NUM_THREADS`).
 pub fn set_threads(n: Option<usize>) -> Result<()> {

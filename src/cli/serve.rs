@@ -45,6 +45,10 @@ pub struct Args {
     /// The sentence encoder of POST /v1/embeddings (loaded by the first embeddings request).
     #[command(flatten)]
     pub embedder: crate::cli::embed::EmbedderArg,
+    /// A Jinja chat template that replaces the model's own (e.g. a newer release of it). A
+    /// template that reads `tools` renders tool definitions and calls itself (Llama 3.x).
+    #[arg(long, value_name = "FILE")]
+    pub chat_template_file: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -68,6 +72,7 @@ pub fn run(args: Args) -> Result<()> {
         keepalive: Duration::from_secs_f64(args.keepalive),
         handle_signals: true,
         embedder: args.embedder.embedder,
+        chat_template: args.chat_template_file,
     };
     let auth = if opts.api_key.is_some() {
         " (API key required)"

@@ -136,10 +136,10 @@ fn prepare(loaded: &Loaded, input: Input) -> Result<Prepared, ApiError> {
     let tok = &loaded.model.tokenizer;
     let (prompt_ids, params, schema, shape) = match input {
         Input::Messages(messages, params, reply) => {
-            let plan = tools::plan(&reply, &messages);
+            let plan = tools::plan(&reply, &messages, loaded.template.reads_tools());
             let ids = loaded
                 .template
-                .encode(tok, &plan.messages, true)
+                .encode_with_tools(tok, &plan.messages, plan.tools.as_ref(), true)
                 .map_err(|e| {
                     ApiError::bad_param(
                         "messages",

@@ -69,6 +69,8 @@ pub struct Options {
     /// The sentence encoder of `POST /v1/embeddings` (a sentence-transformers directory);
     /// `None`: all-MiniLM-L6-v2, fetched by the first embeddings request.
     pub embedder: Option<PathBuf>,
+    /// A Jinja file that replaces the model's chat template (`--chat-template-file`).
+    pub chat_template: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -84,6 +86,7 @@ impl Default for Options {
             keepalive: Duration::from_secs(2),
             handle_signals: false,
             embedder: None,
+            chat_template: None,
         }
     }
 }

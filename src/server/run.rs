@@ -69,7 +69,10 @@ fn load(state: &AppState) -> Result<()> {
     let o = &state.opts;
     let model = Llama::load(common::model_path(o.model.clone())?)?;
     let ctx = common::context_size(&model, o.ctx_size)?;
-    let template = common::chat_template(&model)?;
+    let template = match &o.chat_template {
+        None => common::chat_template(&model)?,
+        Some(path) => common::chat_template_file(path, &model)?,
+    };
     let name = o.model_name.clone().unwrap_or_else(|| {
         let p = model.path.file_stem().or(model.path.file_name());
         p.map(|s| s.to_string_lossy().into_owned())

@@ -119,7 +119,7 @@ pub fn schema(tools: &[Tool], choice: &ToolChoice, response: Option<&Value>) -> 
 // ANCHOR_END: schema
 
 /// `{"type": "object", "properties": {…}, "required": [every key]}`, keys in this order.
-fn object(props: &[(&str, Value)]) -> Value {
+pub fn object(props: &[(&str, Value)]) -> Value {
     let properties: Map<String, Value> = props
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))

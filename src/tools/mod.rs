@@ -1,8 +1,9 @@
 //! # Stage 6e: tool calls — a schema the model fills in to ask for a function
 //!
 //! A tool call is structured output whose schema the *application* chose: "call one of these
-//! functions, with arguments that fit its parameters". SmolLM2's chat template knows nothing of
-//! tools, so this module does what llama.cpp's "generic" format does for such models:
+//! functions, with arguments that fit its parameters". A template that reads `tools` (Llama
+//! 3.x) lists them itself and gets its own call syntax (llama.rs). SmolLM2's chat template
+//! knows nothing of tools, so for it this module does what llama.cpp's "generic" format does:
 //!
 //! ```text
 //! request: tools [get_weather(city), …], tool_choice auto, messages
@@ -21,9 +22,10 @@
 //! schema the mask follows and how the reply is split.
 
 pub mod generic;
+pub mod llama;
 pub mod split;
 
-pub use split::{Delta, Shape, Splitter, GENERIC};
+pub use split::{Delta, Shape, Splitter, GENERIC, LLAMA3_JSON};
 
 use crate::chat::Message;
 use serde_json::Value;
@@ -81,6 +83,8 @@ impl Reply {
 pub struct Plan {
     /// The conversation as the template should see it.
     pub messages: Vec<Message>,
+    /// The template's `tools` (OpenAI's list), for a template that renders them itself.
+    pub tools: Option<Value>,
     /// The schema the mask follows; `None`: no mask.
     pub schema: Option<Value>,
     /// How to split the reply into content and calls; `None`: the reply is the content.
@@ -89,13 +93,25 @@ pub struct Plan {
 
 // ANCHOR: plan
 /// Decide, for one request, what the template sees, which schema the mask follows and how the
-/// reply is split.
+/// reply is split. `template_reads_tools`: the chat template renders tools itself
+/// ([`crate::chat::template_reads_tools`], e.g. Llama 3.x).
 ///
-/// Every template gets the generic format: tools described in the system prompt, earlier calls
-/// and results written as the JSON the model itself writes. (Templates with their own tool
-/// syntax, such as Llama 3.x's `{"name", "parameters"}`, would choose another [`Shape`] and
-/// schema here; glassbox does not implement one yet.)
-pub fn plan(reply: &Reply, messages: &[Message]) -> Plan {
+/// ```text
+/// template        tool_choice        tools rendered by      mask                      split
+/// reads `tools`   required / named   the template           {"name","parameters"}     LLAMA3_JSON
+/// reads `tools`   none (or no tools) — (messages as they are) response_format, if any  —
+/// reads `tools`   auto               generic (below): a mask cannot yet say "free text, or
+///                                    a call", so auto keeps the format that can say it
+/// anything else   any                generic: described in the system message,
+///                                    {"tool_call"} | {"response"}                    GENERIC
+/// ```
+pub fn plan(reply: &Reply, messages: &[Message], template_reads_tools: bool) -> Plan {
+    if template_reads_tools && reply.choice != ToolChoice::Auto {
+        return own_syntax(reply, messages);
+    }
+    if template_reads_tools && !reply.calls_tools() {
+        return own_syntax(reply, messages); // no tools: nothing to describe
+    }
     let mut messages = generic::history(messages);
     if !reply.tools.is_empty() {
         // described under `none` too: the model may need to know what an earlier call did
@@ -107,18 +123,41 @@ pub fn plan(reply: &Reply, messages: &[Message]) -> Plan {
     if !reply.calls_tools() {
         return Plan {
             messages,
+            tools: None,
             schema: reply.format.clone(),
             shape: None,
         };
     }
     Plan {
         messages,
+        tools: None,
         schema: Some(generic::schema(
             &reply.tools,
             &reply.choice,
             reply.format.as_ref(),
         )),
         shape: Some(GENERIC),
+    }
+}
+
+/// A template with its own tool syntax: the messages as they came (it writes past calls and
+/// results itself), the tools in its context when a call is asked for, and the mask and split
+/// of Llama 3's JSON call. Under `none` the tools are not rendered: the template's tool text is
+/// an instruction to call one.
+fn own_syntax(reply: &Reply, messages: &[Message]) -> Plan {
+    if !reply.calls_tools() {
+        return Plan {
+            messages: messages.to_vec(),
+            tools: None,
+            schema: reply.format.clone(),
+            shape: None,
+        };
+    }
+    Plan {
+        messages: messages.to_vec(),
+        tools: Some(llama::tools_json(&reply.tools)),
+        schema: Some(llama::schema(&reply.tools, &reply.choice)),
+        shape: Some(LLAMA3_JSON),
     }
 }
 // ANCHOR_END: plan

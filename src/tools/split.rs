@@ -28,15 +28,23 @@ pub struct Shape {
     pub name: &'static [&'static str],
     /// Any value: its JSON text is the call's `arguments`.
     pub arguments: &'static [&'static str],
-    /// A string (decoded into the content) or any other value (its JSON text is the content).
-    pub response: &'static [&'static str],
+    /// A string (decoded into the content) or any other value (its JSON text is the content);
+    /// `None`: the reply is always a call.
+    pub response: Option<&'static [&'static str]>,
 }
 
 /// llama.cpp's "generic" format: `{"tool_call": {"name", "arguments"}}` or `{"response"}`.
 pub const GENERIC: Shape = Shape {
     name: &["tool_call", "name"],
     arguments: &["tool_call", "arguments"],
-    response: &["response"],
+    response: Some(&["response"]),
+};
+
+/// Llama 3.1/3.2's JSON tool call: `{"name": "get_weather", "parameters": {"city": "Paris"}}`.
+pub const LLAMA3_JSON: Shape = Shape {
+    name: &["name"],
+    arguments: &["parameters"],
+    response: None,
 };
 
 /// One part of the answer, in the order the reply reveals them.
@@ -218,13 +226,14 @@ impl Splitter {
             return; // a value inside a captured one
         }
         let s = self.shape;
+        let response = s.response.is_some_and(|r| self.path_is(r));
         self.sink = if self.path_is(s.arguments) {
             Sink::Arguments
         } else if self.path_is(s.name) && b == b'"' {
             Sink::Name
-        } else if self.path_is(s.response) && b == b'"' {
+        } else if response && b == b'"' {
             Sink::Content
-        } else if self.path_is(s.response) {
+        } else if response {
             Sink::RawContent
         } else {
             Sink::Nothing
