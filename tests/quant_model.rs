@@ -361,7 +361,10 @@ fn community_gemma_file_reads_every_type() {
     // the whole model loaded (every tensor decoded from its stored type), each type counted
     assert!(text.contains("family `gemma3`"), "{text}");
     for ty in ["Q4_K", "Q5_0", "Q6_K", "Q8_0", "F32"] {
-        assert!(text.contains(&format!("\n  {ty} ")), "{ty} missing:\n{text}");
+        assert!(
+            text.contains(&format!("\n  {ty} ")),
+            "{ty} missing:\n{text}"
+        );
     }
 }
 

@@ -20,9 +20,13 @@ pub struct Hit {
     pub score: f32,
 }
 
-/// Best first; equal scores by index, so the order never depends on the sort.
+/// Best first; equal scores by index, so the order never depends on the sort. `+ 0.0` turns a
+/// −0 score into +0 (`total_cmp` would put −0 below +0, and two sums of the same zero products
+/// may differ in sign: a f64 `sum` starts from −0, an FMA chain from +0).
 fn order(a: &Hit, b: &Hit) -> std::cmp::Ordering {
-    b.score.total_cmp(&a.score).then(a.index.cmp(&b.index))
+    (b.score + 0.0)
+        .total_cmp(&(a.score + 0.0))
+        .then(a.index.cmp(&b.index))
 }
 
 // ANCHOR: top_k_naive
