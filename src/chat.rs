@@ -301,7 +301,7 @@ impl ChatTemplate {
         env.add_filter("tojson", tojson::filter);
         env.add_template_owned("chat", source.to_string())
             .map_err(|e| Error::invalid(format!("the chat template does not compile: {e}")))?;
-        let reads_tools = template_reads_tools(&env)?;
+        let reads_tools = template_reads_tools(&env)? && states_llama3_call_format(source);
         Ok(ChatTemplate {
             env,
             bos_token: bos_token.to_string(),
@@ -310,7 +310,8 @@ impl ChatTemplate {
         })
     }
 
-    /// Whether the template renders tools itself (see [`template_reads_tools`]).
+    /// Whether the template renders tools itself and asks for Llama 3.x's JSON call (see
+    /// [`template_reads_tools`] and [`states_llama3_call_format`]); else the generic mode.
     pub fn reads_tools(&self) -> bool {
         self.reads_tools
     }
@@ -419,6 +420,16 @@ pub fn template_reads_tools(env: &Environment<'static>) -> Result<bool> {
         .get_template("chat")
         .map_err(|e| Error::invalid(e.to_string()))?;
     Ok(tmpl.undeclared_variables(false).contains("tools"))
+}
+
+/// The one call syntax glassbox constrains and parses besides its generic format: Llama 3.x's
+/// JSON call, which its template announces in these words. A template that reads `tools` but
+/// asks for another syntax (Qwen 2.5's and Hermes' `<tool_call>` tags, Mistral's
+/// `[TOOL_CALLS]`) keeps the generic mode rather than being held to a format it did not teach.
+pub fn states_llama3_call_format(source: &str) -> bool {
+    source.contains(
+        r#"{"name": function name, "parameters": dictionary of argument name and its value}"#,
+    )
 }
 // ANCHOR_END: reads_tools
 

@@ -70,8 +70,12 @@ fn the_rule_llama31_reads_tools_chatml_smollm2_gemma_do_not() {
     // the word in the text, or a variable of its own named so, is not reading the caller's
     let own = "{% set tools = ['x'] %}{{ 'tools: ' ~ tools | join(',') }}";
     assert!(!ChatTemplate::new(own, "", "").unwrap().reads_tools());
-    let reads = "{% if tools %}{{ tools | length }}{% endif %}";
-    assert!(ChatTemplate::new(reads, "", "").unwrap().reads_tools());
+    // reading `tools` and teaching Llama 3's call: native; another call syntax (Qwen 2.5 /
+    // Hermes `<tool_call>` tags): the generic mode
+    let llama_like = r#"{% if tools %}{{ tools | length }} Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.{% endif %}"#;
+    assert!(ChatTemplate::new(llama_like, "", "").unwrap().reads_tools());
+    let qwen_like = "{% if tools %}{{ tools | length }} return a json object within <tool_call></tool_call> XML tags{% endif %}";
+    assert!(!ChatTemplate::new(qwen_like, "", "").unwrap().reads_tools());
 }
 
 #[test]
