@@ -157,17 +157,21 @@ fn cli_quantize_then_perplexity() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
-/// A llama-arch GGUF with one odd tensor (type id, dims, bytes) and nothing else.
+/// A llama-arch GGUF with one odd tensor (type id, dims, bytes) and nothing else. Our writer
+/// refuses a size its type and dims do not imply, so the file is written as a consistent F32
+/// tensor of the same byte count and two dims, then its tensor info is patched in place.
 fn one_tensor_gguf(dir: &Path, name: &str, type_id: u32, dims: &[u64], n_bytes: u64) -> PathBuf {
+    assert!(dims.len() == 2 && n_bytes % 4 == 0);
     let p = dir.join(format!("{name}.gguf"));
     let md = vec![(
         "general.architecture".to_string(),
         GgufValue::String("llama".into()),
     )];
+    let tensor = "blk.0.attn_q.weight";
     let t = vec![TensorSpec {
-        name: "blk.0.attn_q.weight".into(),
-        dims: dims.to_vec(),
-        type_id,
+        name: tensor.into(),
+        dims: vec![n_bytes / 4, 1],
+        type_id: 0,
         n_bytes,
     }];
     write_gguf(&p, &md, &t, |_, w| {
@@ -175,6 +179,18 @@ fn one_tensor_gguf(dir: &Path, name: &str, type_id: u32, dims: &[u64], n_bytes: 
             .map_err(|e| glassbox::Error::io("test", e))
     })
     .unwrap();
+    // tensor info: name, u32 n_dims, u64 dims[2], u32 type, u64 offset
+    let mut bytes = std::fs::read(&p).unwrap();
+    let at = bytes
+        .windows(tensor.len())
+        .position(|w| w == tensor.as_bytes())
+        .unwrap()
+        + tensor.len()
+        + 4;
+    bytes[at..at + 8].copy_from_slice(&dims[0].to_le_bytes());
+    bytes[at + 8..at + 16].copy_from_slice(&dims[1].to_le_bytes());
+    bytes[at + 16..at + 20].copy_from_slice(&type_id.to_le_bytes());
+    std::fs::write(&p, bytes).unwrap();
     p
 }
 

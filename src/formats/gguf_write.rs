@@ -21,7 +21,9 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::formats::file::write_atomic_with;
-use crate::formats::gguf::{GgufValue, DEFAULT_ALIGNMENT, GGUF_MAGIC};
+use crate::formats::gguf::{
+    ggml_type_name, GgufTensorInfo, GgufValue, DEFAULT_ALIGNMENT, GGUF_MAGIC,
+};
 use crate::{Error, Result};
 
 /// One tensor to write: its header entry and the number of data bytes that will follow.
@@ -134,6 +136,25 @@ pub fn header_bytes(
                 "tensor `{}`: {} dimensions (GGUF allows 1 to 4)",
                 t.name,
                 t.dims.len()
+            )));
+        }
+        // the size a reader computes from the type and dims must be what `fill` will write
+        let info = GgufTensorInfo {
+            name: t.name.clone(),
+            dims: t.dims.clone(),
+            type_id: t.type_id,
+            offset: 0,
+        };
+        let elements = t.dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+        let implied = elements.and_then(|_| info.n_bytes());
+        if implied.map(|n| n as u64) != Some(t.n_bytes) {
+            return Err(Error::invalid(format!(
+                "tensor `{}`: {} bytes given, but type {} with dims {:?} holds {}",
+                t.name,
+                t.n_bytes,
+                ggml_type_name(t.type_id),
+                t.dims,
+                implied.map_or("no whole number of blocks".into(), |n| n.to_string())
             )));
         }
         put_string(&mut h, &t.name);
@@ -283,6 +304,24 @@ mod tests {
         let e = write_gguf(&bad, &md, &tensors, |_, _| Ok(())).unwrap_err();
         assert!(e.to_string().contains("tensor `v`"), "{e}");
         assert!(!bad.exists() && no_temp_files(&dir));
+        // a size the type and dims do not imply (found by fuzz/gguf_write: the reader could not
+        // place such a tensor) is refused before anything is written: a Q8_0 row of 33 columns
+        // is not whole blocks, and 3 f32 are not 13 bytes
+        for (dims, type_id, n_bytes) in [(vec![33], 8, 35), (vec![3], 0, 13)] {
+            let spec = [TensorSpec {
+                name: "odd".into(),
+                dims,
+                type_id,
+                n_bytes,
+            }];
+            let e = write_gguf(&bad, &md, &spec, |_, w| {
+                w.write_all(&vec![0; n_bytes as usize])
+                    .map_err(|e| Error::io("test", e))
+            })
+            .unwrap_err();
+            assert!(e.to_string().contains("tensor `odd`"), "{e}");
+            assert!(!bad.exists() && no_temp_files(&dir));
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 
