@@ -161,7 +161,7 @@ fn cli_quantize_then_perplexity() {
 /// refuses a size its type and dims do not imply, so the file is written as a consistent F32
 /// tensor of the same byte count and two dims, then its tensor info is patched in place.
 fn one_tensor_gguf(dir: &Path, name: &str, type_id: u32, dims: &[u64], n_bytes: u64) -> PathBuf {
-    assert!(dims.len() == 2 && n_bytes % 4 == 0);
+    assert!(dims.len() == 2 && n_bytes.is_multiple_of(4));
     let p = dir.join(format!("{name}.gguf"));
     let md = vec![(
         "general.architecture".to_string(),
