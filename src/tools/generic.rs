@@ -78,24 +78,7 @@ pub fn add_system(messages: &mut Vec<Message>, text: &str) {
 /// The schema of every answer allowed (see the module doc). `response`: under `auto`, the
 /// answer follows this schema (`response_format`) instead of being a string.
 pub fn schema(tools: &[Tool], choice: &ToolChoice, response: Option<&Value>) -> Value {
-    let mut defs = Map::new();
-    let mut calls = Vec::new();
-    for (i, t) in tools.iter().enumerate() {
-        if matches!(choice, ToolChoice::Function(n) if *n != t.name) {
-            continue;
-        }
-        let at = format!("tool_{i}");
-        defs.insert(at.clone(), embed(&t.parameters, &at));
-        calls.push(object(&[
-            ("name", json!({"type": "string", "const": t.name})),
-            ("arguments", json!({"$ref": format!("#/$defs/{at}")})),
-        ]));
-    }
-    let one_call = if calls.len() == 1 {
-        calls.remove(0)
-    } else {
-        json!({ "anyOf": calls })
-    };
+    let (mut defs, one_call) = calls(tools, choice, "arguments");
     let call = object(&[("tool_call", one_call)]);
     let root = if *choice == ToolChoice::Auto {
         let answer = match response {
@@ -117,6 +100,31 @@ pub fn schema(tools: &[Tool], choice: &ToolChoice, response: Option<&Value>) -> 
     Value::Object(out)
 }
 // ANCHOR_END: schema
+
+/// The calls a reply may make, `{"name": const, <args_key>: $ref}` for each tool allowed by
+/// `choice` (one `anyOf` when several), and the `$defs` holding each tool's parameters.
+/// `args_key`: `arguments` (the generic format), `parameters` (Llama 3's).
+pub fn calls(tools: &[Tool], choice: &ToolChoice, args_key: &str) -> (Map<String, Value>, Value) {
+    let mut defs = Map::new();
+    let mut calls = Vec::new();
+    for (i, t) in tools.iter().enumerate() {
+        if matches!(choice, ToolChoice::Function(n) if *n != t.name) {
+            continue;
+        }
+        let at = format!("tool_{i}");
+        defs.insert(at.clone(), embed(&t.parameters, &at));
+        calls.push(object(&[
+            ("name", json!({"type": "string", "const": t.name})),
+            (args_key, json!({"$ref": format!("#/$defs/{at}")})),
+        ]));
+    }
+    let one = if calls.len() == 1 {
+        calls.remove(0)
+    } else {
+        json!({ "anyOf": calls })
+    };
+    (defs, one)
+}
 
 /// `{"type": "object", "properties": {…}, "required": [every key]}`, keys in this order.
 pub fn object(props: &[(&str, Value)]) -> Value {

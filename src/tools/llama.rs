@@ -22,7 +22,7 @@
 //! {"name": function name, "parameters": dictionary of argument name and its value}"), and the
 //! one llama.cpp's `llama_3_x` chat format parses.
 
-use super::generic::{embed, object};
+use super::generic::calls;
 use super::{Tool, ToolChoice};
 use serde_json::{json, Map, Value};
 
@@ -47,24 +47,7 @@ pub fn tools_json(tools: &[Tool]) -> Value {
 /// The schema of a call (see the module doc): one of the tools (only the named one under a
 /// named `tool_choice`), with that tool's parameters.
 pub fn schema(tools: &[Tool], choice: &ToolChoice) -> Value {
-    let mut defs = Map::new();
-    let mut calls = Vec::new();
-    for (i, t) in tools.iter().enumerate() {
-        if matches!(choice, ToolChoice::Function(n) if *n != t.name) {
-            continue;
-        }
-        let at = format!("tool_{i}");
-        defs.insert(at.clone(), embed(&t.parameters, &at));
-        calls.push(object(&[
-            ("name", json!({"type": "string", "const": t.name})),
-            ("parameters", json!({"$ref": format!("#/$defs/{at}")})),
-        ]));
-    }
-    let root = if calls.len() == 1 {
-        calls.remove(0)
-    } else {
-        json!({ "anyOf": calls })
-    };
+    let (defs, root) = calls(tools, choice, "parameters");
     let mut out = Map::new();
     out.insert("$defs".into(), Value::Object(defs));
     if let Value::Object(m) = root {
