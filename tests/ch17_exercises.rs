@@ -36,7 +36,9 @@ use glassbox::model::Llama;
 mod answer {
     /// Exercise 1: the global layers of Gemma 3 270M, counted from 0.
     pub fn global_layers() -> Vec<usize> {
-        todo!("exercise 1: every 6th layer counted from 1 (glassbox inspect --model … shows them)")
+        todo!(
+            "exercise 1: every 6th layer, counted from 1 (then check with `glassbox inspect FILE`)"
+        )
     }
 
     /// Exercise 2: (bytes a session allocates, bytes with every layer full) for 32,768 positions.
