@@ -170,4 +170,3 @@ fn first_token(model: &crate::model::Llama, start: Instant) -> Result<f64> {
     argmax(model.forward(&mut s, ids)?);
     Ok(start.elapsed().as_secs_f64())
 }
-

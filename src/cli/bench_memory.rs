@@ -48,25 +48,7 @@ impl Resident {
     pub fn measure(model: &Llama, kv_used: usize) -> Option<Resident> {
         let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
         let model_path = model.path.canonicalize().ok()?;
-        let (mut model_file, mut anon, mut program) = (0, 0, 0);
-        let mut in_model = false;
-        let mut is_anon = false;
-        for line in smaps.lines() {
-            if let Some(kb) = line.strip_prefix("Rss:") {
-                let bytes = kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok()? * 1024;
-                match (in_model, is_anon) {
-                    (true, _) => model_file += bytes,
-                    (_, true) => anon += bytes,
-                    _ => program += bytes,
-                }
-            } else if is_mapping_header(line) {
-                // `start-end perms offset dev inode [path]`: no path, or `[heap]`, `[stack]`,
-                // is anonymous memory
-                let path = line.split_whitespace().nth(5).unwrap_or("");
-                is_anon = path.is_empty() || path.starts_with('[');
-                in_model = !is_anon && Path::new(path).starts_with(&model_path);
-            }
-        }
+        let (model_file, anon, program) = split_smaps(&smaps, &model_path)?;
         let weights = model.weights.by_name().into_values();
         let owned = weights
             .filter(|w| matches!(w.storage, Storage::Owned(_)))
@@ -122,6 +104,36 @@ impl Resident {
     }
 }
 
+/// Resident bytes of an smaps text as (pages of files under `model_path`, anonymous pages,
+/// pages of other files); `None` if an `Rss:` line does not parse.
+fn split_smaps(smaps: &str, model_path: &Path) -> Option<(u64, u64, u64)> {
+    let (mut model_file, mut anon, mut program) = (0, 0, 0);
+    let (mut in_model, mut is_anon) = (false, false);
+    for line in smaps.lines() {
+        if let Some(kb) = line.strip_prefix("Rss:") {
+            let bytes = kb
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()?
+                * 1024;
+            match (in_model, is_anon) {
+                (true, _) => model_file += bytes,
+                (_, true) => anon += bytes,
+                _ => program += bytes,
+            }
+        } else if is_mapping_header(line) {
+            // `start-end perms offset dev inode [path]`: no path, or `[heap]`, `[stack]`, is
+            // anonymous memory
+            let path = line.split_whitespace().nth(5).unwrap_or("");
+            is_anon = path.is_empty() || path.starts_with('[');
+            in_model = !is_anon && Path::new(path).starts_with(model_path);
+        }
+    }
+    Some((model_file, anon, program))
+}
+
 /// `55d0c0a00000-55d0c0a21000 r--p …`: the first line of a mapping in smaps.
 fn is_mapping_header(line: &str) -> bool {
     line.split_whitespace().next().is_some_and(|range| {
@@ -133,4 +145,32 @@ fn is_mapping_header(line: &str) -> bool {
 
 fn is_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smaps_splits_into_model_file_anonymous_and_program() {
+        let smaps = "\
+55d0c0a00000-55d0c0a21000 r-xp 00000000 fe:00 123 /usr/bin/glassbox
+Size:                132 kB
+Rss:                 100 kB
+7f0000000000-7f0005000000 r--s 00000000 fe:00 456 /data/model.gguf
+Size:              81920 kB
+Rss:               80000 kB
+VmFlags: rd sh mr mw me ms sd
+55d0c1000000-55d0c2000000 rw-p 00000000 00:00 0                          [heap]
+Rss:                2048 kB
+7f1000000000-7f1000100000 rw-p 00000000 00:00 0
+Rss:                   4 kB
+";
+        let got = split_smaps(smaps, Path::new("/data/model.gguf"));
+        assert_eq!(got, Some((80000 * 1024, 2052 * 1024, 100 * 1024)));
+        // a directory model (safetensors shards) counts every file under it
+        let got = split_smaps(smaps, Path::new("/data"));
+        assert_eq!(got, Some((80000 * 1024, 2052 * 1024, 100 * 1024)));
+        assert_eq!(split_smaps("Rss: lots kB", Path::new("/x")), None);
+    }
 }
