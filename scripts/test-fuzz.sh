@@ -21,7 +21,7 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   # opt-level 0: cargo-fuzz only starts cargo and the target, its speed does not matter, and
-  # its dependencies (clap, cargo_metadata, ...) compile in about half the time without -O3
+  # its dependencies (clap, cargo_metadata, ...) compile much faster without -O3
   step "installing cargo-fuzz 0.13.2 from crates.io (first run only)"
   CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo install cargo-fuzz --locked --version 0.13.2
 fi
