@@ -57,7 +57,7 @@ if ! command -v mdbook >/dev/null 2>&1; then
   CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
     cargo install mdbook --locked --version 0.4.52 --no-default-features --features search
 fi
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

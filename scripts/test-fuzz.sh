@@ -10,7 +10,7 @@
 #   FUZZ_SECONDS=3600 scripts/test-fuzz.sh gguf_fields   # one target, one hour
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 seconds="${FUZZ_SECONDS:-8}"
 step() { printf '\n==> %s\n' "$*"; }
 t0=$SECONDS
