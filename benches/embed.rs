@@ -197,8 +197,13 @@ fn interleaved_vs_sentence_transformers() {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
+        let label = if mixed {
+            format!("{b} mixed")
+        } else {
+            b.to_string()
+        };
         println!(
-            "{b:5} | {:8.1} | {:8.1} | {:.2}×",
+            "{label:>8} | {:8.1} | {:8.1} | {:.2}×",
             med(&mut ours),
             med(&mut theirs),
             med(&mut ratios)

@@ -9,17 +9,20 @@
 //! glassbox's decode speed on its own files (median of rounds that alternate the files, so a slow
 //! spell of a shared machine is spread over all of them).
 //!
-//! Writes book/src/ch06b-table.md (the chapter includes it), book/src/ch06b-table.json and
-//! book/src/img/ch06b-ppl-vs-bpw.svg.
+//! Writes ch06b-table.md, ch06b-table.json and ch06b-ppl-vs-bpw.svg into OUT (default
+//! `target/lessons/ch06b`, never a tracked file); `scripts/regenerate-book.sh` copies them into
+//! book/src, where the chapter includes them. `--replot` redraws the SVG from the committed
+//! book/src/ch06b-table.json, measuring nothing.
 //!
 //! Run: `scripts/quant_table.sh` (or `cargo run --release --example 06b_quant_table -- DIR
-//! [--windows 10] [--ctx 512]`)
+//! [--windows 10] [--ctx 512] [--out OUT]`)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use glassbox::data;
+use glassbox::formats::file::write_atomic;
 use glassbox::formats::gguf::GgufFile;
 use glassbox::model::Llama;
 use glassbox::perplexity::{evaluate, Tally};
@@ -115,15 +118,16 @@ fn main() -> glassbox::Result<()> {
             .cloned()
             .unwrap_or_else(|| data::data_dir().join("quant-table").display().to_string()),
     );
-    let flag = |name: &str, default: usize| {
+    let value = |name: &str| {
         args.iter()
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
     };
+    let flag =
+        |name: &str, default: usize| value(name).and_then(|v| v.parse().ok()).unwrap_or(default);
     let (windows, ctx) = (flag("--windows", 10), flag("--ctx", 512));
-    let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    let out_dir = PathBuf::from(value("--out").map_or("target/lessons/ch06b", |v| v.as_str()));
+    std::fs::create_dir_all(&out_dir).map_err(|e| glassbox::Error::io(&out_dir, e))?;
     if args.iter().any(|a| a == "--replot") {
         return replot(&out_dir); // the SVG again from ch06b-table.json, nothing measured
     }
@@ -271,24 +275,26 @@ fn main() -> glassbox::Result<()> {
             "decode_tok_s": speed, "same_tensors": same,
         }));
     }
-    std::fs::write(out_dir.join("ch06b-table.md"), &md)
-        .map_err(|e| glassbox::Error::io("ch06b-table.md", e))?;
+    write_atomic(&out_dir.join("ch06b-table.md"), md.as_bytes())?;
     let meta = json!({"cpu": cpu_name(), "threads": threads, "load_before": load_before, "load_after": load_after,
                       "under_load": under_load, "windows": windows, "ctx": ctx, "rows": json_rows});
-    std::fs::write(
-        out_dir.join("ch06b-table.json"),
-        serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n",
-    )
-    .map_err(|e| glassbox::Error::io("ch06b-table.json", e))?;
-    std::fs::write(out_dir.join("img/ch06b-ppl-vs-bpw.svg"), plot(&points))
-        .map_err(|e| glassbox::Error::io("svg", e))?;
+    let json = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
+    write_atomic(&out_dir.join("ch06b-table.json"), json.as_bytes())?;
+    write_atomic(
+        &out_dir.join("ch06b-ppl-vs-bpw.svg"),
+        plot(&points).as_bytes(),
+    )?;
     print!("{md}");
+    eprintln!(
+        "wrote ch06b-table.md, ch06b-table.json and ch06b-ppl-vs-bpw.svg to {}",
+        out_dir.display()
+    );
     Ok(())
 }
 
-/// Redraw the plot from the JSON a measuring run wrote.
+/// Redraw the plot from the JSON a measuring run wrote (the book's copy).
 fn replot(out_dir: &Path) -> glassbox::Result<()> {
-    let p = out_dir.join("ch06b-table.json");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/ch06b-table.json");
     let v = glassbox::formats::file::read_json(&p)?;
     let rows = v["rows"].as_array().cloned().unwrap_or_default();
     let points: Vec<(f64, f64, f64, String)> = rows
@@ -307,8 +313,10 @@ fn replot(out_dir: &Path) -> glassbox::Result<()> {
             ))
         })
         .collect();
-    std::fs::write(out_dir.join("img/ch06b-ppl-vs-bpw.svg"), plot(&points))
-        .map_err(|e| glassbox::Error::io("svg", e))
+    write_atomic(
+        &out_dir.join("ch06b-ppl-vs-bpw.svg"),
+        plot(&points).as_bytes(),
+    )
 }
 
 // ANCHOR: plot

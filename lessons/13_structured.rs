@@ -149,8 +149,11 @@ fn main() -> glassbox::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--svg") {
         let path = args.get(i + 1).expect("--svg PATH");
-        std::fs::write(path, picture(&model, &rows)).map_err(|e| glassbox::Error::io(path, e))?;
-        println!("\nwrote {path}");
+        glassbox::formats::file::write_atomic(
+            std::path::Path::new(path),
+            picture(&model, &rows).as_bytes(),
+        )?;
+        eprintln!("\nwrote {path}");
     }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! model one function (`get_weather(city, unit)`, `unit` an enum), and prints each step: what
 //! the template sees (the tools described in the system prompt), the schema the mask follows,
 //! the streamed tool-call deltas, the function run here, the result sent back, and the final
-//! answer. Writes its output to `book/src/ch13b-lesson-output.txt` for the book.
+//! answer. `scripts/regenerate-book.sh` writes what it prints to
+//! `book/src/ch13b-lesson-output.txt`, which the book includes.
 //!
 //!     cargo run --release --example 14_tools
 
@@ -149,10 +150,6 @@ fn main() -> glassbox::Result<()> {
         usage["prompt_tokens"], usage["prompt_tokens_details"]["cached_tokens"]
     );
     print!("{out}");
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/ch13b-lesson-output.txt");
-    std::fs::write(&path, &out).map_err(|e| glassbox::Error::io(&path, e))?;
-    println!("wrote book/src/ch13b-lesson-output.txt");
     server.stop()
 }
 

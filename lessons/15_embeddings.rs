@@ -1,12 +1,14 @@
 //! Lesson 15: sentence embeddings — an encoder built from the decoder's parts.
 //!
 //! WordPiece next to byte-level BPE on one sentence; the similarity matrix of eight sentences
-//! (printed, and drawn as book/src/img/ch14-similarity.svg); a query and three documents ranked
-//! by cosine; and the same paraphrase test run on SmolLM2's mean-pooled hidden states, to
-//! measure why a decoder's states make poor sentence embeddings; then embeddings per second at
-//! batch sizes 1, 8 and 64.
+//! (printed, and drawn as an SVG); a query and three documents ranked by cosine; and the same
+//! paraphrase test run on SmolLM2's mean-pooled hidden states, to measure why a decoder's states
+//! make poor sentence embeddings; then embeddings per second at batch sizes 1, 8 and 64.
 //!
-//!     cargo run --release --example 15_embeddings
+//!     cargo run --release --example 15_embeddings [SVG]
+//!
+//! SVG defaults to `target/lessons/ch14-similarity.svg`; `scripts/regenerate-book.sh` passes
+//! book/src/img/ch14-similarity.svg.
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -105,10 +107,14 @@ fn main() -> glassbox::Result<()> {
         println!("  [{}] {cells}   {}", i + 1, SENTENCES[i]);
     }
     // ANCHOR_END: matrix
-    let svg = matrix_svg(&sim);
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/img/ch14-similarity.svg");
-    std::fs::write(&path, svg).map_err(|e| glassbox::Error::io(&path, e))?;
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/lessons/ch14-similarity.svg".into());
+    let path = std::path::Path::new(&path);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| glassbox::Error::io(dir, e))?;
+    }
+    glassbox::formats::file::write_atomic(path, matrix_svg(&sim).as_bytes())?;
 
     // ANCHOR: query
     let query = "Which city is France's capital?";
@@ -181,7 +187,7 @@ fn main() -> glassbox::Result<()> {
         );
     }
     // ANCHOR_END: measure
-    println!("wrote book/src/img/ch14-similarity.svg");
+    eprintln!("wrote the similarity matrix to {}", path.display());
     Ok(())
 }
 

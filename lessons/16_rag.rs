@@ -1,6 +1,6 @@
 //! Lesson 16: retrieval-augmented generation — ask the book.
 //!
-//! Chunks the book (chapters 0-11 of book/src), embeds the chunks into a fresh SQLite store, then for three
+//! Chunks the book (chapters 0-11 of book/src, with the outputs they include), embeds the chunks into a fresh SQLite store, then for three
 //! questions prints the top-3 chunks with their scores and the time of each step; one question
 //! the book cannot answer shows a retrieval miss; three pairs of questions show what the
 //! semantic cache would do; and SmolLM2 answers the first question without the book and from
@@ -47,20 +47,38 @@ fn main() -> glassbox::Result<()> {
     let _ = std::fs::remove_file(&db);
     let mut store = Store::open(&db, "all-MiniLM-L6-v2", bert.dim())?;
     let t0 = Instant::now();
-    // the decoder half of the book, chapters 0 to 11 (.md only, not the lesson outputs): the
-    // chapters on embeddings and RAG discuss these very questions, and would answer themselves
-    let mut chapters: Vec<PathBuf> = std::fs::read_dir(root.join("book/src"))
-        .map_err(|e| glassbox::Error::io("book/src", e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let number = name
-                .strip_prefix("ch")
-                .and_then(|r| r.get(..2))
-                .and_then(|n| n.parse::<u32>().ok());
-            name.ends_with(".md") && number.is_some_and(|n| n <= 11)
-        })
-        .collect();
+    // the decoder half of the book, chapters 0 to 11 (6b and 10b too), as a reader sees them:
+    // the outputs a chapter includes (`{{#include ch08-lesson-output.txt}}`) written in. Not the
+    // chapters on embeddings and RAG: they discuss these very questions, and would answer
+    // themselves.
+    let pages = std::env::temp_dir().join(format!("glassbox-lesson16-{}", std::process::id()));
+    std::fs::create_dir_all(&pages).map_err(|e| glassbox::Error::io(&pages, e))?;
+    let mut chapters: Vec<PathBuf> = Vec::new();
+    for entry in
+        std::fs::read_dir(root.join("book/src")).map_err(|e| glassbox::Error::io("book/src", e))?
+    {
+        let path = entry
+            .map_err(|e| glassbox::Error::io("book/src", e))?
+            .path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        let number = name
+            .strip_prefix("ch")
+            .and_then(|r| r.get(..2))
+            .and_then(|n| n.parse::<u32>().ok());
+        // chapters only: the tables a chapter includes (chNN-bench-*.md, -table.md) come in with it
+        let fragment = name.contains("-bench-") || name.ends_with("-table.md");
+        if name.ends_with(".md") && !fragment && number.is_some_and(|n| n <= 11) {
+            let text = std::fs::read_to_string(&path).map_err(|e| glassbox::Error::io(&path, e))?;
+            let page = pages.join(&name);
+            std::fs::write(&page, with_outputs(&root.join("book/src"), &text))
+                .map_err(|e| glassbox::Error::io(&page, e))?;
+            chapters.push(page);
+        }
+    }
     chapters.sort();
     let report = index_paths(
         &mut store,
@@ -73,7 +91,7 @@ fn main() -> glassbox::Result<()> {
     )?;
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "\nindexed chapters 0-11 ({} files): {} chunks in {secs:.1} s ({:.0} chunks/s)",
+        "\nindexed chapters 0-11 and their outputs ({} files): {} chunks in {secs:.1} s ({:.0} chunks/s)",
         report.indexed.len(),
         report.chunks,
         report.chunks as f64 / secs
@@ -169,5 +187,28 @@ fn main() -> glassbox::Result<()> {
     println!("\nthe top-3 chunks contain the answer (46,080 bytes): {has}");
     // ANCHOR_END: answer
     let _ = std::fs::remove_file(&db);
+    let _ = std::fs::remove_dir_all(&pages);
     Ok(())
+}
+
+/// A chapter's text with each `{{#include FILE}}` of a file beside it in book/src (a lesson's
+/// output, a table, the machine) replaced by that file, as mdBook renders it; code listings
+/// (`{{#include ../../src/…:anchor}}`) stay include lines.
+fn with_outputs(src: &std::path::Path, text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{#include ") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        let file = rest[start + "{{#include ".len()..start + len].trim();
+        out.push_str(&rest[..start]);
+        match std::fs::read_to_string(src.join(file)) {
+            Ok(included) if !file.contains('/') => out.push_str(included.trim_end()),
+            _ => out.push_str(&rest[start..start + len + 2]),
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }

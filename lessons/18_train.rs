@@ -1,7 +1,8 @@
 //! Lesson 18: where the weights come from. Trains a BPE tokenizer on the Brown corpus
 //! (vocabulary 4096), then a tiny Llama from scratch on it with the hand-written backward pass,
 //! printing the loss, validation perplexity and samples at each checkpoint, and drawing the
-//! loss curve measured on this machine into `book/src/img/ch18-loss.svg`.
+//! loss curve measured on this machine into `target/lesson18/ch18-loss.svg` (the book's copy is
+//! refreshed by `scripts/regenerate-book.sh`: a lesson never rewrites a file the repository tracks).
 //!
 //!     cargo run --release --example 18_train                 (≈ 20 minutes on 2 quiet cores)
 //!     cargo run --release --example 18_train -- --steps 200  (a shorter run: warmup, validation
@@ -160,9 +161,9 @@ fn main() -> Result<()> {
         load_average(),
         rayon::current_num_threads()
     );
-    let svg_path = root.join("book/src/img/ch18-loss.svg");
+    let svg_path = dir.join("ch18-loss.svg");
     std::fs::write(&svg_path, loss_svg(&log)).map_err(|e| Error::io(&svg_path, e))?;
-    println!("wrote book/src/img/ch18-loss.svg and {}", out.display());
+    println!("wrote target/lesson18/ch18-loss.svg and target/lesson18/brown-llama");
     Ok(())
 }
 

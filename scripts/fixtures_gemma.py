@@ -70,6 +70,26 @@ RIVERS = (
     "for hundreds of kilometres settles into a delta of shifting channels and marshes. "
 )
 
+CLOCKS = (
+    "For most of history, people told the time by the sun. A stick in the ground, and later a "
+    "carefully cut sundial, showed the hour by the direction of its shadow, but only on clear days "
+    "and never at night. Water clocks, which let water drip from one vessel into another at a "
+    "steady rate, worked in the dark and were used in Egypt, Babylon, Greece and China; the most "
+    "elaborate of them struck gongs and moved little figures. Candles marked with rings and sand "
+    "glasses measured shorter spans. The first mechanical clocks appeared in European monasteries "
+    "and town towers around 1300. A heavy weight hung from a rope wound around a drum, and an "
+    "escapement, a toothed wheel caught and released by a rocking bar, let the drum turn one tooth "
+    "at a time. These clocks often lost a quarter of an hour a day and had no minute hand. In 1656 "
+    "Christiaan Huygens built a clock regulated by a pendulum, whose swing takes almost the same "
+    "time however wide it is, and the error fell to less than a minute a day. Sailors needed even "
+    "better: to find their longitude at sea they had to know the time at their home port, and a "
+    "pendulum is useless on a rolling deck. John Harrison spent most of his life building spring "
+    "driven marine chronometers, and his fourth, tested on a voyage to Jamaica in 1761, lost only "
+    "a few seconds in more than two months. Railways later forced whole countries onto a single "
+    "standard time, and quartz crystals and atomic clocks have since made the second itself more "
+    "precise than any human sense can notice. "
+)
+
 PROMPTS = [
     ("capital", "The capital of France is"),
     ("code", "def fibonacci(n):\n    if n < 2:\n        return n\n    return"),
@@ -81,9 +101,11 @@ PROMPTS = [
     ("html", "<table><tr><td>Paris</td><td>France</td></tr><tr><td>Rome</td><td>"),
     ("story", "Once upon a time, in a small village by the sea, there lived an old fisherman who"),
     ("list", "Three primary colours are red, yellow and"),
-    # longer than the 512-token window: local and global layers see different contexts
-    ("long_600", PRINTING + "In the end, the most important consequence of the press may have been"),
-    ("long_1100", PRINTING + RIVERS + PRINTING + "Rivers and printing presses both"),
+    # longer than the 512-token window: local and global layers see different contexts; the
+    # longest also passes window − 1 + 512 positions, where a local layer's ring cache wraps
+    # inside glassbox's default session (512-token prefill chunks)
+    ("long_600", PRINTING + CLOCKS + "In the end, the most important consequence of the press may have been"),
+    ("long_1100", PRINTING + RIVERS + CLOCKS + PRINTING + "Rivers, clocks and printing presses all"),
 ]
 
 

@@ -2,13 +2,14 @@
 # The measured table of book chapter 6b: SmolLM2-135M at F32 … Q2_K, glassbox's quantizer and
 # llama.cpp's side by side, perplexity / KL / top-1 on held-out Brown text, decode tok/s.
 #
-#   scripts/quant_table.sh [DIR] [--windows N] [--ctx N]
+#   scripts/quant_table.sh [DIR] [--windows N] [--ctx N] [--out OUT]
 #
 # 1. glassbox quantize: the default model (Q4_1) → F32 (the base), then every type from F32
 # 2. llama.cpp's llama_model_quantize (llama-cpp-python, built once by
 #    ../shared/bench/vs-llamacpp.sh) on the same source, if its venv is there
-# 3. lessons/06b_quant_table.rs measures them all in one process and writes
-#    book/src/ch06b-table.md, book/src/ch06b-table.json, book/src/img/ch06b-ppl-vs-bpw.svg
+# 3. lessons/06b_quant_table.rs measures them all in one process and writes ch06b-table.md,
+#    ch06b-table.json and ch06b-ppl-vs-bpw.svg into OUT (default target/lessons/ch06b);
+#    scripts/regenerate-book.sh runs this script and copies them into book/src
 # Files go to DIR (default $GLASSBOX_DATA/quant-table, ~1.9 GB), never into the repository.
 # Takes ~10 minutes on 2 quiet cores; decode tok/s taken on a busy machine are marked so.
 set -euo pipefail

@@ -1,27 +1,45 @@
 #!/usr/bin/env bash
-# Regenerate every lesson output and every measured number chapters 0–12 of the book show, on
-# this machine, into the files the chapters include. Nothing in those chapters is typed in: run
-# this, rebuild the book (`mdbook build book`), and it shows your machine's numbers.
+# Regenerate every lesson output and every measured number the book shows, on this machine, into
+# the files the chapters include. Nothing in the chapters is typed in: run this, rebuild the book
+# (`mdbook build book`), and it shows your machine's numbers.
 #
-#   ./scripts/regenerate-book.sh            everything (the criterion benchmarks take ~30 min)
-#   ./scripts/regenerate-book.sh --quick    lessons, commands and test outputs only (~5 min);
-#                                           the benchmark tables keep their last run
+#   ./scripts/regenerate-book.sh            everything (≈ 90 min on 2 quiet cores: see below)
+#   ./scripts/regenerate-book.sh --quick    lessons, commands and test outputs only (≈ 10 min);
+#                                           the benchmark tables and measured runs keep their
+#                                           last run
 #
 # What it writes (all under book/src/):
 #   machine.txt                  the machine, the compiler, the date and the load at the start
-#   ch00-bench.txt               `glassbox bench`: the one prefill/decode speed the book quotes
-#   chNN-lesson-output.txt       what `cargo run --release --example NN_…` prints, for every lesson
+#   ch00-bench.txt               `glassbox bench`: the one prefill/decode speed chapters 0–10 quote
+#   chNN-lesson-output.txt       what `cargo run --release --example …` prints, for every lesson
+#                                but 18 (01–12, 06b, 13, 13b, 14, 15, 17)
 #   img/ch05-gflops.svg, img/ch07-layers.svg, img/ch09-next-token.svg, img/ch11-chatml-tokens.svg,
-#   img/ch12-ttft.svg            the lessons' pictures
+#   img/ch12-ttft.svg, img/ch13-mask.svg, img/ch14-similarity.svg
+#                                the lessons' pictures
 #   ch01-tokenize.txt, ch01-cost.txt          two `glassbox tokenize` runs
 #   ch03-attention-head.txt, img/ch03-attention-layer0.svg, img/ch03-attention-mid.svg,
 #   img/ch03-attention-head.svg  `glassbox attention`: layer 0, and the mid-layer head where " is"
 #                                looks most at " France" (found here, by running every layer)
 #   ch07-lens.txt, ch07-lens-summary.txt, img/ch07-lens.svg
 #                                `glassbox lens` on the running prompt, " Paris" against " London"
-#   chNN-check.txt               the max-difference lines the golden tests print
-#   ch01-bench-train.md, ch01-train-101mb.txt, ch03-bench-attention.md, ch05-bench-matmul-t1.md,
-#   ch05-bench-matmul-t2.md      the criterion benchmarks and a 101 MB training run (not with --quick)
+#   chNN-check.txt, ch18-check-output.txt     the max-difference lines the golden tests print
+# and, not with --quick (the measured runs, in this order, with their time on 2 quiet cores):
+#   ch01-bench-train.md          cargo bench --bench train                            ≈ 10 min
+#   ch01-train-101mb.txt         glassbox train-bpe on 101 MB                         ≈ 3 min
+#   ch03-bench-attention.md      cargo bench --bench attention                        ≈ 3 min
+#   ch05-bench-matmul-t1.md, ch05-bench-matmul-t2.md
+#                                cargo bench --bench matmul, 1 and 2 threads          ≈ 10 min
+#   ch06b-table.md, ch06b-table.json, img/ch06b-ppl-vs-bpw.svg
+#                                scripts/quant_table.sh (26 files quantized once into the data
+#                                dir, ~1.9 GB; perplexity, KL and decode speed)       ≈ 15 min
+#   ch10b-race-output.txt        scripts/decode_table.sh (glassbox against llama.cpp) ≈ 15 min
+#   ch13-bench-output.txt        cargo bench --bench constrain, and llguidance's mask time
+#                                (scripts/bench_llguidance.py, if llguidance is installed)  ≈ 3 min
+#   ch18-lesson-output.txt, img/ch18-loss.svg
+#                                lesson 18's full run, 1500 training steps (a finished run in
+#                                target/lesson18 is only reported: the script removes it first;
+#                                the lesson draws its SVG there, the script copies it)  ≈ 20 min
+# (ch17-lesson-output.txt is written for chapter 17, whose draft does not include it yet.)
 #
 # Run it on a quiet machine: every time is measured, and other programs on the same cores slow
 # them down (machine.txt records the load average at the start, and the chapters show it).
@@ -73,24 +91,31 @@ step "glassbox bench: the prefill and decode speed every chapter quotes"
 } | put "$OUT/ch00-bench.txt"
 cat "$OUT/ch00-bench.txt" >&2
 
-step "lessons 01–12"
-lesson() { # NN NAME [ARGS…]: run the lesson, its stdout into chNN-lesson-output.txt
-  local nn=$1 name=$2; shift 2
-  echo "  $nn $name" >&2
-  "$EX/${nn}_$name" "$@" | sed "s|$HOME|~|g" | put "$OUT/ch$nn-lesson-output.txt"
+step "the lessons (all but 18, the training run)"
+lesson() { # CHAPTER EXAMPLE [ARGS…]: run the lesson, its stdout into chCHAPTER-lesson-output.txt
+  local ch=$1 example=$2; shift 2
+  echo "  chapter $ch: $example" >&2
+  "$EX/$example" "$@" | sed "s|$HOME|~|g" | put "$OUT/ch$ch-lesson-output.txt"
 }
-lesson 01 tokenizer
-lesson 02 embeddings_rope
-lesson 03 attention
-lesson 04 block
-lesson 05 matmul "$IMG/ch05-gflops.svg"
-lesson 06 load_llama
-lesson 07 forward "$IMG/ch07-layers.svg"
-lesson 08 kv_cache
-lesson 09 sampling "$IMG/ch09-next-token.svg"
-lesson 10 generate
-lesson 11 chat "$IMG/ch11-chatml-tokens.svg"
-lesson 12 serve "$IMG/ch12-ttft.svg"
+lesson 01 01_tokenizer
+lesson 02 02_embeddings_rope
+lesson 03 03_attention
+lesson 04 04_block
+lesson 05 05_matmul "$IMG/ch05-gflops.svg"
+lesson 06 06_load_llama
+lesson 06b 06b_quantization
+lesson 07 07_forward "$IMG/ch07-layers.svg"
+lesson 08 08_kv_cache
+lesson 09 09_sampling "$IMG/ch09-next-token.svg"
+lesson 10 10_generate
+lesson 11 11_chat "$IMG/ch11-chatml-tokens.svg"
+lesson 12 12_serve "$IMG/ch12-ttft.svg"
+lesson 13 13_structured --svg "$IMG/ch13-mask.svg"
+lesson 13b 14_tools
+lesson 14 15_embeddings "$IMG/ch14-similarity.svg"
+# lesson 16 indexes chapters 0–11 of book/src as they are now (their outputs just regenerated)
+lesson 15 16_rag
+lesson 17 17_second_family
 
 step "glassbox tokenize (chapter 1)"
 {
@@ -157,15 +182,19 @@ print(s)
 ' | put "$OUT/ch07-lens-summary.txt"
 cat "$OUT/ch07-lens-summary.txt" >&2
 
-step "the golden tests' max-difference lines (chapters 2, 3, 4, 6, 7)"
-cargo test --test stage2_golden --test model_smollm2 -- --nocapture --test-threads 1 2>&1 \
-  | sed "s|$HOME|~|g" > target/golden-checks.txt
+step "the golden tests' max-difference lines (chapters 2, 3, 4, 6, 7, 18)"
+cargo test --test stage2_golden --test model_smollm2 --test backprop_torch \
+  -- --nocapture --test-threads 1 2>&1 | sed "s|$HOME|~|g" > target/golden-checks.txt
 # (-o: with --nocapture a test's first line shares its line with libtest's "test NAME ... ")
 grep -oE 'rope [a-z0-9]+ [qk]: max diff .*' target/golden-checks.txt | put "$OUT/ch02-check.txt"
 grep -oE 'attention AttentionShape .*: max diff .*' target/golden-checks.txt | put "$OUT/ch03-check.txt"
 grep -oE '(rmsnorm|mlp) d=.*: max diff .*' target/golden-checks.txt | put "$OUT/ch04-check.txt"
 grep -oE '[a-z_]+ +safetensors f32: max \|Δlogit\| = .*' target/golden-checks.txt | put "$OUT/ch06-check.txt"
 grep -oE '[a-z_]+ +[0-9]+ tokens: max \|Δlogit\| = .*' target/golden-checks.txt | put "$OUT/ch07-check.txt"
+# chapter 18: the loss, one gradient as an example, the worst gradient, the last AdamW step, the
+# worst weight after ten steps
+grep -oE '(loss glassbox|grad model\.layers\.1\.self_attn\.k_proj\.weight|grad: worst|step 9: loss|weights after 10 steps: worst) .*' \
+  target/golden-checks.txt | put "$OUT/ch18-check-output.txt"
 
 if [ "$QUICK" = 1 ]; then
   step "--quick: the benchmark tables keep their last run"
@@ -215,5 +244,30 @@ for t in 1 2; do
   grep -E '^(\||## )' "target/bench-matmul-t$t.txt" | sed 's/^## /**/; s/$//' | awk '/^\*\*/ { print $0 "**"; next } { print }' \
     | put "$OUT/ch05-bench-matmul-t$t.md"
 done
+
+step "scripts/quant_table.sh (chapter 6b): every type, glassbox's quantizer and llama.cpp's"
+scripts/quant_table.sh "${GLASSBOX_DATA:-$HOME/.cache/glassbox}/quant-table" --out target/lessons/ch06b >&2
+put "$OUT/ch06b-table.md" < target/lessons/ch06b/ch06b-table.md
+put "$OUT/ch06b-table.json" < target/lessons/ch06b/ch06b-table.json
+put "$IMG/ch06b-ppl-vs-bpw.svg" < target/lessons/ch06b/ch06b-ppl-vs-bpw.svg
+
+step "scripts/decode_table.sh (chapter 10b): decode against llama.cpp, per type and thread count"
+GLASSBOX_BIN="$BIN" scripts/decode_table.sh "$OUT/ch10b-race-output.txt" >&2
+
+step "cargo bench --bench constrain (chapter 13): the mask's cost per token"
+cargo bench --quiet --features oracles --bench constrain 2> /dev/null \
+  | grep -E '^(mask per token|\||trie vs|mask/| *time:)' | sed 's/^ *//' > target/bench-constrain.txt
+py=${GLASSBOX_VENV:-/work/venv}/bin/python
+if "$py" -c 'import llguidance' 2> /dev/null; then
+  "$py" scripts/bench_llguidance.py >> target/bench-constrain.txt
+else
+  echo "(llguidance is not installed in $py: its line is left out)" >&2
+fi
+put "$OUT/ch13-bench-output.txt" < target/bench-constrain.txt
+
+step "lesson 18 (chapter 18): a tiny Llama trained on Brown, the lesson's full 1500 steps"
+rm -rf target/lesson18/brown-llama
+"$EX/18_train" | sed "s|$HOME|~|g; s|$PWD/||g" | put "$OUT/ch18-lesson-output.txt"
+put "$IMG/ch18-loss.svg" < target/lesson18/ch18-loss.svg
 
 step "done: rebuild the book with 'mdbook build book'"

@@ -1,8 +1,16 @@
-//! Chapter 15 exercises: `cargo test --test ch15_exercises`.
+//! Chapter 15 exercises: how the chunker cuts, and the top-k search.
 //!
-//! The answers below are filled in so that the book's CI stays green. Cover them up, write your
-//! own, and run the test. The reference answers are behind the `solutions` feature:
-//! `cargo test --test ch15_exercises --features solutions`.
+//! The exercises ship open: each function in `answer` below is a `todo!()` for you to replace.
+//! A plain `cargo test` skips them (they are `#[ignore]`d, so the suite stays green); run yours
+//! with
+//!
+//! ```text
+//! cargo test --test ch15_exercises -- --ignored
+//! ```
+//!
+//! A wrong answer fails with the computed value beside yours. The reference solutions are in
+//! `tests/solutions/ch15.rs` (and the book's appendix); `cargo test --test ch15_exercises
+//! --features solutions` checks them.
 //!
 //! 1. **Predict the chunks.** One paragraph, "One two three four. Five six seven. Eight nine ten
 //!    eleven twelve.", counted one token per word, cut with `max_tokens` 8 and `overlap_tokens`
@@ -14,73 +22,32 @@
 use glassbox::rag::chunk::{chunk_text, ChunkConfig};
 use glassbox::rag::search::top_k_naive;
 
+/// Your answers: replace each `todo!()`.
 #[cfg(not(feature = "solutions"))]
+#[allow(unused_variables)]
 mod answer {
-    pub const CHUNKS: [&str; 2] = [
-        "One two three four. Five six seven.",
-        "Five six seven. Eight nine ten eleven twelve.",
-    ];
+    /// Exercise 1: the chunks' texts, in order.
+    pub fn chunks() -> Vec<&'static str> {
+        todo!("exercise 1: whole sentences while they fit in 8; the next chunk repeats up to 3 tokens")
+    }
 
+    /// Exercise 2: the indices of the k rows of `store` ([n, dim]) with the largest dot product
+    /// with `query`, best first, ties by the lower index.
     pub fn retrieve(store: &[f32], dim: usize, query: &[f32], k: usize) -> Vec<usize> {
-        let mut scored: Vec<(f32, usize)> = store
-            .chunks_exact(dim)
-            .enumerate()
-            .map(|(i, row)| (row.iter().zip(query).map(|(a, b)| a * b).sum(), i))
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        scored.into_iter().take(k).map(|s| s.1).collect()
+        todo!("exercise 2: score every row, keep the k best")
     }
 }
 
+/// The reference solutions (`--features solutions`).
 #[cfg(feature = "solutions")]
-mod answer {
-    /// 12 words > 8, so the paragraph is cut into sentences of 4, 3 and 5 words. 4 + 3 = 7 fit;
-    /// adding 5 would make 12, so chunk 1 ends. The next chunk may repeat up to min(3, 8 − 5) = 3
-    /// tokens: "Five six seven." (3) fits, "One two three four." would not. 3 + 5 = 8 ≤ 8.
-    pub const CHUNKS: [&str; 2] = [
-        "One two three four. Five six seven.",
-        "Five six seven. Eight nine ten eleven twelve.",
-    ];
-
-    /// Score every row (a dot product: the vectors have length 1) and keep the k best in a
-    /// min-heap of size k: O(n log k), no list of n scores to sort.
-    pub fn retrieve(store: &[f32], dim: usize, query: &[f32], k: usize) -> Vec<usize> {
-        use std::cmp::Reverse;
-        use std::collections::BinaryHeap;
-        // ordered by (score, then the lower index as the better one)
-        struct Key(f32, Reverse<usize>);
-        impl Ord for Key {
-            fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-                self.0.total_cmp(&o.0).then(self.1.cmp(&o.1))
-            }
-        }
-        impl PartialOrd for Key {
-            fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-                Some(self.cmp(o))
-            }
-        }
-        impl PartialEq for Key {
-            fn eq(&self, o: &Self) -> bool {
-                self.cmp(o).is_eq()
-            }
-        }
-        impl Eq for Key {}
-        let mut heap: BinaryHeap<Reverse<Key>> = BinaryHeap::with_capacity(k + 1);
-        for (i, row) in store.chunks_exact(dim).enumerate() {
-            let s: f32 = row.iter().zip(query).map(|(a, b)| a * b).sum();
-            heap.push(Reverse(Key(s, Reverse(i))));
-            if heap.len() > k {
-                heap.pop(); // drop the worst
-            }
-        }
-        heap.into_sorted_vec()
-            .into_iter()
-            .map(|Reverse(Key(_, Reverse(i)))| i)
-            .collect()
-    }
-}
+#[path = "solutions/ch15.rs"]
+mod answer;
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: fill in answer::chunks, then run with -- --ignored"
+)]
 fn exercise_1_predict_the_chunks() {
     let text = "One two three four. Five six seven. Eight nine ten eleven twelve.";
     let cfg = ChunkConfig {
@@ -91,10 +58,15 @@ fn exercise_1_predict_the_chunks() {
         .into_iter()
         .map(|c| c.text)
         .collect();
-    assert_eq!(got, answer::CHUNKS, "computed {got:?}");
+    let yours = answer::chunks();
+    assert_eq!(yours, got, "your answer {yours:?}, computed {got:?}");
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: write answer::retrieve, then run with -- --ignored"
+)]
 fn exercise_2_retrieve_equals_the_reference() {
     for (seed, n, dim, k) in [
         (1u64, 50, 8, 3),

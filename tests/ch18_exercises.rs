@@ -1,55 +1,65 @@
-//! Chapter 18 exercises: `cargo test --test ch18_exercises`.
+//! Chapter 18 exercises: a backward by hand, and the learning rate.
 //!
-//! 1. **Derive a backward.** Write `rmsnorm_backward_row`: given one row `x: [d]`, the weight
-//!    `w: [d]`, ε and the gradient `dy` reaching RMSNorm's output, return `∂L/∂x`. The test
-//!    checks it against f64 central differences of the forward, as `tests/backprop_fd.rs`
-//!    checks the crate's own. It ships as a stub (the test is `#[ignore]`d until you write it:
-//!    remove the `ignore` line, or run `cargo test --test ch18_exercises -- --ignored`); the
-//!    worked solution is behind `--features solutions`.
+//! The exercises ship open: each function in `answer` below is a `todo!()` for you to replace.
+//! A plain `cargo test` skips them (they are `#[ignore]`d, so the suite stays green); run yours
+//! with
+//!
+//! ```text
+//! cargo test --test ch18_exercises -- --ignored
+//! ```
+//!
+//! A wrong answer fails with the computed value beside yours. The reference solutions are in
+//! `tests/solutions/ch18.rs` (and the book's appendix); `cargo test --test ch18_exercises
+//! --features solutions -- --nocapture` checks them and prints the three losses.
+//!
+//! 1. **Derive a backward.** Write `answer::rmsnorm_backward_row`: given one row `x: [d]`, the
+//!    weight `w: [d]`, ε and the gradient `dy` reaching RMSNorm's output, return `∂L/∂x`. The
+//!    test checks it against f64 central differences of the forward, as `tests/backprop_fd.rs`
+//!    checks the crate's own.
 //! 2. **Change the learning rate and see.** One fixed batch, 30 AdamW steps from the same
-//!    initial weights, with lr = 1e-4, 1e-2 and 1.0. Which ends with the lowest loss?
-//!    (`ANSWER_2_BEST_LR`.) And does lr = 1.0 end below the starting loss ln 64 ≈ 4.16?
-//!    (`ANSWER_2_BIG_LR_LEARNS`.)
+//!    initial weights, with lr = 1e-4, 1e-2 and 1.0. Which ends with the lowest loss? And does
+//!    lr = 1.0 end below the starting loss ln 64 ≈ 4.16? (`answer::learning_rate`.)
 
 use glassbox::compare::rand_vec;
 use glassbox::train::data::sample_batch;
 use glassbox::train::trainer::{TrainConfig, Trainer};
 use glassbox::weights::config::LlamaConfig;
 
-// ---- Exercise 1 ----
-
-/// ∂L/∂x for y = x · r · w, r = (mean(x²) + ε)^(−1/2). See chapter 18, "RMSNorm by hand".
+/// Your answers: replace each `todo!()`.
 #[cfg(not(feature = "solutions"))]
-fn rmsnorm_backward_row(x: &[f32], w: &[f32], eps: f32, dy: &[f32]) -> Vec<f32> {
-    // Your derivation here. (Hint: r depends on every x_j; ∂r/∂x_j = −r³·x_j/d.)
-    let _ = (x, w, eps, dy);
-    vec![0.0; x.len()]
+#[allow(unused_variables)]
+mod answer {
+    /// Exercise 1: ∂L/∂x for y = x · r · w, r = (mean(x²) + ε)^(−1/2), given dy = ∂L/∂y.
+    pub fn rmsnorm_backward_row(x: &[f32], w: &[f32], eps: f32, dy: &[f32]) -> Vec<f32> {
+        todo!(
+            "exercise 1: r depends on every x_j, ∂r/∂x_j = −r³·x_j/d (chapter 18, RMSNorm by hand)"
+        )
+    }
+
+    /// Exercise 2: (the learning rate that ends lowest, whether lr 1.0 ends below ln 64).
+    pub fn learning_rate() -> (f64, bool) {
+        todo!("exercise 2: too small barely moves in 30 steps; too large overshoots")
+    }
 }
 
+/// The reference solutions (`--features solutions`).
 #[cfg(feature = "solutions")]
-fn rmsnorm_backward_row(x: &[f32], w: &[f32], eps: f32, dy: &[f32]) -> Vec<f32> {
-    // ANCHOR: solution_1
-    let d = x.len() as f32;
-    let r = 1.0 / (x.iter().map(|v| v * v).sum::<f32>() / d + eps).sqrt();
-    // g = dy ⊙ w; dx = r · (g − x · r² · ⟨g, x⟩ / d)
-    let gx: f32 = (0..x.len()).map(|i| dy[i] * w[i] * x[i]).sum();
-    (0..x.len())
-        .map(|i| r * (dy[i] * w[i] - x[i] * r * r * gx / d))
-        .collect()
-    // ANCHOR_END: solution_1
-}
+#[path = "solutions/ch18.rs"]
+mod answer;
+
+// ---- Exercise 1 ----
 
 #[test]
 #[cfg_attr(
     not(feature = "solutions"),
-    ignore = "exercise 1: write rmsnorm_backward_row, then run with --ignored"
+    ignore = "open exercise: write answer::rmsnorm_backward_row, then run with -- --ignored"
 )]
 fn exercise_1_rmsnorm_backward_matches_finite_differences() {
     let (d, eps) = (6, 1e-5f32);
     let x = rand_vec(1, d);
     let w: Vec<f32> = rand_vec(2, d).iter().map(|v| 1.0 + 0.5 * v).collect();
     let dy = rand_vec(3, d);
-    let got = rmsnorm_backward_row(&x, &w, eps, &dy);
+    let got = answer::rmsnorm_backward_row(&x, &w, eps, &dy);
     // L(x) = Σ_i dy_i · y_i(x), in f64
     let loss = |x: &[f64]| {
         let r = 1.0 / (x.iter().map(|v| v * v).sum::<f64>() / d as f64 + eps as f64).sqrt();
@@ -73,9 +83,6 @@ fn exercise_1_rmsnorm_backward_matches_finite_differences() {
 }
 
 // ---- Exercise 2 ----
-
-const ANSWER_2_BEST_LR: f64 = 1e-2;
-const ANSWER_2_BIG_LR_LEARNS: bool = true;
 
 fn final_loss(lr: f64) -> f64 {
     let cfg = TrainConfig {
@@ -128,6 +135,10 @@ fn final_loss(lr: f64) -> f64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "open exercise: fill in answer::learning_rate, then run with -- --ignored"
+)]
 fn exercise_2_learning_rate() {
     let losses: Vec<(f64, f64)> = [1e-4, 1e-2, 1.0]
         .iter()
@@ -137,6 +148,7 @@ fn exercise_2_learning_rate() {
         println!("lr {lr:e}: loss after 30 steps {l:.3}");
     }
     let best = losses.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
-    assert_eq!(best, ANSWER_2_BEST_LR);
-    assert_eq!(losses[2].1 < 64f64.ln(), ANSWER_2_BIG_LR_LEARNS);
+    let got = (best, losses[2].1 < 64f64.ln());
+    let yours = answer::learning_rate();
+    assert_eq!(yours, got, "your answer {yours:?}; the losses {losses:?}");
 }

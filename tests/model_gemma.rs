@@ -8,17 +8,21 @@
 //! near-tie, and the same activations stage by stage in one local and one global layer.
 //!
 //! Two prompts are longer than the 512-position sliding window, so the local layers (window)
-//! and the global ones (everything) see different contexts there.
+//! and the global ones (everything) see different contexts there; the longest also passes the
+//! `window − 1 + 512` rows a local layer's ring keeps in a default session, so the ring wraps.
+//! `the_sliding_window_matters_past_its_length` shows the window is not a no-op: the same model
+//! with full attention on every layer misses the fixture by far more than the tolerance.
 //!
 //! The model comes from `data::gemma` (fetched once, ~253 MB; `glassbox pull --all`).
 
 use std::path::{Path, PathBuf};
 
 use glassbox::compare::max_abs_diff;
-use glassbox::model::Llama;
+use glassbox::model::{Llama, Session};
 use glassbox::rmsnorm::{rmsnorm_rows, rmsnorm_rows_inplace};
 use glassbox::rope::{RopeLayout, RopeTable};
 use glassbox::swiglu::glu_inplace;
+use glassbox::weights::family::Family;
 
 /// max |Δlogit| against transformers (the bound). Both compute the same f32 function
 /// in a different order (quantized blocks dotted directly vs weights dequantized first,
@@ -86,10 +90,11 @@ fn logits_hidden_states_and_greedy_match_transformers() {
     let prompts = fx["prompts"].as_array().unwrap();
     assert!(prompts.len() >= 12, "a dozen prompts");
     let window = m.config.family.window(0).expect("layer 0 is local");
-    assert!(
-        prompts.iter().any(|p| ids(&p["ids"]).len() > window + 64),
-        "some prompts are longer than the sliding window"
-    );
+    let long = prompts
+        .iter()
+        .filter(|p| ids(&p["ids"]).len() > window + 64)
+        .count();
+    assert!(long >= 2, "two prompts are longer than the sliding window");
     let n_layers = m.config.num_hidden_layers;
     for p in prompts {
         let name = p["name"].as_str().unwrap();
@@ -349,4 +354,106 @@ fn stages_of_a_local_and_a_global_layer_match_transformers() {
             .collect();
         check(layer, "out", &out, want("out"));
     }
+}
+
+/// The logits a forward pass gives, against the fixture's top 32 and 512 sampled ids:
+/// (max |Δ|, whether the top-1 agrees).
+fn against_fixture(logits: &[f32], p: &serde_json::Value) -> (f32, bool) {
+    let (top, sample) = (pairs(&p["top"]), pairs(&p["sample"]));
+    let worst = top
+        .iter()
+        .chain(&sample)
+        .map(|&(id, want)| (logits[id as usize] - want).abs())
+        .fold(0.0f32, f32::max);
+    (worst, glassbox::sampler::argmax(logits) == top[0].0)
+}
+
+/// A prompt longer than the window must see less than everything in the local layers.
+/// For each such prompt of the fixture:
+/// 1. a session with 64-token prefill chunks: every local layer keeps `window − 1 + 64` rows,
+///    fewer than the prompt (its ring wraps many times, writes cross its end), every global
+///    layer one row per position; its logits still meet the transformers fixture;
+/// 2. the same weights with the window moved past the context (full attention on every layer,
+///    RoPE bases unchanged) miss the fixture by more than `WINDOW_EFFECT` — the fixture can
+///    tell a windowed pass from a full one, so the first test's agreement means the window is
+///    right, not merely harmless. A prompt that fits in the window gives the same logits both
+///    ways.
+#[test]
+fn the_sliding_window_matters_past_its_length() {
+    /// Full attention moves the long prompts' logits by 11.8 (654 tokens) and 12.7 (1,089
+    /// tokens, top-1 changed) against the fixture, where the windowed pass is within 2e-5;
+    /// 0.5 is 50 × LOGIT_TOL, far from rounding and far below the effect.
+    const WINDOW_EFFECT: f32 = 0.5;
+    /// Within the window both passes do the same arithmetic over rows laid out differently.
+    const SAME_TOL: f32 = 1e-4;
+    const CHUNK: usize = 64;
+
+    let mut m = model();
+    let window = m.config.family.window(0).expect("layer 0 is local");
+    let n_layers = m.config.num_hidden_layers;
+    let fx = json("prompts.json");
+    let prompts = fx["prompts"].as_array().unwrap();
+    let long: Vec<&serde_json::Value> = prompts
+        .iter()
+        .filter(|p| ids(&p["ids"]).len() > window + 64)
+        .collect();
+    assert!(long.len() >= 2, "two prompts longer than the window");
+    let short = prompts
+        .iter()
+        .find(|p| p["name"] == "capital")
+        .expect("a short prompt");
+
+    // 1. windowed, small chunks: the ring stays at its size and wraps
+    for p in &long {
+        let (name, prompt) = (p["name"].as_str().unwrap(), ids(&p["ids"]));
+        let mut s = Session::with_chunk(&m.config, prompt.len(), CHUNK).unwrap();
+        for l in 0..n_layers {
+            let want = match m.config.family.window(l) {
+                Some(w) => w - 1 + CHUNK,
+                None => prompt.len(),
+            };
+            assert_eq!(s.cache().layer_rows(l), want, "{name}: layer {l}'s rows");
+        }
+        assert!(window - 1 + CHUNK < prompt.len(), "{name}: the ring wraps");
+        let (worst, top1) = against_fixture(m.forward(&mut s, &prompt).unwrap(), p);
+        println!(
+            "{name:10} {:5} tokens, window {window}, {CHUNK}-token chunks (local rings of {} rows): max |Δlogit| = {worst:.2e}",
+            prompt.len(),
+            window - 1 + CHUNK
+        );
+        assert!(worst <= LOGIT_TOL && top1, "{name}: windowed, chunked");
+    }
+
+    // 2. the window moved past the context: full attention on every layer
+    let windowed = {
+        let mut s = m.new_session(ids(&short["ids"]).len()).unwrap();
+        m.forward(&mut s, &ids(&short["ids"])).unwrap().to_vec()
+    };
+    let Family::Gemma3(g) = &mut m.config.family else {
+        panic!("a Gemma 3 file")
+    };
+    g.sliding_window = m.config.max_position_embeddings;
+    for p in &long {
+        let (name, prompt) = (p["name"].as_str().unwrap(), ids(&p["ids"]));
+        let mut s = m.new_session(prompt.len()).unwrap();
+        assert!((0..n_layers).all(|l| s.cache().layer_rows(l) == prompt.len()));
+        let (worst, top1) = against_fixture(m.forward(&mut s, &prompt).unwrap(), p);
+        println!(
+            "{name:10} {:5} tokens, full attention on every layer: max |Δlogit| = {worst:.2e} (top-1 {})",
+            prompt.len(),
+            if top1 { "kept" } else { "changed" }
+        );
+        assert!(
+            worst > WINDOW_EFFECT,
+            "{name}: full attention should miss the windowed fixture, max |Δ| only {worst}"
+        );
+    }
+    let mut s = m.new_session(ids(&short["ids"]).len()).unwrap();
+    let full = m.forward(&mut s, &ids(&short["ids"])).unwrap();
+    let (i, d) = max_abs_diff(full, &windowed);
+    println!("capital: windowed vs full attention, max |Δlogit| = {d:.2e}");
+    assert!(
+        d <= SAME_TOL,
+        "a prompt inside the window: max |Δ| {d} at {i}"
+    );
 }

@@ -6,6 +6,7 @@
 //! prompt is a fixed pseudo-random id sequence, so runs are comparable. Threads: the global
 //! `-t/--threads` flag. `--profile` adds where a decode step's time goes (see `bench_profile`).
 
+use crate::cli::bench_memory::Resident;
 use crate::cli::bench_profile::DecodeProfile;
 use crate::cli::common::ModelArg;
 use crate::generate::{LlamaRunner, NextTokenModel};
@@ -101,9 +102,8 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     // what is resident now, after the last decode step, against what must be: the weights and
-    // the K/V rows of the positions used
-    let rss = resident_bytes();
-    let (weights, kv_used) = (model.weights.bytes(), model.kv_cache_bytes(ctx));
+    // the K/V rows of the positions used (`bench_memory`)
+    let resident = Resident::measure(&model, model.kv_cache_bytes(ctx));
     let threads = rayon::current_num_threads();
     let (pm, pmin, pmax) = summary(&prefill);
     let (dm, dmin, dmax) = summary(&decode);
@@ -119,7 +119,7 @@ pub fn run(args: Args) -> Result<()> {
             "decode_tok_s": dm, "decode_tok_s_min": dmin, "decode_tok_s_max": dmax,
             "kv_cache_bytes": runner.kv_cache_bytes(),
             "load_ms": load_s * 1e3, "first_token_ms": first_token_s * 1e3,
-            "rss_bytes": rss, "weights_bytes": weights, "kv_used_bytes": kv_used,
+            "memory": resident.as_ref().map(Resident::to_json),
             "profile": profile.as_ref().map(DecodeProfile::to_json),
         });
         println!("{v}");
@@ -147,15 +147,8 @@ pub fn run(args: Args) -> Result<()> {
             FIRST_PROMPT_IDS,
             first_token_s * 1e3
         );
-        if let Some(rss) = rss {
-            let need = (weights + kv_used) as f64;
-            println!(
-                "resident memory after decoding: {:.1} MB = {:.2} × (weights {:.1} MB + K/V of {ctx} positions {:.1} MB)",
-                rss as f64 / 1e6,
-                rss as f64 / need,
-                weights as f64 / 1e6,
-                kv_used as f64 / 1e6
-            );
+        if let Some(r) = &resident {
+            r.print(ctx);
         }
         if let Some(p) = &profile {
             println!();
@@ -176,12 +169,4 @@ fn first_token(model: &crate::model::Llama, start: Instant) -> Result<f64> {
     let mut s = model.new_session(ids.len())?;
     argmax(model.forward(&mut s, ids)?);
     Ok(start.elapsed().as_secs_f64())
-}
-
-/// Bytes resident in memory now (`VmRSS` of /proc/self/status; `None` where there is none).
-fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }

@@ -6,6 +6,7 @@ pub mod common;
 
 pub mod attention;
 pub mod bench;
+pub mod bench_memory;
 pub mod bench_profile;
 pub mod chat;
 pub mod convert;

@@ -13,6 +13,7 @@ use crate::formats::safetensors::SafetensorsModel;
 use crate::tokenizer::Tokenizer;
 use crate::weights::checkpoint::{LlamaWeights, TensorSource};
 use crate::weights::config::LlamaConfig;
+use crate::weights::tensor::release_pages;
 use crate::{Error, Result};
 
 /// Which kind of file a model came from.
@@ -66,10 +67,14 @@ impl ModelFiles {
         let tokenizer = Tokenizer::from_gguf(&g)?;
         config.check_tokenizer(&tokenizer, path)?;
         let weights = LlamaWeights::load(TensorSource::Gguf(&g), &config)?;
+        let chat_template = g.get_str("tokenizer.chat_template").map(str::to_string);
+        // the metadata (for SmolLM2 ~2 MB of token strings and merges) is parsed: its pages of
+        // the mapped file need not stay resident beside the weights
+        release_pages(g.map(), 0, g.data_offset);
         let files = ModelFiles {
             path: path.to_path_buf(),
             format: ModelFormat::Gguf,
-            chat_template: g.get_str("tokenizer.chat_template").map(str::to_string),
+            chat_template,
             config,
             tokenizer,
             weights,

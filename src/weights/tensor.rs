@@ -60,6 +60,12 @@ pub struct WeightMatrix {
 const TILE_BYTES: usize = 192 * 1024;
 /// At most this many weight rows per prefill tile (40 groups of the GEMM kernel's 6 rows).
 const MAX_TILE_ROWS: usize = 240;
+/// Up to this many tokens, a stored-type (not f32) product is `seq` decode GEMVs instead of the
+/// tiled GEMM: the GEMM decodes the whole matrix to f32 first (for SmolLM2 ≈ 60 ms on one
+/// quiet core, whatever `seq`), a GEMV reads the stored bytes once per token (≈ 5 ms). A chat
+/// turn's first token or a 5-token prompt pays ~25 ms instead of ~65 (`glassbox bench`'s
+/// "first token" line).
+pub const GEMV_MAX_SEQ: usize = 8;
 
 impl WeightMatrix {
     /// A matrix over stored bytes, checked: `cols` must be whole blocks of `dtype` and the
@@ -225,6 +231,14 @@ impl WeightMatrix {
         if let Some(w) = self.as_f32() {
             return matmul::matmul(x, w, out, seq, cols, rows);
         }
+        // A short prompt: decoding every weight into tiles costs more than reading the stored
+        // rows once per token (the decode GEMV, the same products as `seq` decode steps)
+        if seq <= GEMV_MAX_SEQ {
+            for (x_t, out_t) in x.chunks_exact(cols).zip(out.chunks_exact_mut(rows)) {
+                self.matvec(x_t, out_t);
+            }
+            return;
+        }
         // tile: [tile_rows, cols] of decoded weights, a whole number of the kernel's 6-row groups;
         // each task decodes its tile once and multiplies all `seq` rows of x by it, writing its
         // own column block of `out` (see `matmul::column_panels`)
@@ -250,26 +264,8 @@ impl WeightMatrix {
     /// resident set instead of sitting there twice. Only whole pages inside the matrix are
     /// released; nothing happens to owned matrices or where `madvise` is not available.
     pub fn release_mapped_pages(&self) {
-        #[cfg(unix)]
         if let Storage::Mapped { map, offset, len } = &self.storage {
-            const PAGE: usize = 4096;
-            let base = map.as_ptr() as usize;
-            let start = (base + offset).next_multiple_of(PAGE) - base;
-            let end = (base + offset + len) / PAGE * PAGE - base;
-            if end > start {
-                // SAFETY: MADV_DONTNEED on a read-only, file-backed shared mapping drops the
-                // pages from memory; a later read would fault them back in from the file with
-                // the same bytes, so no borrow of the map can observe a change. The range lies
-                // inside this matrix (checked when it was made) and is page-aligned inward.
-                // A failure only means the pages stay resident.
-                let _ = unsafe {
-                    map.unchecked_advise_range(
-                        memmap2::UncheckedAdvice::DontNeed,
-                        start,
-                        end - start,
-                    )
-                };
-            }
+            release_pages(map, *offset, *len);
         }
     }
 
@@ -287,6 +283,31 @@ impl WeightMatrix {
             rows: self.rows,
             cols: self.cols,
             storage: Storage::Owned(bytes),
+        }
+    }
+}
+
+/// Tell the OS that bytes `offset..offset + len` of a mapped file are not needed any more (a
+/// matrix replaced by an owned copy, a GGUF's metadata once parsed): its pages leave the
+/// resident set. Only whole pages inside the range are released; nothing happens where
+/// `madvise` is not available.
+pub fn release_pages(map: &memmap2::Mmap, offset: usize, len: usize) {
+    #[cfg(unix)]
+    {
+        const PAGE: usize = 4096;
+        let base = map.as_ptr() as usize;
+        let start = (base + offset).next_multiple_of(PAGE) - base;
+        let end = ((base + offset + len).min(base + map.len())) / PAGE * PAGE - base;
+        if end > start {
+            // SAFETY: MADV_DONTNEED on a read-only, file-backed shared mapping drops the
+            // pages from memory; a later read would fault them back in from the file with
+            // the same bytes, so no borrow of the map can observe a change. (An anonymous
+            // map, `GgufFile::from_bytes`, would read back zeros: callers release only bytes
+            // that nothing reads again.) The range lies inside the map (clamped above) and is
+            // page-aligned inward. A failure only means the pages stay resident.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+            };
         }
     }
 }
