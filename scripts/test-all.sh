@@ -11,14 +11,53 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's wall time and CPU time (user + sys of its commands, from /proc/$$/stat: what a busy
+# machine distorts least) are printed in a table at the end, also when a step fails.
+STEP=""
+STEP_WALL0=0
+STEP_CPU0=0
+STEP_TABLE=""
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { # user + sys of every finished child of this shell, in clock ticks (1/HZ s)
+  local s
+  read -ra s <"/proc/$$/stat"
+  echo $((s[15] + s[16]))
+}
+seconds() { printf '%d.%d' "$(($1 / HZ))" "$(($1 % HZ * 10 / HZ))"; }
+end_step() {
+  [ -n "$STEP" ] || return 0
+  local line
+  line="$(printf '%6ss %6ss  %s' "$((SECONDS - STEP_WALL0))" "$(seconds $(($(cpu_ticks) - STEP_CPU0)))" "$STEP")"
+  printf '<== wall, CPU: %s\n' "$line"
+  STEP_TABLE+="$line"$'\n'
+  STEP=""
+}
+step() {
+  end_step
+  STEP="$1"
+  STEP_WALL0=$SECONDS
+  STEP_CPU0=$(cpu_ticks)
+  printf '\n==> %s\n' "$*"
+}
+report() {
+  end_step
+  printf '\n==> time per step (under load, wall time means little; CPU = user + sys)\n'
+  printf '%7s %7s  %s\n' wall CPU step
+  printf '%s' "$STEP_TABLE"
+  printf '%6ss %6ss  total\n' "$SECONDS" "$(seconds "$(cpu_ticks)")"
+}
+trap report EXIT
 
 # The book builds with mdBook 0.4.52 and 0.5.x; this installs 0.4.52 when no mdbook is on PATH.
+# Only its `search` feature (the book's search box): `serve` and `watch` (tokio, axum, notify) are
+# for writing the book, not building it. opt-level 1: a build of a few dozen pages does not need
+# -O3, and the install compiles in far less time.
 if ! command -v mdbook >/dev/null 2>&1; then
   step "installing mdbook 0.4.52 from crates.io (first run only)"
-  cargo install mdbook --locked --version 0.4.52
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+    cargo install mdbook --locked --version 0.4.52 --no-default-features --features search
 fi
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -29,20 +68,28 @@ cargo clippy --all-targets -- -D warnings
 step "cargo clippy --all-targets --all-features -- -D warnings (oracle tests, benches, solutions)"
 cargo clippy --all-targets --all-features -- -D warnings
 
+# The tests are built before they run so the `glassbox` binary they build (target/debug/glassbox,
+# profile `test`: opt-level 3 with debug assertions) also fetches the model and serves the Python
+# tests: a separate `--release` build would compile every dependency a second time at -O3.
+step "cargo test --all-targets --features oracles,solutions --no-run (build every test)"
+cargo test --all-targets --features oracles,solutions --no-run
+
 step "fetching the default model, tokenizer files and corpus (first run only)"
-cargo run --release --quiet -- pull --all
+cargo run --profile test --features oracles,solutions --quiet -- pull --all
 
 step "cargo test --all-targets --features oracles,solutions"
 cargo test --all-targets --features oracles,solutions
 
 step "glassbox serve from outside: the openai Python client, the page in headless Chromium"
-./scripts/test-python.sh
+GLASSBOX_BIN=target/debug/glassbox ./scripts/test-python.sh
 
 step "fuzz targets (fuzz/README.md): nightly + cargo-fuzz installed on first run, 8 s per target"
 ./scripts/test-fuzz.sh
 
-step "cargo test --doc (examples in the API docs)"
-cargo test --doc
+# With the features of the test build above, so the library it built is reused (the doc examples
+# use no feature; without the flag cargo would compile glassbox and ndarray once more).
+step "cargo test --doc --features oracles,solutions (examples in the API docs)"
+cargo test --doc --features oracles,solutions
 
 step "mdbook build book"
 mdbook build book

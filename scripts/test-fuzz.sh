@@ -10,7 +10,7 @@
 #   FUZZ_SECONDS=3600 scripts/test-fuzz.sh gguf_fields   # one target, one hour
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 seconds="${FUZZ_SECONDS:-8}"
 step() { printf '\n==> %s\n' "$*"; }
 t0=$SECONDS
@@ -20,8 +20,10 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   rustup toolchain install nightly --profile minimal
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
+  # opt-level 0: cargo-fuzz only starts cargo and the target, its speed does not matter, and
+  # its dependencies (clap, cargo_metadata, ...) compile much faster without -O3
   step "installing cargo-fuzz 0.13.2 from crates.io (first run only)"
-  cargo install cargo-fuzz --locked --version 0.13.2
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo install cargo-fuzz --locked --version 0.13.2
 fi
 t_install=$((SECONDS - t0))
 

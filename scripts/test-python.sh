@@ -6,6 +6,8 @@
 # (~/.cache/glassbox-venvs/client, pinned openai + selenium) and, when missing, the Debian
 # packages chromium and chromium-driver. Called by scripts/test-all.sh; runs alone too:
 #   ./scripts/test-python.sh            (GLASSBOX_SCREENSHOT=path also saves the page's picture)
+# It serves with `cargo build --release`'s binary, or with GLASSBOX_BIN when set (test-all.sh
+# passes the binary its test build made, so the suite compiles the dependencies once, not twice).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,10 +31,15 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-cargo build --release --quiet
+BIN="${GLASSBOX_BIN:-}"
+if [ -z "$BIN" ]; then
+  cargo build --release --quiet
+  BIN=target/release/glassbox
+fi
+[ -x "$BIN" ] || { echo "GLASSBOX_BIN=$BIN is not an executable"; exit 1; }
 KEY="test-key-$$"
 OUT="$(mktemp)"
-target/release/glassbox serve --port 0 --api-key "$KEY" --queue 4 >"$OUT" 2>/dev/null &
+"$BIN" serve --port 0 --api-key "$KEY" --queue 4 >"$OUT" 2>/dev/null &
 PID=$!
 cleanup() { kill "$PID" 2>/dev/null || true; rm -f "$OUT"; }
 trap cleanup EXIT
