@@ -58,12 +58,16 @@ fn rows<const WIDE: bool>(dtype: DType, w: &[u8], x: &[f32], out: &mut [f32]) {
         DType::Q4_1 => each_row(w, rb, out, |r| {
             q4::row_kernel::<{ q4::Q4_1_BYTES }, WIDE>(r, x)
         }),
-        // issue 14's types: their own row kernels, one width
-        DType::Q5_0 => each_row(w, rb, out, |r| q5::dot(r, x, false)),
-        DType::Q5_1 => each_row(w, rb, out, |r| q5::dot(r, x, true)),
+        // issue 14's types: Q5_0/Q5_1 and Q4_K with an AVX-512 table kernel, the rest one width
+        DType::Q5_0 => each_row(w, rb, out, |r| {
+            q5::row_kernel::<{ q5::BYTES_Q5_0 }, WIDE>(r, x)
+        }),
+        DType::Q5_1 => each_row(w, rb, out, |r| {
+            q5::row_kernel::<{ q5::BYTES_Q5_1 }, WIDE>(r, x)
+        }),
         DType::Q2_K => each_row(w, rb, out, |r| q2_k::dot(r, x)),
         DType::Q3_K => each_row(w, rb, out, |r| q3_k::dot(r, x)),
-        DType::Q4_K => each_row(w, rb, out, |r| q4_k::dot(r, x)),
+        DType::Q4_K => each_row(w, rb, out, |r| q4_k::row_kernel::<WIDE>(r, x)),
         DType::Q5_K => each_row(w, rb, out, |r| q5_k::dot(r, x)),
         DType::Q6_K => each_row(w, rb, out, |r| q6_k::dot(r, x)),
     }
