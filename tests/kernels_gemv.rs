@@ -211,7 +211,7 @@ fn wrong_sizes_are_a_clear_panic() {
     dot_rows(DType::Q8_0, &[0; 34], &[0.0; 32], &mut [0.0; 2]);
 }
 
-/// The types with an AVX-512 table kernel besides Q4 (Q5_0, Q5_1, Q4_K): gemma-3-270m's layer
+/// The K/Q5 types with a 16-lane kernel (Q5_0, Q5_1, Q4_K, Q6_K): gemma-3-270m's layer
 /// matrices. Random bytes everywhere except the f16 scale fields (set to random finite values,
 /// subnormals included), so every nibble, every fifth bit and every 6-bit scale/min occurs.
 fn table_type_raw_rows(dtype: DType, rows: usize, cols: usize, seed: u64) -> Vec<u8> {
@@ -246,12 +246,12 @@ proptest! {
     /// may cancel, making Σ|w·x| smaller than the rounding of its terms).
     #[test]
     fn table_kernels_equal_dot_row_and_the_reference(
-        t in 0usize..3, rows in 1usize..16, c in 1usize..1100, seed in any::<u64>(),
+        t in 0usize..4, rows in 1usize..16, c in 1usize..1100, seed in any::<u64>(),
         scale_exp in -10i32..10,
     ) {
-        let dtype = [DType::Q5_0, DType::Q5_1, DType::Q4_K][t];
+        let dtype = [DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q6_K][t];
         let cols = match dtype {
-            DType::Q4_K => c.div_ceil(256) * 256,
+            DType::Q4_K | DType::Q6_K => c.div_ceil(256) * 256,
             _ => c.div_ceil(32) * 32,
         };
         let x = rand_vec(seed ^ 0x7777, cols, 4.0);

@@ -71,7 +71,7 @@ fn rows<const WIDE: bool>(dtype: DType, w: &[u8], x: &[f32], out: &mut [f32]) {
         DType::Q3_K => each_row(w, rb, out, |r| q3_k::dot(r, x)),
         DType::Q4_K => each_row(w, rb, out, |r| q4_k::row_kernel::<WIDE>(r, x)),
         DType::Q5_K => each_row(w, rb, out, |r| q5_k::dot(r, x)),
-        DType::Q6_K => each_row(w, rb, out, |r| q6_k::dot(r, x)),
+        DType::Q6_K => each_row(w, rb, out, |r| q6_k::row_kernel::<WIDE>(r, x)),
     }
 }
 // ANCHOR_END: dot_rows
