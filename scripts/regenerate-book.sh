@@ -23,6 +23,7 @@
 #   ch07-lens.txt, ch07-lens-summary.txt, img/ch07-lens.svg
 #                                `glassbox lens` on the running prompt, " Paris" against " London"
 #   chNN-check.txt, ch18-check-output.txt     the max-difference lines the golden tests print
+#                                (ch17-check.txt: tests/model_gemma.rs against transformers)
 # and, not with --quick (the measured runs, in this order, with their time on 2 quiet cores):
 #   ch01-bench-train.md          cargo bench --bench train                            ≈ 10 min
 #   ch01-train-101mb.txt         glassbox train-bpe on 101 MB                         ≈ 3 min
@@ -33,13 +34,13 @@
 #                                scripts/quant_table.sh (26 files quantized once into the data
 #                                dir, ~1.9 GB; perplexity, KL and decode speed)       ≈ 15 min
 #   ch10b-race-output.txt        scripts/decode_table.sh (glassbox against llama.cpp) ≈ 15 min
+#   ch17-race-output.txt         scripts/race_gemma.sh (Gemma 3 against llama.cpp)   ≈ 3 min
 #   ch13-bench-output.txt        cargo bench --bench constrain, and llguidance's mask time
 #                                (scripts/bench_llguidance.py, if llguidance is installed)  ≈ 3 min
 #   ch18-lesson-output.txt, img/ch18-loss.svg
 #                                lesson 18's full run, 1500 training steps (a finished run in
 #                                target/lesson18 is only reported: the script removes it first;
 #                                the lesson draws its SVG there, the script copies it)  ≈ 20 min
-# (ch17-lesson-output.txt is written for chapter 17, whose draft does not include it yet.)
 #
 # Run it on a quiet machine: every time is measured, and other programs on the same cores slow
 # them down (machine.txt records the load average at the start, and the chapters show it).
@@ -182,7 +183,7 @@ print(s)
 ' | put "$OUT/ch07-lens-summary.txt"
 cat "$OUT/ch07-lens-summary.txt" >&2
 
-step "the golden tests' max-difference lines (chapters 2, 3, 4, 6, 7, 18)"
+step "the golden tests' max-difference lines (chapters 2, 3, 4, 6, 7, 17, 18)"
 cargo test --test stage2_golden --test model_smollm2 --test backprop_torch \
   -- --nocapture --test-threads 1 2>&1 | sed "s|$HOME|~|g" > target/golden-checks.txt
 # (-o: with --nocapture a test's first line shares its line with libtest's "test NAME ... ")
@@ -195,6 +196,12 @@ grep -oE '[a-z_]+ +[0-9]+ tokens: max \|Δlogit\| = .*' target/golden-checks.txt
 # worst weight after ten steps
 grep -oE '(loss glassbox|grad model\.layers\.1\.self_attn\.k_proj\.weight|grad: worst|step 9: loss|weights after 10 steps: worst) .*' \
   target/golden-checks.txt | put "$OUT/ch18-check-output.txt"
+# chapter 17: Gemma 3 against transformers, a test binary of its own (its lines would match
+# chapter 7's pattern)
+cargo test --test model_gemma -- --nocapture --test-threads 1 2>&1 | sed "s|$HOME|~|g" \
+  > target/gemma-checks.txt
+grep -oE '[a-z_0-9]+ +[0-9]+ tokens[,:].*max \|Δlogit\| = .*|capital: windowed vs full.*' \
+  target/gemma-checks.txt | put "$OUT/ch17-check.txt"
 
 if [ "$QUICK" = 1 ]; then
   step "--quick: the benchmark tables keep their last run"
@@ -253,6 +260,9 @@ put "$IMG/ch06b-ppl-vs-bpw.svg" < target/lessons/ch06b/ch06b-ppl-vs-bpw.svg
 
 step "scripts/decode_table.sh (chapter 10b): decode against llama.cpp, per type and thread count"
 GLASSBOX_BIN="$BIN" scripts/decode_table.sh "$OUT/ch10b-race-output.txt" >&2
+
+step "scripts/race_gemma.sh (chapter 17): Gemma 3 270M Q4_K_M against llama.cpp"
+GLASSBOX_BIN="$BIN" scripts/race_gemma.sh "$OUT/ch17-race-output.txt" >&2
 
 step "cargo bench --bench constrain (chapter 13): the mask's cost per token"
 cargo bench --quiet --features oracles --bench constrain 2> /dev/null \

@@ -210,3 +210,64 @@ fn zero_rows_and_zero_columns() {
 fn wrong_sizes_are_a_clear_panic() {
     dot_rows(DType::Q8_0, &[0; 34], &[0.0; 32], &mut [0.0; 2]);
 }
+
+/// The K/Q5 types with a 16-lane kernel (Q5_0, Q5_1, Q4_K, Q6_K): gemma-3-270m's layer
+/// matrices. Random bytes everywhere except the f16 scale fields (set to random finite values,
+/// subnormals included), so every nibble, every fifth bit and every 6-bit scale/min occurs.
+fn table_type_raw_rows(dtype: DType, rows: usize, cols: usize, seed: u64) -> Vec<u8> {
+    let mut next = xorshift(seed);
+    let n = rows * dtype.row_bytes(cols).unwrap();
+    let mut b: Vec<u8> = (0..n).map(|_| next() as u8).collect();
+    let f16_fields = match dtype {
+        DType::Q5_0 => 1,
+        _ => 2, // Q5_1: d, m; Q4_K: d, dmin
+    };
+    for blk in b.chunks_exact_mut(dtype.bytes_per_block()) {
+        for s in 0..f16_fields {
+            let h = f16::from_bits(next() as u16);
+            let h = if h.is_finite() {
+                h
+            } else {
+                f16::from_bits(h.to_bits() & 0xBBFF)
+            };
+            blk[2 * s..2 * s + 2].copy_from_slice(&h.to_le_bytes());
+        }
+    }
+    b
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Both widths equal `dot_row` bit for bit on raw blocks, any row count (1 and odd ones
+    /// included), and on quantized rows stay within DOT_REL_TOL·Σ|x|·max|w| of the scalar
+    /// reference (`dot_row_naive`: dequantize, then a plain sum; the bound of
+    /// tests/kernels_quant.rs, scaled by the largest weight because Q4_K's `(d·sc)·q − dmin·m`
+    /// may cancel, making Σ|w·x| smaller than the rounding of its terms).
+    #[test]
+    fn table_kernels_equal_dot_row_and_the_reference(
+        t in 0usize..4, rows in 1usize..16, c in 1usize..1100, seed in any::<u64>(),
+        scale_exp in -10i32..10,
+    ) {
+        let dtype = [DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q6_K][t];
+        let cols = match dtype {
+            DType::Q4_K | DType::Q6_K => c.div_ceil(256) * 256,
+            _ => c.div_ceil(32) * 32,
+        };
+        let x = rand_vec(seed ^ 0x7777, cols, 4.0);
+        check_rows_against_dot_row(dtype, &table_type_raw_rows(dtype, rows, cols, seed), &x, rows);
+        let w = quantized_rows(dtype, rows, cols, seed, 2f32.powi(scale_exp));
+        let fast = check_rows_against_dot_row(dtype, &w, &x, rows);
+        let rb = dtype.row_bytes(cols).unwrap();
+        for (r, &f) in fast.iter().enumerate() {
+            let row = &w[r * rb..(r + 1) * rb];
+            let mut wf = vec![0.0; cols];
+            glassbox::quant::dequantize_row(dtype, row, &mut wf);
+            let wmax = wf.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+            let xsum: f32 = x.iter().map(|v| v.abs()).sum();
+            let naive = dot_row_naive(dtype, row, &x);
+            prop_assert!((f - naive).abs() <= DOT_REL_TOL * xsum * wmax + 1e-30,
+                "{} row {}: fast {} naive {}", dtype, r, f, naive);
+        }
+    }
+}

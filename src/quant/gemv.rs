@@ -24,7 +24,9 @@
 //!
 //! Q4_0/Q4_1 on AVX-512 also replace "convert each nibble to float, then d·q + m" by a lookup
 //! in a 16-entry table (`q4.rs`): the measured step from 1.5× to 4.8× the release kernel
-//! (`cargo bench --bench decode`).
+//! (`cargo bench --bench decode`). Q5_0/Q5_1 (`q5.rs`: 32 entries, two registers, `vpermt2ps`)
+//! and Q4_K (`q4_k.rs`: 16 entries per sub-block of 32) do the same; the other K-quants have
+//! the 8-lane kernel only.
 
 use super::{float, q2_k, q3_k, q4, q4_k, q5, q5_k, q6_k, q8_0, DType};
 
@@ -58,14 +60,18 @@ fn rows<const WIDE: bool>(dtype: DType, w: &[u8], x: &[f32], out: &mut [f32]) {
         DType::Q4_1 => each_row(w, rb, out, |r| {
             q4::row_kernel::<{ q4::Q4_1_BYTES }, WIDE>(r, x)
         }),
-        // issue 14's types: their own row kernels, one width
-        DType::Q5_0 => each_row(w, rb, out, |r| q5::dot(r, x, false)),
-        DType::Q5_1 => each_row(w, rb, out, |r| q5::dot(r, x, true)),
+        // issue 14's types: Q5_0/Q5_1 and Q4_K with an AVX-512 table kernel, the rest one width
+        DType::Q5_0 => each_row(w, rb, out, |r| {
+            q5::row_kernel::<{ q5::BYTES_Q5_0 }, WIDE>(r, x)
+        }),
+        DType::Q5_1 => each_row(w, rb, out, |r| {
+            q5::row_kernel::<{ q5::BYTES_Q5_1 }, WIDE>(r, x)
+        }),
         DType::Q2_K => each_row(w, rb, out, |r| q2_k::dot(r, x)),
         DType::Q3_K => each_row(w, rb, out, |r| q3_k::dot(r, x)),
-        DType::Q4_K => each_row(w, rb, out, |r| q4_k::dot(r, x)),
+        DType::Q4_K => each_row(w, rb, out, |r| q4_k::row_kernel::<WIDE>(r, x)),
         DType::Q5_K => each_row(w, rb, out, |r| q5_k::dot(r, x)),
-        DType::Q6_K => each_row(w, rb, out, |r| q6_k::dot(r, x)),
+        DType::Q6_K => each_row(w, rb, out, |r| q6_k::row_kernel::<WIDE>(r, x)),
     }
 }
 // ANCHOR_END: dot_rows

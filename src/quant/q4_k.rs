@@ -75,6 +75,68 @@ pub fn dot(row: &[u8], x: &[f32]) -> f32 {
 }
 // ANCHOR_END: dot
 
+/// One row for `dot_rows`: the AVX-512 table kernel when the build has it and `WIDE`, else
+/// [`dot`]. Both give the same bits.
+#[inline(always)]
+pub fn row_kernel<const WIDE: bool>(row: &[u8], x: &[f32]) -> f32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    if WIDE {
+        return row_table(row, x);
+    }
+    dot(row, x)
+}
+
+/// The AVX-512 kernel: a sub-block of 32 has 16 possible weights `T[q] = (d·sc)·q − dmin·m`
+/// (one fused multiply-add fills a register, the same fused operation [`dot`] does per
+/// element) and `vpermps` picks `T[nibble]` for 16 lanes, reading only the low 4 bits of the
+/// index (so the low nibbles need no mask; the high ones are shifted down after widening).
+/// Lanes 0..16 are dot's acc[0], acc[1], lanes 16..32 acc[2], acc[3]: the same bits.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+fn row_table(row: &[u8], x: &[f32]) -> f32 {
+    use super::simd::wide16::{bytes16, reduce};
+    use std::arch::x86_64::*;
+    let (blocks, _) = row.as_chunks::<BYTES>();
+    let (xs, _) = x.as_chunks::<QK_K>();
+    // SAFETY (whole block): AVX-512F is enabled (the cfg above); registers only, memory read
+    // through the checked `bytes16` and `_mm512_loadu_ps` on 16 floats of a 32-float chunk.
+    unsafe {
+        let iota = _mm512_setr_ps(
+            0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12., 13., 14., 15.,
+        );
+        let (mut lo_acc, mut hi_acc) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        for (blk, xb) in blocks.iter().zip(xs) {
+            let (d, dmin) = (f16_at(blk, 0), f16_at(blk, 2));
+            let (scales, qs) = (&blk[4..16], &blk[16..BYTES]);
+            let (xsub, _) = xb.as_chunks::<32>();
+            for g in 0..4 {
+                let q = &qs[32 * g..32 * g + 32];
+                let (b_lo, b_hi) = (
+                    _mm512_cvtepu8_epi32(bytes16(q)),
+                    _mm512_cvtepu8_epi32(bytes16(&q[16..])),
+                );
+                for half in 0..2 {
+                    let (sc, m) = scale_min_k4(2 * g + half, scales);
+                    let (s, o) = (d * sc as f32, -(dmin * m as f32));
+                    let table = _mm512_fmadd_ps(iota, _mm512_set1_ps(s), _mm512_set1_ps(o));
+                    let (i_lo, i_hi) = match half {
+                        0 => (b_lo, b_hi),
+                        _ => (_mm512_srli_epi32::<4>(b_lo), _mm512_srli_epi32::<4>(b_hi)),
+                    };
+                    let xv = &xsub[2 * g + half];
+                    let (x_lo, x_hi) = (
+                        _mm512_loadu_ps(xv.as_ptr()),
+                        _mm512_loadu_ps(xv.as_ptr().add(16)),
+                    );
+                    lo_acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(i_lo, table), x_lo, lo_acc);
+                    hi_acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(i_hi, table), x_hi, hi_acc);
+                }
+            }
+        }
+        reduce(lo_acc, hi_acc)
+    }
+}
+
 // ANCHOR: quantize
 /// Quantize a row (a whole number of super-blocks) to Q4_K, as llama.cpp's
 /// `quantize_row_q4_K_ref` does with `ScaleRule::Search`.

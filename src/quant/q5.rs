@@ -95,6 +95,76 @@ pub fn dot(row: &[u8], x: &[f32], with_min: bool) -> f32 {
     sum4(acc)
 }
 
+/// One row of `BPB`-byte blocks (Q5_0: 22, Q5_1: 24) for `dot_rows`: the AVX-512 table kernel
+/// when the build has it and `WIDE`, else [`dot`]. Both give the same bits.
+#[inline(always)]
+pub fn row_kernel<const BPB: usize, const WIDE: bool>(row: &[u8], x: &[f32]) -> f32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    if WIDE {
+        return row_table::<BPB>(row, x);
+    }
+    dot(row, x, BPB == BYTES_Q5_1)
+}
+
+// ANCHOR: q5_table
+/// The AVX-512 kernel, Q4's table lookup with one more bit. A block has 32 possible weights
+/// `T[q] = d·q + offset` (q = 0..31; the same fused `d·q + offset` that [`dot`] computes per
+/// element), two 16-lane registers filled by two fused multiply-adds; `vpermt2ps` reads the low
+/// 5 bits of each lane's index and picks from the pair. The index is the nibble with the fifth
+/// bit OR-ed in under a lane mask that *is* 16 bits of `qh`:
+///
+/// ```text
+/// qs ─► zero-extend ─► & 15 ─► | 16 where qh bit j      ─► vpermt2ps(T) = w[0..16]   fma x[0..16]
+///    └► >> 4 ─► zero-extend ─► & 15 ─► | 16 where qh bit j+16 ─► w[16..32]          fma x[16..32]
+/// ```
+///
+/// Lanes 0..16 hold the f32x8 kernel's acc[0], acc[1] and lanes 16..32 acc[2], acc[3], with the
+/// same products in the same order, so the bits equal [`dot`]'s.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+fn row_table<const BPB: usize>(row: &[u8], x: &[f32]) -> f32 {
+    use super::simd::wide16::{bytes16, reduce, splat_f16, x16};
+    use std::arch::x86_64::*;
+    let (blocks, _) = row.as_chunks::<BPB>();
+    let (xs, _) = x.as_chunks::<QK>();
+    // SAFETY (whole block): AVX-512F is enabled (the cfg above); only register operations,
+    // memory is read through the checked helpers of `simd::wide16`.
+    unsafe {
+        let iota = _mm512_setr_ps(
+            0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11., 12., 13., 14., 15.,
+        );
+        let iota16 = _mm512_add_ps(iota, _mm512_set1_ps(16.0));
+        let (low4, bit4) = (_mm512_set1_epi32(15), _mm512_set1_epi32(16));
+        let (mut lo_acc, mut hi_acc) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        for (blk, xb) in blocks.iter().zip(xs) {
+            let d = splat_f16(blk);
+            let offset = match BPB {
+                BYTES_Q5_0 => _mm512_set1_ps(-16.0 * f16_at(blk, 0)), // Q5_0: −16·d
+                _ => splat_f16(&blk[2..]),                            // Q5_1: m
+            };
+            let (t_lo, t_hi) = (
+                _mm512_fmadd_ps(iota, d, offset),   // T[0..16]
+                _mm512_fmadd_ps(iota16, d, offset), // T[16..32]
+            );
+            let at = BPB - 20; // where qh starts
+            let qh = u32::from_le_bytes([blk[at], blk[at + 1], blk[at + 2], blk[at + 3]]);
+            let qs = bytes16(&blk[at + 4..]);
+            let lo = _mm512_and_si512(_mm512_cvtepu8_epi32(qs), low4);
+            let hi = _mm512_and_si512(_mm512_cvtepu8_epi32(_mm_srli_epi16::<4>(qs)), low4);
+            let lo = _mm512_mask_or_epi32(lo, qh as u16, lo, bit4);
+            let hi = _mm512_mask_or_epi32(hi, (qh >> 16) as u16, hi, bit4);
+            let (w_lo, w_hi) = (
+                _mm512_permutex2var_ps(t_lo, lo, t_hi),
+                _mm512_permutex2var_ps(t_lo, hi, t_hi),
+            );
+            lo_acc = _mm512_fmadd_ps(w_lo, x16::<0>(xb), lo_acc);
+            hi_acc = _mm512_fmadd_ps(w_hi, x16::<16>(xb), hi_acc);
+        }
+        reduce(lo_acc, hi_acc)
+    }
+}
+// ANCHOR_END: q5_table
+
 /// Byte `b` spread over a u64: byte k is 16 if bit k of `b` is set, else 0 (the fifth bit of
 /// eight quants, in place). Built at compile time.
 const SPREAD: [u64; 256] = {

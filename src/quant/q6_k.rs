@@ -83,6 +83,74 @@ pub fn dot(row: &[u8], x: &[f32]) -> f32 {
     sum4(acc)
 }
 
+/// One row for `dot_rows`: the 16-lane AVX-512 kernel when the build has it and `WIDE`, else
+/// [`dot`]. Both give the same bits.
+#[inline(always)]
+pub fn row_kernel<const WIDE: bool>(row: &[u8], x: &[f32]) -> f32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    if WIDE {
+        return row_wide(row, x);
+    }
+    dot(row, x)
+}
+
+/// [`dot`] on 16 lanes: a sub-block of 16 is one register (64 possible weights are too many
+/// for a table, so q is widened and converted), `(d·sc)·q − 32·(d·sc)` fused as in `dot`, and
+/// lanes 0..16 / 16..32 are dot's acc[0], acc[1] / acc[2], acc[3]: the same bits.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+fn row_wide(row: &[u8], x: &[f32]) -> f32 {
+    use super::simd::wide16::{bytes16, reduce};
+    use std::arch::x86_64::*;
+    let (blocks, _) = row.as_chunks::<BYTES>();
+    let (xs, _) = x.as_chunks::<QK_K>();
+    // SAFETY (whole block): AVX-512F is enabled (the cfg above); registers only, memory read
+    // through the checked `bytes16` and `_mm512_loadu_ps` on 16 floats of a 32-float chunk.
+    unsafe {
+        let (low4, low2) = (_mm512_set1_epi32(15), _mm512_set1_epi32(3));
+        let (mut lo_acc, mut hi_acc) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        for (blk, xb) in blocks.iter().zip(xs) {
+            let d = f16_at(blk, 208);
+            let (xg, _) = xb.as_chunks::<32>();
+            for h in 0..2 {
+                let qh = &blk[128 + 32 * h..128 + 32 * h + 32];
+                let (h_lo, h_hi) = (
+                    _mm512_cvtepu8_epi32(bytes16(qh)),
+                    _mm512_cvtepu8_epi32(bytes16(&qh[16..])),
+                );
+                for k in 0..4 {
+                    let at = 64 * h + 32 * (k & 1);
+                    let ql = &blk[at..at + 32];
+                    let (shift_l, shift_h) = (
+                        _mm_cvtsi32_si128(4 * (k as i32 >> 1)),
+                        _mm_cvtsi32_si128(2 * k as i32),
+                    );
+                    // q + 32 = (ql >> 4·(k/2)) & 15 | ((qh >> 2k) & 3) << 4, per lane
+                    let q = |l: __m128i, hb: __m512i| {
+                        let l = _mm512_and_si512(
+                            _mm512_srl_epi32(_mm512_cvtepu8_epi32(l), shift_l),
+                            low4,
+                        );
+                        let hb = _mm512_and_si512(_mm512_srl_epi32(hb, shift_h), low2);
+                        _mm512_cvtepi32_ps(_mm512_or_si512(l, _mm512_slli_epi32::<4>(hb)))
+                    };
+                    let (q_lo, q_hi) = (q(bytes16(ql), h_lo), q(bytes16(&ql[16..]), h_hi));
+                    let s = 192 + 8 * h + 2 * k; // the two sub-blocks of elements 128h + 32k ..
+                    let (s1, s2) = (d * blk[s] as i8 as f32, d * blk[s + 1] as i8 as f32);
+                    let w_lo =
+                        _mm512_fmadd_ps(q_lo, _mm512_set1_ps(s1), _mm512_set1_ps(-32.0 * s1));
+                    let w_hi =
+                        _mm512_fmadd_ps(q_hi, _mm512_set1_ps(s2), _mm512_set1_ps(-32.0 * s2));
+                    let xv = &xg[4 * h + k];
+                    lo_acc = _mm512_fmadd_ps(w_lo, _mm512_loadu_ps(xv.as_ptr()), lo_acc);
+                    hi_acc = _mm512_fmadd_ps(w_hi, _mm512_loadu_ps(xv.as_ptr().add(16)), hi_acc);
+                }
+            }
+        }
+        reduce(lo_acc, hi_acc)
+    }
+}
+
 /// Quantize a row to Q6_K (llama.cpp's `quantize_row_q6_K_ref` with `ScaleRule::Search`):
 /// a symmetric scale per sub-block of 16 (`make_qx_quants`, x²-weighted), the 16 scales as
 /// int8 relative to the largest (`d = max/−128`), then every weight rounded again.
