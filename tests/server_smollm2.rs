@@ -158,7 +158,10 @@ fn queue_full_is_503_and_waiting_streams_get_keepalives() {
         o.queue = 1;
         o.ctx_size = Some(1024);
     });
-    let long = json!({"messages": [{"role": "user", "content": "Tell me a long story."}], "temperature": 0, "max_tokens": 48, "stream": true});
+    // A must still be running when C arrives, on a fast machine too: its end-of-turn tokens
+    // (`<|endoftext|>` 0, `<|im_end|>` 2) are banned and it asks for 256 tokens (≥ 1 s at
+    // 200 tok/s), far longer than the 300 ms this test waits before sending C.
+    let long = json!({"messages": [{"role": "user", "content": "Tell me a long story."}], "temperature": 0, "max_tokens": 256, "logit_bias": {"0": -100, "2": -100}, "stream": true});
     let mut a = send(
         s.addr,
         "POST",
