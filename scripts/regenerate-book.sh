@@ -184,8 +184,8 @@ print(s)
 cat "$OUT/ch07-lens-summary.txt" >&2
 
 step "the golden tests' max-difference lines (chapters 2, 3, 4, 6, 7, 17, 18)"
-cargo test --test stage2_golden --test model_smollm2 --test backprop_torch \
-  -- --nocapture --test-threads 1 2>&1 | sed "s|$HOME|~|g" > target/golden-checks.txt
+cargo test --test model --test train \
+  -- --nocapture --test-threads 1 stage2_golden model_smollm2 backprop_torch 2>&1 | sed "s|$HOME|~|g" > target/golden-checks.txt
 # (-o: with --nocapture a test's first line shares its line with libtest's "test NAME ... ")
 grep -oE 'rope [a-z0-9]+ [qk]: max diff .*' target/golden-checks.txt | put "$OUT/ch02-check.txt"
 grep -oE 'attention AttentionShape .*: max diff .*' target/golden-checks.txt | put "$OUT/ch03-check.txt"
@@ -196,9 +196,9 @@ grep -oE '[a-z_]+ +[0-9]+ tokens: max \|Δlogit\| = .*' target/golden-checks.txt
 # worst weight after ten steps
 grep -oE '(loss glassbox|grad model\.layers\.1\.self_attn\.k_proj\.weight|grad: worst|step 9: loss|weights after 10 steps: worst) .*' \
   target/golden-checks.txt | put "$OUT/ch18-check-output.txt"
-# chapter 17: Gemma 3 against transformers, a test binary of its own (its lines would match
-# chapter 7's pattern)
-cargo test --test model_gemma -- --nocapture --test-threads 1 2>&1 | sed "s|$HOME|~|g" \
+# chapter 17: Gemma 3 against transformers, a run of its own (its lines would match chapter 7's
+# pattern)
+cargo test --test model -- --nocapture --test-threads 1 model_gemma 2>&1 | sed "s|$HOME|~|g" \
   > target/gemma-checks.txt
 grep -oE '[a-z_0-9]+ +[0-9]+ tokens[,:].*max \|Δlogit\| = .*|capital: windowed vs full.*' \
   target/gemma-checks.txt | put "$OUT/ch17-check.txt"
