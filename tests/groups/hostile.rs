@@ -4,6 +4,10 @@
 //! module named as the file, so its tests are `FILE::name` and a filter runs one file:
 //! `cargo test --features oracles --test hostile hostile_config`.
 
+// Several files here declare the same helper module (`mod NAME_common;`): each gets its own
+// copy, as it had in its own binary; clippy warns about a file loaded twice.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "../hostile_config.rs"]
 mod hostile_config;
 
