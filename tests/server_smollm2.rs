@@ -228,10 +228,13 @@ fn queue_full_is_503_and_waiting_streams_get_keepalives() {
     assert_eq!(c.status, 503);
     assert_eq!(c.error()["code"], "queue_full");
     assert_eq!(c.header("retry-after"), Some("1"));
-    // A was answered and streaming; hang up on it, and B runs
-    let ra = parse_response(&a_raw);
-    assert_eq!(ra.status, 200);
-    assert_eq!(data(&frames(&ra.body))[0]["choices"][0]["delta"]["role"], "assistant");
+    // A was answered and was streaming (its body is cut mid-stream: only the status line is
+    // read); hang up on it, and B runs
+    assert!(
+        a_raw.starts_with(b"HTTP/1.1 200 "),
+        "A: {}",
+        String::from_utf8_lossy(&a_raw)
+    );
     drop(a);
     b.read_to_end(&mut b_raw).unwrap();
     let fb = frames(&parse_response(&b_raw).body);
