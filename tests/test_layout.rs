@@ -72,16 +72,26 @@ fn every_test_file_is_in_exactly_one_binary() {
     let mut seen: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
     let mut problems = Vec::new();
     let targets = test_targets(&manifest);
-    assert!(targets.len() > 10, "Cargo.toml's [[test]] entries: {targets:?}");
+    assert!(
+        targets.len() > 10,
+        "Cargo.toml's [[test]] entries: {targets:?}"
+    );
     for (name, file) in &targets {
         if !file.is_file() {
-            problems.push(format!("[[test]] {name}: {} does not exist", file.display()));
+            problems.push(format!(
+                "[[test]] {name}: {} does not exist",
+                file.display()
+            ));
             continue;
         }
         seen.entry(canonical(file)).or_default().push(name.clone());
         for m in group_modules(file) {
             if !m.is_file() {
-                problems.push(format!("{}: module {} does not exist", file.display(), m.display()));
+                problems.push(format!(
+                    "{}: module {} does not exist",
+                    file.display(),
+                    m.display()
+                ));
                 continue;
             }
             seen.entry(canonical(&m)).or_default().push(name.clone());
@@ -107,7 +117,11 @@ fn every_test_file_is_in_exactly_one_binary() {
         }
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
-    println!("{} test files in {} test binaries", seen.len(), targets.len());
+    println!(
+        "{} test files in {} test binaries",
+        seen.len(),
+        targets.len()
+    );
 }
 
 fn canonical(p: &Path) -> PathBuf {
