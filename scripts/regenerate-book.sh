@@ -46,7 +46,7 @@
 #                                the lesson draws its SVG there, the script copies it)  ≈ 19 min
 #
 # Run it on a quiet machine: every time is measured, and other programs on the same cores slow
-# them down (machine.txt records the load average at the start, and the chapters show it).
+# them down (machine.txt records how busy the cores were at the start, and the chapters show it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,23 +75,30 @@ step "fetching the default model, tokenizer files and corpus (first run only)"
 "$BIN" pull --all >&2
 
 step "the machine"
-# The load average is the machine's word for "other programs were running", but the release
-# build just above raised it too: wait (at most 3 minutes) for that to decay, so the line below
-# speaks of other programs, not of this script.
-for _ in $(seq 36); do
-  awk -v n="$(nproc)" '{ exit !($1 > 0.5 * n) }' /proc/loadavg || break
+# How busy were the cores before the measurements began? The load average cannot say: the
+# release build just above raised it for minutes. Instead, the share of the cores that other
+# programs used over 5 seconds of this script doing nothing (from /proc/stat's busy and idle
+# times); waiting up to 2 minutes for it to fall below 10 %.
+busy_percent() {
+  local a b
+  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
   sleep 5
+  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  echo "$a $b" | awk '{ busy = $3 - $1; idle = $4 - $2; printf "%.0f", 100 * busy / (busy + idle + 1e-9) }'
+}
+for _ in $(seq 24); do
+  busy=$(busy_percent)
+  [ "$busy" -lt 10 ] && break
 done
 {
   cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
   simd=$(grep -m1 -o -w -e avx512f -e avx2 /proc/cpuinfo | sort -u | tr '\n' ' ' || true)
   fma=$(grep -m1 -o -w fma /proc/cpuinfo | head -1 || true)
   mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
-  load=$(cut -d' ' -f1 /proc/loadavg)
-  printf '%s, %s cores (%s%s), %s of memory, %s, %s; run on %s with a load average of %s at the start%s.\n' \
+  printf '%s, %s cores (%s%s), %s of memory, %s, %s; run on %s; other programs used %s %% of the cores as it began%s.\n' \
     "${cpu:-an unknown CPU}" "$(nproc)" "${simd:-no AVX2 }" "${fma:+FMA}" "$mem" \
-    "$(uname -sr)" "$(rustc --version | cut -d' ' -f1-2)" "$(date -u +%Y-%m-%d)" "$load" \
-    "$(awk -v l="$load" -v n="$(nproc)" 'BEGIN { if (l > 0.5 * n) print " (other programs were running: the times are upper bounds)" }')"
+    "$(uname -sr)" "$(rustc --version | cut -d' ' -f1-2)" "$(date -u +%Y-%m-%d)" "$busy" \
+    "$([ "$busy" -ge 10 ] && echo ' (so the times are upper bounds)')"
 } | put "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
 
