@@ -3,7 +3,8 @@
 # the files the chapters include. Nothing in the chapters is typed in: run this, rebuild the book
 # (`mdbook build book`), and it shows your machine's numbers.
 #
-#   ./scripts/regenerate-book.sh            everything (≈ 90 min on 2 quiet cores: see below)
+#   ./scripts/regenerate-book.sh            everything (42 min on 2 quiet cores, 2026-12-02, with
+#                                           the Rust build warm; each step prints its minute)
 #   ./scripts/regenerate-book.sh --quick    lessons, commands and test outputs only (≈ 10 min);
 #                                           the benchmark tables and measured runs keep their
 #                                           last run
@@ -24,23 +25,25 @@
 #                                `glassbox lens` on the running prompt, " Paris" against " London"
 #   chNN-check.txt, ch18-check-output.txt     the max-difference lines the golden tests print
 #                                (ch17-check.txt: tests/model_gemma.rs against transformers)
-# and, not with --quick (the measured runs, in this order, with their time on 2 quiet cores):
-#   ch01-bench-train.md          cargo bench --bench train                            ≈ 10 min
-#   ch01-train-101mb.txt         glassbox train-bpe on 101 MB                         ≈ 3 min
-#   ch03-bench-attention.md      cargo bench --bench attention                        ≈ 3 min
+# and, not with --quick (the measured runs, in this order, with their time on 2 quiet cores on
+# 2026-12-02, builds warm; the lessons and checks before them took 4 min):
+#   ch01-bench-train.md          cargo bench --bench train                            ≈ 4 min
+#   ch01-train-101mb.txt         glassbox train-bpe on 101 MB                         ≈ 2 s
+#   ch03-bench-attention.md      cargo bench --bench attention                        ≈ 1 min
 #   ch05-bench-matmul-t1.md, ch05-bench-matmul-t2.md
-#                                cargo bench --bench matmul, 1 and 2 threads          ≈ 10 min
+#                                cargo bench --bench matmul, 1 and 2 threads          ≈ 6 min
 #   ch06b-table.md, ch06b-table.json, img/ch06b-ppl-vs-bpw.svg
 #                                scripts/quant_table.sh (26 files quantized once into the data
-#                                dir, ~1.9 GB; perplexity, KL and decode speed)       ≈ 15 min
-#   ch10b-race-output.txt        scripts/decode_table.sh (glassbox against llama.cpp) ≈ 15 min
-#   ch17-race-output.txt         scripts/race_gemma.sh (Gemma 3 against llama.cpp)   ≈ 3 min
+#                                dir, ~1.9 GB, the first run only; perplexity, KL and
+#                                decode speed)                        ≈ 5 min (+ quantizing once)
+#   ch10b-race-output.txt        scripts/decode_table.sh (glassbox against llama.cpp) ≈ 4 min
+#   ch17-race-output.txt         scripts/race_gemma.sh (Gemma 3 against llama.cpp)   ≈ 1 min
 #   ch13-bench-output.txt        cargo bench --bench constrain, and llguidance's mask time
-#                                (scripts/bench_llguidance.py, if llguidance is installed)  ≈ 3 min
+#                                (scripts/bench_llguidance.py, if llguidance is installed)  ≈ 1 min
 #   ch18-lesson-output.txt, img/ch18-loss.svg
 #                                lesson 18's full run, 1500 training steps (a finished run in
 #                                target/lesson18 is only reported: the script removes it first;
-#                                the lesson draws its SVG there, the script copies it)  ≈ 20 min
+#                                the lesson draws its SVG there, the script copies it)  ≈ 19 min
 #
 # Run it on a quiet machine: every time is measured, and other programs on the same cores slow
 # them down (machine.txt records the load average at the start, and the chapters show it).
@@ -57,7 +60,7 @@ esac
 OUT=book/src
 IMG=$OUT/img
 PROMPT="The capital of France is"
-step() { printf '\n==> %s\n' "$*" >&2; }
+step() { printf '\n==> [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 # Write stdin to FILE through a temporary name in the same directory, so an interrupted run
 # never leaves a half-written file for the book to include.
@@ -72,6 +75,13 @@ step "fetching the default model, tokenizer files and corpus (first run only)"
 "$BIN" pull --all >&2
 
 step "the machine"
+# The load average is the machine's word for "other programs were running", but the release
+# build just above raised it too: wait (at most 3 minutes) for that to decay, so the line below
+# speaks of other programs, not of this script.
+for _ in $(seq 36); do
+  awk -v n="$(nproc)" '{ exit !($1 > 0.5 * n) }' /proc/loadavg || break
+  sleep 5
+done
 {
   cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
   simd=$(grep -m1 -o -w -e avx512f -e avx2 /proc/cpuinfo | sort -u | tr '\n' ' ' || true)
