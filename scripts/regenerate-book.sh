@@ -24,7 +24,8 @@
 #   ch07-lens.txt, ch07-lens-summary.txt, img/ch07-lens.svg
 #                                `glassbox lens` on the running prompt, " Paris" against " London"
 #   chNN-check.txt, ch18-check-output.txt     the max-difference lines the golden tests print
-#                                (ch17-check.txt: tests/model_gemma.rs against transformers)
+#                                (ch17-check.txt: tests/model_gemma.rs against transformers;
+#                                ch14-check.txt: tests/bert_minilm.rs against sentence-transformers)
 # and, not with --quick (the measured runs, in this order, with their time on 2 quiet cores on
 # 2026-12-02, builds warm; the lessons and checks before them took 4 min):
 #   ch01-bench-train.md          cargo bench --bench train                            ≈ 4 min
@@ -200,8 +201,8 @@ print(s)
 ' | put "$OUT/ch07-lens-summary.txt"
 cat "$OUT/ch07-lens-summary.txt" >&2
 
-step "the golden tests' max-difference lines (chapters 2, 3, 4, 6, 7, 17, 18)"
-cargo test --test stage2_golden --test model_smollm2 --test backprop_torch \
+step "the golden tests' max-difference lines (chapters 2, 3, 4, 6, 7, 14, 17, 18)"
+cargo test --test stage2_golden --test model_smollm2 --test backprop_torch --test bert_minilm \
   -- --nocapture --test-threads 1 2>&1 | sed "s|$HOME|~|g" > target/golden-checks.txt
 # (-o: with --nocapture a test's first line shares its line with libtest's "test NAME ... ")
 grep -oE 'rope [a-z0-9]+ [qk]: max diff .*' target/golden-checks.txt | put "$OUT/ch02-check.txt"
@@ -209,6 +210,9 @@ grep -oE 'attention AttentionShape .*: max diff .*' target/golden-checks.txt | p
 grep -oE '(rmsnorm|mlp) d=.*: max diff .*' target/golden-checks.txt | put "$OUT/ch04-check.txt"
 grep -oE '[a-z_]+ +safetensors f32: max \|Δlogit\| = .*' target/golden-checks.txt | put "$OUT/ch06-check.txt"
 grep -oE '[a-z_]+ +[0-9]+ tokens: max \|Δlogit\| = .*' target/golden-checks.txt | put "$OUT/ch07-check.txt"
+# chapter 14: MiniLM against sentence-transformers, sentence vectors and the token states before pooling
+grep -oE '[0-9]+ sentences: min cosine .*|token states: max \|Δ\| = .*' target/golden-checks.txt \
+  | put "$OUT/ch14-check.txt"
 # chapter 18: the loss, one gradient as an example, the worst gradient, the last AdamW step, the
 # worst weight after ten steps
 grep -oE '(loss glassbox|grad model\.layers\.1\.self_attn\.k_proj\.weight|grad: worst|step 9: loss|weights after 10 steps: worst) .*' \
