@@ -286,8 +286,10 @@ step "scripts/race_gemma.sh (chapter 17): Gemma 3 270M Q4_K_M against llama.cpp"
 GLASSBOX_BIN="$BIN" scripts/race_gemma.sh "$OUT/ch17-race-output.txt" >&2
 
 step "cargo bench --bench constrain (chapter 13): the mask's cost per token"
+# criterion's "time: [… %] (p = …)" line is the change against its last saved run, not a time
 cargo bench --quiet --features oracles --bench constrain 2> /dev/null \
-  | grep -E '^(mask per token|\||trie vs|mask/| *time:)' | sed 's/^ *//' > target/bench-constrain.txt
+  | grep -E '^(mask per token|\||trie vs|mask/| *time:)' | grep -v '(p = ' | sed 's/^ *//' \
+  > target/bench-constrain.txt
 py=${GLASSBOX_VENV:-/work/venv}/bin/python
 if "$py" -c 'import llguidance' 2> /dev/null; then
   "$py" scripts/bench_llguidance.py >> target/bench-constrain.txt
