@@ -390,3 +390,24 @@ fn hf_wrong_shape_missing_tensor_and_vocab() {
     let e = err_text(ModelFiles::open(&d.join("nothing-here")));
     assert!(e.contains("nothing-here"), "{e}");
 }
+
+/// Found by the `gguf_fields` fuzz target (2026-12-02, the test command's 8-s smoke run): a
+/// zero dim makes the element count 0, which passed the header's bound, while the other dim was
+/// huge, and the byte size of a row (dims[0] × 4 for f32) overflowed — a panic with overflow
+/// checks, a wrapped size without them. Every dim is now bounded on its own.
+#[test]
+fn a_huge_dim_beside_a_zero_dim_is_an_error() {
+    let (meta, mut tensors) = tiny_parts();
+    let t = tensors
+        .iter_mut()
+        .find(|t| t.ty == 0)
+        .expect("an f32 tensor");
+    t.dims = vec![1 << 62, 0];
+    let name = t.name.clone();
+    let bytes = write_gguf(&meta, &tensors);
+    let e = err_text(GgufFile::from_bytes(Path::new("x.gguf"), &bytes));
+    assert!(
+        e.contains(&format!("tensor `{name}`")) && e.contains("are too large"),
+        "{e}"
+    );
+}

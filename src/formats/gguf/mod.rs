@@ -93,14 +93,15 @@ impl GgufTensorInfo {
         self.dims.iter().product()
     }
     /// Bytes in the data section: `None` for a type of unknown size, or rows that are not a
-    /// whole number of the type's blocks.
+    /// whole number of the type's blocks. (Reading the header bounds every dim and their
+    /// product by 2^48, so the products below cannot overflow; they are checked anyway.)
     pub fn n_bytes(&self) -> Option<usize> {
         let (block, bytes) = ggml_type(self.type_id)?.block?;
         let (rows, cols) = self.rows_cols();
         if !cols.is_multiple_of(block) {
             return None;
         }
-        (cols / block * bytes).checked_mul(rows)
+        (cols / block).checked_mul(bytes)?.checked_mul(rows)
     }
     /// Shape in PyTorch order (slowest first): `[rows, cols]` for a matrix, `[n]` for a vector.
     pub fn shape(&self) -> Vec<usize> {

@@ -63,10 +63,13 @@ pub(super) fn read_tensor_info(r: &mut Reader<'_>, i: u64) -> Result<GgufTensorI
         dims.push(r.u64(&format!("dims[{d}] of tensor `{name}`"))?);
     }
     // The element count must fit in memory-sized integers; no real tensor comes close to 2^48.
-    if dims
-        .iter()
-        .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-        .is_none_or(|n| n > 1 << 48)
+    // Each dim too: a zero dim makes the count 0 however large the others are, and the byte
+    // size of a row (dims[0] × bytes per element) would overflow (found by the fuzzer).
+    if dims.iter().any(|&d| d > 1 << 48)
+        || dims
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .is_none_or(|n| n > 1 << 48)
     {
         return Err(Error::format(
             r.path,
