@@ -47,12 +47,27 @@ pub fn pre_tokenizer_json(p: Pretokenizer) -> Value {
 impl Tokenizer {
     /// A complete Hugging Face `tokenizer.json` for this tokenizer: the `tokenizers` library
     /// loads it, encodes to the same ids and decodes back to the same text.
+    ///
+    /// `model.vocab` holds an ordinary token in the GPT-2 byte alphabet and a special token
+    /// under its text as is, as Hugging Face's trainer writes it: its reader gives an added
+    /// token the id model.vocab has for the token's `content`, so a special whose text the
+    /// alphabet would change (`<|a\0|>` → `<|aĀ|>`, a space, any non-ASCII character) must be
+    /// there unchanged or it becomes a new token with a new id. Ordinary tokens go in first; a
+    /// special whose text is some ordinary token's byte-level spelling stays out of model.vocab
+    /// (`added_tokens` keeps its id, which our reader honours).
     pub fn to_tokenizer_json(&self) -> Value {
         let table = byte_to_char_table();
         let mut vocab = Map::new();
-        for (id, t) in self.tokens.iter().enumerate() {
-            if self.kinds[id] != Kind::Missing {
-                vocab.entry(bytes_to_gpt2(t, &table)).or_insert(json!(id));
+        for kind in [Kind::Normal, Kind::Special] {
+            for (id, t) in self.tokens.iter().enumerate() {
+                if self.kinds[id] != kind {
+                    continue;
+                }
+                let text = match kind {
+                    Kind::Special => String::from_utf8_lossy(t).into_owned(),
+                    _ => bytes_to_gpt2(t, &table),
+                };
+                vocab.entry(text).or_insert(json!(id));
             }
         }
         let merges: Vec<Value> = self
