@@ -225,10 +225,15 @@ fn special_tokens_with_mapped_bytes_round_trip_through_tokenizer_json() {
     // model.vocab gives to …". Hugging Face's trainer writes a special token into model.vocab
     // under its text as is, and its reader gives an added token the id model.vocab has for its
     // `content` (the byte-level form made it a new token, id 320).
-    for special in [
-        "<|im_sE\0\0\0|>",         // the fuzzer's input
-        "<|im start|>",            // a space
-        "<｜begin▁of▁sentence｜>", // DeepSeek's BOS: non-ASCII characters
+    //
+    // The last case, a special spelled like an ordinary token's byte-level form (`Ā` is the
+    // NUL byte's token), cannot be told apart in model.vocab: the special stays in
+    // added_tokens only, our reader keeps its id, Hugging Face's gives it the NUL token's id.
+    for (special, hf_agrees) in [
+        ("<|im_sE\0\0\0|>", true),         // the fuzzer's input
+        ("<|im start|>", true),            // a space
+        ("<｜begin▁of▁sentence｜>", true), // DeepSeek's BOS: non-ASCII characters
+        ("Ā", false),
     ] {
         let tok = tiny_with_special(special);
         let text = format!("hi{special}there <|im_end|>");
@@ -248,12 +253,14 @@ fn special_tokens_with_mapped_bytes_round_trip_through_tokenizer_json() {
 
         // Hugging Face's `tokenizers` reads the same file to the same ids
         #[cfg(feature = "oracles")]
-        {
+        if hf_agrees {
             use std::str::FromStr;
             let hf = tokenizers::Tokenizer::from_str(&json.to_string()).expect("HF loads it");
             assert_eq!(hf.token_to_id(special), Some(1), "{special:?}");
             let hf_ids = hf.encode(text.as_str(), false).expect("HF encode");
             assert_eq!(hf_ids.get_ids(), &ids[..], "{special:?}");
         }
+        #[cfg(not(feature = "oracles"))]
+        let _ = hf_agrees;
     }
 }

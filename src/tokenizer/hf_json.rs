@@ -52,23 +52,33 @@ impl Tokenizer {
     /// under its text as is, as Hugging Face's trainer writes it: its reader gives an added
     /// token the id model.vocab has for the token's `content`, so a special whose text the
     /// alphabet would change (`<|a\0|>` → `<|aĀ|>`, a space, any non-ASCII character) must be
-    /// there unchanged or it becomes a new token with a new id. Ordinary tokens go in first; a
-    /// special whose text is some ordinary token's byte-level spelling stays out of model.vocab
-    /// (`added_tokens` keeps its id, which our reader honours).
+    /// there unchanged or it becomes a new token with a new id. A special whose text is some
+    /// ordinary token's byte-level spelling stays out of model.vocab (`added_tokens` keeps its
+    /// id, which our reader honours); entries are in id order, the first id keeping a repeat.
     pub fn to_tokenizer_json(&self) -> Value {
         let table = byte_to_char_table();
+        let spelled: Vec<(usize, String, Kind)> = self
+            .tokens
+            .iter()
+            .zip(&self.kinds)
+            .enumerate()
+            .filter_map(|(id, (t, &kind))| match kind {
+                Kind::Missing => None,
+                Kind::Normal => Some((id, bytes_to_gpt2(t, &table), kind)),
+                Kind::Special => Some((id, String::from_utf8_lossy(t).into_owned(), kind)),
+            })
+            .collect();
+        let ordinary: std::collections::HashSet<&str> = spelled
+            .iter()
+            .filter(|e| e.2 == Kind::Normal)
+            .map(|e| e.1.as_str())
+            .collect();
         let mut vocab = Map::new();
-        for kind in [Kind::Normal, Kind::Special] {
-            for (id, t) in self.tokens.iter().enumerate() {
-                if self.kinds[id] != kind {
-                    continue;
-                }
-                let text = match kind {
-                    Kind::Special => String::from_utf8_lossy(t).into_owned(),
-                    _ => bytes_to_gpt2(t, &table),
-                };
-                vocab.entry(text).or_insert(json!(id));
+        for (id, text, kind) in &spelled {
+            if *kind == Kind::Special && ordinary.contains(text.as_str()) {
+                continue;
             }
+            vocab.entry(text.clone()).or_insert(json!(id));
         }
         let merges: Vec<Value> = self
             .merge_list
