@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use common::{bench_memcpy_head, pool, threads};
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use glassbox::compare::rand_vec;
-use glassbox::matmul::{gemm, matmul, matvec, Layout};
+use glassbox::matmul::{self, matmul, matvec, Layout};
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -180,7 +180,7 @@ fn interleaved_tables() {
         let flops = 2 * m * k * n;
         let (g, p) = interleaved(
             reps_for(flops),
-            || pool.install(|| gemm(&xs, xl, &ws, wl, &mut out, m, k, n, true)),
+            || pool.install(|| matmul::gemm(&xs, xl, &ws, wl, &mut out, m, k, n, true)),
             || general_mat_mul(1.0, &xv, &wv.t(), 1.0, &mut oa),
         );
         let rate = |s: f64| flops as f64 / s / 1e9;

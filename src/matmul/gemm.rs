@@ -143,7 +143,10 @@ impl PackedX {
                 pack_x_sliver(x, (m, k), rows, (k0, kc), xr, sliver)
             };
             if parallel {
-                block.par_chunks_exact_mut(xr * kc).enumerate().for_each(pack);
+                block
+                    .par_chunks_exact_mut(xr * kc)
+                    .enumerate()
+                    .for_each(pack);
             } else {
                 block.chunks_exact_mut(xr * kc).enumerate().for_each(pack);
             }
@@ -200,12 +203,28 @@ pub(crate) fn gemm_blocks<T: Tile>(
         return; // no rows of output (and no way to tell n from them)
     }
     let n = out_rows.first().map_or(0, |r| r.len());
-    assert_eq!(out_rows.len(), m, "gemm: {} output rows for m = {m}", out_rows.len());
+    assert_eq!(
+        out_rows.len(),
+        m,
+        "gemm: {} output rows for m = {m}",
+        out_rows.len()
+    );
     let (data, need) = match w {
         WMat::Rows(d) => (d, n * k),
-        WMat::Cols(d, ld) => (d, if k == 0 || n == 0 { 0 } else { (k - 1) * ld + n }),
+        WMat::Cols(d, ld) => (
+            d,
+            if k == 0 || n == 0 {
+                0
+            } else {
+                (k - 1) * ld + n
+            },
+        ),
     };
-    assert!(data.len() >= need, "gemm: w has {} elements, needs {need} for [{n}, {k}]", data.len());
+    assert!(
+        data.len() >= need,
+        "gemm: w has {} elements, needs {need} for [{n}, {k}]",
+        data.len()
+    );
     for row in out_rows.iter_mut() {
         assert_eq!(row.len(), n, "gemm: output rows differ in length");
         if k == 0 && !accumulate {
@@ -278,7 +297,13 @@ mod tests {
     #[test]
     fn every_tile_and_layout_equals_naive() {
         fn run<T: Tile>(name: &str) {
-            for (m, k, n) in [(1, 5, 3), (7, 33, 13), (20, 70, 9), (33, 9, 17), (40, 1030, 14)] {
+            for (m, k, n) in [
+                (1, 5, 3),
+                (7, 33, 13),
+                (20, 70, 9),
+                (33, 9, 17),
+                (40, 1030, 14),
+            ] {
                 for xl in [Layout::RowMajor, Layout::Transposed] {
                     for wl in [Layout::RowMajor, Layout::Transposed] {
                         check::<T>(name, (m, k, n), xl, wl);
@@ -294,8 +319,12 @@ mod tests {
     }
 
     fn check<T: Tile>(name: &str, (m, k, n): (usize, usize, usize), xl: Layout, wl: Layout) {
-        let x: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 23) as f32 / 23.0 - 0.5).collect();
-        let w: Vec<f32> = (0..n * k).map(|i| ((i * 104729) % 29) as f32 / 29.0 - 0.5).collect();
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7919) % 23) as f32 / 23.0 - 0.5)
+            .collect();
+        let w: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 104729) % 29) as f32 / 29.0 - 0.5)
+            .collect();
         for accumulate in [false, true] {
             let start: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32).collect();
             let mut want = start.clone();
@@ -306,7 +335,12 @@ mod tests {
                 Layout::RowMajor => WMat::Rows(&w),
                 Layout::Transposed => WMat::Cols(&w, n),
             };
-            gemm_blocks::<T>(&PackedX::pack::<T>((&x[..], xl), m, k, false), wm, &mut rows, accumulate);
+            gemm_blocks::<T>(
+                &PackedX::pack::<T>((&x[..], xl), m, k, false),
+                wm,
+                &mut rows,
+                accumulate,
+            );
             for (idx, (g, e)) in got.iter().zip(&want).enumerate() {
                 // sums of ≤ 1030 products of size ≤ 0.25, added in another order
                 assert!(

@@ -41,9 +41,11 @@
 
 mod gemm;
 mod parallel;
-mod tile8;
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 mod tile16;
+// the f32x8 tile: the GEMM's tile without AVX-512; with it, compiled for its tests only
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "avx512f"))))]
+mod tile8;
 
 pub use gemm::{gemm_packed, matmul_simd, PackedX, WR};
 pub use parallel::{column_panels, gemm, matmul};

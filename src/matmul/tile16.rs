@@ -83,41 +83,45 @@ fn kernel_cols_8x32(wt: &[f32], ld: usize, kc: usize, xs: &[f32]) -> Acc16 {
 #[inline(always)]
 fn kernel_8x32(kc: usize, w_at: impl Fn(usize) -> [f32; 8], xs: &[f32]) -> Acc16 {
     let xs = &xs.as_chunks::<32>().0[..kc]; // xs[p] = x[0..32][p]
-    // sixteen named accumulators (c<r><half>), so the compiler keeps every one in a register
-    let z = _mm512_setzero_ps();
-    let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) = (z, z, z, z, z, z);
-    let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) = (z, z, z, z, z, z);
-    let (mut c60, mut c61, mut c70, mut c71) = (z, z, z, z);
-    for p in 0..kc {
-        let (x0, x1) = (load16::<0>(&xs[p]), load16::<16>(&xs[p]));
-        let w = w_at(p);
-        let b = _mm512_set1_ps(w[0]);
-        (c00, c01) = (_mm512_fmadd_ps(b, x0, c00), _mm512_fmadd_ps(b, x1, c01));
-        let b = _mm512_set1_ps(w[1]);
-        (c10, c11) = (_mm512_fmadd_ps(b, x0, c10), _mm512_fmadd_ps(b, x1, c11));
-        let b = _mm512_set1_ps(w[2]);
-        (c20, c21) = (_mm512_fmadd_ps(b, x0, c20), _mm512_fmadd_ps(b, x1, c21));
-        let b = _mm512_set1_ps(w[3]);
-        (c30, c31) = (_mm512_fmadd_ps(b, x0, c30), _mm512_fmadd_ps(b, x1, c31));
-        let b = _mm512_set1_ps(w[4]);
-        (c40, c41) = (_mm512_fmadd_ps(b, x0, c40), _mm512_fmadd_ps(b, x1, c41));
-        let b = _mm512_set1_ps(w[5]);
-        (c50, c51) = (_mm512_fmadd_ps(b, x0, c50), _mm512_fmadd_ps(b, x1, c51));
-        let b = _mm512_set1_ps(w[6]);
-        (c60, c61) = (_mm512_fmadd_ps(b, x0, c60), _mm512_fmadd_ps(b, x1, c61));
-        let b = _mm512_set1_ps(w[7]);
-        (c70, c71) = (_mm512_fmadd_ps(b, x0, c70), _mm512_fmadd_ps(b, x1, c71));
+                                            // SAFETY (whole block): AVX-512F is enabled for this file (its `mod` line is behind the
+                                            // cfg); only register operations, memory is read through `load16` and the checked `w_at`.
+    unsafe {
+        // sixteen named accumulators (c<r><half>), so the compiler keeps every one in a register
+        let z = _mm512_setzero_ps();
+        let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) = (z, z, z, z, z, z);
+        let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) = (z, z, z, z, z, z);
+        let (mut c60, mut c61, mut c70, mut c71) = (z, z, z, z);
+        for p in 0..kc {
+            let (x0, x1) = (load16::<0>(&xs[p]), load16::<16>(&xs[p]));
+            let w = w_at(p);
+            let b = _mm512_set1_ps(w[0]);
+            (c00, c01) = (_mm512_fmadd_ps(b, x0, c00), _mm512_fmadd_ps(b, x1, c01));
+            let b = _mm512_set1_ps(w[1]);
+            (c10, c11) = (_mm512_fmadd_ps(b, x0, c10), _mm512_fmadd_ps(b, x1, c11));
+            let b = _mm512_set1_ps(w[2]);
+            (c20, c21) = (_mm512_fmadd_ps(b, x0, c20), _mm512_fmadd_ps(b, x1, c21));
+            let b = _mm512_set1_ps(w[3]);
+            (c30, c31) = (_mm512_fmadd_ps(b, x0, c30), _mm512_fmadd_ps(b, x1, c31));
+            let b = _mm512_set1_ps(w[4]);
+            (c40, c41) = (_mm512_fmadd_ps(b, x0, c40), _mm512_fmadd_ps(b, x1, c41));
+            let b = _mm512_set1_ps(w[5]);
+            (c50, c51) = (_mm512_fmadd_ps(b, x0, c50), _mm512_fmadd_ps(b, x1, c51));
+            let b = _mm512_set1_ps(w[6]);
+            (c60, c61) = (_mm512_fmadd_ps(b, x0, c60), _mm512_fmadd_ps(b, x1, c61));
+            let b = _mm512_set1_ps(w[7]);
+            (c70, c71) = (_mm512_fmadd_ps(b, x0, c70), _mm512_fmadd_ps(b, x1, c71));
+        }
+        [
+            [c00, c01],
+            [c10, c11],
+            [c20, c21],
+            [c30, c31],
+            [c40, c41],
+            [c50, c51],
+            [c60, c61],
+            [c70, c71],
+        ]
     }
-    [
-        [c00, c01],
-        [c10, c11],
-        [c20, c21],
-        [c30, c31],
-        [c40, c41],
-        [c50, c51],
-        [c60, c61],
-        [c70, c71],
-    ]
 }
 // ANCHOR_END: tile16
 
@@ -142,10 +146,11 @@ fn put_8x32(acc: &Acc16, out: &mut [&mut [f32]], i: usize, j: usize, first: bool
         for (row, t) in out.iter_mut().skip(i + 8 * q).zip(tokens) {
             let row = &mut row[j..];
             if let Some(dst) = row.first_chunk_mut::<8>() {
+                // SAFETY: AVX (implied by AVX-512F) is enabled; registers only
                 let v = if first {
                     t
                 } else {
-                    _mm256_add_ps(load8(dst), t)
+                    unsafe { _mm256_add_ps(load8(dst), t) }
                 };
                 store8(dst, v);
             } else {
@@ -162,10 +167,13 @@ fn put_8x32(acc: &Acc16, out: &mut [&mut [f32]], i: usize, j: usize, first: bool
 /// The low (`upper = false`) or high 8 lanes of a 16-lane register.
 #[inline(always)]
 fn half(v: __m512, upper: bool) -> __m256 {
-    if upper {
-        _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)))
-    } else {
-        _mm512_castps512_ps256(v)
+    // SAFETY: AVX-512F is enabled for this file; registers only
+    unsafe {
+        if upper {
+            _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)))
+        } else {
+            _mm512_castps512_ps256(v)
+        }
     }
 }
 
@@ -173,35 +181,38 @@ fn half(v: __m512, upper: bool) -> __m256 {
 /// of rows, then pairs of pairs (within each 128-bit half), then swap the 128-bit halves.
 #[inline(always)]
 fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
-    let t0 = _mm256_unpacklo_ps(r[0], r[1]); // a0 b0 a1 b1 | a4 b4 a5 b5
-    let t1 = _mm256_unpackhi_ps(r[0], r[1]); // a2 b2 a3 b3 | a6 b6 a7 b7
-    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    const LO: i32 = 0b01_00_01_00; // (x0, x1, y0, y1) of each 128-bit half
-    const HI: i32 = 0b11_10_11_10; // (x2, x3, y2, y3)
-    let s0 = _mm256_shuffle_ps::<LO>(t0, t2); // a0 b0 c0 d0 | a4 b4 c4 d4
-    let s1 = _mm256_shuffle_ps::<HI>(t0, t2); // a1 b1 c1 d1 | a5 b5 c5 d5
-    let s2 = _mm256_shuffle_ps::<LO>(t1, t3); // a2 .. | a6 ..
-    let s3 = _mm256_shuffle_ps::<HI>(t1, t3); // a3 .. | a7 ..
-    let s4 = _mm256_shuffle_ps::<LO>(t4, t6); // e0 f0 g0 h0 | e4 f4 g4 h4
-    let s5 = _mm256_shuffle_ps::<HI>(t4, t6);
-    let s6 = _mm256_shuffle_ps::<LO>(t5, t7);
-    let s7 = _mm256_shuffle_ps::<HI>(t5, t7);
-    // 0x20: the low halves of both (column c), 0x31: the high halves (column c + 4)
-    [
-        _mm256_permute2f128_ps::<0x20>(s0, s4),
-        _mm256_permute2f128_ps::<0x20>(s1, s5),
-        _mm256_permute2f128_ps::<0x20>(s2, s6),
-        _mm256_permute2f128_ps::<0x20>(s3, s7),
-        _mm256_permute2f128_ps::<0x31>(s0, s4),
-        _mm256_permute2f128_ps::<0x31>(s1, s5),
-        _mm256_permute2f128_ps::<0x31>(s2, s6),
-        _mm256_permute2f128_ps::<0x31>(s3, s7),
-    ]
+    // SAFETY: AVX is enabled (implied by AVX-512F); registers only
+    unsafe {
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]); // a0 b0 a1 b1 | a4 b4 a5 b5
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]); // a2 b2 a3 b3 | a6 b6 a7 b7
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        const LO: i32 = 0b01_00_01_00; // (x0, x1, y0, y1) of each 128-bit half
+        const HI: i32 = 0b11_10_11_10; // (x2, x3, y2, y3)
+        let s0 = _mm256_shuffle_ps::<LO>(t0, t2); // a0 b0 c0 d0 | a4 b4 c4 d4
+        let s1 = _mm256_shuffle_ps::<HI>(t0, t2); // a1 b1 c1 d1 | a5 b5 c5 d5
+        let s2 = _mm256_shuffle_ps::<LO>(t1, t3); // a2 .. | a6 ..
+        let s3 = _mm256_shuffle_ps::<HI>(t1, t3); // a3 .. | a7 ..
+        let s4 = _mm256_shuffle_ps::<LO>(t4, t6); // e0 f0 g0 h0 | e4 f4 g4 h4
+        let s5 = _mm256_shuffle_ps::<HI>(t4, t6);
+        let s6 = _mm256_shuffle_ps::<LO>(t5, t7);
+        let s7 = _mm256_shuffle_ps::<HI>(t5, t7);
+        // 0x20: the low halves of both (column c), 0x31: the high halves (column c + 4)
+        [
+            _mm256_permute2f128_ps::<0x20>(s0, s4),
+            _mm256_permute2f128_ps::<0x20>(s1, s5),
+            _mm256_permute2f128_ps::<0x20>(s2, s6),
+            _mm256_permute2f128_ps::<0x20>(s3, s7),
+            _mm256_permute2f128_ps::<0x31>(s0, s4),
+            _mm256_permute2f128_ps::<0x31>(s1, s5),
+            _mm256_permute2f128_ps::<0x31>(s2, s6),
+            _mm256_permute2f128_ps::<0x31>(s3, s7),
+        ]
+    }
 }
 
 #[inline(always)]

@@ -75,7 +75,7 @@ fn kernel_cols_6x16(wt: &[f32], ld: usize, kc: usize, xs: &[f32]) -> Acc8 {
 #[inline(always)]
 fn kernel_6x16(kc: usize, w_at: impl Fn(usize) -> [f32; 6], xs: &[f32]) -> Acc8 {
     let xs = &xs.as_chunks::<16>().0[..kc]; // xs[p] = x[0..16][p]
-    // twelve named accumulators (c<r><half>), so the compiler keeps every one in a register
+                                            // twelve named accumulators (c<r><half>), so the compiler keeps every one in a register
     let z = f32x8::ZERO;
     let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) = (z, z, z, z, z, z);
     let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) = (z, z, z, z, z, z);
