@@ -93,11 +93,48 @@ fn decode_speeds(models: &[&Llama], n: usize, rounds: usize) -> glassbox::Result
         .collect())
 }
 
-fn load_average() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()))
-        .unwrap_or(f64::NAN)
+/// Clock ticks from Linux's /proc: the cores' busy and total time since boot (all cores
+/// summed, from /proc/stat's `cpu` line), and this process's own CPU time (all its threads,
+/// /proc/self/stat fields 14–15). Between two readings, busy − own is what *other* programs
+/// ran: the load average cannot say that, because this program's own threads raise it.
+struct CpuTicks {
+    busy: u64,
+    total: u64,
+    own: u64,
+}
+
+fn cpu_ticks() -> Option<CpuTicks> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    // cpu  user nice system idle iowait irq softirq steal ...
+    let f: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // after the command name in parentheses: state is field 3, utime 14, stime 15
+    let rest: Vec<u64> = own[own.rfind(')')? + 2..]
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let idle = f[3] + f[4];
+    let busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+    Some(CpuTicks {
+        busy,
+        total: busy + idle,
+        own: rest[0] + rest[1],
+    })
+}
+
+/// The share of all cores (%) that other programs used between two readings.
+fn others_percent(a: &CpuTicks, b: &CpuTicks) -> f64 {
+    let others = (b.busy - a.busy).saturating_sub(b.own - a.own);
+    100.0 * others as f64 / (b.total - a.total).max(1) as f64
 }
 
 fn cpu_name() -> String {
@@ -165,7 +202,6 @@ fn main() -> glassbox::Result<()> {
         .collect::<glassbox::Result<_>>()?;
     let tokens = base.tokenizer.encode(&text);
     let windows = windows.min(tokens.len() / ctx);
-    let load_before = load_average();
     eprintln!(
         "{} files, {} held-out tokens, {windows} windows of {ctx}",
         rows.len(),
@@ -188,10 +224,14 @@ fn main() -> glassbox::Result<()> {
     let own: Vec<usize> = (0..rows.len())
         .filter(|&k| rows[k].1 == "glassbox")
         .collect();
+    let ticks_before = cpu_ticks();
     let speeds = decode_speeds(&own.iter().map(|&k| &models[k]).collect::<Vec<_>>(), 32, 5)?;
-    let load_after = load_average();
+    let others = ticks_before
+        .zip(cpu_ticks())
+        .map(|(a, b)| others_percent(&a, &b));
     let threads = rayon::current_num_threads();
-    let under_load = load_before.max(load_after) > threads as f64 * 0.75;
+    // more than a tenth of the cores taken by others: the speeds are upper bounds on the time
+    let under_load = others.is_some_and(|o| o > 10.0);
 
     // the table
     let mut facts_of = BTreeMap::new();
@@ -205,10 +245,12 @@ fn main() -> glassbox::Result<()> {
          decode tok/s: median of 5 alternating rounds of 32 tokens{}.\n\n",
         tallies.first().map_or(0, |t| t.n),
         cpu_name(),
-        if under_load {
-            format!(" — **taken under load** (load average {load_before:.1} → {load_after:.1} on {threads} threads): compare them with each other only")
-        } else {
-            format!(" (load average {load_before:.1} → {load_after:.1})")
+        match others {
+            Some(o) if under_load => format!(
+                " — **taken under load** (other programs used {o:.0}% of the cores meanwhile): compare them with each other only"
+            ),
+            Some(o) => format!(" (other programs used {o:.0}% of the cores meanwhile)"),
+            None => String::new(),
         }
     ));
     md.push_str("| type | size (MB) | bits/weight | perplexity | KL vs F32 (mean, max) | top-1 agree | decode tok/s | llama.cpp's file: perplexity, KL, top-1 | same tensors |\n");
@@ -276,7 +318,7 @@ fn main() -> glassbox::Result<()> {
         }));
     }
     write_atomic(&out_dir.join("ch06b-table.md"), md.as_bytes())?;
-    let meta = json!({"cpu": cpu_name(), "threads": threads, "load_before": load_before, "load_after": load_after,
+    let meta = json!({"cpu": cpu_name(), "threads": threads, "others_cpu_percent": others,
                       "under_load": under_load, "windows": windows, "ctx": ctx, "rows": json_rows});
     let json = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
     write_atomic(&out_dir.join("ch06b-table.json"), json.as_bytes())?;

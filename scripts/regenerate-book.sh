@@ -3,7 +3,8 @@
 # the files the chapters include. Nothing in the chapters is typed in: run this, rebuild the book
 # (`mdbook build book`), and it shows your machine's numbers.
 #
-#   ./scripts/regenerate-book.sh            everything (≈ 90 min on 2 quiet cores: see below)
+#   ./scripts/regenerate-book.sh            everything (42 min on 2 quiet cores, 2026-12-02, with
+#                                           the Rust build warm; each step prints its minute)
 #   ./scripts/regenerate-book.sh --quick    lessons, commands and test outputs only (≈ 10 min);
 #                                           the benchmark tables and measured runs keep their
 #                                           last run
@@ -23,27 +24,30 @@
 #   ch07-lens.txt, ch07-lens-summary.txt, img/ch07-lens.svg
 #                                `glassbox lens` on the running prompt, " Paris" against " London"
 #   chNN-check.txt, ch18-check-output.txt     the max-difference lines the golden tests print
-#                                (ch17-check.txt: tests/model_gemma.rs against transformers)
-# and, not with --quick (the measured runs, in this order, with their time on 2 quiet cores):
-#   ch01-bench-train.md          cargo bench --bench train                            ≈ 10 min
-#   ch01-train-101mb.txt         glassbox train-bpe on 101 MB                         ≈ 3 min
-#   ch03-bench-attention.md      cargo bench --bench attention                        ≈ 3 min
+#                                (ch17-check.txt: tests/model_gemma.rs against transformers;
+#                                ch14-check.txt: tests/bert_minilm.rs against sentence-transformers)
+# and, not with --quick (the measured runs, in this order, with their time on 2 quiet cores on
+# 2026-12-02, builds warm; the lessons and checks before them took 4 min):
+#   ch01-bench-train.md          cargo bench --bench train                            ≈ 4 min
+#   ch01-train-101mb.txt         glassbox train-bpe on 101 MB                         ≈ 2 s
+#   ch03-bench-attention.md      cargo bench --bench attention                        ≈ 1 min
 #   ch05-bench-matmul-t1.md, ch05-bench-matmul-t2.md
-#                                cargo bench --bench matmul, 1 and 2 threads          ≈ 10 min
+#                                cargo bench --bench matmul, 1 and 2 threads          ≈ 6 min
 #   ch06b-table.md, ch06b-table.json, img/ch06b-ppl-vs-bpw.svg
 #                                scripts/quant_table.sh (26 files quantized once into the data
-#                                dir, ~1.9 GB; perplexity, KL and decode speed)       ≈ 15 min
-#   ch10b-race-output.txt        scripts/decode_table.sh (glassbox against llama.cpp) ≈ 15 min
-#   ch17-race-output.txt         scripts/race_gemma.sh (Gemma 3 against llama.cpp)   ≈ 3 min
+#                                dir, ~1.9 GB, the first run only; perplexity, KL and
+#                                decode speed)                        ≈ 5 min (+ quantizing once)
+#   ch10b-race-output.txt        scripts/decode_table.sh (glassbox against llama.cpp) ≈ 4 min
+#   ch17-race-output.txt         scripts/race_gemma.sh (Gemma 3 against llama.cpp)   ≈ 1 min
 #   ch13-bench-output.txt        cargo bench --bench constrain, and llguidance's mask time
-#                                (scripts/bench_llguidance.py, if llguidance is installed)  ≈ 3 min
+#                                (scripts/bench_llguidance.py, if llguidance is installed)  ≈ 1 min
 #   ch18-lesson-output.txt, img/ch18-loss.svg
 #                                lesson 18's full run, 1500 training steps (a finished run in
 #                                target/lesson18 is only reported: the script removes it first;
-#                                the lesson draws its SVG there, the script copies it)  ≈ 20 min
+#                                the lesson draws its SVG there, the script copies it)  ≈ 19 min
 #
 # Run it on a quiet machine: every time is measured, and other programs on the same cores slow
-# them down (machine.txt records the load average at the start, and the chapters show it).
+# them down (machine.txt records how busy the cores were at the start, and the chapters show it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,7 +61,7 @@ esac
 OUT=book/src
 IMG=$OUT/img
 PROMPT="The capital of France is"
-step() { printf '\n==> %s\n' "$*" >&2; }
+step() { printf '\n==> [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 # Write stdin to FILE through a temporary name in the same directory, so an interrupted run
 # never leaves a half-written file for the book to include.
@@ -72,16 +76,30 @@ step "fetching the default model, tokenizer files and corpus (first run only)"
 "$BIN" pull --all >&2
 
 step "the machine"
+# How busy were the cores before the measurements began? The load average cannot say: the
+# release build just above raised it for minutes. Instead, the share of the cores that other
+# programs used over 5 seconds of this script doing nothing (from /proc/stat's busy and idle
+# times); waiting up to 2 minutes for it to fall below 10 %.
+busy_percent() {
+  local a b
+  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  sleep 5
+  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  echo "$a $b" | awk '{ busy = $3 - $1; idle = $4 - $2; printf "%.0f", 100 * busy / (busy + idle + 1e-9) }'
+}
+for _ in $(seq 24); do
+  busy=$(busy_percent)
+  [ "$busy" -lt 10 ] && break
+done
 {
   cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
   simd=$(grep -m1 -o -w -e avx512f -e avx2 /proc/cpuinfo | sort -u | tr '\n' ' ' || true)
   fma=$(grep -m1 -o -w fma /proc/cpuinfo | head -1 || true)
   mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
-  load=$(cut -d' ' -f1 /proc/loadavg)
-  printf '%s, %s cores (%s%s), %s of memory, %s, %s; run on %s with a load average of %s at the start%s.\n' \
+  printf '%s, %s cores (%s%s), %s of memory, %s, %s; run on %s; other programs used %s %% of the cores as it began%s.\n' \
     "${cpu:-an unknown CPU}" "$(nproc)" "${simd:-no AVX2 }" "${fma:+FMA}" "$mem" \
-    "$(uname -sr)" "$(rustc --version | cut -d' ' -f1-2)" "$(date -u +%Y-%m-%d)" "$load" \
-    "$(awk -v l="$load" -v n="$(nproc)" 'BEGIN { if (l > 0.5 * n) print " (other programs were running: the times are upper bounds)" }')"
+    "$(uname -sr)" "$(rustc --version | cut -d' ' -f1-2)" "$(date -u +%Y-%m-%d)" "$busy" \
+    "$([ "$busy" -ge 10 ] && echo ' (so the times are upper bounds)')"
 } | put "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
 
@@ -183,8 +201,8 @@ print(s)
 ' | put "$OUT/ch07-lens-summary.txt"
 cat "$OUT/ch07-lens-summary.txt" >&2
 
-step "the golden tests' max-difference lines (chapters 2, 3, 4, 6, 7, 17, 18)"
-cargo test --test stage2_golden --test model_smollm2 --test backprop_torch \
+step "the golden tests' max-difference lines (chapters 2, 3, 4, 6, 7, 14, 17, 18)"
+cargo test --test stage2_golden --test model_smollm2 --test backprop_torch --test bert_minilm \
   -- --nocapture --test-threads 1 2>&1 | sed "s|$HOME|~|g" > target/golden-checks.txt
 # (-o: with --nocapture a test's first line shares its line with libtest's "test NAME ... ")
 grep -oE 'rope [a-z0-9]+ [qk]: max diff .*' target/golden-checks.txt | put "$OUT/ch02-check.txt"
@@ -192,6 +210,9 @@ grep -oE 'attention AttentionShape .*: max diff .*' target/golden-checks.txt | p
 grep -oE '(rmsnorm|mlp) d=.*: max diff .*' target/golden-checks.txt | put "$OUT/ch04-check.txt"
 grep -oE '[a-z_]+ +safetensors f32: max \|Δlogit\| = .*' target/golden-checks.txt | put "$OUT/ch06-check.txt"
 grep -oE '[a-z_]+ +[0-9]+ tokens: max \|Δlogit\| = .*' target/golden-checks.txt | put "$OUT/ch07-check.txt"
+# chapter 14: MiniLM against sentence-transformers, sentence vectors and the token states before pooling
+grep -oE '[0-9]+ sentences: min cosine .*|token states: max \|Δ\| = .*' target/golden-checks.txt \
+  | put "$OUT/ch14-check.txt"
 # chapter 18: the loss, one gradient as an example, the worst gradient, the last AdamW step, the
 # worst weight after ten steps
 grep -oE '(loss glassbox|grad model\.layers\.1\.self_attn\.k_proj\.weight|grad: worst|step 9: loss|weights after 10 steps: worst) .*' \
