@@ -367,7 +367,6 @@ fn quantize_if<'b>(act: Activations, buf: &'b mut Q8Act, x: &[f32]) -> Option<&'
     })
 }
 
-
 /// Return the heap's free pages to the OS. The allocator keeps memory a program freed for the
 /// next allocation, so after loading (temporary strings, hash maps) and after a prefill (packed
 /// inputs, decoded tiles: per thread) the resident set holds megabytes no one uses while the

@@ -70,7 +70,11 @@ pub(super) struct SentencePiece {
 impl SentencePiece {
     /// Heap bytes held (see `Tokenizer::heap_bytes`): the table and each text's block.
     pub(super) fn heap_bytes(&self) -> usize {
-        let texts: usize = self.pieces.keys().map(|k| k.len().next_multiple_of(16)).sum();
+        let texts: usize = self
+            .pieces
+            .keys()
+            .map(|k| k.len().next_multiple_of(16))
+            .sum();
         super::fxhash::table_bytes(&self.pieces) + texts
     }
 }
@@ -293,7 +297,10 @@ impl Tokenizer {
         let indexed = [false, true].into_iter().flat_map(|pass| {
             (0..n).filter(move |&id| normal[id] == Kind::Normal && (types[id] == BYTE) == pass)
         });
-        let store = TokenStore::new(&tokens, indexed.map(|id| (id as u32, tokens[id].as_slice())))?;
+        let store = TokenStore::new(
+            &tokens,
+            indexed.map(|id| (id as u32, tokens[id].as_slice())),
+        )?;
         drop(tokens); // one heap block per token: the store has them
         let longest_first = |v: &mut Vec<(String, u32)>| -> [bool; 256] {
             v.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));

@@ -160,11 +160,19 @@ mod tests {
                 tokens.push(vec![a, b]);
             }
         }
-        let order: Vec<u32> = (0..tokens.len() as u32).map(|i| (i * 7919) % tokens.len() as u32).collect();
-        let s = TokenStore::new(&tokens, order.iter().map(|&id| (id, tokens[id as usize].as_slice())))
-            .unwrap();
-        let naive: std::collections::HashMap<&[u8], u32> =
-            tokens.iter().enumerate().map(|(id, t)| (t.as_slice(), id as u32)).collect();
+        let order: Vec<u32> = (0..tokens.len() as u32)
+            .map(|i| (i * 7919) % tokens.len() as u32)
+            .collect();
+        let s = TokenStore::new(
+            &tokens,
+            order.iter().map(|&id| (id, tokens[id as usize].as_slice())),
+        )
+        .unwrap();
+        let naive: std::collections::HashMap<&[u8], u32> = tokens
+            .iter()
+            .enumerate()
+            .map(|(id, t)| (t.as_slice(), id as u32))
+            .collect();
         for (t, &id) in &naive {
             assert_eq!(s.id_of(t), Some(id));
             assert_eq!(s.get(id), *t);

@@ -64,7 +64,11 @@ impl WholePieces {
             self.short.get(&Self::pack(b)).copied()
         } else {
             let id = tokens.id_of(b)?;
-            self.long.get(id as usize).copied().unwrap_or(false).then_some(id)
+            self.long
+                .get(id as usize)
+                .copied()
+                .unwrap_or(false)
+                .then_some(id)
         }
     }
 }
@@ -217,7 +221,8 @@ impl Tokenizer {
                     }
                     let t = encoder.get(id as u32);
                     for k in 1..t.len() {
-                        if let (Some(a), Some(b)) = (encoder.id_of(&t[..k]), encoder.id_of(&t[k..])) {
+                        if let (Some(a), Some(b)) = (encoder.id_of(&t[..k]), encoder.id_of(&t[k..]))
+                        {
                             merges.insert(pair_key(a, b), (id as u32, id as u32));
                             list.push((a, b));
                         }
