@@ -202,8 +202,8 @@ print(s)
 cat "$OUT/ch07-lens-summary.txt" >&2
 
 step "the golden tests' max-difference lines (chapters 2, 3, 4, 6, 7, 14, 17, 18)"
-cargo test --test stage2_golden --test model_smollm2 --test backprop_torch --test bert_minilm \
-  -- --nocapture --test-threads 1 2>&1 | sed "s|$HOME|~|g" > target/golden-checks.txt
+cargo test --test model --test train --test encoder -- --nocapture --test-threads 1 \
+  stage2_golden model_smollm2 backprop_torch bert_minilm 2>&1 | sed "s|$HOME|~|g" > target/golden-checks.txt
 # (-o: with --nocapture a test's first line shares its line with libtest's "test NAME ... ")
 grep -oE 'rope [a-z0-9]+ [qk]: max diff .*' target/golden-checks.txt | put "$OUT/ch02-check.txt"
 grep -oE 'attention AttentionShape .*: max diff .*' target/golden-checks.txt | put "$OUT/ch03-check.txt"
@@ -217,9 +217,9 @@ grep -oE '[0-9]+ sentences: min cosine .*|token states: max \|Δ\| = .*' target/
 # worst weight after ten steps
 grep -oE '(loss glassbox|grad model\.layers\.1\.self_attn\.k_proj\.weight|grad: worst|step 9: loss|weights after 10 steps: worst) .*' \
   target/golden-checks.txt | put "$OUT/ch18-check-output.txt"
-# chapter 17: Gemma 3 against transformers, a test binary of its own (its lines would match
-# chapter 7's pattern)
-cargo test --test model_gemma -- --nocapture --test-threads 1 2>&1 | sed "s|$HOME|~|g" \
+# chapter 17: Gemma 3 against transformers, a run of its own (its lines would match chapter 7's
+# pattern)
+cargo test --test model -- --nocapture --test-threads 1 model_gemma 2>&1 | sed "s|$HOME|~|g" \
   > target/gemma-checks.txt
 grep -oE '[a-z_0-9]+ +[0-9]+ tokens[,:].*max \|Δlogit\| = .*|capital: windowed vs full.*' \
   target/gemma-checks.txt | put "$OUT/ch17-check.txt"
@@ -286,8 +286,10 @@ step "scripts/race_gemma.sh (chapter 17): Gemma 3 270M Q4_K_M against llama.cpp"
 GLASSBOX_BIN="$BIN" scripts/race_gemma.sh "$OUT/ch17-race-output.txt" >&2
 
 step "cargo bench --bench constrain (chapter 13): the mask's cost per token"
+# criterion's "time: [… %] (p = …)" line is the change against its last saved run, not a time
 cargo bench --quiet --features oracles --bench constrain 2> /dev/null \
-  | grep -E '^(mask per token|\||trie vs|mask/| *time:)' | sed 's/^ *//' > target/bench-constrain.txt
+  | grep -E '^(mask per token|\||trie vs|mask/| *time:)' | grep -v '(p = ' | sed 's/^ *//' \
+  > target/bench-constrain.txt
 py=${GLASSBOX_VENV:-/work/venv}/bin/python
 if "$py" -c 'import llguidance' 2> /dev/null; then
   "$py" scripts/bench_llguidance.py >> target/bench-constrain.txt

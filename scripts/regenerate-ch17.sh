@@ -20,7 +20,7 @@ cargo build --release --quiet --example 17_second_family
 target/release/examples/17_second_family | sed "s|$HOME|~|g" | put "$OUT/ch17-lesson-output.txt"
 cat "$OUT/ch17-lesson-output.txt" >&2
 
-cargo test --release --quiet --test model_gemma -- --nocapture --test-threads 1 2>&1 \
+cargo test --release --quiet --test model -- --nocapture --test-threads 1 model_gemma 2>&1 \
   | sed "s|$HOME|~|g" > target/gemma-checks.txt
 # (-o: with --nocapture a test's first line shares its line with libtest's "test NAME ... ")
 grep -oE '[a-z_0-9]+ +[0-9]+ tokens[,:].*max \|Δlogit\| = .*|capital: windowed vs full.*' \

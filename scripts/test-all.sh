@@ -13,6 +13,12 @@ cd "$(dirname "$0")/.."
 
 # Each step's wall time and CPU time (user + sys of its commands, from /proc/$$/stat: what a busy
 # machine distorts least) are printed in a table at the end, also when a step fails.
+#
+# A failing check does not hide the others: the steps after it still run (the tests with
+# --no-fail-fast, so every test binary runs), the table marks each step that failed, and the
+# script exits non-zero. Only a failed test build or model fetch stops it: nothing after them
+# could run.
+FAILED=""
 STEP=""
 STEP_WALL0=0
 STEP_CPU0=0
@@ -40,13 +46,27 @@ step() {
   printf '\n==> %s\n' "$*"
 }
 report() {
+  local status=$?
   end_step
   printf '\n==> time per step (under load, wall time means little; CPU = user + sys)\n'
   printf '%7s %7s  %s\n' wall CPU step
   printf '%s' "$STEP_TABLE"
   printf '%6ss %6ss  total\n' "$SECONDS" "$(seconds "$(cpu_ticks)")"
+  if [ -n "$FAILED" ]; then
+    printf '\n==> FAILED:\n%s' "$FAILED"
+    exit 1
+  fi
+  exit "$status"
 }
 trap report EXIT
+# check CMD...: run one check; a failure is recorded (and marks the step) instead of ending the
+# script, so the checks after it still run
+check() {
+  if ! "$@"; then
+    FAILED+="  $STEP"$'\n'
+    STEP="$STEP   <-- FAILED"
+  fi
+}
 
 # The book builds with mdBook 0.4.52 and 0.5.x; this installs 0.4.52 when no mdbook is on PATH.
 # Only its `search` feature (the book's search box): `serve` and `watch` (tokio, axum, notify) are
@@ -60,13 +80,13 @@ fi
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 step "cargo fmt --check"
-cargo fmt --all -- --check
+check cargo fmt --all -- --check
 
 step "cargo clippy --all-targets -- -D warnings (default features: the exercises as a learner gets them)"
-cargo clippy --all-targets -- -D warnings
+check cargo clippy --all-targets -- -D warnings
 
 step "cargo clippy --all-targets --all-features -- -D warnings (oracle tests, benches, solutions)"
-cargo clippy --all-targets --all-features -- -D warnings
+check cargo clippy --all-targets --all-features -- -D warnings
 
 # The tests are built before they run so the `glassbox` binary they build (target/debug/glassbox,
 # profile `test`: opt-level 3 with debug assertions) also fetches the model and serves the Python
@@ -77,22 +97,22 @@ cargo test --all-targets --features oracles,solutions --no-run
 step "fetching the default model, tokenizer files and corpus (first run only)"
 cargo run --profile test --features oracles,solutions --quiet -- pull --all
 
-step "cargo test --all-targets --features oracles,solutions"
-cargo test --all-targets --features oracles,solutions
+step "cargo test --all-targets --features oracles,solutions --no-fail-fast"
+check cargo test --all-targets --features oracles,solutions --no-fail-fast
 
 step "glassbox serve from outside: the openai Python client, the page in headless Chromium"
-GLASSBOX_BIN=target/debug/glassbox ./scripts/test-python.sh
+check env GLASSBOX_BIN=target/debug/glassbox ./scripts/test-python.sh
 
 step "fuzz targets (fuzz/README.md): nightly + cargo-fuzz installed on first run, 8 s per target"
-./scripts/test-fuzz.sh
+check ./scripts/test-fuzz.sh
 
 # With the features of the test build above, so the library it built is reused (the doc examples
 # use no feature; without the flag cargo would compile glassbox and ndarray once more).
 step "cargo test --doc --features oracles,solutions (examples in the API docs)"
-cargo test --doc --features oracles,solutions
+check cargo test --doc --features oracles,solutions
 
 step "mdbook build book"
-mdbook build book
+check mdbook build book
 
 step "mdbook test book"
-mdbook test book
+check mdbook test book

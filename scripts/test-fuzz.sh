@@ -3,8 +3,9 @@
 # Installs what it needs on a clean machine: the nightly toolchain (cargo-fuzz needs
 # -Zsanitizer) and cargo-fuzz (pinned, --locked). Builds every target in one cargo invocation,
 # fills the corpora from fuzz/seeds and the test fixtures (fuzz/seeds.sh), then runs each target
-# for FUZZ_SECONDS (default 8) under libFuzzer's 2 GB RSS limit and a 10 s per-input timeout.
-# A crash, timeout or OOM fails the script and leaves the input in fuzz/artifacts/TARGET/.
+# for FUZZ_SECONDS (default 8) under libFuzzer's 2 GB RSS limit and a 10 s per-input timeout,
+# FUZZ_JOBS targets at a time (default: the number of cores). A crash, timeout or OOM fails the
+# script (after every target has run) and leaves the input in fuzz/artifacts/TARGET/.
 #
 #   scripts/test-fuzz.sh                   # every target, 8 s each
 #   FUZZ_SECONDS=3600 scripts/test-fuzz.sh gguf_fields   # one target, one hour
@@ -35,17 +36,35 @@ t_build=$((SECONDS - t0 - t_install))
 targets=$(cargo +nightly fuzz list)
 [ "$#" -gt 0 ] && targets="$*"
 mkdir -p logs
-for t in $targets; do
-  step "fuzz $t for ${seconds}s"
-  status=0
+# The targets run FUZZ_JOBS at a time (default: one per core). A libFuzzer run is one process
+# that works mostly on one thread (only the forward pass of `gguf`/`gguf_fields` hands work to
+# rayon), so on 2 cores two runs of 8 s take 8 s of wall time instead of 16, each on its own core.
+# FUZZ_JOBS=1 runs them one after the other.
+jobs_max="${FUZZ_JOBS:-$(nproc)}"
+run_target() {
+  local t=$1 status=0
   cargo +nightly fuzz run "$t" "corpus/$t" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 \
     -print_final_stats=1 >"logs/$t.log" 2>&1 || status=$?
+  echo "$status" >"logs/$t.status"
+}
+for t in $targets; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  printf '==> fuzz %s for %ss\n' "$t" "$seconds"
+  rm -f "logs/$t.status"
+  run_target "$t" &
+done
+wait
+failed=0
+for t in $targets; do
+  step "fuzz $t: $seconds s"
   grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+ +DONE' "logs/$t.log" || true
-  if [ "$status" -ne 0 ]; then
+  status=$(cat "logs/$t.status" 2>/dev/null || echo "no status")
+  if [ "$status" != 0 ]; then
     grep -E 'ERROR|SUMMARY|panicked|Test unit written|Reproduce with' "logs/$t.log" >&2 || tail -30 "logs/$t.log" >&2
     echo "fuzz target $t failed (exit $status): fuzz/logs/$t.log, input in fuzz/artifacts/$t/" >&2
-    exit 1
+    failed=1
   fi
 done
 printf '\nfuzz: install %ss, build %ss, runs %ss\n' "$t_install" "$t_build" "$((SECONDS - t0 - t_install - t_build))"
+exit "$failed"

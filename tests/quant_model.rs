@@ -13,7 +13,7 @@
 //!   to gguf-py's values bit for bit.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use glassbox::compare::{assert_close, max_abs_diff};
@@ -68,7 +68,18 @@ fn made() -> &'static Made {
     static M: OnceLock<Made> = OnceLock::new();
     M.get_or_init(|| {
         let base = std::env::temp_dir().join("glassbox-quant-model-test");
-        let _ = std::fs::remove_dir_all(&base); // leftovers of an earlier run
+        // leftovers of earlier runs: the directories of processes that are gone (another
+        // checkout testing at the same time keeps its own, named by its process id)
+        for e in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            let alive = e
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+                .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            if !alive {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
         let dir = base.join(std::process::id().to_string());
         std::fs::create_dir_all(&dir).unwrap();
         let src = data::default_model().expect("the default model (glassbox pull)");
