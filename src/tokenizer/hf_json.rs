@@ -50,8 +50,9 @@ impl Tokenizer {
     pub fn to_tokenizer_json(&self) -> Value {
         let table = byte_to_char_table();
         let mut vocab = Map::new();
-        for (id, t) in self.tokens.iter().enumerate() {
+        for id in 0..self.tokens.len() {
             if self.kinds[id] != Kind::Missing {
+                let t = self.tokens.get(id as u32);
                 vocab.entry(bytes_to_gpt2(t, &table)).or_insert(json!(id));
             }
         }
@@ -60,8 +61,8 @@ impl Tokenizer {
             .iter()
             .map(|&(a, b)| {
                 json!([
-                    bytes_to_gpt2(&self.tokens[a as usize], &table),
-                    bytes_to_gpt2(&self.tokens[b as usize], &table)
+                    bytes_to_gpt2(self.tokens.get(a), &table),
+                    bytes_to_gpt2(self.tokens.get(b), &table)
                 ])
             })
             .collect();
