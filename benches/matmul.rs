@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use common::{bench_memcpy_head, pool, threads};
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use glassbox::compare::rand_vec;
-use glassbox::matmul::{matmul, matvec};
+use glassbox::matmul::{self, matmul, matvec, Layout};
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -43,6 +43,19 @@ const GEMM_SHAPES: &[(&str, usize, usize, usize)] = &[
     ("square 1024", 1024, 1024, 1024),
     ("square 2048", 2048, 2048, 2048),
 ];
+
+/// The backward of a linear layer (`train::linear`) at `glassbox train`'s default sizes (16 × 128
+/// = 2048 tokens, d 256, FFN 704, vocab 4096), each a GEMM that reads transposed operands where
+/// they are stored and adds into the gradient: (label, m, k, n, x layout, w layout) for
+/// `out: [m, n] += x · wᵀ`.
+const TRAIN_SHAPES: &[(&str, usize, usize, usize, Layout, Layout)] = &[
+    ("train dx=dy·W up 2048x704x256", 2048, 704, 256, RM, TR),
+    ("train dW=dyᵀ·x up 704x2048x256", 704, 2048, 256, TR, TR),
+    ("train dx=dy·W head 2048x4096x256", 2048, 4096, 256, RM, TR),
+    ("train dW=dyᵀ·x head 4096x2048x256", 4096, 2048, 256, TR, TR),
+];
+const RM: Layout = Layout::RowMajor;
+const TR: Layout = Layout::Transposed;
 
 /// (label, k, n): w: [n, k], x: [k] (decode, seq 1).
 const GEMV_SHAPES: &[(&str, usize, usize)] = &[
@@ -140,6 +153,35 @@ fn interleaved_tables() {
             reps_for(flops),
             || pool.install(|| matmul(&x, &w, &mut out, m, k, n)),
             || general_mat_mul(1.0, &xa, &wa.t(), 0.0, &mut oa),
+        );
+        let rate = |s: f64| flops as f64 / s / 1e9;
+        println!(
+            "| {label} | {:.1} | {:.1} | {:.2} |",
+            rate(g),
+            rate(p),
+            p / g
+        );
+    }
+    println!("\n| backward GEMM, out += x · wᵀ, m × k × n | glassbox GFLOP/s | matrixmultiply GFLOP/s | ratio |");
+    println!("|---|---:|---:|---:|");
+    for &(label, m, k, n, xl, wl) in TRAIN_SHAPES {
+        // x and w as stored: [m, k] / [n, k] row-major, or their transposes; ndarray gets views
+        // of the same stored arrays (matrixmultiply reads any strides)
+        let (xs, ws) = (rand_vec(1, m * k), rand_vec(2, n * k));
+        let stored = |v: Vec<f32>, rows: usize, l: Layout| match l {
+            Layout::RowMajor => Array2::from_shape_vec((rows, k), v).expect("shape"),
+            Layout::Transposed => Array2::from_shape_vec((k, rows), v).expect("shape"),
+        };
+        let (xa, wa) = (stored(xs.clone(), m, xl), stored(ws.clone(), n, wl));
+        let xv = if xl == RM { xa.view() } else { xa.t() }; // [m, k]
+        let wv = if wl == RM { wa.view() } else { wa.t() }; // [n, k]
+        let mut out = vec![0.0f32; m * n];
+        let mut oa = Array2::<f32>::zeros((m, n));
+        let flops = 2 * m * k * n;
+        let (g, p) = interleaved(
+            reps_for(flops),
+            || pool.install(|| matmul::gemm(&xs, xl, &ws, wl, &mut out, m, k, n, true)),
+            || general_mat_mul(1.0, &xv, &wv.t(), 1.0, &mut oa),
         );
         let rate = |s: f64| flops as f64 / s / 1e9;
         println!(

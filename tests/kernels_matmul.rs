@@ -1,9 +1,13 @@
 //! The fast matmul kernels equal the naive reference on random shapes: size 1, sizes that are
-//! not multiples of 8 (7, 33, 577) nor of the 16 × 6 register tile, long rows (past the
-//! 1024-float k-block), and `matmul`'s split of the output columns over 1, 2 and 3 threads.
+//! not multiples of 8 (7, 33, 577) nor of either register tile (6 × 16 f32x8, 8 × 32 AVX-512),
+//! long rows (past the k-block), `matmul`'s split of the output columns over 1, 2 and 3
+//! threads, and `gemm` with either operand stored transposed, storing or adding into `out`.
 
 use glassbox::compare::{assert_close_scaled, matmul_abs_scale, rand_vec};
-use glassbox::matmul::{dot, matmul, matmul_naive, matmul_simd, matvec, matvec_naive, matvec_simd};
+use glassbox::matmul::{
+    dot, gemm, gemm_naive, matmul, matmul_naive, matmul_simd, matvec, matvec_naive, matvec_simd,
+    Layout,
+};
 use proptest::prelude::*;
 
 /// Allowed |fast − naive| relative to Σ_p |x_p · w_p| for one output. The kernels add the same
@@ -77,11 +81,73 @@ fn run_all(m: usize, k: usize, n: usize, seed: u64) {
     check("dot", &[d], &want_v[..1], xv, &w, (1, k, 1));
 }
 
+/// `a: [rows, cols]` → `[cols, rows]`, the plain way (to store an operand transposed).
+fn transposed(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; a.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = a[r * cols + c];
+        }
+    }
+    t
+}
+
+/// `gemm` with each operand stored row-major or transposed, storing or adding: equal to
+/// `matmul_naive` on the row-major operands (plus the starting `out` when adding), and so is
+/// `gemm_naive` (which reads the stored layouts directly, the reference the unit tests use).
+fn run_layouts(m: usize, k: usize, n: usize, seed: u64) {
+    let (x, w) = (rand_vec(seed, m * k), rand_vec(seed + 1, n * k));
+    let start = rand_vec(seed + 2, m * n);
+    let mut product = vec![0.0; m * n];
+    matmul_naive(&x, &w, &mut product, m, k, n);
+    let (xt, wt) = (transposed(&x, m, k), transposed(&w, n, k));
+    let scale = matmul_abs_scale(&x, &w, m, k, n);
+    for (x_layout, xs) in [(Layout::RowMajor, &x), (Layout::Transposed, &xt)] {
+        for (w_layout, ws) in [(Layout::RowMajor, &w), (Layout::Transposed, &wt)] {
+            for accumulate in [false, true] {
+                let want: Vec<f32> = match accumulate {
+                    true => product.iter().zip(&start).map(|(p, s)| p + s).collect(),
+                    false => product.clone(),
+                };
+                let name = format!("gemm {x_layout:?} × {w_layout:?}, accumulate {accumulate}");
+                for (f, label) in [(gemm as Gemm, "gemm"), (gemm_naive, "gemm_naive")] {
+                    let mut got = match accumulate {
+                        true => start.clone(),
+                        false => vec![f32::NAN; m * n], // NaN: a skipped output fails
+                    };
+                    f(xs, x_layout, ws, w_layout, &mut got, m, k, n, accumulate);
+                    // an added starting value adds its size to the output's error scale
+                    let scale: Vec<f32> = match accumulate {
+                        true => scale.iter().zip(&start).map(|(c, s)| c + s.abs()).collect(),
+                        false => scale.clone(),
+                    };
+                    let name = format!("{label}: {name} [m={m}, k={k}, n={n}]");
+                    assert_close_scaled(&name, &got, &want, &scale, REL_TOL);
+                }
+            }
+        }
+    }
+}
+
+type Gemm = fn(&[f32], Layout, &[f32], Layout, &mut [f32], usize, usize, usize, bool);
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(40))]
     #[test]
     fn fast_kernels_equal_naive(m in size(), k in size(), n in size(), seed in any::<u64>()) {
         run_all(m, k, n, seed);
+    }
+
+    /// The bottom edge of the tiles: every m from 1 to 20 (a sliver of 16 or 32 tokens, part
+    /// full), with k and n not multiples of anything.
+    #[test]
+    fn short_prompts_equal_naive(m in 1usize..=20, k in size(), n in size(), seed in any::<u64>()) {
+        run_all(m, k, n, seed);
+    }
+
+    #[test]
+    fn transposed_operands_equal_naive(m in size(), k in size(), n in size(), seed in any::<u64>()) {
+        run_layouts(m, k, n, seed);
     }
 }
 
@@ -99,6 +165,7 @@ fn long_rows_and_model_shapes() {
     ] {
         run_all(m, k, n, (m * k * n) as u64);
     }
+    run_layouts(40, 1100, 300, 3); // k past the k-block, n past a panel, both layouts
 }
 
 /// `matmul` on one thread and on two gives the same result as the naive kernel.
@@ -113,6 +180,7 @@ fn thread_counts() {
             run_all(3, 200, 301, 7);
             run_all(64, 100, 50, 8);
             run_all(20, 64, 2100, 9); // more than one 1024-column task per thread
+            run_layouts(70, 90, 2100, 10); // column panels of a transposed w
         });
     }
 }

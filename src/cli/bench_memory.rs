@@ -17,6 +17,10 @@
 //! other heap   anonymous pages minus the owned copies: KV-cache, tokenizer, scratch, allocator slack
 //! program      glassbox's code and its shared libraries
 //! ```
+//!
+//! The other heap is split further by what the model can say about itself: the K/V rows
+//! used, and the tokenizer's tables (`Tokenizer::heap_bytes`); the rest is scratch buffers,
+//! thread stacks and the allocator's own pages.
 
 use std::path::Path;
 
@@ -40,6 +44,8 @@ pub struct Resident {
     pub owned: u64,
     /// K/V rows of the positions used.
     pub kv_used: u64,
+    /// The tokenizer's heap (its token bytes and tables).
+    pub tokenizer: u64,
 }
 
 impl Resident {
@@ -62,6 +68,7 @@ impl Resident {
             weights: model.weights.bytes() as u64,
             owned,
             kv_used: kv_used as u64,
+            tokenizer: model.tokenizer.heap_bytes() as u64,
         })
     }
 
@@ -80,7 +87,7 @@ impl Resident {
             "rss_bytes": self.total, "weights_bytes": self.weights, "kv_used_bytes": self.kv_used,
             "rss_ratio": self.ratio(), "rss_model_file_bytes": self.model_file,
             "rss_anon_bytes": self.anon, "rss_program_bytes": self.program,
-            "weights_owned_bytes": self.owned,
+            "weights_owned_bytes": self.owned, "tokenizer_heap_bytes": self.tokenizer,
         })
     }
 
@@ -93,13 +100,20 @@ impl Resident {
             mb(self.weights),
             mb(self.kv_used)
         );
+        let heap = self.anon.saturating_sub(self.owned);
         println!(
             "  = model file pages {:.1} MB + owned weight copies {:.1} MB + other heap {:.1} MB \
-             (K/V, tokenizer, scratch) + program code {:.1} MB",
+             + program code {:.1} MB",
             mb(self.model_file),
             mb(self.owned),
-            mb(self.anon.saturating_sub(self.owned)),
+            mb(heap),
             mb(self.program)
+        );
+        println!(
+            "  other heap = K/V {:.1} MB + tokenizer {:.1} MB + the rest {:.1} MB (scratch, thread stacks, allocator)",
+            mb(self.kv_used),
+            mb(self.tokenizer),
+            mb(heap.saturating_sub(self.kv_used + self.tokenizer))
         );
     }
 }

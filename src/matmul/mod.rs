@@ -15,32 +15,49 @@
 //!    against. Kept on purpose.
 //! 2. `matmul_simd` / `matvec_simd`: `wide::f32x8` (eight lanes = one AVX2 register) with fused
 //!    multiply-add and several independent accumulators; the GEMM (`gemm.rs`) adds register
-//!    blocking (a tile of 6 rows of `w` × 16 tokens, 96 sums in 12 registers, shares every load)
-//!    and cache blocking (x packed once into 16-token slivers that stream from L2, w read in
-//!    place).
+//!    blocking (a tile of rows of `w` × tokens whose sums stay in registers and share every
+//!    load: 8 × 32 in 16 zmm registers with AVX-512 (`tile16.rs`), 6 × 16 in 12 ymm registers
+//!    without (`tile8.rs`)) and cache blocking (x packed once into slivers of tokens that
+//!    stream from L2, w read in place).
 //! 3. `matmul` / `matvec`: the SIMD kernels across rayon threads, each writing its own block of
 //!    the output (column panels for the GEMM, row chunks for the GEMV).
 //!
-//! **How FMA/AVX2 get emitted.** `wide` chooses its implementation at *compile* time from the
-//! enabled target features. `.cargo/config.toml` sets `-C target-cpu=native`, so a plain
+//! [`gemm()`] is the general form behind `matmul`: either operand may be stored transposed
+//! ([`Layout`]) and the product may be added into `out`, which is what the backward of a
+//! linear layer needs (`train/linear.rs`); [`gemm_naive`] is its reference.
+//!
+//! **How FMA/AVX2/AVX-512 get emitted.** `wide` chooses its implementation at *compile* time
+//! from the enabled target features, and the AVX-512 tile is compiled only when the build has
+//! AVX-512F. `.cargo/config.toml` sets `-C target-cpu=native`, so a plain
 //! `cargo build --release` on this machine compiles `f32x8::mul_add` to one `vfmadd` on a `ymm`
-//! register. We chose compile-time features over runtime detection because runtime dispatch
-//! would need `#[target_feature]` copies of every kernel; the price is that a binary built for
-//! `native` only runs on CPUs that have what the build machine had. [`simd_report`] says what
-//! this build got, and the CLI warns when FMA is missing.
+//! register and the GEMM's tile to `vfmadd` on `zmm` registers. We chose compile-time features
+//! over runtime detection because runtime dispatch would need `#[target_feature]` copies of
+//! every kernel; the price is that a binary built for `native` only runs on CPUs that have what
+//! the build machine had. [`simd_report`] says what this build got, and the CLI warns when FMA
+//! is missing.
 //!
 //! Reference: Goto & van de Geijn, "Anatomy of high-performance matrix multiplication" (2008),
 //! for the register/cache blocking idea; here with only the small operand (x) packed.
 
 mod gemm;
+mod parallel;
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+mod tile16;
+// the f32x8 tile: the GEMM's tile without AVX-512; with it, compiled for its tests only
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "avx512f"))))]
+mod tile8;
 
 pub use gemm::{gemm_packed, matmul_simd, PackedX, WR};
+pub use parallel::{column_panels, gemm, matmul};
 use rayon::prelude::*;
 use wide::f32x8;
 
 /// What SIMD this build compiled the kernels for (decided at compile time, see the module doc).
 pub fn simd_report() -> &'static str {
-    if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+    if cfg!(all(target_feature = "avx512f", target_feature = "fma")) {
+        "AVX-512F + FMA: the GEMM's tile uses zmm registers (16 lanes), f32x8 is one ymm \
+         register, mul_add is one fused instruction"
+    } else if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
         "AVX2 + FMA: f32x8 is one ymm register, mul_add is one fused instruction"
     } else if cfg!(target_feature = "avx") {
         "AVX without FMA: multiply and add are separate instructions (slower, slightly different rounding)"
@@ -100,6 +117,49 @@ pub fn matvec_naive(w: &[f32], x: &[f32], out: &mut [f32], n: usize, k: usize) {
     matmul_naive(x, w, out, 1, k, n);
 }
 // ANCHOR_END: naive
+
+/// How an operand of `out = x · wᵀ` lies in memory. In the math x is [m, k] and w is [n, k];
+/// `RowMajor` stores them so (each row's k values adjacent), `Transposed` stores the transpose,
+/// `[k, m]` or `[k, n]` (each row of the operand is a column of what is stored). The backward
+/// of `y = x · Wᵀ` reads `dy`, `x` and `W` this way instead of copying them transposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    RowMajor,
+    Transposed,
+}
+
+/// `out = x · wᵀ`, or `out += x · wᵀ` when `accumulate`, each operand read in its stored
+/// layout: the reference for [`gemm()`]. Sizes as in `matmul_naive` (x: m·k floats, w: n·k,
+/// out: m·n).
+pub fn gemm_naive(
+    x: &[f32],
+    x_layout: Layout,
+    w: &[f32],
+    w_layout: Layout,
+    out: &mut [f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    accumulate: bool,
+) {
+    check_matmul(x, w, out, m, k, n);
+    let x_at = |i: usize, p: usize| match x_layout {
+        Layout::RowMajor => x[i * k + p],
+        Layout::Transposed => x[p * m + i],
+    };
+    let w_at = |j: usize, p: usize| match w_layout {
+        Layout::RowMajor => w[j * k + p],
+        Layout::Transposed => w[p * n + j],
+    };
+    for i in 0..m {
+        for j in 0..n {
+            // out[i][j] (+)= Σ_p x[i][p] · w[j][p]
+            let sum: f32 = (0..k).map(|p| x_at(i, p) * w_at(j, p)).sum();
+            let o = &mut out[i * n + j];
+            *o = if accumulate { *o + sum } else { sum };
+        }
+    }
+}
 
 /// Eight consecutive floats starting at `i` as one SIMD register (an unaligned load). Every
 /// kernel (f32 here, the stored types in `quant/`) loads its f32 operands through this.
@@ -211,56 +271,6 @@ pub fn matvec(w: &[f32], x: &[f32], out: &mut [f32], n: usize, k: usize) {
     });
 }
 // ANCHOR_END: matvec
-
-// ANCHOR: parallel
-/// Output columns per parallel task, at most (a task is a few milliseconds of work at m = 128).
-const PANEL: usize = 1024;
-
-/// GEMM on all rayon threads. m == 1 is a GEMV. Otherwise the output columns (= rows of w) are
-/// cut into panels, a whole number of panels per thread; each task multiplies all of x by its
-/// panel of w. A task's output is a column block, not a contiguous slice, so it receives its
-/// block as m row pieces: every row of `out` is split at the panel boundaries, and the pieces are
-/// dealt to the panels (disjoint `&mut` slices, no copy, no unsafe).
-pub fn matmul(x: &[f32], w: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
-    check_matmul(x, w, out, m, k, n);
-    if m == 1 {
-        return matvec(w, x, out, n, k);
-    }
-    let threads = rayon::current_num_threads();
-    if threads == 1 || m * n * k < PAR_MIN_MACS || n < 2 * WR {
-        return matmul_simd(x, w, out, m, k, n);
-    }
-    // panels of ≤ PANEL columns, a multiple of `threads` of them, each a multiple of WR wide
-    let tasks = n.div_ceil(PANEL).next_multiple_of(threads);
-    let width = n.div_ceil(tasks).next_multiple_of(WR);
-    let x = PackedX::new_parallel(x, m, k); // packed once, read by every task
-    column_panels(out, n, width)
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(b, mut rows)| {
-            let (j0, j1) = (b * width, (b * width + width).min(n));
-            gemm_packed(&x, &w[j0 * k..j1 * k], &mut rows);
-        });
-}
-
-/// Deal the output `out: [m, n]` out as column panels `width` wide: panel b holds the m row
-/// pieces out[i][b·width .. (b+1)·width]. The pieces are disjoint `&mut` slices, so every panel
-/// can go to a different thread with no copy and no unsafe. Panics if `n` or `width` is 0.
-pub fn column_panels(out: &mut [f32], n: usize, width: usize) -> Vec<Vec<&mut [f32]>> {
-    assert!(
-        n > 0 && width > 0,
-        "column_panels: n = {n}, width = {width}"
-    );
-    let mut panels: Vec<Vec<&mut [f32]>> = (0..n.div_ceil(width)).map(|_| Vec::new()).collect();
-    for row in out.chunks_mut(n) {
-        for (panel, piece) in panels.iter_mut().zip(row.chunks_mut(width)) {
-            panel.push(piece);
-        }
-    }
-    panels
-}
-// ANCHOR_END: parallel
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::attention::{attention, AttentionShape};
+use crate::model::pool::on_pool;
 use crate::model::profile::{Clock, Step};
 use crate::model::session::Session;
 use crate::quant::q8act::{Activations, Q8Act};
@@ -174,10 +175,12 @@ impl Llama {
         }
         // The whole pass runs on one of rayon's threads: one hand-off per pass instead of one
         // per product, and inside the pool the products split their rows by work stealing, so
-        // a thread the OS has descheduled simply takes no rows (see `on_pool`).
-        on_pool(|| self.run(s, ids));
+        // a thread the OS has descheduled simply takes no rows (see `on_pool`). A decode step's
+        // other threads stay awake between its products (`stay_awake`).
+        on_pool(ids.len() <= GEMV_MAX_SEQ, || self.run(s, ids));
         if ids.len() > GEMV_MAX_SEQ {
             release_free_heap(); // a prefill's packed inputs and tiles, freed by now
+            s.release_prefill_rows(); // and the scratch rows a decode step does not use
         }
         self.check_finite(&s.logits, start + ids.len() - 1)?;
         Ok(&s.logits)
@@ -362,17 +365,6 @@ fn quantize_if<'b>(act: Activations, buf: &'b mut Q8Act, x: &[f32]) -> Option<&'
         buf.quantize(x);
         &*buf
     })
-}
-
-/// Run `f` on a thread of the current rayon pool (the caller waits), unless it already is one
-/// or the pool has a single thread. A parallel product started from outside the pool hands its
-/// work over and puts the caller to sleep until it is done; ~200 of those per token cost more
-/// than a decode step's arithmetic on a busy machine.
-fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if rayon::current_thread_index().is_some() || rayon::current_num_threads() == 1 {
-        return f();
-    }
-    rayon::scope(|_| f())
 }
 
 /// Return the heap's free pages to the OS. The allocator keeps memory a program freed for the

@@ -15,6 +15,8 @@
 //! * [`session`]: one sequence being processed ([`Session`]): its KV-cache, preallocated for the
 //!   context asked for, and every scratch buffer, allocated once, so decoding a token allocates
 //!   nothing in the model.
+//! * [`pool`]: how a forward pass uses rayon's threads (one hand-off per pass; a decode step
+//!   keeps the other threads awake between its products).
 //! * [`probe`]: the logit lens and attention maps of one prompt, read through the session's
 //!   hooks (`glassbox lens`, `glassbox attention`).
 //! * [`reference`](mod@reference): the same forward pass the slow way (weights dequantized to f32, naive
@@ -35,6 +37,7 @@ pub mod bert;
 pub mod bert_config;
 pub mod bert_reference;
 pub mod llama;
+pub mod pool;
 pub mod probe;
 pub mod profile;
 pub mod reference;

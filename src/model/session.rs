@@ -197,6 +197,29 @@ impl Session {
     }
     // ANCHOR_END: reuse_prefix
 
+    /// After a prefill: hand the scratch rows past the first back to the OS. A decode step
+    /// writes and reads row 0 only, so the other rows of `[chunk, …]` (≈ 3 MB after a 128-token
+    /// prompt on SmolLM2) would sit in the resident set doing nothing while the model decodes.
+    /// Their pages come back (as zeros) when the next prefill writes them; every row a pass
+    /// reads it has written first, so no result depends on what they held.
+    pub(crate) fn release_prefill_rows(&mut self) {
+        let chunk = self.chunk;
+        let buffers = [
+            &mut self.x,
+            &mut self.xn,
+            &mut self.q,
+            &mut self.k,
+            &mut self.v,
+            &mut self.att,
+            &mut self.gate,
+            &mut self.up,
+        ];
+        for buf in buffers {
+            let row = buf.len() / chunk;
+            release_pages_of(&mut buf[row..]);
+        }
+    }
+
     /// The KV-cache, read-only (lessons look at its rows).
     pub fn cache(&self) -> &KvCache {
         &self.cache
@@ -299,6 +322,30 @@ impl Session {
             ))
         }
     }
+}
+
+/// Return the whole pages inside `buf` to the OS (Linux; elsewhere nothing happens). They
+/// read as 0.0 when next touched.
+fn release_pages_of(buf: &mut [f32]) {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        let start = buf.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(buf);
+        let (a, b) = (start.next_multiple_of(PAGE), end / PAGE * PAGE);
+        if b > a {
+            // SAFETY: [a, b) lies inside `buf`, which is borrowed exclusively, and holds f32
+            // values only (whole pages inside the allocation: no allocator metadata). On
+            // private anonymous memory (the heap) MADV_DONTNEED makes the next read of these
+            // pages see zero bytes, a valid f32 (0.0); no other reference observes them. A
+            // failure leaves the pages resident and the values unchanged.
+            unsafe {
+                libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buf;
 }
 
 /// Refuse, with an error, a session whose buffers cannot be allocated (a context of 2³¹

@@ -66,3 +66,13 @@ impl Hasher for FxHasher {
 
 /// A `HashMap` with [`FxHasher`].
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Heap bytes of a table: hashbrown keeps a power of two of buckets, at most 7/8 of them full,
+/// each an entry and one control byte (the entries' own heap blocks are not counted).
+pub fn table_bytes<K, V>(map: &FxHashMap<K, V>) -> usize {
+    let buckets = match map.capacity() {
+        0 => 0,
+        c => (c * 8 / 7).next_power_of_two(),
+    };
+    buckets * (std::mem::size_of::<(K, V)>() + 1)
+}

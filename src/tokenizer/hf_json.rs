@@ -58,14 +58,16 @@ impl Tokenizer {
     pub fn to_tokenizer_json(&self) -> Value {
         let table = byte_to_char_table();
         let spelled: Vec<(usize, String, Kind)> = self
-            .tokens
+            .kinds
             .iter()
-            .zip(&self.kinds)
             .enumerate()
-            .filter_map(|(id, (t, &kind))| match kind {
-                Kind::Missing => None,
-                Kind::Normal => Some((id, bytes_to_gpt2(t, &table), kind)),
-                Kind::Special => Some((id, String::from_utf8_lossy(t).into_owned(), kind)),
+            .filter_map(|(id, &kind)| {
+                let t = self.tokens.get(id as u32);
+                match kind {
+                    Kind::Missing => None,
+                    Kind::Normal => Some((id, bytes_to_gpt2(t, &table), kind)),
+                    Kind::Special => Some((id, String::from_utf8_lossy(t).into_owned(), kind)),
+                }
             })
             .collect();
         let ordinary: std::collections::HashSet<&str> = spelled
@@ -85,8 +87,8 @@ impl Tokenizer {
             .iter()
             .map(|&(a, b)| {
                 json!([
-                    bytes_to_gpt2(&self.tokens[a as usize], &table),
-                    bytes_to_gpt2(&self.tokens[b as usize], &table)
+                    bytes_to_gpt2(self.tokens.get(a), &table),
+                    bytes_to_gpt2(self.tokens.get(b), &table)
                 ])
             })
             .collect();

@@ -42,6 +42,7 @@ pub mod pretokenize;
 mod sentencepiece;
 pub mod stream;
 pub mod tiktoken_file;
+mod token_store;
 pub mod train;
 pub mod train_naive;
 mod vocab;
@@ -53,7 +54,7 @@ pub use wordpiece::WordPiece;
 
 use crate::{Error, Result};
 use bpe::{merge_heap, merge_small, MergeMap, HEAP_THRESHOLD};
-use fxhash::FxHashMap;
+use token_store::TokenStore;
 use vocab::{MergeRules, WholePieces};
 
 /// `byte_ids[b]` for a byte the vocabulary has no token for.
@@ -71,11 +72,11 @@ enum Kind {
 /// A byte-level BPE tokenizer: token bytes, merge rules, special tokens and a pre-tokenizer.
 #[derive(Clone)]
 pub struct Tokenizer {
-    /// id → the token's bytes (a special token's bytes are its text).
-    tokens: Vec<Vec<u8>>,
+    /// id → the token's bytes (a special token's bytes are its text), and bytes → id for the
+    /// ordinary tokens (whole-piece lookups, `token_id`): one arena and an id table
+    /// (`token_store.rs`).
+    tokens: TokenStore,
     kinds: Vec<Kind>,
-    /// bytes → id for the ordinary tokens (whole-piece lookups, `token_id`).
-    encoder: FxHashMap<Vec<u8>, u32>,
     /// byte value → the id of the one-byte token.
     byte_ids: [u32; 256],
     /// `(left, right)` → `(rank, merged id)`.
@@ -197,7 +198,7 @@ impl Tokenizer {
             }
             return;
         }
-        if let Some(id) = self.whole.get(piece) {
+        if let Some(id) = self.whole.get(&self.tokens, piece) {
             out.push(id);
             return;
         }
@@ -316,7 +317,7 @@ impl Tokenizer {
     /// The bytes of one token (a special token's text), `None` for an unknown id.
     pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
         match self.kinds.get(id as usize) {
-            Some(Kind::Normal | Kind::Special) => Some(&self.tokens[id as usize]),
+            Some(Kind::Normal | Kind::Special) => Some(self.tokens.get(id)),
             _ => None,
         }
     }
@@ -330,6 +331,20 @@ impl Tokenizer {
     /// Whether `id` is a special token.
     pub fn is_special(&self, id: u32) -> bool {
         self.kinds.get(id as usize) == Some(&Kind::Special)
+    }
+
+    /// Heap bytes this tokenizer holds (hash tables counted by their slots, so an estimate
+    /// within a few percent): its share of the resident memory `glassbox bench` reports.
+    pub fn heap_bytes(&self) -> usize {
+        let specials: usize = self.specials.iter().map(|(s, _)| s.capacity() + 32).sum();
+        let sentencepiece = self.sentencepiece.as_ref().map_or(0, |sp| sp.heap_bytes());
+        self.tokens.heap_bytes()
+            + self.kinds.capacity()
+            + fxhash::table_bytes(&self.merges)
+            + 8 * self.merge_list.capacity()
+            + self.whole.heap_bytes()
+            + specials
+            + sentencepiece
     }
 
     /// Number of ids, including the specials (and any holes before them).
@@ -346,12 +361,11 @@ impl Tokenizer {
         if self.sentencepiece.is_some() {
             // SentencePiece spells spaces ▁: accept either
             let text = token_text.replace('▁', " ");
-            return self.encoder.get(text.as_bytes()).copied();
+            return self.tokens.id_of(text.as_bytes());
         }
-        self.encoder
-            .get(token_text.as_bytes())
-            .or_else(|| bytes::gpt2_to_bytes(token_text).and_then(|b| self.encoder.get(&b)))
-            .copied()
+        self.tokens
+            .id_of(token_text.as_bytes())
+            .or_else(|| bytes::gpt2_to_bytes(token_text).and_then(|b| self.tokens.id_of(&b)))
     }
 
     pub fn bos_id(&self) -> Option<u32> {

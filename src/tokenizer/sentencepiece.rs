@@ -28,6 +28,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::fxhash::FxHashMap;
+use super::token_store::TokenStore;
 use super::vocab::WholePieces;
 use super::{Kind, Pretokenizer, Tokenizer, NO_TOKEN};
 
@@ -64,6 +65,18 @@ pub(super) struct SentencePiece {
     /// The user-defined tokens (text, id), longest first: cut out of any text.
     user_defined: Vec<(String, u32)>,
     user_first: [bool; 256],
+}
+
+impl SentencePiece {
+    /// Heap bytes held (see `Tokenizer::heap_bytes`): the table and each text's block.
+    pub(super) fn heap_bytes(&self) -> usize {
+        let texts: usize = self
+            .pieces
+            .keys()
+            .map(|k| k.len().next_multiple_of(16))
+            .sum();
+        super::fxhash::table_bytes(&self.pieces) + texts
+    }
 }
 
 /// A merge candidate: symbols `left` and `right` (adjacent when pushed) make a token of
@@ -280,14 +293,15 @@ impl Tokenizer {
             }
         }
         // text → id for `token_id`: ordinary tokens first, then the byte tokens
-        let mut encoder = FxHashMap::default();
-        for pass in [false, true] {
-            for (id, t) in tokens.iter().enumerate() {
-                if kinds[id] == Kind::Normal && (types[id] == BYTE) == pass {
-                    encoder.entry(t.clone()).or_insert(id as u32);
-                }
-            }
-        }
+        let normal = &kinds;
+        let indexed = [false, true].into_iter().flat_map(|pass| {
+            (0..n).filter(move |&id| normal[id] == Kind::Normal && (types[id] == BYTE) == pass)
+        });
+        let store = TokenStore::new(
+            &tokens,
+            indexed.map(|id| (id as u32, tokens[id].as_slice())),
+        )?;
+        drop(tokens); // one heap block per token: the store has them
         let longest_first = |v: &mut Vec<(String, u32)>| -> [bool; 256] {
             v.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
             let mut first = [false; 256];
@@ -299,9 +313,8 @@ impl Tokenizer {
         let special_first = longest_first(&mut specials);
         let user_first = longest_first(&mut user_defined);
         Ok(Tokenizer {
-            tokens,
+            tokens: store,
             kinds,
-            encoder,
             byte_ids,
             merges: Default::default(),
             merge_list: Vec::new(),

@@ -16,17 +16,20 @@ use rayon::prelude::*;
 
 use super::bpe::{pair_key, MergeMap};
 use super::fxhash::FxHashMap;
+use super::token_store::TokenStore;
 use super::{Kind, Pretokenizer, Scratch, Tokenizer, NO_TOKEN};
 use crate::{Error, Result};
 
 /// Pre-tokens that are themselves tokens: one hash lookup instead of the merge loop. Keys of
 /// up to 7 bytes (most words) are packed into a `u64` (the bytes, then the length in the top
 /// byte), so a lookup reads one table slot instead of following a pointer to the key's bytes:
-/// on a 200k-token vocabulary that halves the cache misses per piece.
+/// on a 200k-token vocabulary that halves the cache misses per piece. A longer piece is looked
+/// up among all tokens (`TokenStore::id_of`) and is whole if that id is marked so in `long`.
 #[derive(Clone, Default)]
 pub(super) struct WholePieces {
     short: FxHashMap<u64, u32>,
-    long: FxHashMap<Box<[u8]>, u32>,
+    /// `long[id]`: the token `id`, 8 bytes or longer, is a whole piece.
+    long: Vec<bool>,
 }
 
 impl WholePieces {
@@ -38,20 +41,34 @@ impl WholePieces {
         u64::from_le_bytes(k)
     }
 
+    /// Heap bytes held (see `Tokenizer::heap_bytes`).
+    pub(super) fn heap_bytes(&self) -> usize {
+        super::fxhash::table_bytes(&self.short) + self.long.capacity()
+    }
+
+    /// Mark token `id` (bytes `b`, which `TokenStore::id_of` maps to `id`) as a whole piece.
     pub(super) fn insert(&mut self, b: &[u8], id: u32) {
         if b.len() <= 7 {
             self.short.entry(Self::pack(b)).or_insert(id);
         } else {
-            self.long.entry(b.into()).or_insert(id);
+            if self.long.len() <= id as usize {
+                self.long.resize(id as usize + 1, false);
+            }
+            self.long[id as usize] = true;
         }
     }
 
     #[inline(always)]
-    pub(super) fn get(&self, b: &[u8]) -> Option<u32> {
+    pub(super) fn get(&self, tokens: &TokenStore, b: &[u8]) -> Option<u32> {
         if b.len() <= 7 {
             self.short.get(&Self::pack(b)).copied()
         } else {
-            self.long.get(b).copied()
+            let id = tokens.id_of(b)?;
+            self.long
+                .get(id as usize)
+                .copied()
+                .unwrap_or(false)
+                .then_some(id)
         }
     }
 }
@@ -131,32 +148,45 @@ impl Tokenizer {
             .max(specials.iter().map(|s| s.1 as usize + 1).max().unwrap_or(0));
         let mut kinds = vec![Kind::Missing; n];
         let mut bytes_of = vec![Vec::new(); n];
-        let mut encoder = FxHashMap::default();
-        encoder.reserve(tokens.len());
+        let mut ordinary = Vec::with_capacity(tokens.len()); // ids found by their bytes
         for (id, t) in tokens.into_iter().enumerate() {
             if let Some(t) = t {
                 if t.is_empty() {
                     return Err(format!("token {id} is empty"));
                 }
-                // the first id wins if two tokens have the same bytes
-                encoder.entry(t.clone()).or_insert(id as u32);
+                ordinary.push(id as u32);
                 kinds[id] = Kind::Normal;
                 bytes_of[id] = t;
             }
         }
+        let mut vocab_text = FxHashMap::default(); // an ordinary token's bytes a special replaced
         for (text, id) in &specials {
             if text.is_empty() {
                 return Err(format!("special token {id} has empty text"));
             }
             // a special may also sit in the vocabulary with the same id (tokenizer.json does that)
-            kinds[*id as usize] = Kind::Special;
-            bytes_of[*id as usize] = text.as_bytes().to_vec();
+            let id = *id as usize;
+            if kinds[id] == Kind::Normal && bytes_of[id] != text.as_bytes() {
+                vocab_text.insert(id as u32, std::mem::take(&mut bytes_of[id]));
+            }
+            kinds[id] = Kind::Special;
+            bytes_of[id] = text.as_bytes().to_vec();
         }
+        // bytes → id for the ordinary tokens, the first id winning if two have the same bytes
+        let tokens_by_id = TokenStore::new(
+            &bytes_of,
+            ordinary.iter().map(|id| {
+                let text = vocab_text.get(id).unwrap_or(&bytes_of[*id as usize]);
+                (*id, text.as_slice())
+            }),
+        )?;
+        drop((bytes_of, ordinary, vocab_text)); // one heap block per token: the store has them
+        let encoder = &tokens_by_id;
         // A vocabulary may lack some bytes (SmolLM2 has no token for 0x04 or 0xff). Hugging
         // Face's BPE (byte_fallback off, no unk token) then drops those bytes; so do we.
         let mut byte_ids = [NO_TOKEN; 256];
         for b in 0..=255u8 {
-            if let Some(&id) = encoder.get(&[b][..]) {
+            if let Some(id) = encoder.id_of(&[b]) {
                 byte_ids[b as usize] = id;
             }
         }
@@ -167,12 +197,12 @@ impl Tokenizer {
                 merges.reserve(list.len());
                 for (rank, &(a, b)) in list.iter().enumerate() {
                     let get = |x: u32| match kinds.get(x as usize) {
-                        Some(Kind::Normal) => Ok(&bytes_of[x as usize]),
+                        Some(Kind::Normal) => Ok(encoder.get(x)),
                         _ => Err(format!("merge {rank} refers to unknown token id {x}")),
                     };
-                    let mut joined = get(a)?.clone();
+                    let mut joined = get(a)?.to_vec();
                     joined.extend_from_slice(get(b)?);
-                    let Some(&id) = encoder.get(&joined) else {
+                    let Some(id) = encoder.id_of(&joined) else {
                         return Err(format!(
                             "merge {rank} ({a}, {b}) makes {:?}, which is not in the vocabulary",
                             String::from_utf8_lossy(&joined)
@@ -185,12 +215,14 @@ impl Tokenizer {
             }
             MergeRules::AllSplits => {
                 let mut list = Vec::new();
-                for (id, t) in bytes_of.iter().enumerate() {
+                for id in 0..n {
                     if kinds[id] != Kind::Normal {
                         continue;
                     }
+                    let t = encoder.get(id as u32);
                     for k in 1..t.len() {
-                        if let (Some(&a), Some(&b)) = (encoder.get(&t[..k]), encoder.get(&t[k..])) {
+                        if let (Some(a), Some(b)) = (encoder.id_of(&t[..k]), encoder.id_of(&t[k..]))
+                        {
                             merges.insert(pair_key(a, b), (id as u32, id as u32));
                             list.push((a, b));
                         }
@@ -207,9 +239,8 @@ impl Tokenizer {
             special_first[s.as_bytes()[0] as usize] = true;
         }
         let mut tok = Tokenizer {
-            tokens: bytes_of,
+            tokens: tokens_by_id,
             kinds,
-            encoder,
             byte_ids,
             merges,
             merge_list,
@@ -231,20 +262,20 @@ impl Tokenizer {
             .map_init(
                 || (Scratch::default(), Vec::new()),
                 |(scratch, out), id| {
-                    let t = &tok.tokens[id as usize];
+                    let t = tok.tokens.get(id);
                     let ok = whole_piece_always || {
                         out.clear();
                         tok.merge_piece(t, out, scratch);
                         out.len() == 1 && out[0] == id
                     };
-                    (ok && tok.encoder.get(t) == Some(&id)).then_some(id)
+                    (ok && tok.tokens.id_of(t) == Some(id)).then_some(id)
                 },
             )
             .flatten()
             .collect();
         let mut whole = WholePieces::default();
         for id in whole_ids {
-            whole.insert(&tok.tokens[id as usize], id);
+            whole.insert(tok.tokens.get(id), id);
         }
         tok.whole = whole;
         Ok(tok)

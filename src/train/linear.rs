@@ -8,50 +8,27 @@
 //! ∂L/∂W[j][p] = Σ_i dy[i][j] · x[i][p]      dW = dyᵀ · x    = matmul(dyᵀ: [n, m], xᵀ: [k, m]) → [n, k]
 //! ```
 //!
-//! `matmul(a, b)` computes `a · bᵀ` with both operands' rows contiguous, so each gradient is one
-//! call of the same parallel GEMM after transposing its operands (O(m·n + n·k + m·k) copies
-//! against O(m·n·k) multiply-adds). The tiny example of the book: x = [[1, 2]], W = [[3, 4]],
+//! `matmul(a, b)` computes `a · bᵀ` with both operands' rows contiguous; its general form
+//! `matmul::gemm` reads either operand in the layout it is stored in (`Layout::Transposed`: the
+//! operand's rows are the columns of what is stored) and can add into its output. So each
+//! gradient is one call of the same parallel GEMM with no transposed copies:
+//!
+//! ```text
+//! dx += gemm(dy  as stored [m, n],                 Wᵀ read from W as stored [n, k])
+//! dW += gemm(dyᵀ read from dy as stored [m, n],    xᵀ read from x as stored [m, k])
+//! ```
+//!
+//! Reading a transposed operand costs the GEMM nothing extra: `dyᵀ` is the operand it packs
+//! (its slivers become plain copies instead of 8 × 8 transposes), and for the broadcast operand
+//! (`Wᵀ`, `xᵀ`) the kernel reads each k step's weights as adjacent floats instead of one float
+//! from each of several rows. The tiny example of the book: x = [[1, 2]], W = [[3, 4]],
 //! y = [[11]]; with dy = [[1]], dx = [[3, 4]] and dW = [[1, 2]].
 //!
 //! Gradients are *added* into `dx` and `dw` (as PyTorch accumulates into `.grad`): a tensor
 //! read by several products (the normed input of Q, K and V) sums its three gradients, and
 //! micro-batches of gradient accumulation add up.
 
-use rayon::prelude::*;
-
-use crate::matmul::{matmul, matmul_naive};
-
-/// Side of the square tiles a transpose copies at a time (32 × 32 floats = 4 KiB: a tile of
-/// the source and of the destination stay in L1).
-const TILE: usize = 32;
-
-/// `a: [rows, cols]` → `[cols, rows]`, tile by tile; bands of output rows run in parallel.
-pub fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    assert_eq!(a.len(), rows * cols, "transpose: len is not rows × cols");
-    let mut t = vec![0.0f32; rows * cols];
-    if rows == 0 || cols == 0 {
-        return t;
-    }
-    // t: [cols, rows]; a band of TILE rows of t is TILE columns of a
-    t.par_chunks_mut(TILE * rows)
-        .enumerate()
-        .for_each(|(band, out)| {
-            let c0 = band * TILE;
-            let nc = out.len() / rows;
-            for r0 in (0..rows).step_by(TILE) {
-                for r in r0..(r0 + TILE).min(rows) {
-                    for c in 0..nc {
-                        out[c * rows + r] = a[r * cols + c0 + c];
-                    }
-                }
-            }
-        });
-    t
-}
-
-fn add_into(acc: &mut [f32], v: &[f32]) {
-    acc.iter_mut().zip(v).for_each(|(a, b)| *a += b);
-}
+use crate::matmul::{gemm, matmul, matmul_naive, Layout};
 
 // ANCHOR: linear_backward
 /// Backward of `y = x · Wᵀ`: `dx += dy · W` (skipped when `dx` is `None`, e.g. for the
@@ -68,16 +45,13 @@ pub fn linear_backward(
 ) {
     assert_eq!(dy.len(), m * n, "linear_backward: dy is not [m, n]");
     assert_eq!(dw.len(), n * k, "linear_backward: dw is not [n, k]");
+    let (rm, tr) = (Layout::RowMajor, Layout::Transposed);
     if let Some(dx) = dx {
-        // dx: [m, k] = dy: [m, n] · (Wᵀ: [k, n])ᵀ
-        let mut tmp = vec![0.0f32; m * k];
-        matmul(dy, &transpose(w, n, k), &mut tmp, m, n, k);
-        add_into(dx, &tmp);
+        // dx: [m, k] += dy: [m, n] · (Wᵀ: [k, n])ᵀ, Wᵀ read from W: [n, k] as stored
+        gemm(dy, rm, w, tr, dx, m, n, k, true);
     }
-    // dW: [n, k] = dyᵀ: [n, m] · (xᵀ: [k, m])ᵀ
-    let mut tmp = vec![0.0f32; n * k];
-    matmul(&transpose(dy, m, n), &transpose(x, m, k), &mut tmp, n, m, k);
-    add_into(dw, &tmp);
+    // dW: [n, k] += dyᵀ: [n, m] · (xᵀ: [k, m])ᵀ, both read from dy: [m, n] and x: [m, k]
+    gemm(dy, tr, x, tr, dw, n, m, k, true);
 }
 // ANCHOR_END: linear_backward
 
@@ -138,18 +112,5 @@ mod tests {
             1,
         );
         assert_eq!((dx, dw), ([3.0, 4.0], [1.0, 2.0]));
-    }
-
-    #[test]
-    fn transpose_odd_shapes() {
-        for (r, c) in [(1, 1), (3, 70), (65, 33), (40, 1)] {
-            let a: Vec<f32> = (0..r * c).map(|i| i as f32).collect();
-            let t = transpose(&a, r, c);
-            for i in 0..r {
-                for j in 0..c {
-                    assert_eq!(t[j * r + i], a[i * c + j]);
-                }
-            }
-        }
     }
 }
