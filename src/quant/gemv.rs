@@ -51,7 +51,7 @@ fn rows<const WIDE: bool>(dtype: DType, w: &[u8], x: &[f32], out: &mut [f32]) {
         return out.fill(0.0); // rows of no elements
     }
     match dtype {
-        DType::F32 => float::f32_rows(w, x, out),
+        DType::F32 => float::f32_rows::<WIDE>(w, x, out),
         DType::F16 | DType::BF16 => each_row(w, rb, out, |r| float::half_row::<WIDE>(dtype, r, x)),
         DType::Q8_0 => each_row(w, rb, out, |r| q8_0::row_kernel::<WIDE>(r, x)),
         DType::Q4_0 => each_row(w, rb, out, |r| {
