@@ -180,6 +180,9 @@ fn main() {
     );
 }
 
+/// `dot_rows` or `dot_rows_f32x8`.
+type F32Kernel = fn(DType, &[u8], &[f32], &mut [f32]);
+
 /// The F32 GEMVs over every matrix of the real F32 file, as one decode token reads them (the
 /// tied head is `token_embd`), alternated round by round; a read-only pass over the same
 /// mapped bytes for the memory bus.
@@ -202,7 +205,7 @@ fn f32_file(rounds: usize) {
         .collect();
     let bytes: usize = mats.iter().map(|m| m.0.len()).sum();
     let x = data(FFN, 7);
-    let vs: [(&str, fn(DType, &[u8], &[f32], &mut [f32])); 2] = [
+    let vs: [(&str, F32Kernel); 2] = [
         ("dot_rows_f32x8 (matvec_simd)", dot_rows_f32x8),
         ("dot_rows (16 lanes)", dot_rows),
     ];
