@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! cargo bench --bench decode            # the table (~1 minute)
+//! cargo bench --bench decode -- f32     # the F32 GEMV on the real SmolLM2 F32 file (~20 s)
 //! ```
 //!
 //! Variants (all on the calling thread):
@@ -16,6 +17,12 @@
 //!    table lookup), bit-identical to 1 and 2;
 //! 4. 8-bit activations with the AVX2 integer kernel (`vpmaddubsw`), x quantized per product;
 //! 5. 8-bit activations with the widest integer kernel (AVX-512 VNNI `vpdpbusd` where present).
+//!
+//! `-- f32` races the two F32 GEMVs on every matrix of `SmolLM2-135M-Instruct.F32.gguf` in the
+//! data dir (538 MB, memory-mapped as decode maps it; skipped with a message if absent):
+//! `dot_rows_f32x8` (= `matmul::matvec_simd`, two f32x8 accumulators per row) against
+//! `dot_rows` (the same sums in one 16-lane register per row), checking on the first round that
+//! both give the same bits.
 //!
 //! Under `cargo test` (which runs each bench once without `--bench`) a 2-layer token runs one
 //! round, to check that the bench works.
@@ -121,6 +128,9 @@ fn variants() -> Vec<Variant> {
 
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
+    if std::env::args().any(|a| a == "f32") {
+        return f32_file(if benching { 30 } else { 1 });
+    }
     let (layers, rounds) = if benching { (30, 15) } else { (2, 1) };
     let mats = token(layers);
     let bytes: usize = mats.iter().map(|m| m.bytes.len()).sum();
@@ -167,5 +177,88 @@ fn main() {
         read * 1e3,
         bytes as f64 / read / 1e9,
         1.0 / read
+    );
+}
+
+/// `dot_rows` or `dot_rows_f32x8`.
+type F32Kernel = fn(DType, &[u8], &[f32], &mut [f32]);
+
+/// The F32 GEMVs over every matrix of the real F32 file, as one decode token reads them (the
+/// tied head is `token_embd`), alternated round by round; a read-only pass over the same
+/// mapped bytes for the memory bus.
+fn f32_file(rounds: usize) {
+    let path = glassbox::data::data_dir().join("SmolLM2-135M-Instruct.F32.gguf");
+    let g = match glassbox::formats::gguf::GgufFile::open(&path) {
+        Ok(g) => g,
+        Err(e) => return println!("skipped: {e} (scripts/decode_table.sh makes the F32 file)"),
+    };
+    // every F32 matrix (norm vectors left out): (bytes, rows, cols)
+    let mats: Vec<(&[u8], usize, usize)> = g
+        .tensors
+        .iter()
+        .filter(|t| t.type_id == 0 && t.rows_cols().0 > 1)
+        .filter_map(|t| {
+            let (off, len) = g.tensor_extent(t)?;
+            let (rows, cols) = t.rows_cols();
+            Some((&g.map()[off..off + len], rows, cols))
+        })
+        .collect();
+    let bytes: usize = mats.iter().map(|m| m.0.len()).sum();
+    let x = data(FFN, 7);
+    let vs: [(&str, F32Kernel); 2] = [
+        ("dot_rows_f32x8 (matvec_simd)", dot_rows_f32x8),
+        ("dot_rows (16 lanes)", dot_rows),
+    ];
+    let mut outs = vec![vec![0.0f32; VOCAB]; vs.len()];
+    let mut best = [f64::MAX; 2];
+    for round in 0..rounds {
+        for (i, (_, f)) in vs.iter().enumerate() {
+            let t = Instant::now();
+            for &(w, rows, cols) in &mats {
+                f(DType::F32, w, &x[..cols], &mut outs[i][..rows]);
+            }
+            black_box(&outs[i]);
+            best[i] = best[i].min(t.elapsed().as_secs_f64());
+        }
+        if round == 0 {
+            // the last matrix (the head) from both; every matrix is checked in tests/kernels_gemv.rs
+            let same = outs[0].iter().zip(&outs[1]);
+            assert!(
+                same.clone().all(|(a, b)| a.to_bits() == b.to_bits()),
+                "F32 kernels differ"
+            );
+        }
+    }
+    let data_section = &g.map()[g.data_offset..];
+    let mut read = f64::MAX;
+    for _ in 0..rounds.min(10) {
+        let t = Instant::now();
+        let sum = data_section.chunks_exact(8).fold(0u64, |a, w| {
+            a.wrapping_add(u64::from_le_bytes(w.try_into().unwrap()))
+        });
+        black_box(sum);
+        read = read.min(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "one token's F32 products of {} ({} matrices, {:.1} MB, memory-mapped), one thread, best of {rounds} rounds",
+        path.display(),
+        mats.len(),
+        bytes as f64 / 1e6
+    );
+    println!("| kernel | ms/token | GB/s | vs dot_rows_f32x8 |");
+    println!("|---|---:|---:|---:|");
+    for (i, (name, _)) in vs.iter().enumerate() {
+        println!(
+            "| {name} | {:.2} | {:.1} | {:.2}× |",
+            best[i] * 1e3,
+            bytes as f64 / best[i] / 1e9,
+            best[0] / best[i]
+        );
+    }
+    println!(
+        "| read-only sum of the data section ({:.1} MB) | {:.2} | {:.1} | |",
+        data_section.len() as f64 / 1e6,
+        read * 1e3,
+        data_section.len() as f64 / read / 1e9
     );
 }

@@ -196,6 +196,38 @@ fn other_types_equal_dot_row() {
     }
 }
 
+/// The F32 GEMV (`float::f32_rows`: 16 lanes on AVX-512, `matvec_simd` otherwise) on every
+/// branch of its loops: 1–9 rows (0–3 left after the four quarters), columns below, at and
+/// past 8 and 16 (the masked last 8, the scalar last 0–7), and SmolLM2's 576 and 1536 (36
+/// and 96 whole blocks of 16). Bit for bit against `matvec_simd` (`check_rows_against_dot_row`),
+/// within DOT_REL_TOL of the plain scalar sum.
+#[test]
+fn f32_every_tail_equals_matvec_simd_and_the_reference() {
+    for rows in 1..=9 {
+        for cols in [
+            1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 40, 47, 576, 1536,
+        ] {
+            let seed = (rows * 1000 + cols) as u64;
+            let w = quantized_rows(DType::F32, rows, cols, seed, 10.0);
+            let x = rand_vec(seed ^ 0x1234, cols, 2.0);
+            let fast = check_rows_against_dot_row(DType::F32, &w, &x, rows);
+            for (r, row) in w.chunks_exact(4 * cols).enumerate() {
+                let wf: Vec<f32> = row
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                    .collect();
+                let naive: f32 = wf.iter().zip(&x).map(|(a, b)| a * b).sum();
+                let mag: f32 = wf.iter().zip(&x).map(|(a, b)| (a * b).abs()).sum();
+                assert!(
+                    (fast[r] - naive).abs() <= DOT_REL_TOL * mag + 1e-30,
+                    "F32 {rows}×{cols} row {r}: fast {} naive {naive} (Σ|w·x| = {mag})",
+                    fast[r]
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn zero_rows_and_zero_columns() {
     let mut out: Vec<f32> = vec![];

@@ -45,11 +45,16 @@ pub fn dot_row(dtype: DType, row: &[u8], x: &[f32]) -> f32 {
     half_row::<false>(dtype, row, x)
 }
 
-/// Many F32 rows times `x`: the f32 GEMV of `matmul` (four rows from four quarters of the
-/// chunk share each load of x), what decode has always used for f32 weights; one scalar row
-/// at a time if the bytes are not aligned f32.
-pub fn f32_rows(w: &[u8], x: &[f32], out: &mut [f32]) {
+// ANCHOR: f32_rows
+/// Many F32 rows times `x`: the f32 GEMV of `matmul` (`matvec_simd`: four rows from the four
+/// quarters of the chunk share each load of x, two f32x8 accumulators per row), what decode
+/// has always used for f32 weights; with `WIDE` on an AVX-512 build the same sums in 16-lane
+/// registers ([`f32_rows_wide16`], the same bits); one scalar row at a time if the bytes are
+/// not aligned f32.
+pub fn f32_rows<const WIDE: bool>(w: &[u8], x: &[f32], out: &mut [f32]) {
     match as_f32_slice(w) {
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+        Some(wf) if WIDE => f32_rows_wide16(wf, x, out),
         Some(wf) => matvec_simd(wf, x, out, out.len(), x.len()),
         None => {
             for (o, r) in out.iter_mut().zip(w.chunks_exact(4 * x.len().max(1))) {
@@ -58,6 +63,82 @@ pub fn f32_rows(w: &[u8], x: &[f32], out: &mut [f32]) {
         }
     }
 }
+
+/// `matvec_simd` with one 16-lane register per row where it keeps two f32x8 accumulators.
+/// `w: [n, k], x: [k], out: [n]`.
+///
+/// ```text
+/// matvec_simd, per row   acc_a += w[p..p+8]·x[p..p+8]    acc_b += w[p+8..p+16]·x[p+8..p+16]
+/// here, per row          acc   += w[p..p+16]·x[p..p+16]  lanes 0..8 = acc_a, 8..16 = acc_b
+/// then                   a last 8 elements into acc_a (lanes 0..8 only, a masked FMA),
+///                        (acc_a + acc_b).reduce_add(), the last 0–7 elements one by one
+/// ```
+///
+/// Every lane adds the same products in the same order, so every row has `matvec_simd`'s
+/// bits, the rows left over after the quarters (`dot`) included. Half the loads and FMAs per
+/// byte: measured on the SmolLM2 F32 file, one thread, `cargo bench --bench decode -- f32`.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+fn f32_rows_wide16(w: &[f32], x: &[f32], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let (n, k) = (out.len(), x.len());
+    assert_eq!(w.len(), n * k, "f32_rows: w is not [out.len(), x.len()]");
+    let (k16, k8) = (k / 16 * 16, k / 8 * 8);
+    let (xs, _) = x[..k16].as_chunks::<16>();
+    let q = n / 4; // rows per quarter
+    for i in 0..q {
+        let rows: [&[f32]; 4] = std::array::from_fn(|r| &w[(r * q + i) * k..][..k]);
+        let blocks = rows.map(|row| row[..k16].as_chunks::<16>().0);
+        // SAFETY (whole block): AVX-512F is enabled (the cfg above); memory is read only
+        // through `load16` (whole [f32; 16] arrays) and `load8_low` (asserted 8 floats).
+        let acc = unsafe {
+            let mut acc = [_mm512_setzero_ps(); 4];
+            let [b0, b1, b2, b3] = blocks;
+            for ((((xb, w0), w1), w2), w3) in xs.iter().zip(b0).zip(b1).zip(b2).zip(b3) {
+                let xv = load16(xb);
+                acc[0] = _mm512_fmadd_ps(load16(w0), xv, acc[0]);
+                acc[1] = _mm512_fmadd_ps(load16(w1), xv, acc[1]);
+                acc[2] = _mm512_fmadd_ps(load16(w2), xv, acc[2]);
+                acc[3] = _mm512_fmadd_ps(load16(w3), xv, acc[3]);
+            }
+            if k8 > k16 {
+                let xv = load8_low(&x[k16..]);
+                for (a, row) in acc.iter_mut().zip(&rows) {
+                    *a = _mm512_mask3_fmadd_ps(load8_low(&row[k16..]), xv, *a, 0x00ff);
+                }
+            }
+            acc
+        };
+        for (r, row) in rows.iter().enumerate() {
+            let [acc_a, acc_b, _, _] = simd::wide16::split(acc[r], acc[r]);
+            let mut s = (acc_a + acc_b).reduce_add();
+            for t in k8..k {
+                s += row[t] * x[t];
+            }
+            out[r * q + i] = s;
+        }
+    }
+    for j in 4 * q..n {
+        out[j] = dot(&w[j * k..(j + 1) * k], x); // the 0–3 rows left over, as matvec_simd
+    }
+}
+
+/// 16 floats in one register.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+fn load16(a: &[f32; 16]) -> std::arch::x86_64::__m512 {
+    // SAFETY: 16 readable floats; loadu needs no alignment; AVX-512F is enabled (the cfg).
+    unsafe { std::arch::x86_64::_mm512_loadu_ps(a.as_ptr()) }
+}
+
+/// The first 8 floats of `a` in lanes 0..8, zeros above (asserted: at least 8 floats).
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+fn load8_low(a: &[f32]) -> std::arch::x86_64::__m512 {
+    assert!(a.len() >= 8);
+    // SAFETY: the mask reads lanes 0..8 only, 8 readable floats (asserted above).
+    unsafe { std::arch::x86_64::_mm512_maskz_loadu_ps(0x00ff, a.as_ptr()) }
+}
+// ANCHOR_END: f32_rows
 
 /// One F16 or BF16 row with the widest kernel the build has (`WIDE`) or the f32x8 one (the
 /// same bits).

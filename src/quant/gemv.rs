@@ -20,6 +20,8 @@
 //! AVX-512   2 accumulators of 16 lanes: lanes 0..16 are acc[0] and acc[1] side by side,
 //!           lanes 16..32 are acc[2] and acc[3]. Every lane adds the same products in the same
 //!           order; at the end the four 8-lane halves are summed as dot_row sums them.
+//!           F32 (`float::f32_rows`): `matmul::matvec_simd`'s two f32x8 accumulators per row
+//!           side by side in one 16-lane register, the same bits.
 //! ```
 //!
 //! Q4_0/Q4_1 on AVX-512 also replace "convert each nibble to float, then d·q + m" by a lookup
@@ -51,7 +53,7 @@ fn rows<const WIDE: bool>(dtype: DType, w: &[u8], x: &[f32], out: &mut [f32]) {
         return out.fill(0.0); // rows of no elements
     }
     match dtype {
-        DType::F32 => float::f32_rows(w, x, out),
+        DType::F32 => float::f32_rows::<WIDE>(w, x, out),
         DType::F16 | DType::BF16 => each_row(w, rb, out, |r| float::half_row::<WIDE>(dtype, r, x)),
         DType::Q8_0 => each_row(w, rb, out, |r| q8_0::row_kernel::<WIDE>(r, x)),
         DType::Q4_0 => each_row(w, rb, out, |r| {
