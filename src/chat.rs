@@ -282,6 +282,8 @@ impl ChatTemplate {
     pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<ChatTemplate> {
         let mut env = Environment::new();
         env.set_fuel(Some(RENDER_FUEL));
+        // no debug info on errors (minijinja's source excerpt can panic: see `render_error`)
+        env.set_debug(false);
         // Hugging Face renders with trim_blocks and lstrip_blocks on.
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
@@ -375,7 +377,7 @@ impl ChatTemplate {
                 _ if out.0.len() >= MAX_RENDER_BYTES => {
                     format!("the prompt passed {} MiB", MAX_RENDER_BYTES >> 20)
                 }
-                _ => format!("{e:#}"),
+                _ => render_error(&e, tmpl.source()),
             };
             Error::invalid(format!("rendering the chat template failed: {why}"))
         })?;
@@ -432,6 +434,43 @@ pub fn states_llama3_call_format(source: &str) -> bool {
     )
 }
 // ANCHOR_END: reads_tools
+
+/// What went wrong and where, for a template that fails while rendering: the line, the
+/// expression (or, without one, the line's text) and minijinja's kind and detail:
+/// ``line 1, at `message.content | trim`: invalid operation: …``.
+///
+/// Written here rather than by minijinja's `{:#}`, whose source excerpt is turned off in
+/// [`ChatTemplate::new`] (`set_debug(false)`): it subtracts a span's start column from its end
+/// column, and minijinja 2.24.0 gives the empty target of `{% for in x %}` a span that ends
+/// before it starts, so a failing render panicked ("attempt to subtract with overflow",
+/// a fuzz finding of issue 17). It also copied every variable the template had read (the
+/// whole conversation) into the error. A span that is empty or backwards quotes the line.
+fn render_error(e: &minijinja::Error, source: &str) -> String {
+    /// The most characters of template text an error quotes.
+    const QUOTE_CHARS: usize = 120;
+    let what = match e.detail() {
+        Some(detail) => format!("{}: {detail}", e.kind()),
+        None => e.kind().to_string(),
+    };
+    let Some(n) = e.line() else {
+        return what;
+    };
+    let expr = e
+        .range()
+        .filter(|r| r.start < r.end)
+        .and_then(|r| source.get(r))
+        .filter(|t| !t.contains('\n'));
+    let (place, text) = match expr {
+        Some(t) => ("at", t),
+        None => ("in", source.lines().nth(n.saturating_sub(1)).unwrap_or("")),
+    };
+    let text = text.trim();
+    let mut quote: String = text.chars().take(QUOTE_CHARS).collect();
+    if quote.len() < text.len() {
+        quote.push('…');
+    }
+    format!("line {n}, {place} `{quote}`: {what}")
+}
 
 /// Where a render writes: refuses to grow past [`MAX_RENDER_BYTES`].
 struct CappedOutput(Vec<u8>);

@@ -49,3 +49,28 @@ fn real_templates_still_render() {
     assert!(out.ends_with("<|im_start|>assistant\n"));
     assert_eq!(out.matches("<|im_start|>user").count(), 2000);
 }
+
+#[test]
+fn a_for_loop_without_a_target_is_an_error_not_a_panic() {
+    // Fuzz finding (`chat_template` target, 2026-12-02), reduced from 118 bytes: minijinja
+    // 2.24.0 parses `for in` as a loop unpacking into an empty tuple, with a span that ends one
+    // column before it starts (7..6); unpacking a message (2 keys) into 0 names fails, and the
+    // source excerpt of that error (`{:#}` with debug info, which minijinja collects by default
+    // in builds with debug assertions) computed `end_col - start_col`: "attempt to subtract
+    // with overflow" (minijinja src/debug.rs:75) in the test and fuzz builds. The error names
+    // the template's line instead.
+    let e = err("{% for in messages %}{{ message['content'] }}{% endfor %}");
+    assert!(e.contains("cannot unpack"), "{e}");
+    assert!(e.contains("line 1"), "{e}");
+    // the same on a later line: the (backwards) span is not quoted, the line is
+    let e = err("{{ bos_token }}\n{% for in [[1]] %}{% endfor %}\n");
+    assert!(
+        e.contains("line 2, in `{% for in [[1]] %}{% endfor %}`"),
+        "{e}"
+    );
+    // an error with a sound span quotes its expression
+    let e = err("{{ bos_token }}\n\n{{ 'x' + raise_exception('roles must alternate') }}");
+    assert!(e.contains("line 3, at `"), "{e}");
+    assert!(e.contains("raise_exception('roles must alternate')"), "{e}");
+    assert!(e.contains("invalid operation: roles must alternate"), "{e}");
+}

@@ -195,3 +195,72 @@ fn gguf_metadata_arrays_are_bounded_in_elements() {
     // the tiny model's own arrays are far below the limit
     GgufFile::from_bytes(Path::new("tiny.gguf"), &tiny_file().to_bytes()).expect("tiny");
 }
+
+/// The tiny model's GGUF with the text of special token 1 (`<|im_start|>`, a control token)
+/// replaced by `text`, and the tokenizer glassbox loads from it.
+fn tiny_with_special(text: &str) -> Tokenizer {
+    let mut f = tiny_file();
+    let tokens = f
+        .metadata
+        .iter_mut()
+        .find(|(k, _)| k == "tokenizer.ggml.tokens")
+        .map(|(_, v)| v)
+        .expect("tokenizer.ggml.tokens");
+    let GgufValue::Array(tokens) = tokens else {
+        panic!("tokenizer.ggml.tokens is not an array")
+    };
+    assert_eq!(tokens[1], GgufValue::String("<|im_start|>".into()));
+    tokens[1] = GgufValue::String(text.into());
+    let g = GgufFile::from_bytes(Path::new("special.gguf"), &f.to_bytes()).expect("GGUF");
+    Tokenizer::from_gguf(&g).expect("the tokenizer loads")
+}
+
+#[test]
+fn special_tokens_with_mapped_bytes_round_trip_through_tokenizer_json() {
+    // Fuzz finding (`gguf` target, 2026-12-02): a special token whose text holds bytes the
+    // GPT-2 byte alphabet maps to other characters (NUL → `Ā`, space → `Ġ`, every byte of a
+    // non-ASCII character) loaded from a GGUF, but the tokenizer.json written from it put the
+    // text byte-level-encoded in `model.vocab` (`<|im_sEĀĀĀ|>`) and as is in `added_tokens`
+    // (`<|im_sE\0\0\0|>`), and reading it back failed: "added token … has id 1, which
+    // model.vocab gives to …". Hugging Face's trainer writes a special token into model.vocab
+    // under its text as is, and its reader gives an added token the id model.vocab has for its
+    // `content` (the byte-level form made it a new token, id 320).
+    //
+    // The last case, a special spelled like an ordinary token's byte-level form (`Ā` is the
+    // NUL byte's token), cannot be told apart in model.vocab: the special stays in
+    // added_tokens only, our reader keeps its id, Hugging Face's gives it the NUL token's id.
+    for (special, hf_agrees) in [
+        ("<|im_sE\0\0\0|>", true),         // the fuzzer's input
+        ("<|im start|>", true),            // a space
+        ("<｜begin▁of▁sentence｜>", true), // DeepSeek's BOS: non-ASCII characters
+        ("Ā", false),
+    ] {
+        let tok = tiny_with_special(special);
+        let text = format!("hi{special}there <|im_end|>");
+        let ids = tok.encode_with_special(&text);
+        assert!(ids.contains(&1), "{special:?} encodes as id 1: {ids:?}");
+
+        let json = tok.to_tokenizer_json();
+        let back = Tokenizer::from_tokenizer_json(&json, Path::new("written/tokenizer.json"))
+            .unwrap_or_else(|e| panic!("{special:?}: the written tokenizer.json reads back: {e}"));
+        assert_eq!(back.encode_with_special(&text), ids, "{special:?}");
+        assert_eq!(back.token_bytes(1), Some(special.as_bytes()), "{special:?}");
+        assert_eq!(
+            back.decode_bytes(&ids).expect("decode"),
+            text.as_bytes(),
+            "{special:?}"
+        );
+
+        // Hugging Face's `tokenizers` reads the same file to the same ids
+        #[cfg(feature = "oracles")]
+        if hf_agrees {
+            use std::str::FromStr;
+            let hf = tokenizers::Tokenizer::from_str(&json.to_string()).expect("HF loads it");
+            assert_eq!(hf.token_to_id(special), Some(1), "{special:?}");
+            let hf_ids = hf.encode(text.as_str(), false).expect("HF encode");
+            assert_eq!(hf_ids.get_ids(), &ids[..], "{special:?}");
+        }
+        #[cfg(not(feature = "oracles"))]
+        let _ = hf_agrees;
+    }
+}

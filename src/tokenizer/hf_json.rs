@@ -47,14 +47,40 @@ pub fn pre_tokenizer_json(p: Pretokenizer) -> Value {
 impl Tokenizer {
     /// A complete Hugging Face `tokenizer.json` for this tokenizer: the `tokenizers` library
     /// loads it, encodes to the same ids and decodes back to the same text.
+    ///
+    /// `model.vocab` holds an ordinary token in the GPT-2 byte alphabet and a special token
+    /// under its text as is, as Hugging Face's trainer writes it: its reader gives an added
+    /// token the id model.vocab has for the token's `content`, so a special whose text the
+    /// alphabet would change (`<|a\0|>` → `<|aĀ|>`, a space, any non-ASCII character) must be
+    /// there unchanged or it becomes a new token with a new id. A special whose text is some
+    /// ordinary token's byte-level spelling stays out of model.vocab (`added_tokens` keeps its
+    /// id, which our reader honours); entries are in id order, the first id keeping a repeat.
     pub fn to_tokenizer_json(&self) -> Value {
         let table = byte_to_char_table();
-        let mut vocab = Map::new();
-        for id in 0..self.tokens.len() {
-            if self.kinds[id] != Kind::Missing {
+        let spelled: Vec<(usize, String, Kind)> = self
+            .kinds
+            .iter()
+            .enumerate()
+            .filter_map(|(id, &kind)| {
                 let t = self.tokens.get(id as u32);
-                vocab.entry(bytes_to_gpt2(t, &table)).or_insert(json!(id));
+                match kind {
+                    Kind::Missing => None,
+                    Kind::Normal => Some((id, bytes_to_gpt2(t, &table), kind)),
+                    Kind::Special => Some((id, String::from_utf8_lossy(t).into_owned(), kind)),
+                }
+            })
+            .collect();
+        let ordinary: std::collections::HashSet<&str> = spelled
+            .iter()
+            .filter(|e| e.2 == Kind::Normal)
+            .map(|e| e.1.as_str())
+            .collect();
+        let mut vocab = Map::new();
+        for (id, text, kind) in &spelled {
+            if *kind == Kind::Special && ordinary.contains(text.as_str()) {
+                continue;
             }
+            vocab.entry(text.clone()).or_insert(json!(id));
         }
         let merges: Vec<Value> = self
             .merge_list
