@@ -66,11 +66,7 @@ pub fn release_code_pages() {
             // written since), so MADV_DONTNEED only unmaps it and the next access reads the
             // same bytes from the file again. No Rust reference is invalidated.
             unsafe {
-                libc::madvise(
-                    start as *mut libc::c_void,
-                    end - start,
-                    libc::MADV_DONTNEED,
-                );
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
             }
         }
     }
@@ -103,12 +99,15 @@ fn mappings(text: &str) -> Vec<Mapping> {
             continue;
         }
         let f: Vec<&str> = line.split_whitespace().collect();
-        let range = f.first().and_then(|r| r.split_once('-')).and_then(|(a, b)| {
-            Some((
-                usize::from_str_radix(a, 16).ok()?,
-                usize::from_str_radix(b, 16).ok()?,
-            ))
-        });
+        let range = f
+            .first()
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(a, b)| {
+                Some((
+                    usize::from_str_radix(a, 16).ok()?,
+                    usize::from_str_radix(b, 16).ok()?,
+                ))
+            });
         if let (Some(range), Some(perms)) = (range, f.get(1)) {
             maps.push(Mapping {
                 range,
@@ -176,7 +175,8 @@ Anonymous:             0 kB
         let maps: String = smaps
             .lines()
             .filter(|l| !l.starts_with("Rss:") && !l.starts_with("Anonymous:"))
-            .collect::<Vec<_>>().join("\n");
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(clean_code_mappings(&maps).is_empty());
         // the same mapping, read again from maps, is recognised; another range is not
         let now = mappings("55d0c0a00000-55d0c0a21000 r--p 00000000 fe:00 123 /usr/bin/glassbox");
@@ -194,7 +194,12 @@ Anonymous:             0 kB
         for line in smaps.lines() {
             if let Some(v) = line.strip_prefix("Rss:") {
                 if counting {
-                    kb += v.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap_or(0);
+                    kb += v
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap_or(0);
                 }
             } else if let Some(m) = mappings(line).first() {
                 counting = clean.iter().any(|c| c.same(m));
@@ -209,7 +214,10 @@ Anonymous:             0 kB
         let before = clean_code_rss_kb();
         release_code_pages();
         let after = clean_code_rss_kb(); // reading smaps faults a few pages back in
-        assert!(after < before, "clean code pages: {before} kB before, {after} kB after");
+        assert!(
+            after < before,
+            "clean code pages: {before} kB before, {after} kB after"
+        );
         // the code that runs next (this test's own, the formatter's) faults back in
         release_code_pages();
         assert_eq!(format!("{:.3}", std::f64::consts::PI), "3.142");
