@@ -32,6 +32,7 @@ fn main() -> Result<()> {
         .map(|s| s.parse::<usize>().map_err(|_| Error::invalid("--steps N")))
         .transpose()?
         .unwrap_or(1500);
+    let ticks_start = cpu_ticks(); // to report what share of the cores other programs used
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("target/lesson18");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -156,23 +157,63 @@ fn main() -> Result<()> {
     if let Some(v) = log.iter().rev().find_map(|v| v["val_loss"].as_f64()) {
         println!("final validation loss {v:.3}, perplexity {:.1}", v.exp());
     }
-    println!(
-        "load average (1 min) as this report was printed: {} (above {} the cores were shared)",
-        load_average(),
-        rayon::current_num_threads()
-    );
+    match (ticks_start, cpu_ticks()) {
+        (Some(a), Some(b)) => println!(
+            "other programs used {:.0}% of the {} cores during this run (from /proc/stat: all \
+             cores' busy time minus this program's own; near 0 means the timings are the \
+             machine's)",
+            others_percent(&a, &b),
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        ),
+        _ => println!("other programs' share of the cores: unknown (no /proc/stat)"),
+    }
     let svg_path = dir.join("ch18-loss.svg");
     std::fs::write(&svg_path, loss_svg(&log)).map_err(|e| Error::io(&svg_path, e))?;
     println!("wrote target/lesson18/ch18-loss.svg and target/lesson18/brown-llama");
     Ok(())
 }
 
-/// The 1-minute load average (Linux), to say whether the numbers were taken on a busy machine.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
+/// Clock ticks from Linux's /proc: the cores' busy and total time since boot (all cores
+/// summed, from /proc/stat's `cpu` line), and this process's own CPU time (all its threads,
+/// /proc/self/stat fields 14–15). Between two readings, busy − own is what *other* programs
+/// ran: the load average cannot say that, because the run's own threads raise it to ≈ 2.
+struct CpuTicks {
+    busy: u64,
+    total: u64,
+    own: u64,
+}
+
+fn cpu_ticks() -> Option<CpuTicks> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    // cpu  user nice system idle iowait irq softirq steal ...
+    let f: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // after the command name in parentheses: state is field 3, utime 14, stime 15
+    let rest: Vec<u64> = own[own.rfind(')')? + 2..]
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let (idle, busy) = (f[3] + f[4], f[0] + f[1] + f[2] + f[5] + f[6] + f[7]);
+    Some(CpuTicks {
+        busy,
+        total: busy + idle,
+        own: rest[0] + rest[1],
+    })
+}
+
+/// The share of all cores (%) that other programs used between two readings.
+fn others_percent(a: &CpuTicks, b: &CpuTicks) -> f64 {
+    let others = (b.busy - a.busy).saturating_sub(b.own - a.own);
+    100.0 * others as f64 / (b.total - a.total).max(1) as f64
 }
 
 fn read_log(path: &PathBuf) -> Result<Vec<Value>> {

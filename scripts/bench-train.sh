@@ -21,6 +21,11 @@ tps = statistics.median(r["tokens_per_sec"] for r in rows)
 f, b, o = (statistics.median(r[k] for r in rows) for k in ("forward_secs", "backward_secs", "optimizer_secs"))
 print(f"glassbox {tps:.0f} tokens/s (median of {len(rows)} steps, {sys.argv[2]} threads); "
       f"forward {100*f/(f+b+o):.0f}%, backward {100*b/(f+b+o):.0f}%, optimizer {100*o/(f+b+o):.0f}%")
+# the same steps part by part (glassbox train's "parts": GEMMs, attention, loss, the rest, optimizer)
+if "parts" in rows[0]:
+    parts = {k: statistics.median(r["parts"][k] for r in rows) for k in rows[0]["parts"]}
+    total = sum(parts.values())
+    print("  parts: " + ", ".join(f"{k} {100*v/total:.0f}%" for k, v in parts.items()))
 PYEOF
   "$PY" scripts/train_speed_torch.py --threads "$THREADS"
 done

@@ -102,6 +102,11 @@ pub struct Args {
     /// No progress bar or messages, only the summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also print where the steps' time went, part by part: the GEMMs, attention, the loss and
+    /// the rest of the forward and backward, zeroing the gradients, clipping, AdamW (every line
+    /// of log.jsonl carries the same split as "parts").
+    #[arg(long)]
+    pub profile: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -151,6 +156,7 @@ pub fn run(a: Args) -> Result<()> {
         stop_after: a.stop_after,
         quiet: a.quiet,
     };
+    let a_profile = a.profile;
     let s = run_training(&opts)?;
     let [f, b, o] = s.split_secs;
     let total = (f + b + o).max(1e-9);
@@ -176,6 +182,13 @@ pub fn run(a: Args) -> Result<()> {
         s.state_bytes as f64 / 1e6,
         (s.activation_bytes + s.state_bytes) as f64 / 1e6
     );
+    if a_profile {
+        let total: f64 = s.parts_secs.iter().map(|(_, v)| v).sum::<f64>().max(1e-9);
+        println!("profile     seconds over the steps of this run, share of the step:");
+        for (name, secs) in &s.parts_secs {
+            println!("  {name:<14} {secs:>9.3} s {:>5.1}%", 100.0 * secs / total);
+        }
+    }
     println!(
         "saved       {} (and the newest model in {})",
         s.checkpoint.display(),

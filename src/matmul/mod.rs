@@ -40,6 +40,7 @@
 //! for the register/cache blocking idea; here with only the small operand (x) packed.
 
 mod gemm;
+mod pack_t;
 mod parallel;
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 mod tile16;
@@ -48,6 +49,7 @@ mod tile16;
 mod tile8;
 
 pub use gemm::{gemm_packed, matmul_simd, PackedX, WR};
+pub use pack_t::gemm_tt;
 pub use parallel::{column_panels, gemm, matmul};
 use rayon::prelude::*;
 use wide::f32x8;

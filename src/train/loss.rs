@@ -34,14 +34,17 @@ pub fn cross_entropy(logits: &mut [f32], targets: &[u32], vocab: usize, grad_sca
                 "cross_entropy: target {y} outside the vocabulary {vocab}"
             );
             let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let sum: f64 = z.iter().map(|&v| ((v - m) as f64).exp()).sum();
-            let lse = m as f64 + sum.ln();
-            let loss = lse - z[y] as f64;
+            let loss_y = (m - z[y]) as f64; // − log softmax(z)[y] = ln Σ e^(z − m) + m − z[y]
+                                            // one exp per logit, kept in place: e^(z − m) ∈ (0, 1], summed in f64
+            let mut sum = 0.0f64;
             for v in z.iter_mut() {
-                *v = grad_scale * ((*v as f64 - lse).exp() as f32); // softmax
+                *v = (*v - m).exp();
+                sum += *v as f64;
             }
+            let scale = (grad_scale as f64 / sum) as f32;
+            z.iter_mut().for_each(|v| *v *= scale); // grad_scale · softmax
             z[y] -= grad_scale; // − onehot
-            loss
+            sum.ln() + loss_y
         })
         .collect::<Vec<f64>>() // summed in position order: the same total on every run
         .iter()

@@ -92,6 +92,61 @@ pub struct StepCost {
     pub backward_secs: f64,
     /// Saved activations plus the logits/gradient buffer, bytes.
     pub activation_bytes: usize,
+    /// The forward and backward, part by part (`glassbox train --profile`).
+    pub parts: Parts,
+}
+
+/// Seconds in each part of a step's forward and backward. The GEMMs, the attention and the
+/// loss are timed around their calls; `other_*` is the rest of the pass (RMSNorm, RoPE,
+/// SwiGLU and their backwards, residual adds, the embedding, allocating and zeroing buffers).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Parts {
+    pub matmul_fwd: f64,
+    pub attention_fwd: f64,
+    /// Softmax cross-entropy over the vocabulary (loss and its gradient, one pass).
+    pub loss: f64,
+    pub other_fwd: f64,
+    /// Both GEMMs of every linear layer's backward (`dx` and `dW`, the tied head's included).
+    pub matmul_bwd: f64,
+    pub attention_bwd: f64,
+    pub other_bwd: f64,
+}
+
+impl Parts {
+    /// `(name, seconds)` in step order.
+    pub fn named(&self) -> [(&'static str, f64); 7] {
+        [
+            ("matmul_fwd", self.matmul_fwd),
+            ("attention_fwd", self.attention_fwd),
+            ("loss", self.loss),
+            ("other_fwd", self.other_fwd),
+            ("matmul_bwd", self.matmul_bwd),
+            ("attention_bwd", self.attention_bwd),
+            ("other_bwd", self.other_bwd),
+        ]
+    }
+
+    /// Add `o`'s seconds into these.
+    pub fn add(&mut self, o: &Parts) {
+        let sum = |a: f64, b: f64| a + b;
+        *self = Parts {
+            matmul_fwd: sum(self.matmul_fwd, o.matmul_fwd),
+            attention_fwd: sum(self.attention_fwd, o.attention_fwd),
+            loss: sum(self.loss, o.loss),
+            other_fwd: sum(self.other_fwd, o.other_fwd),
+            matmul_bwd: sum(self.matmul_bwd, o.matmul_bwd),
+            attention_bwd: sum(self.attention_bwd, o.attention_bwd),
+            other_bwd: sum(self.other_bwd, o.other_bwd),
+        };
+    }
+}
+
+/// Run `f`, adding its wall time to `acc`.
+fn timed<R>(acc: &mut f64, f: impl FnOnce() -> R) -> R {
+    let t0 = Instant::now();
+    let r = f();
+    *acc += t0.elapsed().as_secs_f64();
+    r
 }
 
 fn add_assign(x: &mut [f32], y: &[f32]) {
@@ -109,6 +164,17 @@ fn attention_shape(c: &LlamaConfig) -> AttentionShape {
 // ANCHOR: forward
 /// The forward pass over a batch: the tape and the logits `[n, vocab]`.
 pub fn forward(p: &Params, c: &LlamaConfig, rope: &RopeTable, b: &Batch) -> (Tape, Vec<f32>) {
+    forward_timed(p, c, rope, b, &mut Parts::default())
+}
+
+/// [`forward`], adding the time of its GEMMs and attention into `parts`.
+fn forward_timed(
+    p: &Params,
+    c: &LlamaConfig,
+    rope: &RopeTable,
+    b: &Batch,
+    parts: &mut Parts,
+) -> (Tape, Vec<f32>) {
     let (n, d, eps, vocab) = (b.batch * b.seq, c.hidden_size, c.rms_norm_eps, c.vocab_size);
     let shape = attention_shape(c);
     let (q_dim, kv_dim, ffn) = (shape.q_dim(), shape.kv_dim(), c.intermediate_size);
@@ -123,6 +189,9 @@ pub fn forward(p: &Params, c: &LlamaConfig, rope: &RopeTable, b: &Batch) -> (Tap
             rope.apply_rows(s, heads, 0, RopeLayout::HalfSplit);
         }
     };
+    let (mut t_mm, mut t_att) = (0.0, 0.0);
+    let mut linear =
+        |x: &[f32], w: &[f32], k: usize, out: usize| timed(&mut t_mm, || linear(x, w, n, k, out));
     let mut x = vec![0.0f32; n * d]; // x: [n, d] = embed[ids]
     for (row, &id) in x.chunks_exact_mut(d).zip(&b.inputs) {
         row.copy_from_slice(&p.embed_tokens[id as usize * d..][..d]);
@@ -131,20 +200,22 @@ pub fn forward(p: &Params, c: &LlamaConfig, rope: &RopeTable, b: &Batch) -> (Tap
     for w in &p.layers {
         let x_in = x.clone();
         let xn1 = norm(&x, &w.input_layernorm);
-        let mut q = linear(&xn1, &w.q_proj, n, d, q_dim);
-        let mut k = linear(&xn1, &w.k_proj, n, d, kv_dim);
-        let v = linear(&xn1, &w.v_proj, n, d, kv_dim);
+        let mut q = linear(&xn1, &w.q_proj, d, q_dim);
+        let mut k = linear(&xn1, &w.k_proj, d, kv_dim);
+        let v = linear(&xn1, &w.v_proj, d, kv_dim);
         rope_rows(&mut q, shape.n_heads);
         rope_rows(&mut k, shape.n_kv_heads);
-        let (att, probs) = attention_forward(&q, &k, &v, b.batch, b.seq, &shape);
-        add_assign(&mut x, &linear(&att, &w.o_proj, n, q_dim, d));
+        let (att, probs) = timed(&mut t_att, || {
+            attention_forward(&q, &k, &v, b.batch, b.seq, &shape)
+        });
+        add_assign(&mut x, &linear(&att, &w.o_proj, q_dim, d));
         let x_mid = x.clone();
         let xn2 = norm(&x, &w.post_attention_layernorm);
-        let gate = linear(&xn2, &w.gate_proj, n, d, ffn);
-        let up = linear(&xn2, &w.up_proj, n, d, ffn);
+        let gate = linear(&xn2, &w.gate_proj, d, ffn);
+        let up = linear(&xn2, &w.up_proj, d, ffn);
         let mut h = vec![0.0f32; n * ffn];
         swiglu(&gate, &up, &mut h);
-        add_assign(&mut x, &linear(&h, &w.down_proj, n, ffn, d));
+        add_assign(&mut x, &linear(&h, &w.down_proj, ffn, d));
         layers.push(LayerTape {
             x_in,
             xn1,
@@ -161,7 +232,9 @@ pub fn forward(p: &Params, c: &LlamaConfig, rope: &RopeTable, b: &Batch) -> (Tap
         });
     }
     let xf = norm(&x, &p.norm);
-    let logits = linear(&xf, &p.embed_tokens, n, d, vocab); // tied head: W_head = E
+    let logits = linear(&xf, &p.embed_tokens, d, vocab); // tied head: W_head = E
+    parts.matmul_fwd += t_mm;
+    parts.attention_fwd += t_att;
     let tape = Tape {
         layers,
         x_final: x,
@@ -185,10 +258,33 @@ pub fn backward(
     dlogits: &[f32],
     g: &mut Params,
 ) {
+    backward_timed(p, c, rope, t, dlogits, g, &mut Parts::default())
+}
+
+/// [`backward`], adding the time of its GEMMs and attention into `parts`.
+fn backward_timed(
+    p: &Params,
+    c: &LlamaConfig,
+    rope: &RopeTable,
+    t: &Tape,
+    dlogits: &[f32],
+    g: &mut Params,
+    parts: &mut Parts,
+) {
     let (n, d, eps, vocab) = (t.batch * t.seq, c.hidden_size, c.rms_norm_eps, c.vocab_size);
     let shape = attention_shape(c);
     let (q_dim, kv_dim, ffn) = (shape.q_dim(), shape.kv_dim(), c.intermediate_size);
     let zeros = |len: usize| vec![0.0f32; len];
+    let (mut t_mm, mut t_att) = (0.0, 0.0);
+    // linear_backward(x, w, dy, dx, dw, k, out) over the n rows, timed
+    let mut linear_backward =
+        |x: &[f32],
+         w: &[f32],
+         dy: &[f32],
+         dx: Option<&mut [f32]>,
+         dw: &mut [f32],
+         k: usize,
+         out: usize| { timed(&mut t_mm, || linear_backward(x, w, dy, dx, dw, n, k, out)) };
     // the tied head: logits = xf · Eᵀ
     let mut dxf = zeros(n * d);
     linear_backward(
@@ -197,7 +293,6 @@ pub fn backward(
         dlogits,
         Some(&mut dxf),
         &mut g.embed_tokens,
-        n,
         d,
         vocab,
     );
@@ -218,7 +313,6 @@ pub fn backward(
             &dx,
             Some(&mut dh),
             &mut gw.down_proj,
-            n,
             ffn,
             d,
         );
@@ -231,7 +325,6 @@ pub fn backward(
             &dgate,
             Some(&mut dxn2),
             &mut gw.gate_proj,
-            n,
             d,
             ffn,
         );
@@ -241,7 +334,6 @@ pub fn backward(
             &dup,
             Some(&mut dxn2),
             &mut gw.up_proj,
-            n,
             d,
             ffn,
         );
@@ -264,14 +356,15 @@ pub fn backward(
             &dx,
             Some(&mut datt),
             &mut gw.o_proj,
-            n,
             q_dim,
             d,
         );
         let (mut dq, mut dk, mut dv) = (zeros(n * q_dim), zeros(n * kv_dim), zeros(n * kv_dim));
-        attention_backward(
-            &lt.q, &lt.k, &lt.v, &lt.probs, &datt, t.seq, &shape, &mut dq, &mut dk, &mut dv,
-        );
+        timed(&mut t_att, || {
+            attention_backward(
+                &lt.q, &lt.k, &lt.v, &lt.probs, &datt, t.seq, &shape, &mut dq, &mut dk, &mut dv,
+            )
+        });
         for s in dq.chunks_exact_mut(t.seq * q_dim) {
             rope_backward_rows(rope, s, shape.n_heads, 0);
         }
@@ -285,7 +378,6 @@ pub fn backward(
             &dq,
             Some(&mut dxn1),
             &mut gw.q_proj,
-            n,
             d,
             q_dim,
         );
@@ -295,7 +387,6 @@ pub fn backward(
             &dk,
             Some(&mut dxn1),
             &mut gw.k_proj,
-            n,
             d,
             kv_dim,
         );
@@ -305,7 +396,6 @@ pub fn backward(
             &dv,
             Some(&mut dxn1),
             &mut gw.v_proj,
-            n,
             d,
             kv_dim,
         );
@@ -318,6 +408,8 @@ pub fn backward(
             &mut gw.input_layernorm,
         );
     }
+    parts.matmul_bwd += t_mm;
+    parts.attention_bwd += t_att;
     // the embedding lookup: row `id` of E received x's row, so its gradient is added there
     for (row, &id) in dx.chunks_exact(d).zip(&t.inputs) {
         add_assign(&mut g.embed_tokens[id as usize * d..][..d], row);
@@ -335,15 +427,22 @@ pub fn loss_and_grad(
     grad_scale: f32,
     g: &mut Params,
 ) -> (f64, StepCost) {
+    let mut parts = Parts::default();
     let t0 = Instant::now();
-    let (tape, mut logits) = forward(p, c, rope, b);
-    let loss_sum = cross_entropy(&mut logits, &b.targets, c.vocab_size, grad_scale);
+    let (tape, mut logits) = forward_timed(p, c, rope, b, &mut parts);
+    let loss_sum = timed(&mut parts.loss, || {
+        cross_entropy(&mut logits, &b.targets, c.vocab_size, grad_scale)
+    });
     let t1 = Instant::now();
-    backward(p, c, rope, &tape, &logits, g);
+    backward_timed(p, c, rope, &tape, &logits, g, &mut parts);
+    let (forward_secs, backward_secs) = ((t1 - t0).as_secs_f64(), t1.elapsed().as_secs_f64());
+    parts.other_fwd = forward_secs - parts.matmul_fwd - parts.attention_fwd - parts.loss;
+    parts.other_bwd = backward_secs - parts.matmul_bwd - parts.attention_bwd;
     let cost = StepCost {
-        forward_secs: (t1 - t0).as_secs_f64(),
-        backward_secs: t1.elapsed().as_secs_f64(),
+        forward_secs,
+        backward_secs,
         activation_bytes: tape.bytes() + logits.len() * 4,
+        parts,
     };
     (loss_sum, cost)
 }

@@ -22,6 +22,7 @@ use crate::sampler::SamplerConfig;
 use crate::tokenizer::Tokenizer;
 use crate::train::checkpoint::{self, Saved};
 use crate::train::data::{check_len, load_corpus, val_batches};
+use crate::train::model::Parts;
 use crate::train::trainer::{TrainConfig, Trainer};
 use crate::{Error, Result};
 
@@ -62,12 +63,18 @@ pub struct RunSummary {
     pub tokens_per_sec: f64,
     /// Seconds in forward, backward and optimizer, over the steps of this invocation.
     pub split_secs: [f64; 3],
+    /// The same steps part by part (`glassbox train --profile`): `(name, seconds)` for the
+    /// forward's and backward's parts ([`Parts`]), then `zero_grads`, `clip` and `adamw`.
+    pub parts_secs: Vec<(&'static str, f64)>,
     /// Saved activations of the largest micro-batch (plus its logits), bytes.
     pub activation_bytes: usize,
     /// Weights, gradients and AdamW's `m` and `v`: four f32 per parameter, bytes.
     pub state_bytes: usize,
     pub checkpoint: PathBuf,
 }
+
+/// The parts of a step outside the forward and backward, in the order they run.
+const OPTIMIZER_PARTS: [&str; 3] = ["zero_grads", "clip", "adamw"];
 
 /// Append one JSON line to the log.
 fn log_line(log: &mut std::fs::File, path: &Path, v: Value) -> Result<()> {
@@ -234,6 +241,7 @@ pub fn run(o: &RunOptions) -> Result<RunSummary> {
     let end = o.stop_after.unwrap_or(cfg.steps).min(cfg.steps);
     let (start_step, started) = (t.step, Instant::now());
     let (mut split, mut last_loss, mut act_bytes) = ([0.0f64; 3], f64::NAN, 0);
+    let (mut parts, mut step_parts) = (Parts::default(), [0.0f64; 3]); // zero_grads, clip, adamw
     let mut checkpoint_dir = PathBuf::new();
     while t.step < end {
         let t0 = Instant::now();
@@ -243,6 +251,24 @@ pub fn run(o: &RunOptions) -> Result<RunSummary> {
         split[0] += r.cost.forward_secs;
         split[1] += r.cost.backward_secs;
         split[2] += r.optimizer_secs;
+        parts.add(&r.cost.parts);
+        let opt_parts = [
+            r.zero_grads_secs,
+            r.clip_secs,
+            r.optimizer_secs - r.clip_secs,
+        ];
+        step_parts
+            .iter_mut()
+            .zip(opt_parts)
+            .for_each(|(a, b)| *a += b);
+        let part_json: serde_json::Map<String, Value> = r
+            .cost
+            .parts
+            .named()
+            .into_iter()
+            .chain(OPTIMIZER_PARTS.into_iter().zip(opt_parts))
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
         (last_loss, act_bytes) = (r.loss, r.cost.activation_bytes);
         if !r.loss.is_finite() {
             return Err(Error::invalid(format!(
@@ -262,7 +288,7 @@ pub fn run(o: &RunOptions) -> Result<RunSummary> {
                 "step": t.step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm,
                 "tokens_per_sec": tok_s, "forward_secs": r.cost.forward_secs,
                 "backward_secs": r.cost.backward_secs, "optimizer_secs": r.optimizer_secs,
-                "activation_bytes": r.cost.activation_bytes,
+                "activation_bytes": r.cost.activation_bytes, "parts": part_json,
             }),
         )?;
         let last = t.step == end;
@@ -297,6 +323,11 @@ pub fn run(o: &RunOptions) -> Result<RunSummary> {
         tokens_per_sec: (steps_run * cfg.tokens_per_step()) as f64
             / started.elapsed().as_secs_f64(),
         split_secs: split,
+        parts_secs: parts
+            .named()
+            .into_iter()
+            .chain(OPTIMIZER_PARTS.into_iter().zip(step_parts))
+            .collect(),
         activation_bytes: act_bytes,
         state_bytes: 4 * 4 * t.params.count(),
         checkpoint: checkpoint_dir,

@@ -98,7 +98,11 @@ pub struct StepReport {
     /// Gradient norm before clipping.
     pub grad_norm: f64,
     pub cost: StepCost,
+    /// Clipping and AdamW together (`clip_secs` of it in the clipping's norm and scaling).
     pub optimizer_secs: f64,
+    pub clip_secs: f64,
+    /// Zeroing the gradient buffers before the micro-batches add into them.
+    pub zero_grads_secs: f64,
 }
 
 /// A model being trained: parameters, gradients, optimizer, and the step count.
@@ -143,6 +147,11 @@ impl Trainer {
     /// Mean loss and gradient over `batches` (each weighted by its tokens), into `grads`.
     pub fn accumulate(&mut self, batches: &[Batch]) -> (f64, StepCost) {
         self.grads.fill_zero();
+        self.accumulate_into(batches)
+    }
+
+    /// [`Trainer::accumulate`] without zeroing `grads` first.
+    fn accumulate_into(&mut self, batches: &[Batch]) -> (f64, StepCost) {
         let tokens: usize = batches.iter().map(|b| b.batch * b.seq).sum();
         let scale = 1.0 / tokens as f32;
         let (mut loss, mut cost) = (0.0, StepCost::default());
@@ -159,6 +168,7 @@ impl Trainer {
             cost.forward_secs += c.forward_secs;
             cost.backward_secs += c.backward_secs;
             cost.activation_bytes = cost.activation_bytes.max(c.activation_bytes);
+            cost.parts.add(&c.parts);
         }
         (loss / tokens as f64, cost)
     }
@@ -166,9 +176,13 @@ impl Trainer {
     // ANCHOR: step
     /// One optimizer step on the given micro-batches: accumulate, clip, AdamW.
     pub fn step_on(&mut self, batches: &[Batch]) -> StepReport {
-        let (loss, cost) = self.accumulate(batches);
+        let t_zero = Instant::now();
+        self.grads.fill_zero();
+        let zero_grads_secs = t_zero.elapsed().as_secs_f64();
+        let (loss, cost) = self.accumulate_into(batches);
         let t0 = Instant::now();
         let grad_norm = clip_grad_norm(&mut self.grads, self.cfg.clip);
+        let clip_secs = t0.elapsed().as_secs_f64();
         let lr = lr_at(
             self.step,
             self.cfg.steps,
@@ -184,6 +198,8 @@ impl Trainer {
             grad_norm,
             cost,
             optimizer_secs: t0.elapsed().as_secs_f64(),
+            clip_secs,
+            zero_grads_secs,
         }
     }
     // ANCHOR_END: step

@@ -24,3 +24,4 @@ pub mod mapped;
 pub mod matvec;
 pub mod model_files;
 pub mod tensor;
+pub mod tile_decode;

@@ -12,13 +12,15 @@
 //! Decode streams every weight byte once per token, so it reads the compact stored form
 //! directly (`quant::gemv::dot_rows`, many rows per call; the decode products are in
 //! `weights/matvec.rs`). Prefill reuses each weight row `seq` times, so it pays to decode
-//! a tile of rows once into an f32 scratch buffer (small enough for the L2 cache) and run the
-//! f32 GEMM kernel of `matmul/gemm.rs` against all `seq` rows: GEMM speed, not `seq` × GEMV.
+//! a tile of rows once into an f32 scratch buffer (small enough for the L2 cache; `weights/tile_decode.rs`)
+//! and run the f32 GEMM kernel of `matmul/gemm.rs` against all `seq` rows: GEMM speed, not
+//! `seq` × GEMV. Aligned f32 weights skip the tile: the GEMM reads them in place.
 
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::tile_decode;
 use crate::matmul;
 use crate::quant::{self, DType};
 use crate::{Error, Result};
@@ -58,7 +60,8 @@ pub struct WeightMatrix {
 
 /// Bytes of dequantized weights per prefill tile: fits the L2 cache with room for `x`.
 const TILE_BYTES: usize = 192 * 1024;
-/// At most this many weight rows per prefill tile (40 groups of the GEMM kernel's 6 rows).
+/// At most this many weight rows per prefill tile (30 groups of the AVX-512 tile's 8 rows, 40 of
+/// the f32x8 tile's 6: a multiple of both `matmul::WR`s).
 const MAX_TILE_ROWS: usize = 240;
 /// Up to this many tokens, a stored-type (not f32) product is `seq` decode GEMVs instead of the
 /// tiled GEMM: the GEMM decodes the whole matrix to f32 first (for SmolLM2 ≈ 60 ms on one
@@ -239,9 +242,10 @@ impl WeightMatrix {
             }
             return;
         }
-        // tile: [tile_rows, cols] of decoded weights, a whole number of the kernel's 6-row groups;
-        // each task decodes its tile once and multiplies all `seq` rows of x by it, writing its
-        // own column block of `out` (see `matmul::column_panels`)
+        // tile: [tile_rows, cols] of decoded weights, a whole number of the GEMM tile's WR rows
+        // (8 with AVX-512, else 6); each task decodes its tile once (`tile_decode`: 16 lanes at a
+        // time for F16 and Q8_0) and multiplies all `seq` rows of x by it, writing its own column
+        // block of `out` (see `matmul::column_panels`)
         let wr = matmul::WR;
         let tile_rows = (TILE_BYTES / (4 * cols.max(1))).clamp(wr, MAX_TILE_ROWS) / wr * wr;
         let x = matmul::PackedX::new_parallel(x, seq, cols); // packed once, read by every task
@@ -252,7 +256,7 @@ impl WeightMatrix {
                 let (r0, r1) = (t * tile_rows, ((t + 1) * tile_rows).min(rows));
                 tile.resize((r1 - r0) * cols, 0.0);
                 for (r, dst) in (r0..r1).zip(tile.chunks_exact_mut(cols)) {
-                    quant::dequantize_row(self.dtype, self.row(r), dst);
+                    tile_decode::decode_row(self.dtype, self.row(r), dst);
                 }
                 matmul::gemm_packed(&x, tile, &mut out_rows);
             });
