@@ -81,6 +81,13 @@ enum Command {
 fn main() {
     quiet_on_closed_stdout();
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Generate(_) | Command::Chat(_) | Command::Bench(_)
+    ) {
+        // before any thread starts: what a prefill frees can go back (model::resident)
+        glassbox::model::resident::one_malloc_arena();
+    }
     if !glassbox::matmul::has_fma() {
         // Everything still works, several times slower: say why, once, on stderr.
         eprintln!("warning: {}", glassbox::matmul::simd_report());

@@ -15,7 +15,8 @@
 //! model file   pages of the mapped model file (the weights read in place)
 //! owned        weight copies glassbox made at load (a GGUF's Q/K rows in Hugging Face order)
 //! other heap   anonymous pages minus the owned copies: KV-cache, tokenizer, scratch, allocator slack
-//! program      glassbox's code and its shared libraries
+//! program      glassbox's code and its shared libraries (after a prefill only the pages a
+//!              decode step ran since: `model::resident::release_code_pages`)
 //! ```
 //!
 //! The other heap is split further by what the model can say about itself: the K/V rows

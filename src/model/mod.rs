@@ -41,6 +41,7 @@ pub mod pool;
 pub mod probe;
 pub mod profile;
 pub mod reference;
+pub mod resident;
 pub mod session;
 
 pub use bert::Bert;

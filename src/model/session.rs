@@ -201,7 +201,8 @@ impl Session {
     /// writes and reads row 0 only, so the other rows of `[chunk, …]` (≈ 3 MB after a 128-token
     /// prompt on SmolLM2) would sit in the resident set doing nothing while the model decodes.
     /// Their pages come back (as zeros) when the next prefill writes them; every row a pass
-    /// reads it has written first, so no result depends on what they held.
+    /// reads it has written first, so no result depends on what they held. The program's code
+    /// pages go too (`resident::release_code_pages`): a decode step runs a small part of it.
     pub(crate) fn release_prefill_rows(&mut self) {
         let chunk = self.chunk;
         let buffers = [
@@ -218,6 +219,8 @@ impl Session {
             let row = buf.len() / chunk;
             release_pages_of(&mut buf[row..]);
         }
+        // the code the load and the prefill ran: a decode step faults back what it runs
+        crate::model::resident::release_code_pages();
     }
 
     /// The KV-cache, read-only (lessons look at its rows).
