@@ -221,17 +221,56 @@ fn the_sampler_never_panics_on_nan_logits() {
 
 #[test]
 fn layer_count_is_bounded_by_the_tensors_in_the_file() {
-    // GGUF: 2^31 layers in a file of 21 tensors
+    // GGUF: 2^31 layers (the finding) is refused by the config's own bound, by name ...
     let e = gguf_error("blocks", "llama.block_count", GgufValue::U32(1 << 31));
+    assert!(e.contains("block_count") && e.contains("2147483648"), "{e}");
+    // ... and a count under that bound by the 21 tensors the file holds
+    let max = glassbox::weights::config::MAX_LAYERS;
+    let e = gguf_error(
+        "blocks_max",
+        "llama.block_count",
+        GgufValue::U32(max as u32),
+    );
     assert!(
-        e.contains("llama.block_count") && e.contains("2147483648") && e.contains("21 tensors"),
+        e.contains("llama.block_count") && e.contains(&max.to_string()) && e.contains("21 tensors"),
         "{e}"
     );
     // config.json: 2^32 layers
     let d = hf_with("layers", |v| v["num_hidden_layers"] = (1u64 << 32).into());
     let e = err_text(ModelFiles::open(&d));
     assert!(
-        e.contains("num_hidden_layers") && e.contains("4294967296") && e.contains("tensors"),
+        e.contains("num_hidden_layers") && e.contains("4294967296"),
+        "{e}"
+    );
+    let d = hf_with("layers_max", |v| v["num_hidden_layers"] = max.into());
+    let e = err_text(ModelFiles::open(&d));
+    assert!(
+        e.contains("num_hidden_layers") && e.contains(&max.to_string()) && e.contains("tensors"),
+        "{e}"
+    );
+}
+
+/// Fuzz finding (`config_json`, 2026-12-02): a config.json alone, with 2.3·10¹⁴ layers, passed
+/// `validate`, and `kv_cache_bytes` then walked every layer for hours. It is refused by name
+/// before anything can walk the layers.
+#[test]
+fn a_config_with_absurdly_many_layers_is_refused_before_any_per_layer_walk() {
+    let mut v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("hf").join("config.json")).expect("read"),
+    )
+    .expect("json");
+    v["num_hidden_layers"] = 233_333_333_333_333u64.into();
+    let e = glassbox::weights::config::LlamaConfig::from_hf_value(
+        &v,
+        std::path::Path::new("config.json"),
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string());
+    let e = e.expect_err("a config with 2.3e14 layers must be refused");
+    assert!(
+        e.contains("config.json")
+            && e.contains("num_hidden_layers")
+            && e.contains("233333333333333"),
         "{e}"
     );
 }

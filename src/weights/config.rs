@@ -30,6 +30,9 @@ use crate::tokenizer::Tokenizer;
 use crate::weights::family::Family;
 use crate::{Error, Result};
 
+/// The most layers a config may name (`validate`): 2¹⁶, a hundred times today's largest models.
+pub const MAX_LAYERS: usize = 1 << 16;
+
 /// A Llama-architecture model's shape and constants.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LlamaConfig {
@@ -143,6 +146,15 @@ impl LlamaConfig {
             return bad(
                 "hidden_size, num_attention_heads and num_hidden_layers must be positive".into(),
             );
+        }
+        // A count no model comes near (the largest have a few hundred layers) is refused here,
+        // before anything walks the layers: the per-layer sums (`kv_cache_bytes`, the window of
+        // each layer) would otherwise run for hours on a config.json's 2.3·10¹⁴ (a fuzz finding).
+        if self.num_hidden_layers > MAX_LAYERS {
+            return bad(format!(
+                "num_hidden_layers (GGUF `block_count`) {} is more than {MAX_LAYERS}, far beyond any real model",
+                self.num_hidden_layers
+            ));
         }
         if self.family.head_dim().is_none()
             && !self.hidden_size.is_multiple_of(self.num_attention_heads)
