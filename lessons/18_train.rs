@@ -16,6 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
+use glassbox::cli::cpu_share::{cpu_ticks, others_percent};
 use glassbox::tokenizer::corpus::CHUNK_BYTES;
 use glassbox::tokenizer::train::train_files_report;
 use glassbox::tokenizer::train_naive::TrainConfig as BpeConfig;
@@ -171,49 +172,6 @@ fn main() -> Result<()> {
     std::fs::write(&svg_path, loss_svg(&log)).map_err(|e| Error::io(&svg_path, e))?;
     println!("wrote target/lesson18/ch18-loss.svg and target/lesson18/brown-llama");
     Ok(())
-}
-
-/// Clock ticks from Linux's /proc: the cores' busy and total time since boot (all cores
-/// summed, from /proc/stat's `cpu` line), and this process's own CPU time (all its threads,
-/// /proc/self/stat fields 14–15). Between two readings, busy − own is what *other* programs
-/// ran: the load average cannot say that, because the run's own threads raise it to ≈ 2.
-struct CpuTicks {
-    busy: u64,
-    total: u64,
-    own: u64,
-}
-
-fn cpu_ticks() -> Option<CpuTicks> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    // cpu  user nice system idle iowait irq softirq steal ...
-    let f: Vec<u64> = stat
-        .lines()
-        .next()?
-        .split_whitespace()
-        .skip(1)
-        .take(8)
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
-    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // after the command name in parentheses: state is field 3, utime 14, stime 15
-    let rest: Vec<u64> = own[own.rfind(')')? + 2..]
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
-    let (idle, busy) = (f[3] + f[4], f[0] + f[1] + f[2] + f[5] + f[6] + f[7]);
-    Some(CpuTicks {
-        busy,
-        total: busy + idle,
-        own: rest[0] + rest[1],
-    })
-}
-
-/// The share of all cores (%) that other programs used between two readings.
-fn others_percent(a: &CpuTicks, b: &CpuTicks) -> f64 {
-    let others = (b.busy - a.busy).saturating_sub(b.own - a.own);
-    100.0 * others as f64 / (b.total - a.total).max(1) as f64
 }
 
 fn read_log(path: &PathBuf) -> Result<Vec<Value>> {

@@ -10,6 +10,7 @@ pub mod bench_memory;
 pub mod bench_profile;
 pub mod chat;
 pub mod convert;
+pub mod cpu_share;
 pub mod embed;
 pub mod generate;
 pub mod inspect;
