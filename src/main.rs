@@ -85,8 +85,10 @@ fn main() {
         cli.command,
         Command::Generate(_) | Command::Chat(_) | Command::Bench(_)
     ) {
-        // before any thread starts: what a prefill frees can go back (model::resident)
+        // before any thread starts: what a prefill frees can go back, and the code it ran
+        // (model::resident: one conversation decodes after one prefill here)
         glassbox::model::resident::one_malloc_arena();
+        glassbox::model::resident::release_code_after_prefill();
     }
     if !glassbox::matmul::has_fma() {
         // Everything still works, several times slower: say why, once, on stderr.

@@ -8,8 +8,8 @@
 //! ```text
 //! prefill scratch rows   rows 1.. of [chunk, …] buffers      Session::release_prefill_rows
 //! free heap              a prefill's tiles and packed inputs  llama::release_free_heap (malloc_trim)
-//! code that ran once     argument parsing, the file readers,  release_code_pages (here)
-//!                        the tokenizer's assembly, the GEMM
+//! code that ran once     argument parsing, the file readers,  release_code_pages (here; only
+//!                        the tokenizer's assembly, the GEMM   where the command chose it)
 //! ```
 //!
 //! Two rules make the last two work:
@@ -37,6 +37,26 @@ pub fn one_malloc_arena() {
     }
 }
 // ANCHOR_END: one_arena
+
+/// Whether sessions drop the code pages after a prefill: a choice for the whole process, made
+/// by the commands that decode one conversation (`generate`, `chat`, `bench`: see `main`), like
+/// [`one_malloc_arena`]. A server (many requests, each with a prefill), the trainer and library
+/// users keep their pages: for them the faults back would be a cost per request, not a saving.
+static CODE_AFTER_PREFILL: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, every session of this process drops the code pages after its prefill.
+pub fn release_code_after_prefill() {
+    CODE_AFTER_PREFILL.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Called after each prefill (`Session::release_prefill_rows`): [`release_code_pages`] if
+/// the process chose it.
+pub(crate) fn after_prefill() {
+    if CODE_AFTER_PREFILL.load(std::sync::atomic::Ordering::Relaxed) {
+        release_code_pages();
+    }
+}
 
 // ANCHOR: code_pages
 /// Drop the program's resident code pages (text and read-only data of the executable and of

@@ -202,7 +202,8 @@ impl Session {
     /// prompt on SmolLM2) would sit in the resident set doing nothing while the model decodes.
     /// Their pages come back (as zeros) when the next prefill writes them; every row a pass
     /// reads it has written first, so no result depends on what they held. The program's code
-    /// pages go too (`resident::release_code_pages`): a decode step runs a small part of it.
+    /// pages go too where the command chose it (`resident::after_prefill`): a decode step runs
+    /// a small part of it.
     pub(crate) fn release_prefill_rows(&mut self) {
         let chunk = self.chunk;
         let buffers = [
@@ -220,7 +221,7 @@ impl Session {
             release_pages_of(&mut buf[row..]);
         }
         // the code the load and the prefill ran: a decode step faults back what it runs
-        crate::model::resident::release_code_pages();
+        crate::model::resident::after_prefill();
     }
 
     /// The KV-cache, read-only (lessons look at its rows).
