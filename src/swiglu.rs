@@ -55,11 +55,15 @@ pub fn swiglu_inplace(gate: &mut [f32], up: &[f32]) {
 }
 
 // ANCHOR: gelu_tanh
+/// The tanh GELU's constants, shared by [`gelu_tanh`] and its 8-lane form in `geglu_inplace`:
+/// √(2/π) and the cubic term's weight.
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+const GELU_CUBIC: f32 = 0.044715;
+
 /// GELU, tanh approximation: `½ z (1 + tanh(√(2/π) (z + 0.044715 z³)))`, in f32 as PyTorch's
 /// `gelu(approximate="tanh")` computes it.
 pub fn gelu_tanh(z: f32) -> f32 {
-    const SQRT_2_OVER_PI: f32 = 0.797_884_6; // √(2/π)
-    let inner = SQRT_2_OVER_PI * (z + 0.044715 * z * z * z);
+    let inner = SQRT_2_OVER_PI * (z + GELU_CUBIC * z * z * z);
     0.5 * z * (1.0 + inner.tanh())
 }
 // ANCHOR_END: gelu_tanh
@@ -115,7 +119,10 @@ fn geglu_inplace(gate: &mut [f32], up: &[f32]) {
     assert_eq!(gate.len(), up.len(), "geglu: gate and up lengths differ");
     let (g8, g_tail) = gate.as_chunks_mut::<8>();
     let (u8, u_tail) = up.as_chunks::<8>();
-    let (c, c3) = (f32x8::splat(-2.0 * 0.797_884_6), f32x8::splat(0.044715));
+    let (c, c3) = (
+        f32x8::splat(-2.0 * SQRT_2_OVER_PI),
+        f32x8::splat(GELU_CUBIC),
+    );
     for (g, u) in g8.iter_mut().zip(u8) {
         let z = f32x8::new(*g);
         let e = (c * (z + c3 * z * z * z)).exp(); // e^(−2u)
