@@ -154,6 +154,11 @@ impl PackedX {
         PackedX { data, m, k, kb, xr }
     }
 
+    /// Rows of x (tokens) and their length: x was `[m, k]`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.m, self.k)
+    }
+
     /// The k-blocks: (k0, kc, the slivers of that block).
     fn blocks(&self) -> impl Iterator<Item = (usize, usize, &[f32])> {
         let m_pad = self.m.next_multiple_of(self.xr);

@@ -242,13 +242,36 @@ impl WeightMatrix {
             }
             return;
         }
+        self.matmul_packed(&matmul::PackedX::new_parallel(x, seq, cols), out);
+    }
+
+    /// The tiled GEMM of [`WeightMatrix::matmul`] for x already packed (`x: [seq, cols]`,
+    /// `seq` > [`GEMV_MAX_SEQ`], any stored type; out: [seq, rows]). Products that read the
+    /// same x (Q, K and V; gate and up: `matmul_many`) pack it once and share it.
+    pub fn matmul_packed(&self, x: &matmul::PackedX, out: &mut [f32]) {
+        let (rows, cols) = (self.rows, self.cols);
+        let (seq, k) = x.shape();
+        assert_eq!(
+            k, cols,
+            "tensor `{}`: packed x is [{seq}, {k}], not [{seq}, {cols}]",
+            self.name
+        );
+        assert_eq!(
+            out.len(),
+            seq * rows,
+            "tensor `{}`: out is not [{seq}, {rows}]",
+            self.name
+        );
+        if seq == 0 {
+            return;
+        }
         // tile: [tile_rows, cols] of decoded weights, a whole number of the GEMM tile's WR rows
         // (8 with AVX-512, else 6); each task decodes its tile once (`tile_decode`: 16 lanes at a
         // time for F16 and Q8_0) and multiplies all `seq` rows of x by it, writing its own column
         // block of `out` (see `matmul::column_panels`)
         let wr = matmul::WR;
         let tile_rows = (TILE_BYTES / (4 * cols.max(1))).clamp(wr, MAX_TILE_ROWS) / wr * wr;
-        let x = matmul::PackedX::new_parallel(x, seq, cols); // packed once, read by every task
+        let row_bytes = self.row_bytes();
         matmul::column_panels(out, rows, tile_rows)
             .into_par_iter()
             .enumerate()
@@ -258,7 +281,11 @@ impl WeightMatrix {
                 for (r, dst) in (r0..r1).zip(tile.chunks_exact_mut(cols)) {
                     tile_decode::decode_row(self.dtype, self.row(r), dst);
                 }
-                matmul::gemm_packed(&x, tile, &mut out_rows);
+                // the next tile's stored rows (most often this thread's next task) start on
+                // their way from memory now, and arrive while this tile's GEMM runs
+                let r2 = (r1 + tile_rows).min(rows);
+                tile_decode::prefetch(&self.bytes()[r1 * row_bytes..r2 * row_bytes]);
+                matmul::gemm_packed(x, tile, &mut out_rows);
             });
     }
     // ANCHOR_END: matmul
@@ -333,6 +360,73 @@ mod tests {
         assert!(e.to_string().contains("blk.0.attn_q.weight"), "{e}");
         let e = WeightMatrix::new("t", DType::Q4_1, 1, 33, Storage::Owned(vec![])).unwrap_err();
         assert!(e.to_string().contains("`t`"), "{e}");
+    }
+
+    /// The tiled prefill GEMM (x packed once and shared by `matmul_many`, each tile decoded
+    /// while the next one's bytes are prefetched) against a naive product over the dequantized
+    /// matrix, on shapes around the tile: 1 row, odd rows, rows one past a whole tile (the last
+    /// tile is a single row and the prefetch runs off the end), seq just past `GEMV_MAX_SEQ`.
+    /// Sharing the packing changes no arithmetic: `matmul_many` equals `matmul` bit for bit.
+    #[test]
+    fn tiled_prefill_equals_naive_and_shared_packing_changes_nothing() {
+        let wave = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| (((i * 7919 + seed * 104729) % 997) as f32 / 498.5 - 1.0) * 0.5)
+                .collect()
+        };
+        for dtype in [DType::F16, DType::Q8_0, DType::Q4_1] {
+            for (rows, cols, seq) in [(1, 64, 9), (7, 96, 12), (241, 128, 9), (97, 800, 33)] {
+                let ws: Vec<WeightMatrix> = (0..3)
+                    .map(|m| {
+                        let d = wave(rows * cols, m);
+                        WeightMatrix::quantized_from_f32("w", dtype, rows, cols, &d)
+                    })
+                    .collect();
+                let x = wave(seq * cols, 7);
+                let mut alone = vec![vec![f32::NAN; seq * rows]; 3];
+                for (w, out) in ws.iter().zip(&mut alone) {
+                    w.matmul(&x, seq, out);
+                    let mut wd = vec![0.0; rows * cols]; // dequantized, [rows, cols]
+                    for (r, dst) in wd.chunks_exact_mut(cols).enumerate() {
+                        w.dequantize_row(r, dst);
+                    }
+                    let mut want = vec![0.0; seq * rows];
+                    matmul::matmul_naive(&x, &wd, &mut want, seq, cols, rows);
+                    for (i, (g, e)) in out.iter().zip(&want).enumerate() {
+                        // the same products summed in another order: |x| ≤ 0.5, |w| ≤ 0.5
+                        assert!(
+                            (g - e).abs() <= 1e-5 * cols as f32,
+                            "{dtype} [{seq},{cols}]·[{rows},{cols}]ᵀ out[{}][{}]: {g} vs {e}",
+                            i / rows,
+                            i % rows
+                        );
+                    }
+                }
+                let (mut a, mut b, mut c) = (
+                    vec![0.0; seq * rows],
+                    vec![0.0; seq * rows],
+                    vec![0.0; seq * rows],
+                );
+                WeightMatrix::matmul_many(
+                    &x,
+                    None,
+                    seq,
+                    [
+                        (&ws[0], &mut a[..]),
+                        (&ws[1], &mut b[..]),
+                        (&ws[2], &mut c[..]),
+                    ],
+                );
+                for (m, got) in [a, b, c].iter().enumerate() {
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(got),
+                        bits(&alone[m]),
+                        "{dtype} matrix {m} rows={rows} seq={seq}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
