@@ -60,8 +60,13 @@ pub fn softmax_inplace(x: &mut [f32]) {
     // 1. the maximum. Like f32::max, wide's max skips NaN, so a NaN entry reaches step 2 and
     //    makes the sum NaN; rows whose max is ±inf (all masked, +inf entries, all NaN, empty)
     //    take the slow path.
-    let lanes = x16.iter().fold(f32x16::new(t16), |m, c| m.max(f32x16::new(*c)));
-    let m = lanes.to_array().into_iter().fold(f32::NEG_INFINITY, f32::max);
+    let lanes = x16
+        .iter()
+        .fold(f32x16::new(t16), |m, c| m.max(f32x16::new(*c)));
+    let m = lanes
+        .to_array()
+        .into_iter()
+        .fold(f32::NEG_INFINITY, f32::max);
     if !m.is_finite() {
         return softmax_special(x, m);
     }

@@ -145,7 +145,10 @@ fn geglu_inplace(gate: &mut [f32], up: &[f32]) {
         f32x16::splat(-2.0 * SQRT_2_OVER_PI),
         f32x16::splat(GELU_CUBIC),
     );
-    glu_lanes(gate, up, |z| z / (f32x16::ONE + (c * (z + c3 * z * z * z)).exp())); // e^(−2u)
+    // z / (1 + e^(−2u))
+    glu_lanes(gate, up, |z| {
+        z / (f32x16::ONE + (c * (z + c3 * z * z * z)).exp())
+    });
 }
 
 // ANCHOR: mlp_naive

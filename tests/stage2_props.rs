@@ -304,7 +304,10 @@ fn swiglu_limits_and_specials_equal_the_scalar_silu() {
     u[18] = f32::NAN;
     swiglu_inplace(&mut g, &u);
     assert!(g[18].is_nan());
-    assert!(g.iter().enumerate().all(|(i, v)| i == 18 || !v.is_nan()), "{g:?}");
+    assert!(
+        g.iter().enumerate().all(|(i, v)| i == 18 || !v.is_nan()),
+        "{g:?}"
+    );
 }
 
 /// The 16-lane softmax's specials, at every position of rows whose length is and is not a
@@ -318,7 +321,10 @@ fn softmax_specials_at_every_position() {
             let mut nan = row.clone();
             nan[at] = f32::NAN;
             softmax_inplace(&mut nan);
-            assert!(nan.iter().all(|v| v.is_nan()), "len {len}: NaN at {at} not propagated");
+            assert!(
+                nan.iter().all(|v| v.is_nan()),
+                "len {len}: NaN at {at} not propagated"
+            );
             if len > 1 {
                 let mut masked = row.clone();
                 masked[at] = f32::NEG_INFINITY;
@@ -330,7 +336,12 @@ fn softmax_specials_at_every_position() {
                 assert_eq!(far[at], 0.0, "len {len}: entry {at} far below the max");
                 let mut want = row.clone();
                 want[at] = f32::NEG_INFINITY;
-                assert_close("softmax, far entry vs masked", &far, &softmax_naive(&want), SOFTMAX_TOL);
+                assert_close(
+                    "softmax, far entry vs masked",
+                    &far,
+                    &softmax_naive(&want),
+                    SOFTMAX_TOL,
+                );
             }
         }
     }
