@@ -163,10 +163,7 @@ impl LlamaConfig {
                 self.num_hidden_layers
             ));
         }
-        let query_width = self
-            .num_attention_heads
-            .checked_mul(self.head_dim())
-            .unwrap_or(usize::MAX);
+        let query_width = self.num_attention_heads.saturating_mul(self.head_dim());
         for (name, width) in [
             ("hidden_size (GGUF `embedding_length`)", self.hidden_size),
             (
