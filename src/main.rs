@@ -90,6 +90,11 @@ fn main() {
         glassbox::model::resident::one_malloc_arena();
         glassbox::model::resident::release_code_after_prefill();
     }
+    if matches!(cli.command, Command::Train(_)) {
+        // before any thread starts: a step runs on rayon's threads, and with one arena the
+        // blocks it frees are reused by the next step (train::run::keep_freed_memory)
+        glassbox::model::resident::one_malloc_arena();
+    }
     if !glassbox::matmul::has_fma() {
         // Everything still works, several times slower: say why, once, on stderr.
         eprintln!("warning: {}", glassbox::matmul::simd_report());

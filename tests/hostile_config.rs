@@ -275,6 +275,36 @@ fn a_config_with_absurdly_many_layers_is_refused_before_any_per_layer_walk() {
     );
 }
 
+/// Fuzz finding (`config_json`, 2026-12-02 12:01): a config.json with hidden_size
+/// 656666666666666666 passed `validate`, and `param_counts` then overflowed `vocab_size × d`
+/// (a panic in a debug build, a wrong count in release). Every width is bounded by name.
+#[test]
+fn a_config_with_an_absurd_width_is_refused_before_any_product() {
+    let base: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("hf").join("config.json")).expect("read"),
+    )
+    .expect("json");
+    for field in ["hidden_size", "intermediate_size", "vocab_size"] {
+        let mut v = base.clone();
+        v[field] = 656_666_666_666_666_666u64.into();
+        if field == "hidden_size" {
+            v["num_attention_heads"] = 1.into();
+            v["num_key_value_heads"] = 1.into();
+        }
+        let e = glassbox::weights::config::LlamaConfig::from_hf_value(
+            &v,
+            std::path::Path::new("config.json"),
+        )
+        .map(|c| c.param_counts().total())
+        .map_err(|e| e.to_string());
+        let e = e.expect_err("a width of 6.6e17 must be refused");
+        assert!(
+            e.contains("config.json") && e.contains(field) && e.contains("656666666666666666"),
+            "{field}: {e}"
+        );
+    }
+}
+
 #[test]
 fn a_kv_cache_too_large_to_allocate_is_an_error() {
     let mut f = tiny_file();

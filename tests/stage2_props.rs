@@ -2,7 +2,7 @@
 //! (sizes 1, sizes that are not multiples of 8, long rows): fast == naive, and the invariants
 //! each piece promises. Attention has its own file (stage2_attention.rs).
 
-use glassbox::compare::assert_close;
+use glassbox::compare::{assert_close, assert_close_scaled};
 use glassbox::rmsnorm::{rms, rmsnorm, rmsnorm_naive, rmsnorm_rows, rmsnorm_rows_naive};
 use glassbox::rope::{
     gguf_row_of_hf_row, hf_row_of_gguf_row, hf_to_interleaved_rows, interleaved_to_hf_rows,
@@ -33,6 +33,12 @@ const NORM_REL_TOL: f32 = 1e-5;
 const RELATIVE_POS_TOL: f32 = 1e-4;
 /// Same arithmetic in the same order: bit-identical.
 const EXACT: f32 = 0.0;
+/// The 16-lane SiLU (`wide`'s vector exp) against the f64 formula, relative to |silu(z)|: the
+/// vector exp is within ~2 ulp of e^(−z), then one rounding each for the `1 +`, the division
+/// and the product with `up`: ≤ 5 ulp ≈ 6e-7 (measured ≈ 1.4e-7). Relative, so it also holds
+/// where silu(z) ≈ z·e^z is tiny; below ~1e-30 (z < −66) the comparison floor of
+/// `assert_close_scaled` takes over (e^(−z) overflows f32 past z = −88.7: both forms give −0).
+const SILU_REL_TOL: f32 = 1e-6;
 
 /// A length: mostly short (incl. 1 and non-multiples of 8), sometimes a long row.
 fn len() -> impl Strategy<Value = usize> {
@@ -135,6 +141,26 @@ proptest! {
     }
 
     #[test]
+    fn silu_lanes_match_the_f64_formula_element_by_element(
+        (g, u) in len().prop_flat_map(|n| (vec_of(n, -120.0, 120.0), vec_of(n, -5.0, 5.0))),
+    ) {
+        // the whole range of a gate: deep in the negative tail (e^(−z) near and past f32's
+        // overflow), around 0, and the identity side; lengths 1 ..< 40 and long rows, so every
+        // tail length mod 16 occurs
+        let mut h = g.clone();
+        swiglu_inplace(&mut h, &u);
+        let want: Vec<f32> = g.iter().zip(&u).map(|(&g, &u)| {
+            let (g, u) = (g as f64, u as f64);
+            (g / (1.0 + (-g).exp()) * u) as f32
+        }).collect();
+        let scale: Vec<f32> = want.iter().map(|w| w.abs()).collect();
+        assert_close_scaled("silu(g)·u, 16 lanes", &h, &want, &scale, SILU_REL_TOL);
+        // the scalar reference, held to the same bound
+        let scalar: Vec<f32> = g.iter().zip(&u).map(|(&g, &u)| silu(g) * u).collect();
+        assert_close_scaled("silu(g)·u, scalar", &scalar, &want, &scale, SILU_REL_TOL);
+    }
+
+    #[test]
     fn silu_odd_part_is_identity(z in -50.0f32..50.0) {
         // silu(z) − silu(−z) = z·(σ(z) + σ(−z)) = z
         prop_assert!((silu(z) - silu(-z) - z).abs() <= 1e-5 * (1.0 + z.abs()));
@@ -229,6 +255,94 @@ proptest! {
             prop_assert!(!seen[h]);
             seen[h] = true;
             prop_assert_eq!(gguf_row_of_hf_row(h, hd), g);
+        }
+    }
+}
+
+/// The limits and the special values come out of the 16-lane SwiGLU exactly as out of the
+/// scalar `silu` (bit for bit, sign of zero included), wherever they sit in the row: in a full
+/// vector or in the zero-padded tail.
+#[test]
+fn swiglu_limits_and_specials_equal_the_scalar_silu() {
+    let specials = [
+        f32::INFINITY,     // e^(−∞) = 0: ∞
+        f32::NEG_INFINITY, // −∞ / ∞: NaN, as in the scalar form
+        f32::NAN,          // NaN stays NaN
+        -0.0,              // −0 / 2 = −0
+        0.0,
+        -200.0, // e^200 overflows: −200 / ∞ = −0, the limit
+        -100.0, // e^100 is past f32's range: −0
+        200.0,  // e^(−200) = 0: z
+        1e30,
+        -1e30,
+        f32::MIN_POSITIVE,
+        -1e-40, // subnormal
+    ];
+    let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    for len in [1, 15, 16, 17, 37] {
+        for at in 0..len {
+            for &z in &specials {
+                let mut g: Vec<f32> = (0..len).map(|i| i as f32 * 0.25 - 3.0).collect();
+                g[at] = z;
+                let mut h = g.clone();
+                swiglu_inplace(&mut h, &vec![1.0; len]);
+                assert!(
+                    same(h[at], silu(z)),
+                    "len {len}, index {at}: silu({z:e}) = {:e} in lanes, {:e} scalar",
+                    h[at],
+                    silu(z)
+                );
+                let mut out = vec![0.0; len];
+                swiglu(&g, &vec![1.0; len], &mut out);
+                assert!(same(out[at], h[at]), "swiglu vs swiglu_inplace at {at}");
+            }
+        }
+    }
+    // NaN in `up` propagates too
+    let mut g = vec![1.0f32; 20];
+    let mut u = vec![1.0f32; 20];
+    u[18] = f32::NAN;
+    swiglu_inplace(&mut g, &u);
+    assert!(g[18].is_nan());
+    assert!(
+        g.iter().enumerate().all(|(i, v)| i == 18 || !v.is_nan()),
+        "{g:?}"
+    );
+}
+
+/// The 16-lane softmax's specials, at every position of rows whose length is and is not a
+/// multiple of 16: one NaN makes the whole row NaN; `-inf` entries (a mask) get exactly 0;
+/// scores far below the max (exponents past f32's underflow at −103) get 0, not garbage.
+#[test]
+fn softmax_specials_at_every_position() {
+    for len in [1, 2, 15, 16, 17, 33, 100] {
+        for at in 0..len {
+            let row: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin() * 4.0).collect();
+            let mut nan = row.clone();
+            nan[at] = f32::NAN;
+            softmax_inplace(&mut nan);
+            assert!(
+                nan.iter().all(|v| v.is_nan()),
+                "len {len}: NaN at {at} not propagated"
+            );
+            if len > 1 {
+                let mut masked = row.clone();
+                masked[at] = f32::NEG_INFINITY;
+                softmax_inplace(&mut masked);
+                assert_eq!(masked[at], 0.0, "len {len}: masked entry {at}");
+                let mut far = row.clone();
+                far[at] = -150.0; // e^(−150 − max) underflows to 0
+                softmax_inplace(&mut far);
+                assert_eq!(far[at], 0.0, "len {len}: entry {at} far below the max");
+                let mut want = row.clone();
+                want[at] = f32::NEG_INFINITY;
+                assert_close(
+                    "softmax, far entry vs masked",
+                    &far,
+                    &softmax_naive(&want),
+                    SOFTMAX_TOL,
+                );
+            }
         }
     }
 }

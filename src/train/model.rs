@@ -23,6 +23,8 @@
 
 use std::time::Instant;
 
+use rayon::prelude::*;
+
 use crate::attention::AttentionShape;
 use crate::rmsnorm::rmsnorm_rows;
 use crate::rope::{RopeLayout, RopeTable};
@@ -149,8 +151,52 @@ fn timed<R>(acc: &mut f64, f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// Rows per parallel task of the row-wise parts (RMSNorm, RoPE, SwiGLU, residual adds): a few
+/// microseconds of work each at d = 256, so a 2048-token batch is 32 tasks.
+const ROWS_PER_TASK: usize = 64;
+
+/// `x += y`, element-wise, on all threads (the residual adds).
 fn add_assign(x: &mut [f32], y: &[f32]) {
-    x.iter_mut().zip(y).for_each(|(a, b)| *a += b);
+    let chunk = 1 << 14; // elements per task
+    x.par_chunks_mut(chunk)
+        .zip(y.par_chunks(chunk))
+        .for_each(|(x, y)| x.iter_mut().zip(y).for_each(|(a, b)| *a += b));
+}
+
+/// `y = rmsnorm_rows(x, w)` with the rows of `x: [n, d]` spread over the threads.
+fn norm_rows(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
+    let chunk = ROWS_PER_TASK * w.len();
+    let mut y = vec![0.0f32; x.len()];
+    y.par_chunks_mut(chunk)
+        .zip(x.par_chunks(chunk))
+        .for_each(|(y, x)| rmsnorm_rows(x, w, eps, y));
+    y
+}
+
+/// `h = silu(gate) ⊙ up` (`swiglu::swiglu`) on all threads; all `[n, ffn]`.
+fn swiglu_rows(gate: &[f32], up: &[f32], ffn: usize) -> Vec<f32> {
+    let chunk = ROWS_PER_TASK * ffn;
+    let mut h = vec![0.0f32; gate.len()];
+    h.par_chunks_mut(chunk)
+        .zip(gate.par_chunks(chunk).zip(up.par_chunks(chunk)))
+        .for_each(|(h, (g, u))| swiglu(g, u, h));
+    h
+}
+
+/// RoPE's forward (`backward: false`) or backward on every row of `x: [batch·seq, heads·hd]`,
+/// row `r` at position `r mod seq` (positions restart at 0 in every sequence), rows spread
+/// over the threads.
+fn rope_rows(rope: &RopeTable, x: &mut [f32], heads: usize, seq: usize, backward: bool) {
+    x.par_chunks_exact_mut(heads * rope.head_dim())
+        .with_min_len(ROWS_PER_TASK)
+        .enumerate()
+        .for_each(|(r, row)| {
+            if backward {
+                rope_backward_rows(rope, row, heads, r % seq);
+            } else {
+                rope.apply_rows(row, heads, r % seq, RopeLayout::HalfSplit);
+            }
+        });
 }
 
 fn attention_shape(c: &LlamaConfig) -> AttentionShape {
@@ -178,17 +224,7 @@ fn forward_timed(
     let (n, d, eps, vocab) = (b.batch * b.seq, c.hidden_size, c.rms_norm_eps, c.vocab_size);
     let shape = attention_shape(c);
     let (q_dim, kv_dim, ffn) = (shape.q_dim(), shape.kv_dim(), c.intermediate_size);
-    let norm = |x: &[f32], w: &[f32]| {
-        let mut y = vec![0.0f32; x.len()];
-        rmsnorm_rows(x, w, eps, &mut y);
-        y
-    };
-    // RoPE positions restart at 0 in every sequence
-    let rope_rows = |x: &mut [f32], heads: usize| {
-        for s in x.chunks_exact_mut(b.seq * heads * shape.head_dim) {
-            rope.apply_rows(s, heads, 0, RopeLayout::HalfSplit);
-        }
-    };
+    let norm = |x: &[f32], w: &[f32]| norm_rows(x, w, eps);
     let (mut t_mm, mut t_att) = (0.0, 0.0);
     let mut linear =
         |x: &[f32], w: &[f32], k: usize, out: usize| timed(&mut t_mm, || linear(x, w, n, k, out));
@@ -203,8 +239,8 @@ fn forward_timed(
         let mut q = linear(&xn1, &w.q_proj, d, q_dim);
         let mut k = linear(&xn1, &w.k_proj, d, kv_dim);
         let v = linear(&xn1, &w.v_proj, d, kv_dim);
-        rope_rows(&mut q, shape.n_heads);
-        rope_rows(&mut k, shape.n_kv_heads);
+        rope_rows(rope, &mut q, shape.n_heads, b.seq, false);
+        rope_rows(rope, &mut k, shape.n_kv_heads, b.seq, false);
         let (att, probs) = timed(&mut t_att, || {
             attention_forward(&q, &k, &v, b.batch, b.seq, &shape)
         });
@@ -213,8 +249,7 @@ fn forward_timed(
         let xn2 = norm(&x, &w.post_attention_layernorm);
         let gate = linear(&xn2, &w.gate_proj, d, ffn);
         let up = linear(&xn2, &w.up_proj, d, ffn);
-        let mut h = vec![0.0f32; n * ffn];
-        swiglu(&gate, &up, &mut h);
+        let h = swiglu_rows(&gate, &up, ffn);
         add_assign(&mut x, &linear(&h, &w.down_proj, ffn, d));
         layers.push(LayerTape {
             x_in,
@@ -365,12 +400,8 @@ fn backward_timed(
                 &lt.q, &lt.k, &lt.v, &lt.probs, &datt, t.seq, &shape, &mut dq, &mut dk, &mut dv,
             )
         });
-        for s in dq.chunks_exact_mut(t.seq * q_dim) {
-            rope_backward_rows(rope, s, shape.n_heads, 0);
-        }
-        for s in dk.chunks_exact_mut(t.seq * kv_dim) {
-            rope_backward_rows(rope, s, shape.n_kv_heads, 0);
-        }
+        rope_rows(rope, &mut dq, shape.n_heads, t.seq, true);
+        rope_rows(rope, &mut dk, shape.n_kv_heads, t.seq, true);
         let mut dxn1 = zeros(n * d);
         linear_backward(
             &lt.xn1,

@@ -22,7 +22,7 @@
 
 use rayon::prelude::*;
 
-use crate::train::params::Params;
+use crate::train::params::{Params, CHUNK};
 
 /// AdamW's constants (PyTorch's defaults for β and ε; GPT-style weight decay 0.1).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -61,9 +61,15 @@ pub fn clip_grad_norm(g: &mut Params, max_norm: f64) -> f64 {
     let norm = g.global_norm();
     let coef = max_norm / (norm + 1e-6);
     if coef < 1.0 {
-        for t in g.tensors_mut() {
-            t.iter_mut().for_each(|v| *v = (*v as f64 * coef) as f32);
-        }
+        // every tensor's chunks in one parallel pass
+        let mut chunks: Vec<&mut [f32]> = g
+            .tensors_mut()
+            .into_iter()
+            .flat_map(|t| t.chunks_mut(CHUNK))
+            .collect();
+        chunks
+            .par_iter_mut()
+            .for_each(|c| c.iter_mut().for_each(|v| *v = (*v as f64 * coef) as f32));
     }
     norm
 }

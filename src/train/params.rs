@@ -19,11 +19,16 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use crate::sampler::Pcg32;
 use crate::weights::checkpoint::{LlamaWeights, EMBED_TOKENS, FINAL_NORM, GGUF_LAYER_NAMES};
 use crate::weights::config::LlamaConfig;
 use crate::weights::tensor::WeightMatrix;
 use crate::{Error, Result};
+
+/// Elements per parallel task of the passes over every parameter (the norm, clipping).
+pub const CHUNK: usize = 1 << 14;
 
 /// σ of the initial weights (Hugging Face's `initializer_range` for Llama).
 pub const INIT_STD: f32 = 0.02;
@@ -250,13 +255,18 @@ impl Params {
 
     /// `sqrt(Σ x²)` over every tensor, accumulated in f64 (the gradient norm for clipping).
     pub fn global_norm(&self) -> f64 {
-        let sq: f64 = self
+        // Σ g² in f64, in chunks of every tensor, all chunks in one parallel pass; the chunks'
+        // sums are added in order, so the norm is the same on every run and thread count
+        let chunks: Vec<&[f32]> = self
             .tensors()
-            .iter()
-            .flat_map(|t| t.iter())
-            .map(|&v| v as f64 * v as f64)
-            .sum();
-        sq.sqrt()
+            .into_iter()
+            .flat_map(|t| t.chunks(CHUNK))
+            .collect();
+        let sums: Vec<f64> = chunks
+            .par_iter()
+            .map(|c| c.iter().map(|&v| v as f64 * v as f64).sum::<f64>())
+            .collect();
+        sums.iter().sum::<f64>().sqrt()
     }
 }
 

@@ -176,6 +176,13 @@ impl Trainer {
     // ANCHOR: step
     /// One optimizer step on the given micro-batches: accumulate, clip, AdamW.
     pub fn step_on(&mut self, batches: &[Batch]) -> StepReport {
+        // the whole step on a thread of rayon's pool: every parallel part of it then starts
+        // from inside the pool, instead of this thread handing it over and sleeping until the
+        // pool wakes it (hundreds of hand-offs a step)
+        rayon::scope(|_| self.step_on_pool(batches))
+    }
+
+    fn step_on_pool(&mut self, batches: &[Batch]) -> StepReport {
         let t_zero = Instant::now();
         self.grads.fill_zero();
         let zero_grads_secs = t_zero.elapsed().as_secs_f64();

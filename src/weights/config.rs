@@ -33,6 +33,13 @@ use crate::{Error, Result};
 /// The most layers a config may name (`validate`): 2¹⁶, a hundred times today's largest models.
 pub const MAX_LAYERS: usize = 1 << 16;
 
+/// The widest a config's widths may be (`validate`): hidden_size, intermediate_size, the query
+/// width heads × head_dim and the vocabulary, each ≤ 2²⁴ (today's largest: d 16384 = 2¹⁴,
+/// vocabulary 262144 = 2¹⁸). With at most [`MAX_LAYERS`] layers no product in `param_counts`
+/// or `kv_cache_bytes` can then overflow (each is < 2⁶⁰; a fuzz finding: a hidden_size of
+/// 6.6·10¹⁷ passed every other check and overflowed `vocab_size × d`).
+pub const MAX_WIDTH: usize = 1 << 24;
+
 /// A Llama-architecture model's shape and constants.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LlamaConfig {
@@ -155,6 +162,22 @@ impl LlamaConfig {
                 "num_hidden_layers (GGUF `block_count`) {} is more than {MAX_LAYERS}, far beyond any real model",
                 self.num_hidden_layers
             ));
+        }
+        let query_width = self.num_attention_heads.saturating_mul(self.head_dim());
+        for (name, width) in [
+            ("hidden_size (GGUF `embedding_length`)", self.hidden_size),
+            (
+                "intermediate_size (GGUF `feed_forward_length`)",
+                self.intermediate_size,
+            ),
+            ("num_attention_heads × head_dim", query_width),
+            ("vocab_size", self.vocab_size),
+        ] {
+            if width > MAX_WIDTH {
+                return bad(format!(
+                    "{name} {width} is more than {MAX_WIDTH}, far beyond any real model"
+                ));
+            }
         }
         if self.family.head_dim().is_none()
             && !self.hidden_size.is_multiple_of(self.num_attention_heads)
