@@ -121,7 +121,7 @@ pub fn dot_q5_0(row: &[u8], x: &[f32]) -> f32 {
         // 0xF0 in every byte whose fifth bit is clear: SPREAD of the inverted bits, times 15
         let mut q = [0u8; 32];
         for (i, q8) in q.chunks_exact_mut(8).enumerate() {
-            q8.copy_from_slice(&(nib[i] | SPREAD[!blk[2 + i] as usize] * 15).to_le_bytes());
+            q8.copy_from_slice(&(nib[i] | (SPREAD[!blk[2 + i] as usize] * 15)).to_le_bytes());
         }
         let w = simd::i8x32(&q); // elements 0..8, 8..16, 16..24, 24..32
         let xg = |g: usize| f32x8::new(xb[8 * g..8 * g + 8].try_into().expect("8 floats"));
