@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use crate::model::profile::{Profile, Step};
 use crate::model::Llama;
+use crate::swiglu::Activation;
 
 /// The measured profile of the decode steps, per token.
 pub struct DecodeProfile {
@@ -30,6 +31,8 @@ pub struct DecodeProfile {
     pub threads: usize,
     /// A read-only stream's bytes per second on `threads` threads.
     pub bandwidth: f64,
+    /// The model's MLP activation, which names the gated-activation step (SwiGLU, GeGLU).
+    pub activation: Activation,
 }
 
 impl DecodeProfile {
@@ -71,6 +74,7 @@ impl DecodeProfile {
             handoff: (matrix_wall - busy).max(0.0),
             threads,
             bandwidth: read_bandwidth(threads),
+            activation: c.family.activation(),
         }
     }
 
@@ -88,7 +92,7 @@ impl DecodeProfile {
         let steps: Vec<Value> = self
             .rows
             .iter()
-            .map(|(s, t, b)| json!({"step": s.name(), "ms_per_token": t * 1e3, "bytes_per_token": b}))
+            .map(|(s, t, b)| json!({"step": s.label(self.activation), "ms_per_token": t * 1e3, "bytes_per_token": b}))
             .collect();
         json!({
             "steps": steps,
@@ -121,7 +125,7 @@ impl DecodeProfile {
             };
             println!(
                 "| {} | {:.3} | {:.1}% | {mb} | {gbs} |",
-                s.name(),
+                s.label(self.activation),
                 t * 1e3,
                 100.0 * t / total
             );

@@ -344,7 +344,7 @@ impl Llama {
             WeightMatrix::matmul_many(xn, quantize_if(act, xq, xn), seq, gate_up);
             clock.lap(Step::GateUp);
             glu_inplace(f.activation(), gate, up);
-            clock.lap(Step::SwiGlu);
+            clock.lap(Step::Glu);
             WeightMatrix::matmul_many(gate, quantize_if(act, xq, gate), seq, [(&w.down_proj, xn)]);
             if let Some(n) = &w.sandwich {
                 rmsnorm_rows_inplace(xn, &n.after_mlp.weight, eps); // Gemma

@@ -12,6 +12,8 @@
 
 use std::time::Instant;
 
+use crate::swiglu::Activation;
+
 /// The steps of one transformer forward pass, in order (plus the head, and sampling, which the
 /// caller times).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +27,8 @@ pub enum Step {
     Residual,
     FfnNorm,
     GateUp,
-    SwiGlu,
+    /// The gate's activation times up: SwiGLU (Llama) or GeGLU (Gemma); see [`Step::label`].
+    Glu,
     Down,
     FinalNorm,
     Head,
@@ -43,7 +46,7 @@ impl Step {
         Step::Residual,
         Step::FfnNorm,
         Step::GateUp,
-        Step::SwiGlu,
+        Step::Glu,
         Step::Down,
         Step::FinalNorm,
         Step::Head,
@@ -61,11 +64,21 @@ impl Step {
             Step::Residual => "residual adds",
             Step::FfnNorm => "MLP RMSNorm",
             Step::GateUp => "gate_proj, up_proj",
-            Step::SwiGlu => "SwiGLU",
+            Step::Glu => "gated activation (GLU)",
             Step::Down => "down_proj",
             Step::FinalNorm => "final RMSNorm",
             Step::Head => "output head",
             Step::Sampling => "sampling (argmax)",
+        }
+    }
+
+    /// The step's name for a model whose MLP gate uses `act`: the gated activation is named
+    /// after it (SwiGLU for SiLU, GeGLU for the tanh GELU); every other step as [`Step::name`].
+    pub fn label(self, act: Activation) -> &'static str {
+        match (self, act) {
+            (Step::Glu, Activation::Silu) => "SwiGLU",
+            (Step::Glu, Activation::GeluTanh) => "GeGLU",
+            _ => self.name(),
         }
     }
 
