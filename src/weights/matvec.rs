@@ -84,11 +84,10 @@ impl WeightMatrix {
         }
         // the tiled GEMM of stored types: x packed once for all of them (K and V, up: no
         // packing of their own); f32 weights and short prompts take `matmul`'s own paths
-        let tiled = |w: &WeightMatrix| w.as_f32().is_none() && seq > super::tensor::GEMV_MAX_SEQ;
         if N > 1
             && products
                 .iter()
-                .all(|(w, _)| tiled(w) && w.cols == products[0].0.cols)
+                .all(|(w, _)| w.uses_tiles(seq) && w.cols == products[0].0.cols)
         {
             let xp = matmul::PackedX::new_parallel(x, seq, products[0].0.cols);
             for (w, out) in products {

@@ -231,18 +231,24 @@ impl WeightMatrix {
         if seq == 1 {
             return self.matvec(x, out);
         }
+        if self.uses_tiles(seq) {
+            return self.matmul_packed(&matmul::PackedX::new_parallel(x, seq, cols), out);
+        }
         if let Some(w) = self.as_f32() {
             return matmul::matmul(x, w, out, seq, cols, rows);
         }
-        // A short prompt: decoding every weight into tiles costs more than reading the stored
-        // rows once per token (the decode GEMV, the same products as `seq` decode steps)
-        if seq <= GEMV_MAX_SEQ {
-            for (x_t, out_t) in x.chunks_exact(cols).zip(out.chunks_exact_mut(rows)) {
-                self.matvec(x_t, out_t);
-            }
-            return;
+        for (x_t, out_t) in x.chunks_exact(cols).zip(out.chunks_exact_mut(rows)) {
+            self.matvec(x_t, out_t);
         }
-        self.matmul_packed(&matmul::PackedX::new_parallel(x, seq, cols), out);
+    }
+
+    /// Whether `matmul` of `seq` rows runs the tiled GEMM of [`WeightMatrix::matmul_packed`]:
+    /// yes for a stored type other than aligned f32 (the GEMM reads f32 in place) and more than
+    /// [`GEMV_MAX_SEQ`] rows. A shorter prompt takes the decode GEMV row by row (the same
+    /// products as `seq` decode steps): decoding every weight into tiles would cost more than
+    /// reading the stored rows once per token.
+    pub fn uses_tiles(&self, seq: usize) -> bool {
+        self.as_f32().is_none() && seq > GEMV_MAX_SEQ
     }
 
     /// The tiled GEMM of [`WeightMatrix::matmul`] for x already packed (`x: [seq, cols]`,
