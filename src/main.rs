@@ -83,17 +83,20 @@ fn main() {
     let cli = Cli::parse();
     if matches!(
         cli.command,
+        Command::Generate(_) | Command::Chat(_) | Command::Bench(_) | Command::Train(_)
+    ) {
+        // before any thread starts: one malloc arena, so what a prefill frees can go back and
+        // what a training step frees is reused by the next (model::resident,
+        // train::run::keep_freed_memory)
+        glassbox::model::resident::one_malloc_arena();
+    }
+    if matches!(
+        cli.command,
         Command::Generate(_) | Command::Chat(_) | Command::Bench(_)
     ) {
-        // before any thread starts: what a prefill frees can go back, and the code it ran
-        // (model::resident: one conversation decodes after one prefill here)
-        glassbox::model::resident::one_malloc_arena();
+        // the code a prefill ran can go back (model::resident: one conversation decodes after
+        // one prefill here)
         glassbox::model::resident::release_code_after_prefill();
-    }
-    if matches!(cli.command, Command::Train(_)) {
-        // before any thread starts: a step runs on rayon's threads, and with one arena the
-        // blocks it frees are reused by the next step (train::run::keep_freed_memory)
-        glassbox::model::resident::one_malloc_arena();
     }
     if !glassbox::matmul::has_fma() {
         // Everything still works, several times slower: say why, once, on stderr.

@@ -33,7 +33,7 @@ use crate::train::attention::{attention_backward, attention_forward};
 use crate::train::linear::{linear, linear_backward};
 use crate::train::loss::cross_entropy;
 use crate::train::norm::rmsnorm_backward;
-use crate::train::params::Params;
+use crate::train::params::{Params, CHUNK};
 use crate::train::rope::rope_backward_rows;
 use crate::weights::config::LlamaConfig;
 
@@ -157,9 +157,8 @@ const ROWS_PER_TASK: usize = 64;
 
 /// `x += y`, element-wise, on all threads (the residual adds).
 fn add_assign(x: &mut [f32], y: &[f32]) {
-    let chunk = 1 << 14; // elements per task
-    x.par_chunks_mut(chunk)
-        .zip(y.par_chunks(chunk))
+    x.par_chunks_mut(CHUNK)
+        .zip(y.par_chunks(CHUNK))
         .for_each(|(x, y)| x.iter_mut().zip(y).for_each(|(a, b)| *a += b));
 }
 

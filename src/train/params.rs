@@ -27,7 +27,8 @@ use crate::weights::config::LlamaConfig;
 use crate::weights::tensor::WeightMatrix;
 use crate::{Error, Result};
 
-/// Elements per parallel task of the passes over every parameter (the norm, clipping).
+/// Elements per parallel task of the element-wise passes: over every parameter (the norm,
+/// clipping) and the residual adds of a step (`train::model`).
 pub const CHUNK: usize = 1 << 14;
 
 /// σ of the initial weights (Hugging Face's `initializer_range` for Llama).
