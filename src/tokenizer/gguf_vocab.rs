@@ -22,6 +22,7 @@
 //! Reference: llama.cpp `src/llama-vocab.cpp`, `gguf-py/gguf/constants.py`.
 
 use super::bytes::gpt2_to_bytes;
+use super::fxhash::FxHashMap;
 use super::{MergeRules, Pretokenizer, Tokenizer};
 use crate::formats::gguf::GgufFile;
 use crate::{Error, Result};
@@ -151,7 +152,8 @@ impl Tokenizer {
         let types = Self::token_types(file, texts.len())?;
         let mut tokens = Vec::with_capacity(texts.len());
         let mut specials = Vec::new();
-        let mut by_text = std::collections::HashMap::with_capacity(texts.len());
+        let mut by_text = FxHashMap::default(); // token text → first id, to read the merges
+        by_text.reserve(texts.len());
         for (id, (&text, &ty)) in texts.iter().zip(&types).enumerate() {
             by_text.entry(text).or_insert(id as u32);
             if ty == CONTROL || ty == USER_DEFINED {

@@ -52,10 +52,12 @@ pub use pretokenize::Pretokenizer;
 pub use stream::StreamDecoder;
 pub use wordpiece::WordPiece;
 
+use std::sync::OnceLock;
+
 use crate::{Error, Result};
 use bpe::{merge_heap, merge_small, MergeMap, HEAP_THRESHOLD};
 use token_store::TokenStore;
-use vocab::{MergeRules, WholePieces};
+use vocab::{MergeRules, WholePieces, WHOLE_PIECES_MIN_TEXT};
 
 /// `byte_ids[b]` for a byte the vocabulary has no token for.
 const NO_TOKEN: u32 = u32::MAX;
@@ -84,8 +86,12 @@ pub struct Tokenizer {
     /// The merge rules in rank order (what a tokenizer.json stores).
     merge_list: Vec<(u32, u32)>,
     /// The tokens BPE produces whole from their own bytes (all of them for tiktoken, which
-    /// defines it so): a pre-token equal to one skips the merge loop.
-    whole: WholePieces,
+    /// defines it so): a pre-token equal to one skips the merge loop. Only a shortcut (the
+    /// merge loop gives the same ids), built the first time a long text is encoded
+    /// ([`Tokenizer::whole_pieces_for`]): loading a model does not wait for it.
+    whole: OnceLock<WholePieces>,
+    /// Every ordinary token is a whole piece (tiktoken's definition of its ranks).
+    whole_piece_always: bool,
     pretokenizer: Pretokenizer,
     /// (text, id), longest text first so the longest special wins at a position.
     specials: Vec<(String, u32)>,
@@ -188,9 +194,28 @@ impl Tokenizer {
         out.extend_from_slice(&s.ids);
     }
 
-    /// Encode one pre-token: a piece that is itself a token is looked up once; otherwise merge.
+    /// The whole-piece table for encoding a text of `len` bytes: built (once, ≈ 40 ms of CPU
+    /// for SmolLM2's 49,152 tokens) when the text is long enough to repay it; a shorter text
+    /// uses it only if it is already there. A prompt is encoded by the merge loop alone (a few
+    /// microseconds for a few dozen pieces), so the first token never waits for the table.
+    fn whole_pieces_for(&self, len: usize) -> Option<&WholePieces> {
+        if len >= WHOLE_PIECES_MIN_TEXT {
+            Some(self.whole.get_or_init(|| WholePieces::build(self)))
+        } else {
+            self.whole.get()
+        }
+    }
+
+    /// Encode one pre-token: a piece that is itself a token is looked up once (when the table
+    /// `whole` is given); otherwise merge.
     #[inline]
-    fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>, s: &mut Scratch) {
+    fn encode_piece(
+        &self,
+        piece: &[u8],
+        whole: Option<&WholePieces>,
+        out: &mut Vec<u32>,
+        s: &mut Scratch,
+    ) {
         if piece.len() == 1 {
             let id = self.byte_ids[piece[0] as usize];
             if id != NO_TOKEN {
@@ -198,16 +223,22 @@ impl Tokenizer {
             }
             return;
         }
-        if let Some(id) = self.whole.get(&self.tokens, piece) {
+        if let Some(id) = whole.and_then(|w| w.get(&self.tokens, piece)) {
             out.push(id);
             return;
         }
         self.merge_piece(piece, out, s);
     }
 
-    fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>, s: &mut Scratch) {
+    fn encode_ordinary_into(
+        &self,
+        text: &str,
+        whole: Option<&WholePieces>,
+        out: &mut Vec<u32>,
+        s: &mut Scratch,
+    ) {
         self.pretokenizer
-            .split(text, |piece| self.encode_piece(piece.as_bytes(), out, s));
+            .split(text, |piece| self.encode_piece(piece.as_bytes(), whole, out, s));
     }
 
     /// Encode text; special-token text is treated as ordinary text (tiktoken's
@@ -219,7 +250,8 @@ impl Tokenizer {
             return sp.encode(self, text, false);
         }
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
-        self.encode_ordinary_into(text, &mut out, &mut Scratch::default());
+        let whole = self.whole_pieces_for(text.len());
+        self.encode_ordinary_into(text, whole, &mut out, &mut Scratch::default());
         out
     }
 
@@ -230,13 +262,14 @@ impl Tokenizer {
         }
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
         let mut s = Scratch::default();
+        let whole = self.whole_pieces_for(text.len());
         // longest special first at each position (the list is sorted by length)
         split_specials(
             text,
             &self.specials,
             &self.special_first,
             |part| match part {
-                Ok(stretch) => self.encode_ordinary_into(stretch, &mut out, &mut s),
+                Ok(stretch) => self.encode_ordinary_into(stretch, whole, &mut out, &mut s),
                 Err(id) => out.push(id),
             },
         );
@@ -342,7 +375,7 @@ impl Tokenizer {
             + self.kinds.capacity()
             + fxhash::table_bytes(&self.merges)
             + 8 * self.merge_list.capacity()
-            + self.whole.heap_bytes()
+            + self.whole.get().map_or(0, WholePieces::heap_bytes)
             + specials
             + sentencepiece
     }

@@ -29,7 +29,6 @@ use std::collections::BinaryHeap;
 
 use super::fxhash::FxHashMap;
 use super::token_store::TokenStore;
-use super::vocab::WholePieces;
 use super::{Kind, Pretokenizer, Tokenizer, NO_TOKEN};
 
 /// GGUF `tokenizer.ggml.token_type` values.
@@ -318,7 +317,8 @@ impl Tokenizer {
             byte_ids,
             merges: Default::default(),
             merge_list: Vec::new(),
-            whole: WholePieces::default(),
+            whole: Default::default(), // never consulted: SentencePiece merges by score
+            whole_piece_always: false,
             // never consulted: SentencePiece cuts no pre-tokens
             pretokenizer: Pretokenizer::Gpt2,
             specials,

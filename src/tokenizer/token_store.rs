@@ -68,11 +68,15 @@ impl TokenStore {
             aside: Vec::new(),
         };
         for (id, bytes) in indexed {
-            if store.id_of(bytes).is_some() {
-                continue; // the first id with these bytes wins
+            // one probe finds the bytes (an earlier id has them: the first id wins) or the
+            // empty slot where they go
+            let Err(slot) = store.probe(bytes) else {
+                continue;
+            };
+            if store.aside.iter().any(|a| &*a.0 == bytes) {
+                continue;
             }
             if tokens.get(id as usize).map(Vec::as_slice) == Some(bytes) {
-                let slot = store.probe(bytes).expect_err("absent, checked above");
                 store.slots[slot] = id;
             } else {
                 store.aside.push((bytes.into(), id));

@@ -9,8 +9,12 @@
 //! ```
 //!
 //! Besides checking (no empty token, no merge that makes a token the vocabulary lacks), it
-//! precomputes what encoding needs: the id of each single byte, the merge map, and the table
-//! of pre-tokens that are whole tokens (so most words skip the merge loop).
+//! precomputes what encoding needs: the id of each single byte and the merge map. The table
+//! of pre-tokens that are whole tokens (so most words skip the merge loop) is a shortcut that
+//! costs one merge loop per token to build: [`WholePieces::build`] runs the first time a long
+//! text is encoded, not at load.
+
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
@@ -19,6 +23,12 @@ use super::fxhash::FxHashMap;
 use super::token_store::TokenStore;
 use super::{Kind, Pretokenizer, Scratch, Tokenizer, NO_TOKEN};
 use crate::{Error, Result};
+
+/// Texts at least this long (bytes) build the whole-piece table before they are encoded
+/// (`Tokenizer::whole_pieces_for`). Building it costs about what encoding 100–200 KB by the
+/// merge loop alone costs (SmolLM2: ≈ 40 ms of CPU, both threads); at 64 KiB a long text,
+/// and every text after it, repays it, while no prompt a user types reaches it.
+pub(super) const WHOLE_PIECES_MIN_TEXT: usize = 1 << 16;
 
 /// Pre-tokens that are themselves tokens: one hash lookup instead of the merge loop. Keys of
 /// up to 7 bytes (most words) are packed into a `u64` (the bytes, then the length in the top
@@ -46,8 +56,38 @@ impl WholePieces {
         super::fxhash::table_bytes(&self.short) + self.long.capacity()
     }
 
+    /// The table of `tok`: a token is a whole piece if BPE on its own bytes gives back exactly
+    /// it (every token, for tiktoken) and its bytes find it (the first of two equal tokens).
+    /// One merge loop per token (49,152 for SmolLM2), so the ids are checked on all threads and
+    /// the table is filled in id order (the first id wins).
+    pub(super) fn build(tok: &Tokenizer) -> WholePieces {
+        let whole_ids: Vec<u32> = (0..tok.kinds.len() as u32)
+            .into_par_iter()
+            .filter(|&id| tok.kinds[id as usize] == Kind::Normal)
+            .map_init(
+                || (Scratch::default(), Vec::new()),
+                |(scratch, out), id| {
+                    let t = tok.tokens.get(id);
+                    let ok = tok.whole_piece_always || {
+                        out.clear();
+                        tok.merge_piece(t, out, scratch);
+                        out.len() == 1 && out[0] == id
+                    };
+                    (ok && tok.tokens.id_of(t) == Some(id)).then_some(id)
+                },
+            )
+            .flatten()
+            .collect();
+        let mut whole = WholePieces::default();
+        whole.short.reserve(whole_ids.len());
+        for id in whole_ids {
+            whole.insert(tok.tokens.get(id), id);
+        }
+        whole
+    }
+
     /// Mark token `id` (bytes `b`, which `TokenStore::id_of` maps to `id`) as a whole piece.
-    pub(super) fn insert(&mut self, b: &[u8], id: u32) {
+    fn insert(&mut self, b: &[u8], id: u32) {
         if b.len() <= 7 {
             self.short.entry(Self::pack(b)).or_insert(id);
         } else {
@@ -195,12 +235,14 @@ impl Tokenizer {
         let merge_list = match rules {
             MergeRules::Pairs(list) => {
                 merges.reserve(list.len());
+                let mut joined = Vec::new();
                 for (rank, &(a, b)) in list.iter().enumerate() {
                     let get = |x: u32| match kinds.get(x as usize) {
                         Some(Kind::Normal) => Ok(encoder.get(x)),
                         _ => Err(format!("merge {rank} refers to unknown token id {x}")),
                     };
-                    let mut joined = get(a)?.to_vec();
+                    joined.clear();
+                    joined.extend_from_slice(get(a)?);
                     joined.extend_from_slice(get(b)?);
                     let Some(id) = encoder.id_of(&joined) else {
                         return Err(format!(
@@ -238,13 +280,14 @@ impl Tokenizer {
         for (s, _) in &specials {
             special_first[s.as_bytes()[0] as usize] = true;
         }
-        let mut tok = Tokenizer {
+        Ok(Tokenizer {
             tokens: tokens_by_id,
             kinds,
             byte_ids,
             merges,
             merge_list,
-            whole: WholePieces::default(),
+            whole: OnceLock::new(), // built when a long text needs it: WholePieces::build
+            whole_piece_always,
             pretokenizer,
             specials,
             special_first,
@@ -252,33 +295,7 @@ impl Tokenizer {
             eos: Vec::new(),
             add_bos: false,
             sentencepiece: None,
-        };
-        // A token is a whole piece if BPE on its own bytes gives back exactly it: one merge loop
-        // per token (49,152 for SmolLM2, a third of the load time), so the ids are checked on
-        // all threads and the table is filled in id order (the first id wins, as before).
-        let whole_ids: Vec<u32> = (0..n as u32)
-            .into_par_iter()
-            .filter(|&id| tok.kinds[id as usize] == Kind::Normal)
-            .map_init(
-                || (Scratch::default(), Vec::new()),
-                |(scratch, out), id| {
-                    let t = tok.tokens.get(id);
-                    let ok = whole_piece_always || {
-                        out.clear();
-                        tok.merge_piece(t, out, scratch);
-                        out.len() == 1 && out[0] == id
-                    };
-                    (ok && tok.tokens.id_of(t) == Some(id)).then_some(id)
-                },
-            )
-            .flatten()
-            .collect();
-        let mut whole = WholePieces::default();
-        for id in whole_ids {
-            whole.insert(tok.tokens.get(id), id);
-        }
-        tok.whole = whole;
-        Ok(tok)
+        })
     }
 
     /// Load a `.tiktoken` rank table: the rank of a token is its id, and a token's merge rule

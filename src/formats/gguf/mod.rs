@@ -152,6 +152,12 @@ impl GgufFile {
         // loader we assume nobody truncates or rewrites the file while it is open; all offsets
         // are bounds-checked against the map's length, which is fixed at map time.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        // Ask the kernel to read the whole file ahead now (it returns at once): when the file
+        // is not in the page cache, the disk reads the weights while we parse the metadata and
+        // build the tokenizer, instead of page by page during the first forward pass. Only a
+        // hint: if the kernel refuses it, the pages still come on first touch.
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::WillNeed);
         let len = map.len();
         Self::parse(path, Arc::new(map), len)
     }
