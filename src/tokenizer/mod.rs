@@ -444,4 +444,60 @@ mod tests {
         assert!(t.decode(&[9999]).is_err());
         assert!(Tokenizer::try_from_merges(&[(97, 300)], Pretokenizer::Gpt2, &[]).is_err());
     }
+
+    #[test]
+    fn the_whole_piece_table_is_built_for_long_texts_only_and_changes_no_id() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(10);
+        for round in 0..4 {
+            // random merge rules over "abcd": many tokens are not whole pieces (BPE on their
+            // bytes takes another path), and some repeat an earlier token's bytes
+            let mut merges = Vec::new();
+            for next in 256u32..556 {
+                let mut pick = || match next == 256 || rng.random_bool(0.5) {
+                    true => rng.random_range(97..101), // a letter
+                    false => rng.random_range(256..next), // an earlier merged token
+                };
+                merges.push((pick(), pick()));
+            }
+            let t = Tokenizer::from_merges(&merges, Pretokenizer::Gpt2, &[]);
+            let word = |rng: &mut rand::rngs::StdRng| -> String {
+                let n = rng.random_range(1..12);
+                (0..n).map(|_| (b'a' + rng.random_range(0..4)) as char).collect()
+            };
+            let mut text = String::new();
+            while text.len() < vocab::WHOLE_PIECES_MIN_TEXT + 1000 {
+                text.push(' ');
+                text.push_str(&word(&mut rng));
+            }
+            // the reference: the definition of BPE (bpe::merge_naive) on each pre-token
+            let naive = |s: &str| -> Vec<u32> {
+                let mut out = Vec::new();
+                for piece in t.pretokenizer.split_vec(s) {
+                    let mut ids: Vec<u32> = piece.bytes().map(|b| t.byte_ids[b as usize]).collect();
+                    bpe::merge_naive(&t.merges, &mut ids);
+                    out.extend(ids);
+                }
+                out
+            };
+            let short = &text[..2000];
+            assert_eq!(t.encode(short), naive(short), "round {round}: merge loop alone");
+            assert!(t.whole.get().is_none(), "a short text must not build the table");
+            assert_eq!(t.encode(&text), naive(&text), "round {round}: with the table");
+            let whole = t.whole.get().expect("a long text builds the table");
+            assert_eq!(t.encode(short), naive(short), "round {round}: short, table built");
+            // every token on its own: looked up in the table, or merged, the same ids
+            let mut wholes = 0;
+            for id in 0..t.vocab_size() as u32 {
+                let b = t.tokens.get(id);
+                let (mut with, mut without) = (Vec::new(), Vec::new());
+                t.encode_piece(b, Some(whole), &mut with, &mut Scratch::default());
+                t.encode_piece(b, None, &mut without, &mut Scratch::default());
+                assert_eq!(with, without, "round {round}: token {id} {b:?}");
+                wholes += usize::from(whole.get(&t.tokens, b) == Some(id));
+            }
+            // not a vacuous check: some tokens are whole pieces and some are not
+            assert!(wholes > 256 && wholes < t.vocab_size(), "{wholes} whole pieces");
+        }
+    }
 }
