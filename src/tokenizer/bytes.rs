@@ -10,7 +10,7 @@
 //! Reference: `bytes_to_unicode()` in openai/gpt-2 `src/encoder.py`.
 
 /// `true` for the bytes GPT-2 keeps as their own Latin-1 character.
-fn printable(b: u8) -> bool {
+const fn printable(b: u8) -> bool {
     matches!(b, b'!'..=b'~' | 0xa1..=0xac | 0xae..=0xff)
 }
 
@@ -41,17 +41,28 @@ pub fn byte_to_char_table() -> [char; 256] {
     t
 }
 
+/// `HIDDEN[n]`: the n-th byte GPT-2 does not keep as itself (stored as U+0100 + n).
+const HIDDEN: [u8; 68] = {
+    let mut t = [0u8; 68];
+    let (mut b, mut n) = (0usize, 0usize);
+    while b < 256 {
+        if !printable(b as u8) {
+            t[n] = b as u8;
+            n += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// The inverse mapping: the byte a GPT-2 alphabet character stands for, `None` outside it.
+/// (Called for every character of every token when a vocabulary loads: a table, not a scan.)
 pub fn char_to_byte(c: char) -> Option<u8> {
     let u = c as u32;
     if u < 256 && printable(u as u8) {
         return Some(u as u8);
     }
-    if (256..256 + 68).contains(&u) {
-        let n = (u - 256) as usize;
-        return (0..=255u8).filter(|&x| !printable(x)).nth(n);
-    }
-    None
+    HIDDEN.get(u.checked_sub(256)? as usize).copied()
 }
 
 /// Token bytes → their GPT-2 alphabet string (`b" the"` → `"Ġthe"`).
@@ -81,6 +92,7 @@ mod tests {
         assert_eq!(gpt2_to_bytes("Ġthe").as_deref(), Some(&b" the"[..]));
         assert_eq!(char_to_byte('é'), Some(0xe9));
         assert_eq!(char_to_byte('\u{143}'), Some(0xad)); // 0xad is the 68th (last) hidden byte
+        assert_eq!(char_to_byte('\u{144}'), None); // one past the alphabet
         assert_eq!(char_to_byte('€'), None);
     }
 }
