@@ -24,7 +24,8 @@
 //! * Pre-tokenization by regex (fancy-regex, as tiktoken-rs does) runs at ~2–10 MB/s; the
 //!   hand-written scanner in `pretokenize/scan.rs` at ~80–250 MB/s. With it, BPE is the cost.
 //! * Most pre-tokens of prose are whole tokens: one hash lookup replaces the merge loop
-//!   (`WholePieces` in mod.rs packs keys of ≤ 7 bytes into a `u64`, no pointer chasing).
+//!   (`WholePieces` in vocab.rs packs keys of ≤ 7 bytes into a `u64`, no pointer chasing;
+//!   built the first time a long text is encoded, so loading a model does not wait for it).
 //! * Merge rules are looked up by `u64` pair key with FxHash. Dropped: FxHash without a final
 //!   rotation — the table indexes by the low bits, which then depend only on the right id;
 //!   the collisions made o200k encoding ~7× slower (4.5 vs 32 MB/s on prose, one run).

@@ -239,8 +239,9 @@ impl Tokenizer {
         out: &mut Vec<u32>,
         s: &mut Scratch,
     ) {
-        self.pretokenizer
-            .split(text, |piece| self.encode_piece(piece.as_bytes(), whole, out, s));
+        self.pretokenizer.split(text, |piece| {
+            self.encode_piece(piece.as_bytes(), whole, out, s)
+        });
     }
 
     /// Encode text; special-token text is treated as ordinary text (tiktoken's
@@ -456,16 +457,22 @@ mod tests {
             // bytes takes another path), and some repeat an earlier token's bytes
             let mut merges = Vec::new();
             for next in 256u32..556 {
-                let mut pick = || match next == 256 || rng.random_bool(0.5) {
-                    true => rng.random_range(97..101), // a letter
-                    false => rng.random_range(256..next), // an earlier merged token
+                // a letter, or an earlier merged token
+                let mut pick = || {
+                    if next == 256 || rng.random_bool(0.5) {
+                        rng.random_range(97..101)
+                    } else {
+                        rng.random_range(256..next)
+                    }
                 };
                 merges.push((pick(), pick()));
             }
             let t = Tokenizer::from_merges(&merges, Pretokenizer::Gpt2, &[]);
             let word = |rng: &mut rand::rngs::StdRng| -> String {
                 let n = rng.random_range(1..12);
-                (0..n).map(|_| (b'a' + rng.random_range(0..4)) as char).collect()
+                (0..n)
+                    .map(|_| (b'a' + rng.random_range(0..4)) as char)
+                    .collect()
             };
             let mut text = String::new();
             while text.len() < vocab::WHOLE_PIECES_MIN_TEXT + 1000 {
@@ -483,11 +490,26 @@ mod tests {
                 out
             };
             let short = &text[..2000];
-            assert_eq!(t.encode(short), naive(short), "round {round}: merge loop alone");
-            assert!(t.whole.get().is_none(), "a short text must not build the table");
-            assert_eq!(t.encode(&text), naive(&text), "round {round}: with the table");
+            assert_eq!(
+                t.encode(short),
+                naive(short),
+                "round {round}: merge loop alone"
+            );
+            assert!(
+                t.whole.get().is_none(),
+                "a short text must not build the table"
+            );
+            assert_eq!(
+                t.encode(&text),
+                naive(&text),
+                "round {round}: with the table"
+            );
             let whole = t.whole.get().expect("a long text builds the table");
-            assert_eq!(t.encode(short), naive(short), "round {round}: short, table built");
+            assert_eq!(
+                t.encode(short),
+                naive(short),
+                "round {round}: short, table built"
+            );
             // every token on its own: looked up in the table, or merged, the same ids
             let mut wholes = 0;
             for id in 0..t.vocab_size() as u32 {
@@ -499,7 +521,10 @@ mod tests {
                 wholes += usize::from(whole.get(&t.tokens, b) == Some(id));
             }
             // not a vacuous check: some tokens are whole pieces and some are not
-            assert!(wholes > 256 && wholes < t.vocab_size(), "{wholes} whole pieces");
+            assert!(
+                wholes > 256 && wholes < t.vocab_size(),
+                "{wholes} whole pieces"
+            );
         }
     }
 }
