@@ -12,9 +12,10 @@
 #    resident memory, the per-step decode profile and this machine's read bandwidth
 # 4. the decode kernels against each other on one thread (cargo bench --bench decode), and the
 #    8-bit activations' logit difference (tests/decode_release.rs)
-# GLASSBOX_BIN=path skips the build and races that binary.
+# GLASSBOX_BIN=path skips the build and races that binary. ROUNDS (default 5) alternated rounds
+# per race: with 3, one slow phase of the VM could move a ratio by a tenth.
 # Everything printed is also written to OUT, which the book includes. It asserts nothing.
-# Takes ~15 minutes on 2 quiet cores. The load average is recorded: a run on a busy machine is
+# Takes ~10 minutes on 2 quiet cores. The load average is recorded: a run on a busy machine is
 # "under load" and only its ratios (alternated inside one run) mean something.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ race=${GLASSBOX_RACE:-../shared/bench/vs-llamacpp.sh}
 [ -x "$race" ] || race=/work/shared/bench/vs-llamacpp.sh
 data=${GLASSBOX_DATA:-$HOME/.cache/glassbox}
 venv=${GLASSBOX_VENV:-/work/venv}
+rounds=${ROUNDS:-5}
 gb=${GLASSBOX_BIN:-target/release/glassbox}
 [ -n "${GLASSBOX_BIN:-}" ] || cargo build --release --quiet
 $gb pull >/dev/null
@@ -41,8 +43,8 @@ for t in $types; do
   model="$data/SmolLM2-135M-Instruct.$t.gguf"
   for threads in 2 1; do
     say "## $t, $threads thread(s); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-    GLASSBOX_BIN=$gb "$race" "$model" "$threads" 128 128 3 2>&1 | tee -a "$tmp"
-    GLASSBOX_BIN=$gb "$race" "$model" "$threads" 512 16 3 2>&1 | grep -v "decode:" | tee -a "$tmp"
+    GLASSBOX_BIN=$gb "$race" "$model" "$threads" 128 128 "$rounds" 2>&1 | tee -a "$tmp"
+    GLASSBOX_BIN=$gb "$race" "$model" "$threads" 512 16 "$rounds" 2>&1 | grep -v "decode:" | tee -a "$tmp"
   done
 done
 for threads in 2 1; do

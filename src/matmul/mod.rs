@@ -50,7 +50,7 @@ mod tile8;
 
 pub use gemm::{gemm_packed, matmul_simd, PackedX, WR};
 pub use pack_t::gemm_tt;
-pub use parallel::{column_panels, gemm, matmul};
+pub use parallel::{column_panels, gemm, matmul, panel_width};
 use rayon::prelude::*;
 use wide::f32x8;
 

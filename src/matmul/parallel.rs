@@ -57,9 +57,7 @@ pub fn gemm(
         let mut rows: Vec<&mut [f32]> = out.chunks_mut(n).collect(); // m × [n]
         return gemm_blocks::<Fast>(&x, panel(0, n), &mut rows, accumulate);
     }
-    // panels of ≤ PANEL columns, a multiple of `threads` of them, each a multiple of WR wide
-    let tasks = n.div_ceil(PANEL).next_multiple_of(threads);
-    let width = n.div_ceil(tasks).next_multiple_of(WR);
+    let width = panel_width(n, threads);
     column_panels(out, n, width)
         .into_par_iter()
         .enumerate()
@@ -67,6 +65,14 @@ pub fn gemm(
             let (j0, j1) = (b * width, (b * width + width).min(n));
             gemm_blocks::<Fast>(&x, panel(j0, j1), &mut rows, accumulate);
         });
+}
+
+/// The width of each task's panel of `n` output columns on `threads` threads: panels of at most
+/// `PANEL` columns, a multiple of `threads` of them (equal shares), each a multiple of WR wide.
+/// The prefill of stored weights (`WeightMatrix::matmul_packed`) splits its rows the same way.
+pub fn panel_width(n: usize, threads: usize) -> usize {
+    let tasks = n.div_ceil(PANEL).next_multiple_of(threads.max(1));
+    n.div_ceil(tasks).next_multiple_of(WR)
 }
 
 /// Deal the output `out: [m, n]` out as column panels `width` wide: panel b holds the m row

@@ -209,8 +209,9 @@ impl WeightMatrix {
 
     // ANCHOR: matmul
     /// out = x · Wᵀ (prefill). x: [seq, cols], out: [seq, rows]. For stored types other than
-    /// aligned f32, each task decodes a tile of weight rows once into an f32 scratch buffer
-    /// (`TILE_BYTES`, L2-sized) and runs the f32 GEMM kernel on it against all `seq` rows.
+    /// aligned f32, each thread takes an equal panel of weight rows and decodes it a tile at a
+    /// time into an f32 scratch buffer (`TILE_BYTES`, L2-sized), running the f32 GEMM kernel on
+    /// each tile against all `seq` rows.
     pub fn matmul(&self, x: &[f32], seq: usize, out: &mut [f32]) {
         let (rows, cols) = (self.rows, self.cols);
         assert_eq!(
@@ -271,27 +272,40 @@ impl WeightMatrix {
         if seq == 0 {
             return;
         }
-        // tile: [tile_rows, cols] of decoded weights, a whole number of the GEMM tile's WR rows
-        // (8 with AVX-512, else 6); each task decodes its tile once (`tile_decode`: 16 lanes at a
-        // time for F16 and Q8_0) and multiplies all `seq` rows of x by it, writing its own column
-        // block of `out` (see `matmul::column_panels`)
+        // The rows of w are split as F32's GEMM splits them (`matmul::panel_width`): equal
+        // panels, a multiple of the thread count of them, so two threads get 288 + 288 of 576
+        // rows (one task per 80-row tile gave 320 + 256, and the slower thread set the pace).
+        // Each task walks its panel a tile at a time: tile: [tile_rows, cols] of decoded
+        // weights (`TILE_BYTES`, a whole number of the GEMM tile's WR rows: 8 with AVX-512,
+        // else 6), decoded once (`tile_decode`: 16 lanes at a time for F16 and Q8_0), its
+        // next tile's bytes prefetched, then multiplied by all `seq` rows of x into the panel's
+        // column block of `out` (see `matmul::column_panels`).
         let wr = matmul::WR;
         let tile_rows = (TILE_BYTES / (4 * cols.max(1))).clamp(wr, MAX_TILE_ROWS) / wr * wr;
+        let width = matmul::panel_width(rows, rayon::current_num_threads());
         let row_bytes = self.row_bytes();
-        matmul::column_panels(out, rows, tile_rows)
+        matmul::column_panels(out, rows, width)
             .into_par_iter()
             .enumerate()
-            .for_each_init(Vec::new, |tile, (t, mut out_rows)| {
-                let (r0, r1) = (t * tile_rows, ((t + 1) * tile_rows).min(rows));
-                tile.resize((r1 - r0) * cols, 0.0);
-                for (r, dst) in (r0..r1).zip(tile.chunks_exact_mut(cols)) {
-                    tile_decode::decode_row(self.dtype, self.row(r), dst);
+            .for_each(|(p, mut panel)| {
+                let (p0, p1) = (p * width, ((p + 1) * width).min(rows));
+                let mut tile = vec![0.0f32; tile_rows.min(p1 - p0) * cols];
+                for r0 in (p0..p1).step_by(tile_rows) {
+                    let r1 = (r0 + tile_rows).min(p1);
+                    let tile = &mut tile[..(r1 - r0) * cols];
+                    for (r, dst) in (r0..r1).zip(tile.chunks_exact_mut(cols)) {
+                        tile_decode::decode_row(self.dtype, self.row(r), dst);
+                    }
+                    // this task's next tile starts on its way from memory now, and arrives
+                    // while this tile's GEMM runs
+                    let r2 = (r1 + tile_rows).min(p1);
+                    tile_decode::prefetch(&self.bytes()[r1 * row_bytes..r2 * row_bytes]);
+                    let mut out_rows: Vec<&mut [f32]> = panel
+                        .iter_mut()
+                        .map(|row| &mut row[r0 - p0..r1 - p0])
+                        .collect();
+                    matmul::gemm_packed(x, tile, &mut out_rows);
                 }
-                // the next tile's stored rows (most often this thread's next task) start on
-                // their way from memory now, and arrive while this tile's GEMM runs
-                let r2 = (r1 + tile_rows).min(rows);
-                tile_decode::prefetch(&self.bytes()[r1 * row_bytes..r2 * row_bytes]);
-                matmul::gemm_packed(x, tile, &mut out_rows);
             });
     }
     // ANCHOR_END: matmul
@@ -371,8 +385,9 @@ mod tests {
     /// The tiled prefill GEMM (x packed once and shared by `matmul_many`, each tile decoded
     /// while the next one's bytes are prefetched) against a naive product over the dequantized
     /// matrix, on shapes around the tile: 1 row, odd rows, rows one past a whole tile (the last
-    /// tile is a single row and the prefetch runs off the end), seq just past `GEMV_MAX_SEQ`.
-    /// Sharing the packing changes no arithmetic: `matmul_many` equals `matmul` bit for bit.
+    /// tile is a single row and the prefetch runs off the end), seq just past `GEMV_MAX_SEQ`,
+    /// panels of several tiles. Sharing the packing changes no arithmetic (`matmul_many` equals
+    /// `matmul` bit for bit), nor does the number of threads.
     #[test]
     fn tiled_prefill_equals_naive_and_shared_packing_changes_nothing() {
         let wave = |n: usize, seed: usize| -> Vec<f32> {
@@ -381,7 +396,16 @@ mod tests {
                 .collect()
         };
         for dtype in [DType::F16, DType::Q8_0, DType::Q4_1] {
-            for (rows, cols, seq) in [(1, 64, 9), (7, 96, 12), (241, 128, 9), (97, 800, 33)] {
+            // 576 × 128 at 2 threads: panels of 288 rows, each two tiles (240 + 48);
+            // 1100 rows: more than one `PANEL` of rows
+            for (rows, cols, seq) in [
+                (1, 64, 9),
+                (7, 96, 12),
+                (241, 128, 9),
+                (97, 800, 33),
+                (576, 128, 9),
+                (1100, 64, 10),
+            ] {
                 let ws: Vec<WeightMatrix> = (0..3)
                     .map(|m| {
                         let d = wave(rows * cols, m);
@@ -423,8 +447,22 @@ mod tests {
                         (&ws[2], &mut c[..]),
                     ],
                 );
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                // the thread count changes only which thread computes an output, not its sum
+                for threads in [1, 3] {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    let mut got = vec![f32::NAN; seq * rows];
+                    pool.install(|| ws[0].matmul(&x, seq, &mut got));
+                    assert_eq!(
+                        bits(&got),
+                        bits(&alone[0]),
+                        "{dtype} rows={rows} seq={seq} on {threads} threads"
+                    );
+                }
                 for (m, got) in [a, b, c].iter().enumerate() {
-                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                     assert_eq!(
                         bits(got),
                         bits(&alone[m]),
