@@ -16,8 +16,6 @@
 
 use std::sync::OnceLock;
 
-use rayon::prelude::*;
-
 use super::bpe::{pair_key, MergeMap};
 use super::fxhash::FxHashMap;
 use super::token_store::TokenStore;
@@ -26,7 +24,7 @@ use crate::{Error, Result};
 
 /// Texts at least this long (bytes) build the whole-piece table before they are encoded
 /// (`Tokenizer::whole_pieces_for`). Building it runs the merge loop on every token, ≈ 0.35 MB
-/// of text for SmolLM2 (≈ 40 ms of CPU under load, on both threads): a cost paid once, which
+/// of text for SmolLM2 (≈ 40 ms on one thread, under load): a cost paid once, which
 /// a document being encoded, and every text after it, earns back; no prompt a user types is
 /// this long.
 pub(super) const WHOLE_PIECES_MIN_TEXT: usize = 1 << 16;
@@ -58,31 +56,28 @@ impl WholePieces {
     }
 
     /// The table of `tok`: a token is a whole piece if BPE on its own bytes gives back exactly
-    /// it (every token, for tiktoken) and its bytes find it (the first of two equal tokens).
-    /// One merge loop per token (49,152 for SmolLM2), so the ids are checked on all threads and
-    /// the table is filled in id order (the first id wins).
+    /// it (every token, for tiktoken) and its bytes find it (the first of two equal tokens):
+    /// one merge loop per token (49,152 for SmolLM2), in id order (the first id wins).
+    ///
+    /// On one thread, on purpose: it runs inside `OnceLock::get_or_init`, and a rayon thread
+    /// waiting for its own parallel loop may pick up another job that encodes with this same
+    /// tokenizer, which would re-enter the initialisation and deadlock.
     pub(super) fn build(tok: &Tokenizer) -> WholePieces {
-        let whole_ids: Vec<u32> = (0..tok.kinds.len() as u32)
-            .into_par_iter()
-            .filter(|&id| tok.kinds[id as usize] == Kind::Normal)
-            .map_init(
-                || (Scratch::default(), Vec::new()),
-                |(scratch, out), id| {
-                    let t = tok.tokens.get(id);
-                    let ok = tok.whole_piece_always || {
-                        out.clear();
-                        tok.merge_piece(t, out, scratch);
-                        out.len() == 1 && out[0] == id
-                    };
-                    (ok && tok.tokens.id_of(t) == Some(id)).then_some(id)
-                },
-            )
-            .flatten()
-            .collect();
         let mut whole = WholePieces::default();
-        whole.short.reserve(whole_ids.len());
-        for id in whole_ids {
-            whole.insert(tok.tokens.get(id), id);
+        let (mut scratch, mut out) = (Scratch::default(), Vec::new());
+        for id in 0..tok.kinds.len() as u32 {
+            if tok.kinds[id as usize] != Kind::Normal {
+                continue;
+            }
+            let t = tok.tokens.get(id);
+            let ok = tok.whole_piece_always || {
+                out.clear();
+                tok.merge_piece(t, &mut out, &mut scratch);
+                out.len() == 1 && out[0] == id
+            };
+            if ok && tok.tokens.id_of(t) == Some(id) {
+                whole.insert(t, id);
+            }
         }
         whole
     }
