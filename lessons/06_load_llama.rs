@@ -122,7 +122,8 @@ fn main() -> glassbox::Result<()> {
         "the hand decoder disagrees with quant::dequantize_row"
     );
 
-    // Loading: map vs read. Mapping touches no weight bytes until they are used.
+    // Loading: map vs read. The load maps the file (the weights' pages are mapped into the
+    // process on a second thread while the tokenizer is built); reading copies every byte.
     let t = Instant::now();
     let all = std::fs::read(&path).map_err(|e| glassbox::Error::io(&path, e))?;
     let read_ms = t.elapsed().as_secs_f64() * 1e3;

@@ -14,7 +14,7 @@ use std::path::Path;
 use glassbox::formats::gguf::GgufFile;
 use glassbox::model::Llama;
 use glassbox::rope::inv_freq;
-use glassbox::tokenizer::Tokenizer;
+use glassbox::tokenizer::{Tokenizer, WHOLE_PIECES_MIN_TEXT};
 use glassbox::weights::config::LlamaConfig;
 use glassbox::weights::model_files::ModelFiles;
 use glassbox::weights::tensor::WeightMatrix;
@@ -118,16 +118,20 @@ pub fn config_checks(c: &LlamaConfig) {
 }
 
 /// What every loaded tokenizer must do: encode without panicking; decode(encode(s)) == s for
-/// text whose bytes all have tokens; stream-decode to the same text; write itself as a
-/// tokenizer.json that reads back and encodes the same.
+/// text whose bytes all have tokens; stream-decode to the same text; the same ids before and
+/// after the whole-piece table is built (a text of `WHOLE_PIECES_MIN_TEXT` bytes builds it; the
+/// short texts before it use the merge loop alone); write itself as a tokenizer.json that reads
+/// back and encodes the same.
 pub fn tokenizer_checks(tok: &Tokenizer, extra: &str) {
     let extra: String = extra.chars().take(512).collect();
     let texts = SAMPLES
         .iter()
         .copied()
         .chain(std::iter::once(extra.as_str()));
+    let mut before_table = Vec::new();
     for text in texts.clone() {
         let ids = tok.encode(text);
+        before_table.push(ids.clone());
         let _ = tok.encode_with_special(text);
         if tok.covers(text) {
             let bytes = tok.decode_bytes(&ids).expect("encoded ids decode");
@@ -140,6 +144,21 @@ pub fn tokenizer_checks(tok: &Tokenizer, extra: &str) {
             streamed += &dec.flush();
             assert_eq!(streamed, text, "streamed decode != s");
         }
+    }
+    let mut long = String::new();
+    while long.len() < WHOLE_PIECES_MIN_TEXT {
+        for text in texts.clone() {
+            long.push_str(text);
+            long.push(' ');
+        }
+    }
+    let _ = tok.encode(&long); // builds the table
+    for (text, ids) in texts.clone().zip(&before_table) {
+        assert_eq!(
+            &tok.encode(text),
+            ids,
+            "the whole-piece table changes the ids of {text:?}"
+        );
     }
     let _ = (
         tok.vocab_size(),

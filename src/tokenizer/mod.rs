@@ -50,6 +50,7 @@ pub mod wordpiece;
 
 pub use pretokenize::Pretokenizer;
 pub use stream::StreamDecoder;
+pub use vocab::WHOLE_PIECES_MIN_TEXT;
 pub use wordpiece::WordPiece;
 
 use std::sync::OnceLock;
@@ -57,7 +58,7 @@ use std::sync::OnceLock;
 use crate::{Error, Result};
 use bpe::{merge_heap, merge_small, MergeMap, HEAP_THRESHOLD};
 use token_store::TokenStore;
-use vocab::{MergeRules, WholePieces, WHOLE_PIECES_MIN_TEXT};
+use vocab::{MergeRules, WholePieces};
 
 /// `byte_ids[b]` for a byte the vocabulary has no token for.
 const NO_TOKEN: u32 = u32::MAX;

@@ -27,7 +27,7 @@ use crate::{Error, Result};
 /// of text for SmolLM2 (≈ 40 ms on one thread, under load): a cost paid once, which
 /// a document being encoded, and every text after it, earns back; no prompt a user types is
 /// this long.
-pub(super) const WHOLE_PIECES_MIN_TEXT: usize = 1 << 16;
+pub const WHOLE_PIECES_MIN_TEXT: usize = 1 << 16;
 
 /// Pre-tokens that are themselves tokens: one hash lookup instead of the merge loop. Keys of
 /// up to 7 bytes (most words) are packed into a `u64` (the bytes, then the length in the top
