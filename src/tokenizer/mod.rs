@@ -87,9 +87,9 @@ pub struct Tokenizer {
     /// The merge rules in rank order (what a tokenizer.json stores).
     merge_list: Vec<(u32, u32)>,
     /// The tokens BPE produces whole from their own bytes (all of them for tiktoken, which
-    /// defines it so): a pre-token equal to one skips the merge loop. Only a shortcut (the
-    /// merge loop gives the same ids), built the first time a long text is encoded
-    /// ([`Tokenizer::whole_pieces_for`]): loading a model does not wait for it.
+    /// defines it so): a pre-token equal to one skips the merge loop. For BPE merge rules only a
+    /// shortcut (the merge loop gives the same ids), built the first time a long text is
+    /// encoded ([`Tokenizer::whole_pieces_for`]): loading a model does not wait for it.
     whole: OnceLock<WholePieces>,
     /// Every ordinary token is a whole piece (tiktoken's definition of its ranks).
     whole_piece_always: bool,
@@ -200,8 +200,10 @@ impl Tokenizer {
     /// for SmolLM2's 49,152 tokens) when the text is long enough to repay it; a shorter text
     /// uses it only if it is already there. A prompt is encoded by the merge loop alone (a few
     /// microseconds for a few dozen pieces), so the first token never waits for the table.
+    /// A `.tiktoken` table always uses it: there a piece that is a rank *is* that rank, whether
+    /// or not merges reach it (and building it runs no merge loop, only the table inserts).
     fn whole_pieces_for(&self, len: usize) -> Option<&WholePieces> {
-        if len >= WHOLE_PIECES_MIN_TEXT {
+        if len >= WHOLE_PIECES_MIN_TEXT || self.whole_piece_always {
             Some(self.whole.get_or_init(|| WholePieces::build(self)))
         } else {
             self.whole.get()
@@ -447,6 +449,23 @@ mod tests {
         assert!(!t.encode("<|end|>").contains(&259)); // ordinary encode: no special
         assert!(t.decode(&[9999]).is_err());
         assert!(Tokenizer::try_from_merges(&[(97, 300)], Pretokenizer::Gpt2, &[]).is_err());
+    }
+
+    /// tiktoken encodes a pre-token that is itself a rank as that rank, even when no chain of
+    /// merges reaches it (a file's ranks need not be BPE-consistent): for a `.tiktoken` table
+    /// the whole pieces are the definition, not a shortcut, so a short text uses them too.
+    #[test]
+    fn tiktoken_ranks_no_merge_reaches_are_whole_in_short_texts_too() {
+        let mut tokens: Vec<Option<Vec<u8>>> = (0..=255u8).map(|b| Some(vec![b])).collect();
+        tokens.push(Some(b"abc".to_vec())); // 256: no "ab" or "bc" to merge through
+        let t = Tokenizer::from_ranks(tokens, Vec::new(), Pretokenizer::Cl100k).unwrap();
+        assert_eq!(t.encode("abc"), vec![256], "a short text");
+        let long = "abc\n".repeat(vocab::WHOLE_PIECES_MIN_TEXT / 4 + 1);
+        assert!(
+            t.encode(&long).iter().step_by(2).all(|&id| id == 256),
+            "a long text"
+        );
+        assert_eq!(t.encode("abc"), vec![256], "a short text after a long one");
     }
 
     #[test]
