@@ -29,6 +29,8 @@
 //! <start_of_turn>model\n            ← the reply ends with <end_of_turn> (a stop token)
 //! ```
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
 use minijinja::value::{from_args, Rest, Value, ValueKind};
@@ -369,7 +371,21 @@ impl ChatTemplate {
             bos_token => self.bos_token,
             eos_token => self.eos_token,
         };
-        tmpl.render_captured_to(ctx, &mut out).map_err(|e| {
+        // A template is untrusted input (it ships inside the model file), and the engine has
+        // panicked on some (minijinja 2.24.0: `loop.cycle()` with no arguments divides by
+        // zero): a panic while rendering is reported as this template's error, not a crash.
+        let rendered = catch_unwind(AssertUnwindSafe(|| tmpl.render_captured_to(ctx, &mut out)))
+            .map_err(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".to_string());
+                Error::invalid(format!(
+                    "rendering the chat template failed: the template engine panicked ({what})"
+                ))
+            })?;
+        rendered.map_err(|e| {
             let why = match e.kind() {
                 ErrorKind::OutOfFuel => {
                     format!("too much work (more than {RENDER_FUEL} template instructions)")

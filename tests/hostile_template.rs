@@ -74,3 +74,25 @@ fn a_for_loop_without_a_target_is_an_error_not_a_panic() {
     assert!(e.contains("raise_exception('roles must alternate')"), "{e}");
     assert!(e.contains("invalid operation: roles must alternate"), "{e}");
 }
+
+#[test]
+fn a_panic_inside_the_template_engine_is_an_error() {
+    // Fuzz finding (`chat_template` target, 2026-12-02 17:21, 2.8 million executions into its
+    // long run): `loop.cycle()` with no arguments makes minijinja 2.24.0 compute
+    // `idx % args.len()` with a length of 0 (src/vm/loop_object.rs:162), "attempt to calculate
+    // the remainder with a divisor of zero", a panic in every build. A template comes from an
+    // untrusted model file, so whatever the engine does with it must end as an error naming
+    // the template, never as a panic of `chat`, `generate` or a server request.
+    let e = err("{% for message in messages %}{{ loop.cycle() }}{% endfor %}");
+    assert!(e.contains("rendering the chat template failed"), "{e}");
+    assert!(e.contains("divisor of zero"), "{e}");
+    // with arguments it still works
+    let t = ChatTemplate::new(
+        "{% for message in messages %}{{ loop.cycle('a', 'b') }}{% endfor %}",
+        "",
+        "",
+    )
+    .expect("compiles");
+    let two = [Message::user("x"), Message::user("y"), Message::user("z")];
+    assert_eq!(t.render(&two, false).expect("renders"), "aba");
+}
