@@ -130,7 +130,12 @@ pub fn header_bytes(
     }
     let mut offsets = Vec::with_capacity(tensors.len());
     let mut offset = 0u64;
+    let mut names = std::collections::HashSet::with_capacity(tensors.len());
     for t in tensors {
+        // a reader finds a tensor by its name: a second one of the same name is refused there
+        if !names.insert(t.name.as_str()) {
+            return Err(Error::invalid(format!("tensor `{}` appears twice", t.name)));
+        }
         if t.dims.is_empty() || t.dims.len() > 4 {
             return Err(Error::invalid(format!(
                 "tensor `{}`: {} dimensions (GGUF allows 1 to 4)",
@@ -322,6 +327,15 @@ mod tests {
             assert!(e.to_string().contains("tensor `odd`"), "{e}");
             assert!(!bad.exists() && no_temp_files(&dir));
         }
+        // two tensors of one name (fuzz/gguf_write, 2026-12-02 17:25): the writer wrote them and
+        // the reader refused the file ("tensor `t2` appears twice"); now the writer refuses
+        let twice = [tensors[0].clone(), tensors[0].clone()];
+        let e = write_gguf(&bad, &md, &twice, |_, w| {
+            w.write_all(&[0; 12]).map_err(|e| Error::io("test", e))
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("tensor `v` appears twice"), "{e}");
+        assert!(!bad.exists() && no_temp_files(&dir));
         fs::remove_dir_all(&dir).unwrap();
     }
 
