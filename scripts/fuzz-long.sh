@@ -67,17 +67,18 @@ for t in "$@"; do
   wall=$((SECONDS - t0))
   cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%d", s }' "logs/long/$t.time")
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
-  last=$(grep -E '^#[0-9]+ ' "$log" | tail -1)
+  # libFuzzer's status lines: "#N<TAB>NEW    cov: C ft: F corp: …"
+  last=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1 || true)
   cov=$(grep -o 'cov: [0-9]*' <<<"$last" | grep -o '[0-9]*' || echo '?')
   ft=$(grep -o 'ft: [0-9]*' <<<"$last" | grep -o '[0-9]*' || echo '?')
   rss_kb=$(grep -o 'Maximum resident set size (kbytes): [0-9]*' "logs/long/$t.time" | grep -o '[0-9]*$' || echo 0)
-  slowest=$(grep -o 'Slowest unit: [0-9]* s' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
+  slowest=$(grep -o 'stat::slowest_unit_time_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
   if grep -q 'run interrupted' "$log" && [ "$cpu" -ge "$((cpu_bound - 5))" ]; then
     result="clean: CPU bound reached"
-  elif [ "$status" = 0 ] && grep -qE '^#[0-9]+ +DONE' "$log"; then
+  elif [ "$status" = 0 ] && grep -qE '^#[0-9]+[[:space:]]+DONE' "$log"; then
     result="clean: $runs_bound executions"
   else
-    result="FINDING (exit $status): $(grep -E '^==[0-9]+== ERROR|^SUMMARY|panicked at' "$log" | head -1)"
+    result="FINDING (exit $status): $(grep -E '^==[0-9]+== ERROR|^SUMMARY|panicked at' "$log" | head -1 || true)"
   fi
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$built_at" "$sanitizer" "$start" \
     "$execs" "$wall" "$cpu" "$cov" "$ft" "$((rss_kb / 1024))" "$slowest" "$result" >>logs/long/runs.tsv
