@@ -48,7 +48,8 @@ for t in "$@"; do
   mkdir -p "corpus/$t" "artifacts/$t"
   start=$(date -u +%FT%TZ)
   t0=$SECONDS
-  # the fuzzer itself (exec, so $! is its pid), at idle priority, its peak RSS by /usr/bin/time
+  # /usr/bin/time (for the peak RSS) runs chrt, which execs the fuzzer at idle priority: the
+  # fuzzer is the child of $!
   /usr/bin/time -v -o "logs/long/$t.time" chrt -i 0 "$bin_dir/$t" "corpus/$t" \
     -runs="$runs_bound" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=60 \
     -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"$log" 2>&1 &
@@ -77,6 +78,8 @@ for t in "$@"; do
     result="clean: CPU bound reached"
   elif [ "$status" = 0 ] && grep -qE '^#[0-9]+[[:space:]]+DONE' "$log"; then
     result="clean: $runs_bound executions"
+  elif grep -q 'run interrupted' "$log"; then
+    result="stopped by hand before a bound: no finding so far"
   else
     result="FINDING (exit $status): $(grep -E '^==[0-9]+== ERROR|^SUMMARY|panicked at' "$log" | head -1 || true)"
   fi
