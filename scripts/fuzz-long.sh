@@ -17,8 +17,8 @@
 # clean (`fuzz/target/…/release/TARGET UNIT`).
 #
 # Two lanes on two cores: start two of these, each with its own list of targets (rayon gets one
-# thread, so that a lane is one core: only the forward pass of gguf/gguf_fields would use more). A run starts
-# from fuzz/corpus/TARGET (fuzz/seeds.sh fills it) and adds what it finds there.
+# thread, so that a lane is one core: only the forward pass of gguf/gguf_fields would use more).
+# A run starts from fuzz/corpus/TARGET (fuzz/seeds.sh fills it) and adds what it finds there.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -26,7 +26,7 @@ cpu_bound="${FUZZ_CPU_SECONDS:-3600}"
 export RAYON_NUM_THREADS=1
 runs_bound="${FUZZ_RUNS:-10000000}"
 sanitizer="${FUZZ_SANITIZER:-address}"
-[ "$#" -gt 0 ] || { sed -n '2,20p' "$0" >&2; exit 2; }
+[ "$#" -gt 0 ] || { sed -n '2,21p' "$0" >&2; exit 2; }
 
 if [ "$sanitizer" = address ]; then target_dir=target; else target_dir="target-$sanitizer"; fi
 bin_dir="$target_dir/x86_64-unknown-linux-gnu/release"
