@@ -20,13 +20,14 @@
 # thread, so that a lane is one core: only the forward pass of gguf/gguf_fields would use more).
 # A run starts from fuzz/corpus/TARGET (fuzz/seeds.sh fills it) and adds what it finds there.
 set -euo pipefail
+usage() { sed -n '2,21p' "$0"; }
+[ "$#" -gt 0 ] || { usage >&2; exit 2; }
 cd "$(dirname "$0")/../fuzz"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 cpu_bound="${FUZZ_CPU_SECONDS:-3600}"
 export RAYON_NUM_THREADS=1
 runs_bound="${FUZZ_RUNS:-10000000}"
 sanitizer="${FUZZ_SANITIZER:-address}"
-[ "$#" -gt 0 ] || { sed -n '2,21p' "$0" >&2; exit 2; }
 
 if [ "$sanitizer" = address ]; then target_dir=target; else target_dir="target-$sanitizer"; fi
 bin_dir="$target_dir/x86_64-unknown-linux-gnu/release"
