@@ -22,7 +22,15 @@
 set -euo pipefail
 usage() { sed -n '2,21p' "$0"; }
 [ "$#" -gt 0 ] || { usage >&2; exit 2; }
+case "$1" in -h | --help) usage; exit 0 ;; esac
 cd "$(dirname "$0")/../fuzz"
+# a name that is not a target is refused before anything is built or a row written
+for t in "$@"; do
+  [ -f "fuzz_targets/$t.rs" ] || {
+    echo "fuzz-long.sh: no fuzz target named '$t'; the targets:" $(ls fuzz_targets | sed 's/\.rs$//') >&2
+    exit 2
+  }
+done
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 cpu_bound="${FUZZ_CPU_SECONDS:-3600}"
 export RAYON_NUM_THREADS=1

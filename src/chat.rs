@@ -140,17 +140,24 @@ impl Message {
 
 // ANCHOR: bounds
 /// A template is a program that came with the model file, so rendering one is bounded, and a
-/// hostile template gets an error instead of running for hours or filling memory:
+/// hostile template gets an error instead of running for hours or filling memory (with the
+/// exceptions below):
 ///
 /// ```text
-/// work     10^7 minijinja instructions per render ("fuel"; ~1 s; ChatML over 2000 messages
-///          takes ~10^5)
+/// work     10^7 minijinja instructions per render ("fuel"; 0.3-0.4 s when a loop spends it
+///          all, release build; ChatML over 2000 messages takes ~10^5)
 /// output   16 MiB of prompt text (millions of tokens, past any context window)
 /// strings  the Python methods added here (`replace`, …) build at most 16 MiB
 /// ```
 ///
-/// Not bounded: minijinja's own operators, so a template that doubles a string in a loop
-/// (`ns.s ~ ns.s`) can still build one of 2^n bytes within its fuel.
+/// Not bounded: what one of minijinja's own operators costs. Fuel counts instructions, not
+/// their size, so a template that doubles a string in a loop (`ns.s ~ ns.s`) can still build
+/// one of 2^n bytes within its fuel (thirty doublings of 1000 bytes ask for 1 GB: the
+/// allocation fails and the process aborts), and an instruction on a long string costs time
+/// in proportion (`'z' in s` repeated until the fuel ends: 21 s for a 160 kB `s`, so about 35
+/// minutes for 16 MB). minijinja has no hook on its operators; only a process limit
+/// (`ulimit -v`, a container) bounds those. Jinja2's sandbox, which `transformers` renders
+/// with, bounds neither.
 pub const RENDER_FUEL: u64 = 10_000_000;
 /// The most bytes one render may produce, and one string method may build.
 pub const MAX_RENDER_BYTES: usize = 16 << 20;

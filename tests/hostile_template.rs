@@ -96,3 +96,33 @@ fn a_panic_inside_the_template_engine_is_an_error() {
     let two = [Message::user("x"), Message::user("y"), Message::user("z")];
     assert_eq!(t.render(&two, false).expect("renders"), "aba");
 }
+
+#[test]
+fn work_that_grows_with_the_conversation_is_cut_off() {
+    // Fuzz finding (`chat_template`, the test command's 8 s smoke run of 2026-12-03, from the
+    // corpus of the long run), reduced by hand: loops over the messages nested three deep, so
+    // a template that reads like a real one does 155³ steps for 155 messages. The bounds held
+    // (the 2265-byte input was refused in 0.3 s by a release build, at the 16 MiB output
+    // bound), but under AddressSanitizer and coverage its refusal takes 15-25 s, past the
+    // smoke run's 10 s per-input timeout (now 60 s, as in the long runs). A
+    // template's work may grow with the conversation; the fuel stops it all the same.
+    let t = ChatTemplate::new(
+        "{% set ns = namespace(sys='') %}{% for a in messages %}{% for b in messages %}\
+         {% for m in messages %}{{ '<|' + m['role'] + '|>' + ns.sys + m['content'].replace('\\n', ' ') \
+         | trim + eos_token }}{% endfor %}{% endfor %}{% endfor %}",
+        "<s>",
+        "</s>",
+    )
+    .expect("compiles");
+    let conversation =
+        |n: usize| -> Vec<Message> { (0..n).map(|i| Message::user(&format!("m{i}"))).collect() };
+    // 10 messages: 1000 turns written
+    let out = t.render(&conversation(10), true).expect("renders");
+    assert_eq!(out.matches("<|user|>").count(), 1000);
+    // 155 messages: 3.7 million turns, more than 10^7 instructions
+    let e = t
+        .render(&conversation(155), true)
+        .expect_err("past the fuel")
+        .to_string();
+    assert!(e.contains("too much work"), "{e}");
+}
