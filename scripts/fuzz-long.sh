@@ -11,8 +11,9 @@
 # (SCHED_IDLE) so that builds and tests beside them keep their speed, and at idle priority the
 # wall clock says little about how much fuzzing was done. So a watcher reads the run's CPU time
 # from /proc and interrupts it (SIGINT: libFuzzer prints its final stats and exits 72) at the
-# bound. libFuzzer's -timeout is wall time too, hence 60 s rather than the test command's 10 s:
-# a unit starved beside a build can pass 10 s of wall time on a few hundred ms of CPU. Every
+# bound. libFuzzer's -timeout is wall time too, hence 60 s (the test command's too, since
+# 2026-12-03): a unit starved beside a build can pass 10 s of wall time on a few hundred ms of CPU,
+# and a chat template that spends its whole budget takes 15-25 s under ASan. Every
 # "slowest unit" the log reports is to be replayed at normal priority before a run is called
 # clean (`fuzz/target/…/release/TARGET UNIT`).
 #
@@ -20,7 +21,7 @@
 # thread, so that a lane is one core: only the forward pass of gguf/gguf_fields would use more).
 # A run starts from fuzz/corpus/TARGET (fuzz/seeds.sh fills it) and adds what it finds there.
 set -euo pipefail
-usage() { sed -n '2,21p' "$0"; }
+usage() { sed -n '2,22p' "$0"; }
 [ "$#" -gt 0 ] || { usage >&2; exit 2; }
 case "$1" in -h | --help) usage; exit 0 ;; esac
 cd "$(dirname "$0")/../fuzz"
